@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { commonSpec } from './common.ts';
+import { envVar, int, regexList, text, url, type ConfigOf } from './env.ts';
+
+export const sinkSpec = {
+  ...commonSpec,
+  SINK_GROUP_ID: envVar(text().default('cdc-sink'), 'Kafka consumer group of the sink; its committed offsets are the sink\'s position.', { default: 'cdc-sink' }),
+  SINK_TOPICS: envVar(
+    regexList().optional(),
+    'Comma-separated regular expressions of topics to consume. Default: every `<TOPIC_PREFIX>.<database>.<table>` topic.',
+    { default: '<TOPIC_PREFIX>\\.[^.]+\\.[^.]+' },
+  ),
+  TOPIC_REFRESH_MS: envVar(int(1000).default(10_000), 'How often the sink looks for new matching topics.', { default: '10000' }),
+  ELASTICSEARCH_URL: envVar(url(), 'Elasticsearch base URL.'),
+  ELASTICSEARCH_USERNAME: envVar(text().optional(), 'Basic-auth user for Elasticsearch.'),
+  ELASTICSEARCH_PASSWORD: envVar(text().optional(), 'Basic-auth password for Elasticsearch.', { secret: true }),
+  ELASTICSEARCH_API_KEY: envVar(text().optional(), 'Elasticsearch API key (base64 `id:key`), instead of basic auth.', { secret: true }),
+  INDEX_NAME_TEMPLATE: envVar(
+    text().default('{database}_{table}'),
+    'Index name for a table; `{topic}`, `{prefix}`, `{database}` and `{table}` are replaced, the result lower-cased and made Elasticsearch-safe.',
+    { default: '{database}_{table}' },
+  ),
+  INDEX_GC_DELETES: envVar(
+    text().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 60s, 1h or 7d').default('1d'),
+    '`index.gc_deletes` of indices the sink creates: how long a delete\'s version blocks an older replayed change from resurrecting the document.',
+    { default: '1d' },
+  ),
+  BULK_MAX_ACTIONS: envVar(int(1, 100_000).default(5000), 'Most actions in one bulk request.', { default: '5000' }),
+  BULK_MAX_BYTES: envVar(int(1024).default(8 * 1024 * 1024), 'Most bytes in one bulk request.', { default: '8388608' }),
+};
+
+export type SinkConfig = ConfigOf<typeof sinkSpec>;

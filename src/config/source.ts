@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { commonSpec } from './common.ts';
+import { envVar, int, regexList, text, type ConfigOf } from './env.ts';
+
+export const sourceSpec = {
+  ...commonSpec,
+  SOURCE_ID: envVar(
+    text().regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ., _ and -'),
+    'Identity of this source: Kafka transactional id (a second instance with the same id fences the first) and key of its stored position.',
+  ),
+  MYSQL_HOST: envVar(text(), 'MySQL/MariaDB host.'),
+  MYSQL_PORT: envVar(int(1, 65535).default(3306), 'MySQL/MariaDB port.', { default: '3306' }),
+  MYSQL_USER: envVar(text(), 'User with REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR) and SELECT.'),
+  MYSQL_PASSWORD: envVar(z.string().optional(), 'Password of MYSQL_USER.', { secret: true }),
+  MYSQL_SERVER_ID: envVar(
+    int(1, 2 ** 32 - 1).optional(),
+    'Replica server id this reader presents; must differ from every server and other reader. Default: derived from SOURCE_ID.',
+    { default: 'hash of SOURCE_ID' },
+  ),
+  DATABASE_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions; only matching databases are captured (full match).'),
+  TABLE_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; only matching tables are captured.'),
+  TABLE_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; matching tables are never captured.'),
+  START_POSITION: envVar(
+    z.enum(['earliest', 'latest']).default('earliest'),
+    'Where a source without a stored position starts: `earliest` binlog still on the server, or `latest` (only new changes).',
+    { default: 'earliest' },
+  ),
+  SCHEMA_COMPATIBILITY: envVar(
+    z.enum(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE']).default('BACKWARD'),
+    'Compatibility level the source sets on each subject it registers.',
+    { default: 'BACKWARD' },
+  ),
+  TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
+  TOPIC_REPLICATION_FACTOR: envVar(int(-1, 100).default(-1), 'Replication factor of topics the source creates (-1: broker default).', { default: '-1' }),
+  TXN_MAX_EVENTS: envVar(int(1).default(20_000), 'Most row changes grouped into one Kafka transaction (whole binlog transactions are never split below this).', { default: '20000' }),
+  TXN_MAX_BYTES: envVar(int(1024).default(16 * 1024 * 1024), 'Most encoded bytes grouped into one Kafka transaction.', { default: '16777216' }),
+  TXN_LINGER_MS: envVar(int(0, 60_000).default(50), 'How long to wait for more binlog transactions before committing a Kafka transaction.', { default: '50' }),
+  QUEUE_MAX_BYTES: envVar(int(1024).default(64 * 1024 * 1024), 'Bound of the queue between binlog reader and Kafka writer; the reader pauses when it is full.', { default: '67108864' }),
+};
+
+export type SourceConfig = ConfigOf<typeof sourceSpec>;
+
+/** A stable server id per SOURCE_ID, far from the small ids servers usually take. */
+export function replicaServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {
+  if (config.MYSQL_SERVER_ID !== undefined) return config.MYSQL_SERVER_ID;
+  return 1_000_000 + (createHash('sha256').update(config.SOURCE_ID).digest().readUInt32BE(0) % 1_000_000_000);
+}

@@ -1,0 +1,220 @@
+import avro from 'avsc';
+
+/**
+ * The avsc options both services use, so that every value crosses Avro exactly:
+ * - `long` is a 64-bit BigInt type (avsc's default refuses values beyond 2^53);
+ * - `decimal` (bytes) ↔ exact decimal string, `date` (int) ↔ `YYYY-MM-DD`,
+ *   `time-micros`, `local-timestamp-micros`, `timestamp-micros` (long) ↔ canonical strings
+ *   (see ColumnKind in change-event.ts);
+ * - `json` (string, our own logical type) ↔ JsonText on decode, so the sink can embed the
+ *   stored JSON text verbatim (integers beyond 2^53 stay exact).
+ * Readers that do not know a logical type fall back to the underlying type, as Avro specifies.
+ */
+
+const MICROS_PER_DAY = 86_400_000_000n;
+const MS_PER_DAY = 86_400_000;
+
+const bigIntLong = avro.types.LongType.__with({
+  fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
+  toBuffer: (n: bigint | number) => {
+    const buf = Buffer.alloc(8);
+    buf.writeBigInt64LE(BigInt(n));
+    return buf;
+  },
+  fromJSON: (n: unknown) => BigInt(n as string),
+  toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),
+  isValid: (n: unknown) => typeof n === 'bigint' ? n >= -(2n ** 63n) && n < 2n ** 63n : Number.isSafeInteger(n),
+  compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
+});
+
+/** The JSON text of a JSON column, kept as text so no number is rounded. */
+export class JsonText {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+  }
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+class DecimalType extends avro.types.LogicalType {
+  readonly scale: number;
+  readonly precision: number;
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts);
+    const { scale = 0, precision } = schema as { scale?: number; precision?: number };
+    if (typeof precision !== 'number') throw new Error('decimal needs a precision');
+    this.scale = scale;
+    this.precision = precision;
+  }
+  protected override _fromValue(buf: Buffer): string {
+    return formatUnscaled(bytesToBigInt(buf), this.scale);
+  }
+  protected override _toValue(value: string | number | bigint): Buffer {
+    return bigIntToBytes(parseUnscaled(String(value), this.scale));
+  }
+  protected override _resolve(type: avro.Type): unknown {
+    if (type instanceof DecimalType && type.scale === this.scale) return (v: unknown) => v;
+    return undefined;
+  }
+}
+
+class DateType extends avro.types.LogicalType {
+  protected override _fromValue(days: number): string {
+    return new Date(days * MS_PER_DAY).toISOString().slice(0, 10).replace(/^\+0*(\d{4})/, '$1');
+  }
+  protected override _toValue(value: string): number {
+    return Math.round(utcMillis(value, 0) / MS_PER_DAY);
+  }
+}
+
+class TimeMicrosType extends avro.types.LogicalType {
+  protected override _fromValue(micros: bigint): string {
+    const negative = micros < 0n;
+    const abs = negative ? -micros : micros;
+    const seconds = abs / 1_000_000n;
+    const hours = seconds / 3600n;
+    const clock = `${pad(hours, 2)}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}.${pad(abs % 1_000_000n, 6)}`;
+    return negative ? `-${clock}` : clock;
+  }
+  protected override _toValue(value: string): bigint {
+    const match = /^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(value);
+    if (!match) throw new Error(`invalid TIME value ${JSON.stringify(value)}`);
+    const [, sign, h, m, s, frac = ''] = match;
+    const micros = ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
+    return sign ? -micros : micros;
+  }
+}
+
+/** Datetime without a zone, counted as if it were UTC (Avro `local-timestamp-micros`). */
+class LocalTimestampMicrosType extends avro.types.LogicalType {
+  protected override _fromValue(micros: bigint): string {
+    return formatMicros(micros);
+  }
+  protected override _toValue(value: string): bigint {
+    return parseMicros(value);
+  }
+}
+
+class TimestampMicrosType extends avro.types.LogicalType {
+  protected override _fromValue(micros: bigint): string {
+    return `${formatMicros(micros)}Z`;
+  }
+  protected override _toValue(value: string): bigint {
+    return parseMicros(value.replace(/Z$/, ''));
+  }
+}
+
+class JsonType extends avro.types.LogicalType {
+  protected override _fromValue(text: string): JsonText {
+    return new JsonText(text);
+  }
+  protected override _toValue(value: string | JsonText): string {
+    return value instanceof JsonText ? value.text : value;
+  }
+}
+
+const logicalTypes: Record<string, new (schema: avro.Schema, opts?: unknown) => avro.types.LogicalType> = {
+  decimal: DecimalType,
+  date: DateType,
+  'time-micros': TimeMicrosType,
+  'local-timestamp-micros': LocalTimestampMicrosType,
+  'timestamp-micros': TimestampMicrosType,
+  json: JsonType,
+};
+
+// avsc calls the type hook before it looks at logical types, and again for a logical type's
+// underlying type: schemas in this set are being built as logical types right now.
+const underConstruction = new WeakSet<object>();
+
+function typeHook(schema: avro.Schema, opts: unknown): avro.Type | undefined {
+  if (schema === 'long') return bigIntLong;
+  if (typeof schema !== 'object' || schema === null || (schema as { type?: unknown }).type !== 'long') return undefined;
+  const logical = (schema as { logicalType?: string }).logicalType;
+  const Logical = logical ? logicalTypes[logical] : undefined;
+  if (!Logical || underConstruction.has(schema)) return bigIntLong;
+  underConstruction.add(schema);
+  try {
+    return new Logical(schema, opts);
+  } finally {
+    underConstruction.delete(schema);
+  }
+}
+
+export const avroOptions = { logicalTypes, typeHook, assertLogicalTypes: true } as const;
+
+export function avroType(schema: avro.Schema): avro.Type {
+  return avro.Type.forSchema(schema, { ...avroOptions, registry: {} } as Partial<avro.ForSchemaOptions>);
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+function pad(n: bigint | number, width: number): string {
+  return n.toString().padStart(width, '0');
+}
+
+function utcMillis(date: string, timeMs: number): number {
+  const match = /^(\d{4})-(\d\d)-(\d\d)$/.exec(date);
+  if (!match) throw new Error(`invalid date ${JSON.stringify(date)}`);
+  const d = new Date(0);
+  d.setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
+  return d.getTime() + timeMs;
+}
+
+function parseMicros(value: string): bigint {
+  const match = /^(\d{4}-\d\d-\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(value);
+  if (!match) throw new Error(`invalid datetime ${JSON.stringify(value)}`);
+  const [, date, h, m, s, frac = ''] = match;
+  const days = BigInt(Math.round(utcMillis(date!, 0) / MS_PER_DAY));
+  return days * MICROS_PER_DAY + ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
+}
+
+function formatMicros(micros: bigint): string {
+  let days = micros / MICROS_PER_DAY;
+  let rest = micros % MICROS_PER_DAY;
+  if (rest < 0n) {
+    rest += MICROS_PER_DAY;
+    days -= 1n;
+  }
+  const date = new Date(Number(days) * MS_PER_DAY).toISOString().slice(0, 10);
+  const seconds = rest / 1_000_000n;
+  return `${date}T${pad(seconds / 3600n, 2)}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}.${pad(rest % 1_000_000n, 6)}`;
+}
+
+/** `-12.3400` with scale 4 → -123400n. Rejects digits beyond the scale rather than rounding. */
+export function parseUnscaled(text: string, scale: number): bigint {
+  const match = /^([+-])?(\d*)(?:\.(\d*))?$/.exec(text.trim());
+  if (!match || (match[2] === '' && !match[3])) throw new Error(`invalid decimal ${JSON.stringify(text)}`);
+  const [, sign, whole = '', frac = ''] = match;
+  if (frac.replace(/0+$/, '').length > scale) throw new Error(`decimal ${text} has more than ${scale} fraction digits`);
+  const unscaled = BigInt((whole || '0') + frac.padEnd(scale, '0'));
+  return sign === '-' ? -unscaled : unscaled;
+}
+
+export function formatUnscaled(unscaled: bigint, scale: number): string {
+  const negative = unscaled < 0n;
+  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+  const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  return negative ? `-${text}` : text;
+}
+
+/** Big-endian two's complement, as few bytes as the value needs (Avro decimal). */
+function bigIntToBytes(value: bigint): Buffer {
+  let hex = (value < 0n ? -value : value).toString(16);
+  if (hex.length % 2) hex = `0${hex}`;
+  let bytes = Buffer.from(hex, 'hex');
+  if (value >= 0n) return bytes[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes;
+  // Negative: invert and add one over a width that leaves the sign bit set.
+  const width = bytes.length + (bytes[0]! & 0x80 && value !== -(1n << BigInt(bytes.length * 8 - 1)) ? 1 : 0);
+  const twos = (1n << BigInt(width * 8)) + value;
+  hex = twos.toString(16).padStart(width * 2, '0');
+  bytes = Buffer.from(hex, 'hex');
+  return bytes;
+}
+
+function bytesToBigInt(buf: Buffer): bigint {
+  if (buf.length === 0) return 0n;
+  const unsigned = BigInt(`0x${buf.toString('hex')}`);
+  return buf[0]! & 0x80 ? unsigned - (1n << BigInt(buf.length * 8)) : unsigned;
+}

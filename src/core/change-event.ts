@@ -1,0 +1,89 @@
+import type { SourcePosition } from './position.ts';
+
+/**
+ * Column kinds: the converter-neutral type of a captured column, and the canonical JavaScript value
+ * each one carries through the pipeline (the same on the source after reading the binlog and on the
+ * sink after decoding Avro, so every stage sees one representation):
+ *
+ * | kind      | value                                                  |
+ * |-----------|--------------------------------------------------------|
+ * | int32     | number                                                 |
+ * | int64     | bigint                                                 |
+ * | decimal   | string, exact (`-123.4500`); also BIGINT UNSIGNED      |
+ * | float32/64| number                                                 |
+ * | boolean   | boolean (BIT(1))                                       |
+ * | string    | string (enum/set values are strings too)               |
+ * | bytes     | Buffer                                                 |
+ * | date      | string `YYYY-MM-DD`                                    |
+ * | time      | string `[-]HH:MM:SS.ffffff` (may exceed 24 h)          |
+ * | datetime  | string `YYYY-MM-DDTHH:MM:SS.ffffff` (no zone)          |
+ * | timestamp | string `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC instant)     |
+ * | json      | string, the JSON text exactly as stored                |
+ */
+export type ColumnKind =
+  | 'int32'
+  | 'int64'
+  | 'decimal'
+  | 'float32'
+  | 'float64'
+  | 'boolean'
+  | 'string'
+  | 'bytes'
+  | 'date'
+  | 'time'
+  | 'datetime'
+  | 'timestamp'
+  | 'json';
+
+export type ColumnValue = number | bigint | string | boolean | Buffer | null;
+export type Row = Record<string, ColumnValue>;
+
+export interface ColumnDef {
+  name: string;
+  kind: ColumnKind;
+  /** The server's type as text (`decimal(10,2) unsigned`), for docs and errors. */
+  sqlType: string;
+  /** decimal only. */
+  precision?: number;
+  scale?: number;
+  /** enum/set only: the allowed values. */
+  symbols?: string[];
+  optional: boolean;
+}
+
+export interface TableSchema {
+  database: string;
+  table: string;
+  columns: ColumnDef[];
+  /** Names of the key columns, in key order; empty for keyless tables. */
+  key: string[];
+  /** Changes whenever the column list or any type changes; keys schema caches. */
+  fingerprint: string;
+}
+
+export type Op = 'c' | 'u' | 'd' | 'r';
+
+/** One row change: what every stage passes to the next. */
+export interface ChangeEvent {
+  op: Op;
+  schema: TableSchema;
+  before: Row | null;
+  after: Row | null;
+  /** Where the row's event starts in the binlog, and its ordinal in the event. */
+  position: SourcePosition;
+  /** GTID of the transaction, when the server has one. */
+  gtid: string | undefined;
+  /** Commit time on the source, ms since the epoch. */
+  tsMs: number;
+  /** 'true' for snapshot rows, 'last' for the final one of a snapshot, 'false' when streaming. */
+  snapshot: 'true' | 'last' | 'false';
+  serverId: number;
+}
+
+export function keyOf(event: ChangeEvent): Row {
+  const row = event.after ?? event.before;
+  if (!row) throw new TypeError('change event without a row image');
+  const key: Row = {};
+  for (const name of event.schema.key) key[name] = row[name] ?? null;
+  return key;
+}

@@ -1,0 +1,72 @@
+/**
+ * The error taxonomy. Every failure an operator can see carries a stable `code` (documented in
+ * docs/errors.md, generated from ERROR_CODES), whether retrying can help (`retriable`), the
+ * underlying `cause`, and a `hint` that says what to do. Programming errors (TypeError, …) are
+ * never wrapped as retriable.
+ */
+export const ERROR_CODES = {
+  CONFIG_INVALID: 'One or more environment variables are missing or malformed; every problem is listed.',
+  SOURCE_PRECONDITION_FAILED: 'The source server is not configured for row-based change capture; the message names the setting and the fix.',
+  SOURCE_UNREACHABLE: 'The MySQL/MariaDB server could not be reached or refused the connection.',
+  SOURCE_POSITION_PURGED: 'The stored source position is no longer on the server (binlogs purged).',
+  SOURCE_POSITION_INVALID: 'The stored source position cannot be parsed.',
+  SOURCE_FENCED: 'Another source instance with the same SOURCE_ID took over; this one stopped without writing.',
+  UNSUPPORTED_COLUMN_TYPE: 'A captured column has a type this version cannot convert exactly.',
+  SCHEMA_INCOMPATIBLE: 'The registry refused a new schema version under the subject\'s compatibility level.',
+  REGISTRY_UNAVAILABLE: 'The schema registry could not be reached or answered with a server error.',
+  KAFKA_UNAVAILABLE: 'Kafka could not be reached or answered with a retriable error.',
+  KAFKA_ERROR: 'Kafka answered with a non-retriable error.',
+  ELASTICSEARCH_UNAVAILABLE: 'Elasticsearch could not be reached or is overloaded (429/5xx).',
+  ELASTICSEARCH_REJECTED: 'Elasticsearch rejected a document for a reason retrying cannot fix.',
+  DECODE_FAILED: 'A Kafka record is not a valid Confluent-framed Avro record for a known schema.',
+  VERSION_OUT_OF_RANGE: 'A source position does not fit the 63-bit external version encoding.',
+  INTERNAL: 'An unexpected internal error (a bug): please report it with the log line.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface CdcErrorOptions {
+  retriable?: boolean;
+  cause?: unknown;
+  hint?: string;
+  /** Structured context for logs (never secrets). */
+  details?: Record<string, unknown>;
+}
+
+export class CdcError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly hint: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: CdcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CdcError';
+    this.code = code;
+    this.retriable = options.retriable ?? false;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  /** One line for an operator: code, message and what to do. */
+  describe(): string {
+    return `${this.code}: ${this.message}${this.hint ? ` — ${this.hint}` : ''}`;
+  }
+}
+
+export function isRetriable(error: unknown): boolean {
+  if (error instanceof CdcError) return error.retriable;
+  if (error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError) return false;
+  return Boolean(error && typeof error === 'object' && 'retriable' in error && (error as { retriable: unknown }).retriable);
+}
+
+/** Wrap anything thrown into a CdcError, keeping an existing code. */
+export function toCdcError(error: unknown, code: ErrorCode, message: string, options: CdcErrorOptions = {}): CdcError {
+  if (error instanceof CdcError) return error;
+  return new CdcError(code, `${message}: ${errorMessage(error)}`, { retriable: isRetriable(error), ...options, cause: error });
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

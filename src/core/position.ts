@@ -1,0 +1,84 @@
+import { CdcError } from './errors.ts';
+
+/**
+ * A point in the source server's binlog: the binlog file, a byte position in it and, inside a rows
+ * event, the ordinal of the row. `gtids` is the executed GTID set at a transaction boundary
+ * (MariaDB `domain-server-seq` list or MySQL `uuid:intervals`), used to resume across failover.
+ *
+ * The total order is (file index, pos, row): file names end in a sequence number that the server
+ * increments on every rotation and restart, so the index orders files even after a restart.
+ * GTID sets are not part of the order (multi-domain sets are only partially ordered); on one
+ * server they advance together with the file position.
+ */
+export class SourcePosition {
+  readonly file: string;
+  readonly pos: number;
+  readonly row: number;
+  readonly gtids: string | undefined;
+  readonly fileIndex: number;
+
+  constructor(file: string, pos: number, row = 0, gtids?: string) {
+    if (!Number.isSafeInteger(pos) || pos < 0) throw invalid(`position ${pos} is not a non-negative integer`);
+    if (!Number.isSafeInteger(row) || row < 0) throw invalid(`row ${row} is not a non-negative integer`);
+    this.file = file;
+    this.pos = pos;
+    this.row = row;
+    this.gtids = gtids === '' ? undefined : gtids;
+    this.fileIndex = binlogFileIndex(file);
+  }
+
+  static compare(a: SourcePosition, b: SourcePosition): number {
+    return a.fileIndex - b.fileIndex || a.pos - b.pos || a.row - b.row;
+  }
+
+  isAfter(other: SourcePosition): boolean {
+    return SourcePosition.compare(this, other) > 0;
+  }
+
+  equals(other: SourcePosition): boolean {
+    return SourcePosition.compare(this, other) === 0 && this.gtids === other.gtids;
+  }
+
+  withRow(row: number): SourcePosition {
+    return new SourcePosition(this.file, this.pos, row, this.gtids);
+  }
+
+  /** `file:pos#row`, for logs and CLI output. */
+  toString(): string {
+    return `${this.file}:${this.pos}#${this.row}${this.gtids ? ` gtids=${this.gtids}` : ''}`;
+  }
+
+  /** The one serialisation, used in the offsets topic and on /status. */
+  toJSON(): SerializedPosition {
+    return { file: this.file, pos: this.pos, row: this.row, ...(this.gtids ? { gtids: this.gtids } : {}) };
+  }
+
+  static fromJSON(value: unknown): SourcePosition {
+    if (!value || typeof value !== 'object') throw invalid(`expected an object, got ${JSON.stringify(value)}`);
+    const { file, pos, row, gtids } = value as Record<string, unknown>;
+    if (typeof file !== 'string' || typeof pos !== 'number') throw invalid(`missing file or pos in ${JSON.stringify(value)}`);
+    if (row !== undefined && typeof row !== 'number') throw invalid(`row must be a number in ${JSON.stringify(value)}`);
+    if (gtids !== undefined && typeof gtids !== 'string') throw invalid(`gtids must be a string in ${JSON.stringify(value)}`);
+    return new SourcePosition(file, pos, row ?? 0, gtids);
+  }
+}
+
+export interface SerializedPosition {
+  file: string;
+  pos: number;
+  row: number;
+  gtids?: string;
+}
+
+/** `mysql-bin.000042` → 42. The suffix is what the server increments on every rotation. */
+export function binlogFileIndex(file: string): number {
+  const match = /\.(\d+)$/.exec(file);
+  if (!match) throw invalid(`binlog file name ${JSON.stringify(file)} has no numeric suffix`);
+  return Number(match[1]);
+}
+
+function invalid(message: string): CdcError {
+  return new CdcError('SOURCE_POSITION_INVALID', `Invalid source position: ${message}`, {
+    hint: 'Inspect it with `cdc offsets show`; reset it only if you accept re-reading or skipping changes.',
+  });
+}

@@ -1,0 +1,135 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errors, type Client } from '@elastic/elasticsearch';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import { backoffDelay, type RetryPolicy } from '../core/retry.ts';
+import { classifyItem } from './bulk-item.ts';
+
+export interface BulkAction {
+  index: string;
+  id: string;
+  version: bigint;
+  /** The document's JSON text; null deletes the document. */
+  document: string | null;
+  /** Where the change came from, for error messages. */
+  origin: string;
+}
+
+export interface BulkStats {
+  ok: number;
+  stale: number;
+  retried: number;
+}
+
+export interface BulkSettings {
+  maxActions: number;
+  maxBytes: number;
+}
+
+const RETRY: RetryPolicy = { initialDelayMs: 250, maxDelayMs: 30_000, maxElapsedMs: Infinity };
+
+/**
+ * Writes actions with external versions (`version_type=external`): Elasticsearch applies a change
+ * only if its version is higher than the document's, so replays and duplicates have no effect.
+ * Action lines are built as JSON text because versions are BigInts.
+ *
+ * write() returns only when every action is durable (applied or already superseded). Retriable
+ * failures (429, 5xx, connection errors) are retried — only the failed items — with backoff,
+ * calling `heartbeat` so the consumer keeps its partitions while it waits.
+ */
+export class BulkWriter {
+  readonly #client: Client;
+  readonly #settings: BulkSettings;
+  readonly #log: Logger;
+
+  constructor(client: Client, settings: BulkSettings, log: Logger) {
+    this.#client = client;
+    this.#settings = settings;
+    this.#log = log;
+  }
+
+  async write(actions: BulkAction[], options: { heartbeat?: () => Promise<void>; signal?: AbortSignal } = {}): Promise<BulkStats> {
+    const stats: BulkStats = { ok: 0, stale: 0, retried: 0 };
+    for (const chunk of this.#chunks(actions)) {
+      let pending = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) {
+          stats.retried += pending.length;
+          const delay = backoffDelay(RETRY, Math.min(attempt - 1, 10));
+          this.#log.warn({ items: pending.length, attempt, retryInMs: delay }, 'Elasticsearch asked us to back off; retrying the items');
+          await this.#wait(delay, options);
+        }
+        pending = await this.#send(pending, stats);
+      }
+    }
+    return stats;
+  }
+
+  async #wait(ms: number, options: { heartbeat?: () => Promise<void>; signal?: AbortSignal }): Promise<void> {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      if (options.signal?.aborted) throw new CdcError('ELASTICSEARCH_UNAVAILABLE', 'Stopped while waiting for Elasticsearch', { retriable: true });
+      await sleep(Math.min(1000, until - Date.now()));
+      await options.heartbeat?.();
+    }
+  }
+
+  /** Sends one bulk request; returns the actions that must be retried. */
+  async #send(actions: BulkAction[], stats: BulkStats): Promise<BulkAction[]> {
+    const operations: string[] = [];
+    for (const a of actions) {
+      const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
+      if (a.document === null) operations.push(`{"delete":${meta}}`);
+      else operations.push(`{"index":${meta}}`, a.document);
+    }
+    let response;
+    try {
+      response = await this.#client.bulk({ operations: operations as never[], refresh: false });
+    } catch (error) {
+      if (isRetriableTransportError(error)) {
+        this.#log.warn({ err: errorMessage(error) }, 'bulk request failed; will retry');
+        return actions;
+      }
+      throw new CdcError('ELASTICSEARCH_REJECTED', `Bulk request refused: ${errorMessage(error)}`, { cause: error });
+    }
+    const retry: BulkAction[] = [];
+    response.items.forEach((item, i) => {
+      const action = actions[i]!;
+      const result = item.index ?? item.delete ?? Object.values(item)[0]!;
+      const outcome = classifyItem(result.status, action.document === null);
+      if (outcome === 'ok') stats.ok++;
+      else if (outcome === 'stale') stats.stale++;
+      else if (outcome === 'retry') retry.push(action);
+      else {
+        const reason = result.error ? `${result.error.type}: ${result.error.reason ?? ''}` : `status ${result.status}`;
+        throw new CdcError('ELASTICSEARCH_REJECTED', `Elasticsearch rejected document ${action.id} of index ${action.index} (${action.origin}): ${reason}`, {
+          details: { index: action.index, id: action.id, status: result.status, origin: action.origin },
+          hint: 'Usually a mapping conflict: the column type changed incompatibly with the index mapping. Reindex or route the table to a new index.',
+        });
+      }
+    });
+    return retry;
+  }
+
+  *#chunks(actions: BulkAction[]): Generator<BulkAction[]> {
+    let chunk: BulkAction[] = [];
+    let bytes = 0;
+    for (const action of actions) {
+      const size = (action.document?.length ?? 0) + 120;
+      if (chunk.length > 0 && (chunk.length >= this.#settings.maxActions || bytes + size > this.#settings.maxBytes)) {
+        yield chunk;
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(action);
+      bytes += size;
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+}
+
+export function isRetriableTransportError(error: unknown): boolean {
+  if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError || error instanceof errors.NoLivingConnectionsError) return true;
+  if (error instanceof errors.ResponseError) return error.statusCode === 429 || (error.statusCode ?? 0) >= 500;
+  return false;
+}

@@ -1,0 +1,82 @@
+import type { KafkaMessage } from 'kafkajs';
+import type { Type } from 'avsc';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { SourcePosition } from '../core/position.ts';
+import type { Registry } from '../core/schema-registry.ts';
+import { rowTypeOfEnvelope } from './index-mapping.ts';
+
+/** A change as the sink sees it after decoding: enough to index or delete one document. */
+export interface DecodedChange {
+  op: 'c' | 'u' | 'd' | 'r';
+  key: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  position: SourcePosition;
+  database: string;
+  table: string;
+  /** Registry id of the value schema and its row type, for index mappings. */
+  valueSchemaId: number;
+  rowType: Type | undefined;
+}
+
+interface Envelope {
+  op: string;
+  after: Record<string, unknown> | null;
+  source: { db: string; table: string; file: string; pos: bigint | number; row: number };
+}
+
+/** Decodes Confluent-framed Avro change records. A record that cannot be decoded is DECODE_FAILED. */
+export class ChangeDecoder {
+  readonly #registry: Registry;
+  readonly #rowTypes = new Map<number, Type | undefined>();
+
+  constructor(registry: Registry) {
+    this.#registry = registry;
+  }
+
+  /** null for tombstones (the delete before them already carried the change). */
+  async decode(message: KafkaMessage): Promise<DecodedChange | null> {
+    if (message.value === null || message.value.length === 0) return null;
+    const valueSchemaId = schemaIdOf(message.value);
+    const envelope = (await this.#decode(message.value, 'value')) as Envelope;
+    const key = message.key && message.key.length > 0 ? ((await this.#decode(message.key, 'key')) as Record<string, unknown>) : null;
+    if (!['c', 'u', 'd', 'r'].includes(envelope.op) || !envelope.source) {
+      throw new CdcError('DECODE_FAILED', `Record is not a change envelope (op=${JSON.stringify(envelope.op)})`);
+    }
+    const { source } = envelope;
+    return {
+      op: envelope.op as DecodedChange['op'],
+      key,
+      after: envelope.after,
+      position: new SourcePosition(source.file, Number(source.pos), source.row),
+      database: source.db,
+      table: source.table,
+      valueSchemaId,
+      rowType: await this.#rowType(valueSchemaId),
+    };
+  }
+
+  async #decode(buffer: Buffer, what: string): Promise<unknown> {
+    if (buffer[0] !== 0 || buffer.length < 5) {
+      throw new CdcError('DECODE_FAILED', `The ${what} is not in the Confluent wire format (magic byte ${buffer[0]})`);
+    }
+    try {
+      return await this.#registry.client.decode(buffer);
+    } catch (error) {
+      const status = (error as { status?: number }).status;
+      const retriable = status === undefined ? /ECONNREFUSED|fetch failed|socket|timeout/i.test(errorMessage(error)) : status >= 500;
+      throw new CdcError(retriable ? 'REGISTRY_UNAVAILABLE' : 'DECODE_FAILED', `Cannot decode the ${what} (schema id ${schemaIdOf(buffer)}): ${errorMessage(error)}`, {
+        cause: error,
+        retriable,
+      });
+    }
+  }
+
+  async #rowType(id: number): Promise<Type | undefined> {
+    if (!this.#rowTypes.has(id)) this.#rowTypes.set(id, rowTypeOfEnvelope((await this.#registry.client.getSchema(id)) as unknown as Type));
+    return this.#rowTypes.get(id);
+  }
+}
+
+function schemaIdOf(buffer: Buffer): number {
+  return buffer.length >= 5 ? buffer.readInt32BE(1) : -1;
+}

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import { JsonText } from '../core/avro-types.ts';
+
+/**
+ * Serializes a decoded Avro row as the JSON text of an Elasticsearch document. Written by hand
+ * rather than with JSON.stringify because longs are BigInts (exact beyond 2^53) and JSON columns
+ * are embedded as their stored text, so no number is ever rounded on the way into the index.
+ */
+export function documentJson(row: Record<string, unknown>): string {
+  let out = '{';
+  let first = true;
+  for (const [name, value] of Object.entries(row)) {
+    out += `${first ? '' : ','}${JSON.stringify(name)}:${valueJson(value)}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+export function valueJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : JSON.stringify(String(value));
+  if (value instanceof JsonText) return value.text;
+  if (Buffer.isBuffer(value)) return JSON.stringify(value.toString('base64'));
+  if (typeof value === 'object') return documentJson(value as Record<string, unknown>);
+  return JSON.stringify(value);
+}
+
+/** Elasticsearch limits `_id` to 512 bytes. */
+const MAX_ID_BYTES = 512;
+
+/**
+ * The document id of a row key, stable across replays and re-snapshots: a single-column key is
+ * its value as text (numbers in decimal, binary as base64); a composite key is the JSON array of
+ * those texts, so `(1,"2,3")` and `(1,2,3)` can never collide. Ids over 512 bytes are replaced by
+ * `sha256:<hex>` of the same text.
+ */
+export function documentId(key: Record<string, unknown>): string {
+  const parts = Object.values(key).map(keyPart);
+  const id = parts.length === 1 ? parts[0]! : JSON.stringify(parts);
+  return Buffer.byteLength(id) <= MAX_ID_BYTES ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
+}
+
+function keyPart(value: unknown): string {
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  if (value instanceof JsonText) return value.text;
+  return String(value);
+}

@@ -1,0 +1,240 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@elastic/elasticsearch';
+import type { Batch, Consumer, Kafka } from 'kafkajs';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { createKafka, kafkaError } from '../core/kafka.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
+import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
+import { Registry } from '../core/schema-registry.ts';
+import { versionOf } from '../core/version.ts';
+import { redactConfig } from '../config/env.ts';
+import { sinkSpec, type SinkConfig } from '../config/sink.ts';
+import type { Probe } from '../http/server.ts';
+import { VERSION } from '../version.ts';
+import { BulkWriter, type BulkAction } from './bulk-writer.ts';
+import { ChangeDecoder } from './change-decoder.ts';
+import { documentId, documentJson } from './document.ts';
+import { IndexManager } from './index-manager.ts';
+import { indexName } from './index-naming.ts';
+import { createSinkMetrics, type SinkMetrics } from './sink-metrics.ts';
+
+export function elasticsearchClient(config: SinkConfig): Client {
+  const auth = config.ELASTICSEARCH_API_KEY
+    ? { apiKey: config.ELASTICSEARCH_API_KEY }
+    : config.ELASTICSEARCH_USERNAME
+      ? { username: config.ELASTICSEARCH_USERNAME, password: config.ELASTICSEARCH_PASSWORD ?? '' }
+      : undefined;
+  return new Client({ node: config.ELASTICSEARCH_URL, ...(auth ? { auth } : {}), requestTimeout: 60_000, maxRetries: 0 });
+}
+
+/**
+ * The sink: a consumer group on the change topics → decode → one document action per change with
+ * its external version → bulk → commit offsets. An offset is committed only after everything
+ * before it is durable in Elasticsearch, so a crash re-reads, and re-applying is harmless.
+ */
+export class SinkService implements Probe {
+  readonly metrics: SinkMetrics = createSinkMetrics();
+  readonly #config: SinkConfig;
+  readonly #log: Logger;
+  readonly #kafka: Kafka;
+  readonly #es: Client;
+  readonly #decoder: ChangeDecoder;
+  readonly #indices: IndexManager;
+  readonly #writer: BulkWriter;
+  readonly #topicPatterns: RegExp[];
+  readonly #stop = new AbortController();
+  #consumer: Consumer | undefined;
+  #subscribed = new Set<string>();
+  #state: 'starting' | 'running' | 'retrying' | 'stopped' | 'failed' = 'starting';
+  #joined = false;
+  #lastError: CdcError | undefined;
+  #fatal: CdcError | undefined;
+  readonly #counts = new Map<string, number>();
+  readonly #positions = new Map<string, string>();
+
+  constructor(config: SinkConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+    this.#kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
+    this.#es = elasticsearchClient(config);
+    this.#decoder = new ChangeDecoder(new Registry({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }));
+    this.#indices = new IndexManager(this.#es, config.INDEX_GC_DELETES, log);
+    this.#writer = new BulkWriter(this.#es, { maxActions: config.BULK_MAX_ACTIONS, maxBytes: config.BULK_MAX_BYTES }, log);
+    const prefix = config.TOPIC_PREFIX.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+    this.#topicPatterns = config.SINK_TOPICS ?? [new RegExp(`^${prefix}\\.[^.]+\\.[^.]+$`)];
+  }
+
+  /** Runs until stop() or a fatal error (which it throws). */
+  async run(): Promise<void> {
+    const signal = this.#stop.signal;
+    for (let attempt = 0; !signal.aborted; ) {
+      try {
+        const topics = await this.#matchingTopics();
+        if (!sameSet(topics, this.#subscribed) || !this.#consumer) {
+          await this.#closeConsumer();
+          if (topics.size > 0) await this.#startConsumer(topics);
+          else this.#log.info({ patterns: this.#topicPatterns.map(String) }, 'no matching topics yet; waiting');
+        }
+        this.#state = 'running';
+        attempt = 0;
+        await sleep(this.#config.TOPIC_REFRESH_MS, undefined, { signal }).catch(() => undefined);
+        if (this.#fatal) throw this.#fatal;
+      } catch (error) {
+        const cdc = error instanceof CdcError ? error : kafkaError(error, 'consuming');
+        this.#lastError = cdc;
+        await this.#closeConsumer();
+        if (signal.aborted) break;
+        if (!cdc.retriable) {
+          this.#state = 'failed';
+          throw cdc;
+        }
+        this.#state = 'retrying';
+        const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt++, 8));
+        this.#log.warn({ ...errorFields(cdc), retryInMs: delay }, 'sink failed; restarting from the committed offsets');
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+      }
+    }
+    await this.#closeConsumer();
+    this.#state = 'stopped';
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+  }
+
+  async #matchingTopics(): Promise<Set<string>> {
+    const admin = this.#kafka.admin();
+    try {
+      await admin.connect();
+      const all = await admin.listTopics();
+      return new Set(all.filter((t) => this.#topicPatterns.some((re) => re.test(t))));
+    } catch (error) {
+      throw kafkaError(error, 'listing topics');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async #startConsumer(topics: Set<string>): Promise<void> {
+    const consumer = this.#kafka.consumer({
+      groupId: this.#config.SINK_GROUP_ID,
+      readUncommitted: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+      maxBytesPerPartition: 8 * 1024 * 1024,
+      maxWaitTimeInMs: 250,
+    });
+    this.#consumer = consumer;
+    this.#joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.#joined = true;
+    });
+    consumer.on(consumer.events.CRASH, (event: { payload: { error: Error; restart: boolean } }) => {
+      if (!event.payload.restart) this.#fatal ??= kafkaError(event.payload.error, 'consumer');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+    this.#subscribed = topics;
+    this.#log.info({ topics: [...topics], group: this.#config.SINK_GROUP_ID }, 'consuming');
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        try {
+          await this.#processBatch(batch, resolveOffset, heartbeat, () => isRunning() && !isStale());
+        } catch (error) {
+          const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
+          if (!cdc.retriable) this.#fatal ??= cdc;
+          this.#lastError = cdc;
+          throw cdc;
+        }
+      },
+    });
+  }
+
+  async #processBatch(batch: Batch, resolveOffset: (offset: string) => void, heartbeat: () => Promise<void>, active: () => boolean): Promise<void> {
+    const { topic, partition } = batch;
+    const chunkSize = this.#config.BULK_MAX_ACTIONS;
+    for (let start = 0; start < batch.messages.length && active(); start += chunkSize) {
+      const messages = batch.messages.slice(start, start + chunkSize);
+      const actions: BulkAction[] = [];
+      for (const message of messages) {
+        const change = await this.#decoder.decode(message).catch((error: unknown) => {
+          throw error instanceof CdcError
+            ? new CdcError(error.code, `${error.message} at ${topic}/${partition}@${message.offset}`, { cause: error, retriable: error.retriable, hint: error.hint })
+            : error;
+        });
+        if (!change) {
+          this.metrics.skipped.inc({ reason: 'tombstone' });
+          continue;
+        }
+        if (!change.key) {
+          this.metrics.skipped.inc({ reason: 'keyless' });
+          this.#log.warn({ topic, partition, offset: message.offset }, 'change of a table without a primary key skipped: keyless tables are not indexed yet');
+          continue;
+        }
+        const index = indexName(this.#config.INDEX_NAME_TEMPLATE, { topic, prefix: this.#config.TOPIC_PREFIX, database: change.database, table: change.table });
+        await this.#indices.ensure(index, change.valueSchemaId, change.rowType);
+        actions.push({
+          index,
+          id: documentId(change.key),
+          version: versionOf(change.position),
+          document: change.op === 'd' ? null : documentJson(change.after ?? {}),
+          origin: `${topic}/${partition}@${message.offset}`,
+        });
+      }
+      const started = process.hrtime.bigint();
+      const stats = await this.#writer.write(actions, { heartbeat, signal: this.#stop.signal });
+      this.metrics.bulkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      this.metrics.outcomes.inc({ outcome: 'ok' }, stats.ok);
+      this.metrics.outcomes.inc({ outcome: 'stale' }, stats.stale);
+      this.metrics.outcomes.inc({ outcome: 'retried' }, stats.retried);
+      this.metrics.batchSize.observe(messages.length);
+      const last = messages.at(-1)!.offset;
+      resolveOffset(last);
+      const next = (BigInt(last) + 1n).toString();
+      await this.#consumer!.commitOffsets([{ topic, partition, offset: next }]);
+      this.metrics.records.inc({ topic }, messages.length);
+      this.#counts.set(topic, (this.#counts.get(topic) ?? 0) + messages.length);
+      this.#positions.set(`${topic}/${partition}`, next);
+      this.metrics.lagRecords.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
+      await heartbeat();
+    }
+  }
+
+  async #closeConsumer(): Promise<void> {
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    this.#subscribed = new Set();
+    this.#joined = false;
+    await consumer?.disconnect().catch(() => undefined);
+  }
+
+  healthy(): boolean {
+    return this.#state !== 'failed';
+  }
+
+  ready(): { ready: boolean; reason?: string } {
+    if (this.#state === 'running' && (this.#joined || this.#subscribed.size === 0)) return { ready: true };
+    return { ready: false, reason: this.#lastError ? this.#lastError.describe() : this.#state };
+  }
+
+  status(): unknown {
+    return {
+      service: 'sink',
+      version: VERSION,
+      state: this.#state,
+      group: this.#config.SINK_GROUP_ID,
+      topics: [...this.#subscribed],
+      committed: Object.fromEntries(this.#positions),
+      records: Object.fromEntries(this.#counts),
+      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,
+      config: redactConfig(sinkSpec, this.#config),
+    };
+  }
+}
+
+function sameSet(a: Set<string>, b: Set<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import type { ColumnDef, ColumnKind, TableSchema } from '../core/change-event.ts';
+import { CdcError } from '../core/errors.ts';
+
+type AvroSchema = Record<string, unknown> | string | unknown[];
+
+const schemasDir = new URL('../../schemas/', import.meta.url);
+const SOURCE_SCHEMA = JSON.parse(readFileSync(new URL('source.avsc', schemasDir), 'utf8')) as Record<string, unknown>;
+const ENVELOPE_TEMPLATE = JSON.parse(readFileSync(new URL('envelope.template.avsc', schemasDir), 'utf8')) as {
+  fields: Array<Record<string, unknown>>;
+  doc: string;
+};
+
+/** Avro type of each column kind; logical types carry exactness (see core/avro-types.ts). */
+function avroTypeOf(column: ColumnDef): AvroSchema {
+  const byKind: Record<ColumnKind, AvroSchema> = {
+    int32: 'int',
+    int64: 'long',
+    decimal: { type: 'bytes', logicalType: 'decimal', precision: column.precision ?? 65, scale: column.scale ?? 0 },
+    float32: 'float',
+    float64: 'double',
+    boolean: 'boolean',
+    string: 'string',
+    bytes: 'bytes',
+    date: { type: 'int', logicalType: 'date' },
+    time: { type: 'long', logicalType: 'time-micros' },
+    datetime: { type: 'long', logicalType: 'local-timestamp-micros' },
+    timestamp: { type: 'long', logicalType: 'timestamp-micros' },
+    json: { type: 'string', logicalType: 'json' },
+  };
+  return byKind[column.kind];
+}
+
+/**
+ * Avro names allow only [A-Za-z0-9_] and no leading digit. Column names that break that rule are
+ * adjusted like Debezium's `field.name.adjustment.mode=avro` (invalid characters become `_`);
+ * two columns that would collide are a coded error rather than a silent merge.
+ */
+export function avroName(name: string): string {
+  const adjusted = name.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[0-9]/.test(adjusted) ? `_${adjusted}` : adjusted;
+}
+
+function recordOf(name: string, namespace: string, table: TableSchema, columns: ColumnDef[]): Record<string, unknown> {
+  const seen = new Map<string, string>();
+  const fields = columns.map((column) => {
+    const field = avroName(column.name);
+    const clash = seen.get(field);
+    if (clash !== undefined) {
+      throw new CdcError('UNSUPPORTED_COLUMN_TYPE', `Columns ${clash} and ${column.name} of ${table.database}.${table.table} both map to the Avro field ${field}`, {
+        hint: 'Rename one of the columns or exclude one of them.',
+      });
+    }
+    seen.set(field, column.name);
+    const type = avroTypeOf(column);
+    return column.optional ? { name: field, type: ['null', type], default: null } : { name: field, type };
+  });
+  return { type: 'record', name, namespace, fields };
+}
+
+export function avroNamespace(prefix: string, table: TableSchema): string {
+  return [prefix, table.database, table.table].map(avroName).join('.');
+}
+
+/** Key schema: the primary key columns, or null for keyless tables. */
+export function keySchema(prefix: string, table: TableSchema): Record<string, unknown> | null {
+  if (table.key.length === 0) return null;
+  const keyColumns = table.key.map((name) => table.columns.find((c) => c.name === name)!);
+  return recordOf('Key', avroNamespace(prefix, table), table, keyColumns.map((c) => ({ ...c, optional: false })));
+}
+
+/** Envelope schema: the template around the table's Value record and the fixed Source block. */
+export function envelopeSchema(prefix: string, table: TableSchema): Record<string, unknown> {
+  const namespace = avroNamespace(prefix, table);
+  const value = recordOf('Value', namespace, table, table.columns);
+  const fields = ENVELOPE_TEMPLATE.fields.map((field) => {
+    if (field.name === 'before') return { ...field, type: ['null', value] };
+    if (field.name === 'after') return { ...field, type: ['null', `${namespace}.Value`] };
+    if (field.name === 'source') return { ...field, type: SOURCE_SCHEMA };
+    return field;
+  });
+  return { type: 'record', name: 'Envelope', namespace, doc: ENVELOPE_TEMPLATE.doc, fields };
+}

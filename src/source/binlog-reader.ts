@@ -1,0 +1,283 @@
+import { EventEmitter } from 'node:events';
+import ZongJi from '@vlasky/zongji';
+import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { SourcePosition } from '../core/position.ts';
+import { canonicalValue, type BinlogColumn } from './column-types.ts';
+import { TableSchemaCache } from './table-schema.ts';
+
+export interface MysqlConnectionOptions {
+  host: string;
+  port: number;
+  user: string;
+  password?: string | undefined;
+}
+
+/** Where the reader starts: a stored position, or the oldest/newest binlog on the server. */
+export type StartFrom = { position: SourcePosition } | { earliest: true } | { latest: true };
+
+/** The row changes of one committed binlog transaction, and the safe resume point after it. */
+export interface SourceTransaction {
+  events: ChangeEvent[];
+  /** Resume point: the end of the transaction's commit event, with the executed GTID set. */
+  end: SourcePosition;
+  /** Binlog bytes of the transaction: what the reader's queue accounts. */
+  bytes: number;
+}
+
+export interface BinlogReaderEvents {
+  transaction: [SourceTransaction];
+  /** A commit that touched no captured table still moves the stored position forward. */
+  progress: [SourcePosition];
+  error: [CdcError];
+}
+
+interface TableMapInfo {
+  schema: TableSchema | null;
+}
+
+/**
+ * Reads the binlog through zongji and assembles committed transactions of the captured tables.
+ *
+ * It tracks where every event starts in its file, because a change's version comes from that
+ * position (see core/version.ts). MariaDB writes end_log_pos=0 on events inside a transaction, so
+ * the start of such an event is the previous event's end plus nothing else: the reader counts
+ * event sizes from the last event whose position the server stated.
+ */
+export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
+  readonly #zongji: ZongJi;
+  readonly #serverId: number;
+  readonly #captures: (database: string, table: string) => boolean;
+  readonly #schemas = new TableSchemaCache();
+  readonly #tables = new Map<number, TableMapInfo>();
+  #file = '';
+  #cursor = 0;
+  #open = false;
+  #standalone = false;
+  #events: ChangeEvent[] = [];
+  #bytes = 0;
+  #gtid: string | undefined;
+  #stopped = false;
+
+  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean) {
+    super();
+    this.#serverId = serverId;
+    this.#captures = captures;
+    // dateStrings keeps DATETIME(6) microseconds; timezone 'Z' renders TIMESTAMPs as UTC;
+    // jsonStrings keeps JSON text exact.
+    this.#zongji = new ZongJi({ ...connection, dateStrings: true, timezone: 'Z', jsonStrings: true, charset: 'utf8mb4' } as never);
+    this.#zongji.on('binlog', (event: unknown) => {
+      try {
+        this.#onEvent(event as BinlogEventLike);
+      } catch (error) {
+        this.#fail(error instanceof CdcError ? error : new CdcError('INTERNAL', `Binlog event handling failed: ${errorMessage(error)}`, { cause: error }));
+      }
+    });
+    this.#zongji.on('error', (error: unknown) => this.#fail(classifyReaderError(error)));
+  }
+
+  start(from: StartFrom): void {
+    const options: Record<string, unknown> = { serverId: this.#serverId };
+    if ('position' in from) {
+      if (from.position.gtids) options.gtidSet = from.position.gtids;
+      else Object.assign(options, { filename: from.position.file, position: from.position.pos });
+    } else if ('earliest' in from) {
+      options.gtidSet = '';
+    } else {
+      options.startAtEnd = true;
+    }
+    this.#zongji.start(options as never);
+  }
+
+  /** Backpressure: stop reading from the server socket until resume(). */
+  pause(): void {
+    (this.#zongji as unknown as { connection?: { pause(): void } }).connection?.pause();
+  }
+
+  resume(): void {
+    (this.#zongji as unknown as { connection?: { resume(): void } }).connection?.resume();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      this.#zongji.once('stopped', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#zongji.stop();
+    });
+  }
+
+  #fail(error: CdcError): void {
+    if (this.#stopped) return;
+    this.emit('error', error);
+  }
+
+  #onEvent(event: BinlogEventLike): void {
+    if (this.#stopped) return;
+    const type = event.getTypeName();
+    const start = this.#advance(event, type);
+    switch (type) {
+      case 'Rotate':
+        this.#file = event.binlogName!;
+        return;
+      case 'MariadbGtid':
+        this.#begin(event.gtid);
+        this.#standalone = Boolean(event.standalone);
+        return;
+      case 'Gtid':
+        this.#gtid = event.gtid;
+        return;
+      case 'Query':
+        return this.#onQuery(event);
+      case 'TableMap':
+        return this.#onTableMap(event);
+      case 'WriteRows':
+        return this.#onRows(event, start, 'c');
+      case 'UpdateRows':
+        return this.#onRows(event, start, 'u');
+      case 'DeleteRows':
+        return this.#onRows(event, start, 'd');
+      case 'Xid':
+      case 'XaPrepare':
+        return this.#commit(event);
+      default:
+        return;
+    }
+  }
+
+  /** Returns the start position of `event` in the current file and moves the cursor past it. */
+  #advance(event: BinlogEventLike, type: string): number {
+    if (type === 'Rotate') {
+      this.#cursor = event.position ?? 4;
+      return this.#cursor;
+    }
+    if (type === 'Heartbeat') {
+      if (event.nextPosition > 0) this.#cursor = event.nextPosition;
+      return this.#cursor;
+    }
+    if (event.nextPosition > 0) {
+      const start = event.nextPosition - event.size;
+      this.#cursor = event.nextPosition;
+      return start;
+    }
+    // No stated position: an event inside a MariaDB transaction (it occupies the next bytes), or an
+    // artificial event the server sends at connect time (it occupies none).
+    const start = this.#cursor;
+    if (this.#open) this.#cursor += event.size;
+    return start;
+  }
+
+  #begin(gtid: string | undefined): void {
+    this.#open = true;
+    this.#standalone = false;
+    this.#events = [];
+    this.#bytes = 0;
+    this.#gtid = gtid;
+  }
+
+  #onQuery(event: BinlogEventLike): void {
+    const query = (event.query ?? '').trim().toUpperCase();
+    if (query === 'BEGIN' || query.startsWith('XA START')) {
+      this.#begin(this.#gtid ?? event.gtid);
+      return;
+    }
+    // COMMIT (non-transactional engines) and standalone statements (DDL) end their group.
+    if (query === 'COMMIT' || this.#standalone || !this.#open) this.#commit(event);
+  }
+
+  #onTableMap(event: BinlogEventLike): void {
+    const tableId = event.tableId!;
+    const entry = event.tableMap?.[tableId];
+    const database = event.schemaName!;
+    const table = event.tableName!;
+    if (!entry || !this.#captures(database, table)) {
+      this.#tables.set(tableId, { schema: null });
+      return;
+    }
+    const schema = this.#schemas.get(database, table, entry.columnSchemas as BinlogColumn[], event.columnTypes ?? [], event.primaryKey);
+    this.#tables.set(tableId, { schema });
+  }
+
+  #onRows(event: BinlogEventLike, start: number, op: Op): void {
+    const schema = this.#tables.get(event.tableId!)?.schema;
+    if (!schema) return;
+    this.#bytes += event.size;
+    const rows = event.rows ?? [];
+    for (let i = 0; i < rows.length; i++) {
+      const raw = rows[i] as Record<string, unknown> & { before?: Record<string, unknown>; after?: Record<string, unknown> };
+      const before = op === 'c' ? null : canonicalRow(schema, op === 'u' ? raw.before! : raw);
+      const after = op === 'd' ? null : canonicalRow(schema, op === 'u' ? raw.after! : raw);
+      this.#events.push({
+        op,
+        schema,
+        before,
+        after,
+        position: new SourcePosition(this.#file, start, i),
+        gtid: this.#gtid ?? event.gtid,
+        tsMs: event.timestamp,
+        snapshot: 'false',
+        serverId: this.#serverId,
+      });
+    }
+  }
+
+  #commit(event: BinlogEventLike): void {
+    const gtids = (this.#zongji as unknown as { gtidSet?: string }).gtidSet;
+    const end = new SourcePosition(this.#file, this.#cursor, 0, gtids);
+    const events = this.#events;
+    for (const e of events) e.tsMs = event.timestamp;
+    this.#open = false;
+    this.#standalone = false;
+    this.#events = [];
+    this.#gtid = undefined;
+    if (events.length > 0) this.emit('transaction', { events, end, bytes: this.#bytes });
+    else this.emit('progress', end);
+  }
+}
+
+function canonicalRow(schema: TableSchema, raw: Record<string, unknown>): Row {
+  const row: Row = {};
+  for (const column of schema.columns) row[column.name] = canonicalValue(column, raw[column.name]);
+  return row;
+}
+
+/** Purged positions are never retried; connection trouble is. */
+function classifyReaderError(error: unknown): CdcError {
+  if (error instanceof CdcError) return error;
+  const { errno, code } = (error ?? {}) as { errno?: number; code?: string };
+  const message = errorMessage(error);
+  if (errno === 1236 || /purged|could not find first log|1236/i.test(message)) {
+    return new CdcError('SOURCE_POSITION_PURGED', `The server no longer has the binlog position this source needs: ${message}`, {
+      cause: error,
+      hint: 'The binlogs were purged while the source was behind or stopped. Re-snapshot the tables (or reset the source position with `cdc offsets reset`) and raise binlog retention (binlog_expire_logs_seconds / expire_logs_days).',
+    });
+  }
+  if (/^(ECONN|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|PROTOCOL_CONNECTION_LOST|EPIPE)/.test(code ?? '') || /connection|closed|timeout/i.test(message)) {
+    return new CdcError('SOURCE_UNREACHABLE', `Lost the binlog connection: ${message}`, { cause: error, retriable: true });
+  }
+  return new CdcError('SOURCE_UNREACHABLE', `Binlog reader failed: ${message}`, { cause: error, retriable: true });
+}
+
+/** The fields of zongji's events this reader uses (its typings model them per event class). */
+interface BinlogEventLike {
+  getTypeName(): string;
+  timestamp: number;
+  nextPosition: number;
+  size: number;
+  gtid?: string;
+  binlogName?: string;
+  position?: number;
+  standalone?: boolean;
+  query?: string;
+  tableId?: number;
+  schemaName?: string;
+  tableName?: string;
+  columnTypes?: number[];
+  primaryKey?: number[];
+  tableMap?: Record<number, { columnSchemas: unknown[] }>;
+  rows?: unknown[];
+}

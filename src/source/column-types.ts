@@ -1,0 +1,99 @@
+import type { ColumnDef, ColumnKind, ColumnValue } from '../core/change-event.ts';
+import { CdcError } from '../core/errors.ts';
+
+/** What zongji tells us about a column (from FULL binlog metadata or information_schema). */
+export interface BinlogColumn {
+  COLUMN_NAME: string;
+  COLUMN_TYPE: string;
+  UNSIGNED?: boolean;
+  ENUM_VALUES?: string[];
+  SET_VALUES?: string[];
+}
+
+/** MySQL binlog type code of JSON: MariaDB's JSON is a LONGTEXT alias and arrives as text. */
+const MYSQL_TYPE_JSON = 245;
+
+const SMALL_INTS = new Set(['tinyint', 'smallint', 'mediumint']);
+const TEXTS = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set']);
+const BINARIES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'uuid', 'inet4', 'inet6', 'vector']);
+
+/**
+ * Maps one column to its kind. Never guesses: a type without an exact mapping is a coded error
+ * naming the column, so no value is ever silently wrong.
+ */
+export function columnDef(table: string, column: BinlogColumn, typeCode: number | undefined, optional: boolean): ColumnDef {
+  const sqlType = column.COLUMN_TYPE.toLowerCase();
+  const base = /^[a-z0-9]+/.exec(sqlType)?.[0] ?? '';
+  const unsigned = column.UNSIGNED ?? / unsigned/.test(sqlType);
+  const def = (kind: ColumnKind, extra: Partial<ColumnDef> = {}): ColumnDef => ({ name: column.COLUMN_NAME, kind, sqlType, optional, ...extra });
+
+  if (typeCode === MYSQL_TYPE_JSON || base === 'json') return def('json');
+  if (SMALL_INTS.has(base) || base === 'year') return def('int32');
+  if (base === 'int' || base === 'integer') return def(unsigned ? 'int64' : 'int32');
+  if (base === 'bigint') return unsigned ? def('decimal', { precision: 20, scale: 0 }) : def('int64');
+  if (base === 'decimal' || base === 'numeric') {
+    const [, precision = '10', scale = '0'] = /\((\d+)(?:,(\d+))?\)/.exec(sqlType) ?? [];
+    return def('decimal', { precision: Number(precision), scale: Number(scale) });
+  }
+  if (base === 'float') return def('float32');
+  if (base === 'double' || base === 'real') return def('float64');
+  if (base === 'bit') return /^bit\(1\)/.test(sqlType) ? def('boolean') : def('bytes');
+  if (TEXTS.has(base)) {
+    const symbols = base === 'enum' ? column.ENUM_VALUES : base === 'set' ? column.SET_VALUES : undefined;
+    return def('string', symbols ? { symbols } : {});
+  }
+  if (BINARIES.has(base)) return def('bytes');
+  if (base === 'date') return def('date');
+  if (base === 'time') return def('time');
+  if (base === 'datetime') return def('datetime');
+  if (base === 'timestamp') return def('timestamp');
+  throw new CdcError('UNSUPPORTED_COLUMN_TYPE', `Column ${table}.${column.COLUMN_NAME} has type ${sqlType}, which cannot be converted exactly yet`, {
+    hint: 'Exclude the table (TABLE_EXCLUDE) or the column until this type is supported.',
+    details: { table, column: column.COLUMN_NAME, type: sqlType },
+  });
+}
+
+/**
+ * Turns a value as zongji decodes it (with dateStrings, timezone 'Z' and jsonStrings) into the
+ * canonical value of its kind (see ColumnKind). Zero dates (`0000-00-00`) and partial dates
+ * (`2024-00-10`) have no instant: they become null.
+ */
+export function canonicalValue(column: ColumnDef, raw: unknown): ColumnValue {
+  if (raw === null || raw === undefined) return null;
+  switch (column.kind) {
+    case 'int32':
+    case 'float32':
+    case 'float64':
+      return Number(raw);
+    case 'int64':
+      return BigInt(raw as number | string);
+    case 'decimal':
+      return String(raw);
+    case 'boolean':
+      return Buffer.isBuffer(raw) ? raw.some((byte) => byte !== 0) : Boolean(raw);
+    case 'string':
+      return Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw);
+    case 'bytes':
+      return Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw), 'utf8');
+    case 'json':
+      return typeof raw === 'string' ? raw : JSON.stringify(raw);
+    case 'date':
+      return isZeroDate(String(raw)) ? null : String(raw);
+    case 'time':
+      return sixDigitFraction(String(raw));
+    case 'datetime':
+      return isZeroDate(String(raw)) ? null : sixDigitFraction(String(raw).replace(' ', 'T'));
+    case 'timestamp':
+      return isZeroDate(String(raw)) ? null : `${sixDigitFraction(String(raw).replace(' ', 'T'))}Z`;
+  }
+}
+
+function isZeroDate(value: string): boolean {
+  return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(value);
+}
+
+function sixDigitFraction(value: string): string {
+  const dot = value.indexOf('.');
+  if (dot < 0) return `${value}.000000`;
+  return value.slice(0, dot + 1) + value.slice(dot + 1).padEnd(6, '0');
+}

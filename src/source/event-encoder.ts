@@ -1,0 +1,111 @@
+import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
+import { keyOf } from '../core/change-event.ts';
+import type { Registry } from '../core/schema-registry.ts';
+import { avroName, envelopeSchema, keySchema } from './avro-schema.ts';
+
+export interface EncodedRecord {
+  topic: string;
+  key: Buffer | null;
+  value: Buffer;
+  /** Encoded size, for batch accounting. */
+  bytes: number;
+}
+
+export interface EncoderSettings {
+  prefix: string;
+  sourceId: string;
+  connector: 'mariadb' | 'mysql';
+  compatibility: string;
+  version: string;
+}
+
+interface TableEncoding {
+  topic: string;
+  keyId: number | null;
+  valueId: number;
+  fields: Array<[column: string, field: string]>;
+  keyFields: Array<[column: string, field: string]>;
+}
+
+/** Kafka topic names allow [A-Za-z0-9._-]; anything else in a database or table name becomes `_`. */
+export function topicFor(prefix: string, database: string, table: string): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '_');
+  return `${prefix}.${safe(database)}.${safe(table)}`;
+}
+
+/**
+ * Turns ChangeEvents into Confluent-framed Avro records: key = the primary key record, value = the
+ * Debezium-style envelope. Schemas are registered under TopicNameStrategy subjects the first time
+ * a table (or a new version of it) is seen.
+ */
+export class EventEncoder {
+  readonly #registry: Registry;
+  readonly #settings: EncoderSettings;
+  readonly #tables = new Map<TableSchema, Promise<TableEncoding>>();
+
+  constructor(registry: Registry, settings: EncoderSettings) {
+    this.#registry = registry;
+    this.#settings = settings;
+  }
+
+  topicOf(schema: TableSchema): string {
+    return topicFor(this.#settings.prefix, schema.database, schema.table);
+  }
+
+  async encode(event: ChangeEvent): Promise<EncodedRecord> {
+    const encoding = await this.#encoding(event.schema);
+    const { prefix, sourceId, connector, version } = this.#settings;
+    const envelope = {
+      before: event.before && toRecord(encoding.fields, event.before),
+      after: event.after && toRecord(encoding.fields, event.after),
+      source: {
+        version,
+        connector,
+        name: prefix,
+        source_id: sourceId,
+        ts_ms: event.tsMs,
+        snapshot: event.snapshot,
+        db: event.schema.database,
+        table: event.schema.table,
+        server_id: event.serverId,
+        gtid: event.gtid ?? null,
+        file: event.position.file,
+        pos: event.position.pos,
+        row: event.position.row,
+      },
+      op: event.op,
+      ts_ms: Date.now(),
+    };
+    const value = await this.#registry.encode(encoding.valueId, envelope);
+    const key = encoding.keyId === null ? null : await this.#registry.encode(encoding.keyId, toRecord(encoding.keyFields, keyOf(event)));
+    return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
+  }
+
+  #encoding(schema: TableSchema): Promise<TableEncoding> {
+    let encoding = this.#tables.get(schema);
+    if (!encoding) {
+      encoding = this.#register(schema);
+      this.#tables.set(schema, encoding);
+      // A failed registration must be retried with the next event, not cached.
+      encoding.catch(() => this.#tables.delete(schema));
+    }
+    return encoding;
+  }
+
+  async #register(schema: TableSchema): Promise<TableEncoding> {
+    const { prefix, compatibility } = this.#settings;
+    const topic = this.topicOf(schema);
+    const valueId = await this.#registry.register(`${topic}-value`, envelopeSchema(prefix, schema), compatibility);
+    const key = keySchema(prefix, schema);
+    const keyId = key ? await this.#registry.register(`${topic}-key`, key, compatibility) : null;
+    const fieldsOf = (columns: ColumnDef[]) => columns.map((c): [string, string] => [c.name, avroName(c.name)]);
+    const keyColumns = schema.key.map((name) => schema.columns.find((c) => c.name === name)!);
+    return { topic, keyId, valueId, fields: fieldsOf(schema.columns), keyFields: fieldsOf(keyColumns) };
+  }
+}
+
+function toRecord(fields: Array<[string, string]>, row: Row): Record<string, unknown> {
+  const record: Record<string, unknown> = {};
+  for (const [column, field] of fields) record[field] = row[column] ?? null;
+  return record;
+}

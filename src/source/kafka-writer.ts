@@ -1,0 +1,113 @@
+import type { Kafka, Producer, TopicMessages } from 'kafkajs';
+import { CompressionTypes } from 'kafkajs';
+import { CdcError } from '../core/errors.ts';
+import { isFencedError, kafkaError } from '../core/kafka.ts';
+import type { SourcePosition } from '../core/position.ts';
+import type { EncodedRecord } from './event-encoder.ts';
+import { encodeOffset } from './offset-store.ts';
+
+export interface WriterSettings {
+  sourceId: string;
+  offsetsTopic: string;
+  partitions: number;
+  replicationFactor: number;
+}
+
+/**
+ * Writes change records and the new source position in one Kafka transaction, so a reader with
+ * read_committed sees either both or neither: the position in Kafka never runs ahead of the
+ * events, and events never exist without the position that says they were written.
+ */
+export class TransactionalWriter {
+  readonly #kafka: Kafka;
+  readonly #settings: WriterSettings;
+  readonly #producer: Producer;
+  readonly #topics = new Set<string>();
+
+  constructor(kafka: Kafka, settings: WriterSettings) {
+    this.#kafka = kafka;
+    this.#settings = settings;
+    this.#producer = kafka.producer({
+      transactionalId: settings.sourceId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+      // Right after a commit the broker answers the next transaction's first request with
+      // CONCURRENT_TRANSACTIONS; a short first back-off keeps small transactions fast.
+      retry: { initialRetryTime: 5, retries: 14, maxRetryTime: 5_000 },
+    });
+  }
+
+  /**
+   * Connects and fences every older producer with this SOURCE_ID. kafkajs sends InitProducerId
+   * lazily, at the first transaction, so one is begun and aborted here — before the stored
+   * position is read, so no older instance can commit after we read it.
+   */
+  async connect(): Promise<void> {
+    try {
+      await this.#producer.connect();
+      const transaction = await this.#producer.transaction();
+      await transaction.abort();
+    } catch (error) {
+      throw this.#classify(error, 'fencing older instances');
+    }
+  }
+
+  async ensureTopics(topics: Iterable<string>): Promise<void> {
+    const missing = [...topics].filter((t) => !this.#topics.has(t));
+    if (missing.length === 0) return;
+    const admin = this.#kafka.admin();
+    try {
+      await admin.connect();
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((topic) => ({ topic, numPartitions: this.#settings.partitions, replicationFactor: this.#settings.replicationFactor })),
+      });
+      for (const topic of missing) this.#topics.add(topic);
+    } catch (error) {
+      throw kafkaError(error, `creating topics ${missing.join(', ')}`);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Commits `records` and `position` atomically. On failure the transaction is aborted. */
+  async commit(records: EncodedRecord[], position: SourcePosition): Promise<void> {
+    const byTopic = new Map<string, TopicMessages>();
+    for (const record of records) {
+      let entry = byTopic.get(record.topic);
+      if (!entry) {
+        entry = { topic: record.topic, messages: [] };
+        byTopic.set(record.topic, entry);
+      }
+      entry.messages.push({ key: record.key, value: record.value });
+    }
+    byTopic.set(this.#settings.offsetsTopic, {
+      topic: this.#settings.offsetsTopic,
+      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position) }],
+    });
+    let transaction;
+    try {
+      transaction = await this.#producer.transaction();
+      await transaction.sendBatch({ topicMessages: [...byTopic.values()], compression: CompressionTypes.None });
+      await transaction.commit();
+    } catch (error) {
+      if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
+      throw this.#classify(error, 'committing a transaction');
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#producer.disconnect().catch(() => undefined);
+  }
+
+  #classify(error: unknown, what: string): CdcError {
+    if (isFencedError(error)) {
+      return new CdcError('SOURCE_FENCED', `Another source instance with SOURCE_ID ${this.#settings.sourceId} took over while ${what}`, {
+        cause: error,
+        hint: 'Run one instance per SOURCE_ID. This instance stopped without writing anything more.',
+      });
+    }
+    return kafkaError(error, what);
+  }
+}

@@ -1,0 +1,24 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Source metrics; names follow Prometheus conventions with a `cdc_source_` prefix. */
+export function createSourceMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    events: new Counter({ name: 'cdc_source_events_total', help: 'Row changes committed to Kafka', labelNames: ['table', 'op'], registers: [registry] }),
+    bytes: new Counter({ name: 'cdc_source_bytes_total', help: 'Encoded bytes committed to Kafka', labelNames: ['table'], registers: [registry] }),
+    transactions: new Counter({ name: 'cdc_source_kafka_transactions_total', help: 'Kafka transactions committed', registers: [registry] }),
+    commitSeconds: new Histogram({
+      name: 'cdc_source_kafka_commit_seconds',
+      help: 'Time to encode and commit one Kafka transaction',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    queueBytes: new Gauge({ name: 'cdc_source_queue_bytes', help: 'Binlog bytes waiting between reader and Kafka writer', registers: [registry] }),
+    lagSeconds: new Gauge({ name: 'cdc_source_lag_seconds', help: 'Now minus the commit time of the last change committed to Kafka', registers: [registry] }),
+    restarts: new Counter({ name: 'cdc_source_restarts_total', help: 'Pipeline restarts after a retriable error', labelNames: ['code'], registers: [registry] }),
+  };
+}
+
+export type SourceMetrics = ReturnType<typeof createSourceMetrics>;

@@ -1,0 +1,216 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { createKafka } from '../core/kafka.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
+import type { SourcePosition } from '../core/position.ts';
+import { backoffDelay, DEFAULT_RETRY, withRetry } from '../core/retry.ts';
+import { Registry } from '../core/schema-registry.ts';
+import { redactConfig } from '../config/env.ts';
+import { replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
+import type { Probe } from '../http/server.ts';
+import { BinlogReader, type MysqlConnectionOptions, type StartFrom, type SourceTransaction } from './binlog-reader.ts';
+import { EventEncoder } from './event-encoder.ts';
+import { TransactionalWriter } from './kafka-writer.ts';
+import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
+import { checkSource, type ServerFacts } from './preconditions.ts';
+import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
+import { TransactionQueue } from './transaction-queue.ts';
+import { VERSION } from '../version.ts';
+
+/** A commit with no captured change is still written now and then, so the stored position keeps up. */
+const IDLE_POSITION_COMMIT_MS = 5_000;
+
+/**
+ * The source: binlog → ChangeEvents → Avro → one Kafka transaction per group of binlog
+ * transactions, together with the new position. Retriable failures restart the pipeline from the
+ * last committed position (nothing uncommitted is kept); fatal ones stop it with a coded error.
+ */
+export class SourceService implements Probe {
+  readonly metrics: SourceMetrics = createSourceMetrics();
+  readonly #config: SourceConfig;
+  readonly #log: Logger;
+  readonly #kafka: Kafka;
+  readonly #registry: Registry;
+  readonly #serverId: number;
+  readonly #stop = new AbortController();
+  #writer: TransactionalWriter | undefined;
+  #reader: BinlogReader | undefined;
+  #facts: ServerFacts | undefined;
+  #committed: SourcePosition | undefined;
+  #lastCommitAt = 0;
+  #lastError: CdcError | undefined;
+  #state: 'starting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
+  readonly #counts = new Map<string, number>();
+
+  constructor(config: SourceConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+    this.#serverId = replicaServerId(config);
+    this.#kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
+    this.#registry = new Registry({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD });
+  }
+
+  get offsetsTopic(): string {
+    return `${this.#config.TOPIC_PREFIX}.offsets`;
+  }
+
+  /** Runs until stop() or a fatal error (which it throws). */
+  async run(): Promise<void> {
+    const signal = this.#stop.signal;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      try {
+        await this.#runPipeline();
+        return;
+      } catch (error) {
+        const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
+        this.#lastError = cdc;
+        if (signal.aborted) return;
+        if (!cdc.retriable) {
+          this.#state = 'failed';
+          throw cdc;
+        }
+        this.#state = 'retrying';
+        this.metrics.restarts.inc({ code: cdc.code });
+        const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
+        this.#log.warn({ ...errorFields(cdc), retryInMs: delay }, 'source pipeline failed; restarting from the last committed position');
+        await sleep(delay, undefined, { signal }).catch(() => undefined);
+      } finally {
+        await this.#teardown();
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stop.abort();
+  }
+
+  async #runPipeline(): Promise<void> {
+    const config = this.#config;
+    const connection: MysqlConnectionOptions = { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD };
+    const signal = this.#stop.signal;
+    const onRetry = (error: unknown, attempt: number, delayMs: number) =>
+      this.#log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
+
+    this.#facts = await withRetry(() => checkSource(connection, this.#serverId), { signal, onRetry });
+    if (this.#facts.rowMetadata !== 'FULL') {
+      this.#log.warn({ binlog_row_metadata: this.#facts.rowMetadata }, 'binlog_row_metadata is not FULL: table metadata comes from information_schema, which races with DDL; set binlog_row_metadata=FULL');
+    }
+    this.#writer = new TransactionalWriter(this.#kafka, {
+      sourceId: config.SOURCE_ID,
+      offsetsTopic: this.offsetsTopic,
+      partitions: config.TOPIC_PARTITIONS,
+      replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+    });
+    await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
+    await this.#writer.connect();
+    const stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
+    this.#committed = stored?.position;
+    const from: StartFrom = stored ? { position: stored.position } : config.START_POSITION === 'latest' ? { latest: true } : { earliest: true };
+    this.#log.info({ from: stored ? stored.position.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
+
+    const encoder = new EventEncoder(this.#registry, {
+      prefix: config.TOPIC_PREFIX,
+      sourceId: config.SOURCE_ID,
+      connector: this.#facts.connector,
+      compatibility: config.SCHEMA_COMPATIBILITY,
+      version: VERSION,
+    });
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table));
+    this.#reader = reader;
+    const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
+    let readerError: CdcError | undefined;
+    let progress: SourcePosition | undefined;
+    reader.on('transaction', (tx) => queue.push(tx));
+    reader.on('progress', (position) => {
+      progress = position;
+    });
+    reader.on('error', (error) => {
+      readerError = error;
+      queue.wake();
+    });
+    reader.start(from);
+    this.#state = 'streaming';
+
+    while (!signal.aborted) {
+      await Promise.race([queue.wait(IDLE_POSITION_COMMIT_MS), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+      if (readerError) throw readerError;
+      if (signal.aborted) break;
+      if (queue.length > 0 && config.TXN_LINGER_MS > 0) await sleep(config.TXN_LINGER_MS);
+      const batch = queue.take(config.TXN_MAX_EVENTS, config.TXN_MAX_BYTES);
+      this.metrics.queueBytes.set(queue.bytes);
+      if (batch.length > 0) {
+        await this.#commitBatch(encoder, batch);
+        progress = undefined;
+      } else if (progress && (!this.#committed || progress.isAfter(this.#committed)) && Date.now() - this.#lastCommitAt >= IDLE_POSITION_COMMIT_MS) {
+        await this.#writer.commit([], progress);
+        this.#committed = progress;
+        this.#lastCommitAt = Date.now();
+      }
+    }
+  }
+
+  async #commitBatch(encoder: EventEncoder, batch: SourceTransaction[]): Promise<void> {
+    const started = process.hrtime.bigint();
+    const records = [];
+    for (const tx of batch) for (const event of tx.events) records.push(await encoder.encode(event));
+    await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
+    const end = batch.at(-1)!.end;
+    await this.#writer!.commit(records, end);
+    this.#committed = end;
+    this.#lastCommitAt = Date.now();
+    this.metrics.transactions.inc();
+    this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    let lastTs = 0;
+    for (const tx of batch) {
+      for (const event of tx.events) {
+        const table = `${event.schema.database}.${event.schema.table}`;
+        this.metrics.events.inc({ table, op: event.op });
+        this.#counts.set(table, (this.#counts.get(table) ?? 0) + 1);
+        lastTs = event.tsMs;
+      }
+    }
+    this.metrics.lagSeconds.set(Math.max(0, (Date.now() - lastTs) / 1000));
+  }
+
+  #captures(database: string, table: string): boolean {
+    const { DATABASE_INCLUDE, TABLE_INCLUDE, TABLE_EXCLUDE } = this.#config;
+    const qualified = `${database}.${table}`;
+    if (DATABASE_INCLUDE && !DATABASE_INCLUDE.some((re) => re.test(database))) return false;
+    if (TABLE_INCLUDE && !TABLE_INCLUDE.some((re) => re.test(qualified))) return false;
+    if (TABLE_EXCLUDE?.some((re) => re.test(qualified))) return false;
+    return true;
+  }
+
+  async #teardown(): Promise<void> {
+    await this.#reader?.stop();
+    this.#reader = undefined;
+    await this.#writer?.close();
+    this.#writer = undefined;
+    if (this.#stop.signal.aborted) this.#state = 'stopped';
+  }
+
+  healthy(): boolean {
+    return this.#state !== 'failed';
+  }
+
+  ready(): { ready: boolean; reason?: string } {
+    if (this.#state === 'streaming') return { ready: true };
+    return { ready: false, reason: this.#lastError ? this.#lastError.describe() : this.#state };
+  }
+
+  status(): unknown {
+    return {
+      service: 'source',
+      version: VERSION,
+      state: this.#state,
+      sourceId: this.#config.SOURCE_ID,
+      server: this.#facts,
+      position: this.#committed?.toJSON(),
+      lastCommitAt: this.#lastCommitAt ? new Date(this.#lastCommitAt).toISOString() : null,
+      tables: Object.fromEntries(this.#counts),
+      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,
+      config: redactConfig(sourceSpec, this.#config),
+    };
+  }
+}
