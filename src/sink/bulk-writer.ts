@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors, type Client } from '@elastic/elasticsearch';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import type { Logger } from '../core/logger.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, type RetryPolicy } from '../core/retry.ts';
 import { classifyItem } from './bulk-item.ts';
 
@@ -53,13 +53,13 @@ export class BulkWriter {
     for (const chunk of this.#chunks(actions)) {
       let pending = chunk;
       for (let attempt = 0; pending.length > 0; attempt++) {
-        if (attempt > 0) {
-          stats.retried += pending.length;
-          const delay = backoffDelay(RETRY, Math.min(attempt - 1, 10));
-          this.#log.warn({ items: pending.length, attempt, retryInMs: delay }, 'Elasticsearch asked us to back off; retrying the items');
-          await this.#wait(delay, options);
-        }
-        pending = await this.#send(pending, stats);
+        const { retry, reason } = await this.#send(pending, stats);
+        pending = retry;
+        if (pending.length === 0) break;
+        stats.retried += pending.length;
+        const delay = backoffDelay(RETRY, Math.min(attempt, 10));
+        this.#log.warn({ ...errorFields(reason), items: pending.length, attempt, retryInMs: delay }, 'Elasticsearch is unavailable or overloaded; retrying the items');
+        await this.#wait(delay, options);
       }
     }
     return stats;
@@ -74,8 +74,8 @@ export class BulkWriter {
     }
   }
 
-  /** Sends one bulk request; returns the actions that must be retried. */
-  async #send(actions: BulkAction[], stats: BulkStats): Promise<BulkAction[]> {
+  /** Sends one bulk request; returns the actions that must be retried and why. */
+  async #send(actions: BulkAction[], stats: BulkStats): Promise<{ retry: BulkAction[]; reason?: CdcError }> {
     const operations: string[] = [];
     for (const a of actions) {
       const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
@@ -87,19 +87,22 @@ export class BulkWriter {
       response = await this.#client.bulk({ operations: operations as never[], refresh: false });
     } catch (error) {
       if (isRetriableTransportError(error)) {
-        this.#log.warn({ err: errorMessage(error) }, 'bulk request failed; will retry');
-        return actions;
+        return { retry: actions, reason: new CdcError('ELASTICSEARCH_UNAVAILABLE', `Bulk request failed: ${errorMessage(error)}`, { cause: error, retriable: true }) };
       }
       throw new CdcError('ELASTICSEARCH_REJECTED', `Bulk request refused: ${errorMessage(error)}`, { cause: error });
     }
     const retry: BulkAction[] = [];
+    let reason: CdcError | undefined;
     response.items.forEach((item, i) => {
       const action = actions[i]!;
       const result = item.index ?? item.delete ?? Object.values(item)[0]!;
       const outcome = classifyItem(result.status, action.document === null);
       if (outcome === 'ok') stats.ok++;
       else if (outcome === 'stale') stats.stale++;
-      else if (outcome === 'retry') retry.push(action);
+      else if (outcome === 'retry') {
+        retry.push(action);
+        reason ??= new CdcError('ELASTICSEARCH_UNAVAILABLE', `Elasticsearch answered ${result.status} for some items: ${result.error?.type ?? ''}`, { retriable: true });
+      }
       else {
         const reason = result.error ? `${result.error.type}: ${result.error.reason ?? ''}` : `status ${result.status}`;
         throw new CdcError('ELASTICSEARCH_REJECTED', `Elasticsearch rejected document ${action.id} of index ${action.index} (${action.origin}): ${reason}`, {
@@ -108,7 +111,7 @@ export class BulkWriter {
         });
       }
     });
-    return retry;
+    return reason ? { retry, reason } : { retry };
   }
 
   *#chunks(actions: BulkAction[]): Generator<BulkAction[]> {

@@ -141,23 +141,39 @@ export class SinkService implements Probe {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        try {
-          await this.#processBatch(batch, resolveOffset, heartbeat, () => isRunning() && !isStale());
-        } catch (error) {
-          const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
-          if (!cdc.retriable) this.#fatal ??= cdc;
-          this.#lastError = cdc;
-          throw cdc;
+        const active = () => isRunning() && !isStale() && !this.#stop.signal.aborted;
+        const progress = { next: 0 };
+        // Retriable failures (registry or Elasticsearch down) are retried here, heartbeating, so the
+        // partition is held (not consumed further, not lost) until the batch is durable.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.#processBatch(batch, progress, resolveOffset, heartbeat, active);
+            return;
+          } catch (error) {
+            const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
+            this.#lastError = cdc;
+            if (!cdc.retriable || !active()) {
+              if (!cdc.retriable) this.#fatal ??= cdc;
+              throw cdc;
+            }
+            const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
+            this.#log.warn({ ...errorFields(cdc), topic: batch.topic, partition: batch.partition, retryInMs: delay }, 'batch failed; retrying');
+            for (const until = Date.now() + delay; Date.now() < until && active(); ) {
+              await sleep(Math.min(1000, until - Date.now()));
+              await heartbeat();
+            }
+          }
         }
       },
     });
   }
 
-  async #processBatch(batch: Batch, resolveOffset: (offset: string) => void, heartbeat: () => Promise<void>, active: () => boolean): Promise<void> {
+  /** Processes `batch` from `progress.next` in chunks, committing after each durable chunk. */
+  async #processBatch(batch: Batch, progress: { next: number }, resolveOffset: (offset: string) => void, heartbeat: () => Promise<void>, active: () => boolean): Promise<void> {
     const { topic, partition } = batch;
     const chunkSize = this.#config.BULK_MAX_ACTIONS;
-    for (let start = 0; start < batch.messages.length && active(); start += chunkSize) {
-      const messages = batch.messages.slice(start, start + chunkSize);
+    while (progress.next < batch.messages.length && active()) {
+      const messages = batch.messages.slice(progress.next, progress.next + chunkSize);
       const actions: BulkAction[] = [];
       for (const message of messages) {
         const change = await this.#decoder.decode(message).catch((error: unknown) => {
@@ -199,6 +215,7 @@ export class SinkService implements Probe {
       this.#counts.set(topic, (this.#counts.get(topic) ?? 0) + messages.length);
       this.#positions.set(`${topic}/${partition}`, next);
       this.metrics.lagRecords.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
+      progress.next += messages.length;
       await heartbeat();
     }
   }

@@ -159,15 +159,16 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       if (event.nextPosition > 0) this.#cursor = event.nextPosition;
       return this.#cursor;
     }
+    // zongji's `size` excludes the 19-byte event header and the checksum.
+    const length = event.size + 19 + ((this.#zongji as unknown as { useChecksum?: boolean }).useChecksum ? 4 : 0);
     if (event.nextPosition > 0) {
-      const start = event.nextPosition - event.size;
       this.#cursor = event.nextPosition;
-      return start;
+      return event.nextPosition - length;
     }
-    // No stated position: an event inside a MariaDB transaction (it occupies the next bytes), or an
-    // artificial event the server sends at connect time (it occupies none).
+    // No stated position: an event inside a transaction on servers that write end_log_pos=0 there
+    // (it occupies the next bytes), or an artificial event sent at connect time (it occupies none).
     const start = this.#cursor;
-    if (this.#open) this.#cursor += event.size;
+    if (this.#open) this.#cursor += length;
     return start;
   }
 
@@ -211,17 +212,14 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       const raw = rows[i] as Record<string, unknown> & { before?: Record<string, unknown>; after?: Record<string, unknown> };
       const before = op === 'c' ? null : canonicalRow(schema, op === 'u' ? raw.before! : raw);
       const after = op === 'd' ? null : canonicalRow(schema, op === 'u' ? raw.after! : raw);
-      this.#events.push({
-        op,
-        schema,
-        before,
-        after,
-        position: new SourcePosition(this.#file, start, i),
-        gtid: this.#gtid ?? event.gtid,
-        tsMs: event.timestamp,
-        snapshot: 'false',
-        serverId: this.#serverId,
-      });
+      const change = { schema, position: new SourcePosition(this.#file, start, i), gtid: this.#gtid ?? event.gtid, tsMs: event.timestamp, snapshot: 'false', serverId: this.#serverId } as const;
+      // An update that changes the primary key moves the row to another key: downstream that is a
+      // delete of the old key and an insert of the new one (as Debezium emits it).
+      if (op === 'u' && !sameKey(schema, before!, after!)) {
+        this.#events.push({ ...change, op: 'd', before, after: null }, { ...change, op: 'c', before: null, after });
+      } else {
+        this.#events.push({ ...change, op, before, after });
+      }
     }
   }
 
@@ -237,6 +235,14 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     if (events.length > 0) this.emit('transaction', { events, end, bytes: this.#bytes });
     else this.emit('progress', end);
   }
+}
+
+function sameKey(schema: TableSchema, a: Row, b: Row): boolean {
+  return schema.key.every((name) => {
+    const x = a[name];
+    const y = b[name];
+    return Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : x === y;
+  });
 }
 
 function canonicalRow(schema: TableSchema, raw: Record<string, unknown>): Row {

@@ -1,0 +1,56 @@
+# Everything runs on Node 24 from node_modules (the npm package node@24); the machine's Node 20 only runs npm.
+NODE := ./node_modules/.bin/node
+STACK := scripts/stack
+
+.PHONY: install build typecheck stack-up stack-down stack-status up down test test-unit test-integration bench config-reference
+
+install: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+build: install
+	npm run build
+
+typecheck: install
+	npm run typecheck
+
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+stack-status:
+	$(STACK) status
+
+## up: local stack + source + sink + a demo table flowing into Elasticsearch
+up: install stack-up
+	scripts/demo up
+
+down:
+	-scripts/demo down
+	$(STACK) down
+
+test-unit: install
+	$(NODE) --test --test-concurrency=1 'test/unit/**/*.test.ts'
+
+test-integration: install
+	$(NODE) --test --test-concurrency=1 --test-timeout=600000 'test/integration/**/*.test.ts'
+
+## test: installs what is missing, starts the stack once, runs every suite, always stops the stack
+test: install
+	npm run typecheck
+	$(STACK) up
+	status=0; \
+	$(NODE) --test --test-concurrency=1 --test-timeout=600000 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' || status=$$?; \
+	$(STACK) down; \
+	exit $$status
+
+## bench: end-to-end and baseline rates on this machine (not part of test)
+bench: install stack-up
+	$(NODE) bench/run.ts
+
+config-reference: install
+	$(NODE) src/cli.ts config-reference > docs/configuration.md

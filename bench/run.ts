@@ -1,0 +1,87 @@
+/**
+ * `make bench`: throughput on this machine, as ratios against baselines run in the same process
+ * tree, so the figures say something even though the machine's speed varies.
+ *
+ * 1. End to end: BENCH_ROWS rows inserted into MariaDB (1,000-row transactions) until all are
+ *    searchable in Elasticsearch, through source (exactly-once Kafka transactions) and sink.
+ * 2. Baseline: a raw bulk loader writing the very same documents — same ids, same external
+ *    versions, same bulk size — straight into a fresh index with the same mapping.
+ * Ratio = end-to-end rows/s ÷ raw loader docs/s. Nothing here gates CI.
+ */
+import { Client } from '@elastic/elasticsearch';
+import { dumpIndex, es } from '../test/helpers/elasticsearch.ts';
+import { freshDatabase, rootConnection } from '../test/helpers/mysql.ts';
+import { Pipeline } from '../test/helpers/pipeline.ts';
+import { uniqueName } from '../test/helpers/services.ts';
+import { stackEnv } from '../test/helpers/stack.ts';
+import { waitFor } from '../test/helpers/wait.ts';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
+const TX_ROWS = 1000;
+const BULK = 5000;
+
+async function count(index: string): Promise<number> {
+  await es('POST', `/${index}/_refresh`);
+  const { body } = await es('GET', `/${index}/_count`);
+  return Number((body as { count?: number }).count ?? 0);
+}
+
+async function endToEnd(): Promise<{ rate: number; index: string; seconds: number }> {
+  const pipeline = new Pipeline(uniqueName('bench'));
+  await freshDatabase(pipeline.database);
+  const conn = await rootConnection(pipeline.database);
+  await conn.query(`CREATE TABLE events (
+    id BIGINT PRIMARY KEY, account VARCHAR(40) NOT NULL, amount DECIMAL(12,2) NOT NULL, kind ENUM('debit','credit') NOT NULL,
+    note VARCHAR(120), created_at DATETIME(6) NOT NULL, score DOUBLE, flags INT)`);
+  await pipeline.startSource();
+  await pipeline.startSink({ LOG_LEVEL: 'warn' });
+  const index = pipeline.indexOf('events');
+  const started = performance.now();
+  for (let from = 0; from < ROWS; from += TX_ROWS) {
+    const values: unknown[] = [];
+    const placeholders: string[] = [];
+    for (let id = from; id < Math.min(ROWS, from + TX_ROWS); id++) {
+      placeholders.push('(?,?,?,?,?,?,?,?)');
+      values.push(id, `acct-${id % 977}`, (id % 100000) / 100, id % 2 ? 'debit' : 'credit', `note ${id}`, '2024-05-06 07:08:09.123456', id / 7, id % 13);
+    }
+    await conn.query(`INSERT INTO events VALUES ${placeholders.join(',')}`, values);
+  }
+  const inserted = performance.now();
+  await waitFor(`${ROWS} documents in ${index}`, async () => (await count(index)) >= ROWS, 30 * 60_000, 500);
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`  inserts took ${((inserted - started) / 1000).toFixed(1)} s; everything searchable after ${seconds.toFixed(1)} s`);
+  await pipeline.stopAll();
+  await conn.end();
+  return { rate: ROWS / seconds, index, seconds };
+}
+
+async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof dumpIndex>>): Promise<number> {
+  const client = new Client({ node: stackEnv().ELASTICSEARCH_URL });
+  const target = `${sourceIndex}_raw_${Date.now()}`;
+  const mapping = (await es('GET', `/${sourceIndex}/_mapping`)).body as Record<string, { mappings: unknown }>;
+  await client.indices.create({ index: target, mappings: Object.values(mapping)[0]!.mappings as never, settings: { index: { gc_deletes: '1d' } } });
+  const all = [...docs.values()];
+  const started = performance.now();
+  for (let i = 0; i < all.length; i += BULK) {
+    const operations: string[] = [];
+    for (const doc of all.slice(i, i + BULK)) {
+      operations.push(`{"index":{"_index":"${target}","_id":${JSON.stringify(doc.id)},"version":${doc.version},"version_type":"external"}}`, JSON.stringify(doc.source));
+    }
+    const response = await client.bulk({ operations: operations as never[] });
+    if (response.errors) throw new Error('raw loader: bulk errors');
+  }
+  await client.indices.refresh({ index: target });
+  const seconds = (performance.now() - started) / 1000;
+  await client.indices.delete({ index: target });
+  return all.length / seconds;
+}
+
+console.log(`cdc bench: ${ROWS} rows, ${TX_ROWS}-row transactions, bulk ${BULK}`);
+const e2e = await endToEnd();
+const docs = await dumpIndex(e2e.index);
+await rawLoader(e2e.index, new Map([...docs].slice(0, 20_000))); // warm the JVM for the baseline too
+const raw = await rawLoader(e2e.index, docs);
+console.log(`end to end (MariaDB → source → Kafka → sink → Elasticsearch): ${e2e.rate.toFixed(0)} rows/s`);
+console.log(`raw bulk loader (same docs, ids, external versions):            ${raw.toFixed(0)} docs/s`);
+console.log(`ratio end-to-end ÷ raw loader: ${(e2e.rate / raw).toFixed(3)}`);
+process.exit(0);

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import type mysql from 'mysql2/promise';
+import { dumpIndex } from './elasticsearch.ts';
+import { readTopic } from './kafka.ts';
+import { differences, type TableCheck } from './demo-tables.ts';
+import { rows } from './mysql.ts';
+import { startService, uniqueName, waitReady, type ServiceProcess } from './services.ts';
+import { waitFor } from './wait.ts';
+
+/** One source and sink pair on its own database, topic prefix and consumer group. */
+export class Pipeline {
+  readonly database: string;
+  readonly prefix: string;
+  readonly sourceId: string;
+  readonly group: string;
+  source: ServiceProcess | undefined;
+  sink: ServiceProcess | undefined;
+
+  constructor(database: string) {
+    this.database = database;
+    this.prefix = uniqueName('t').toLowerCase();
+    this.sourceId = uniqueName('src');
+    this.group = uniqueName('grp');
+  }
+
+  indexOf(table: string): string {
+    return `${this.prefix}_${this.database}_${table}`.toLowerCase();
+  }
+
+  topicOf(table: string): string {
+    return `${this.prefix}.${this.database}.${table}`;
+  }
+
+  sourceEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return { SOURCE_ID: this.sourceId, TOPIC_PREFIX: this.prefix, DATABASE_INCLUDE: this.database, START_POSITION: 'latest', ...extra };
+  }
+
+  sinkEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return { TOPIC_PREFIX: this.prefix, SINK_GROUP_ID: this.group, INDEX_NAME_TEMPLATE: '{prefix}_{database}_{table}', TOPIC_REFRESH_MS: '1000', ...extra };
+  }
+
+  async startSource(extra?: Record<string, string>): Promise<ServiceProcess> {
+    this.source = startService('source', this.sourceEnv(extra));
+    await waitReady(this.source);
+    return this.source;
+  }
+
+  async startSink(extra?: Record<string, string>): Promise<ServiceProcess> {
+    this.sink = startService('sink', this.sinkEnv(extra));
+    await waitReady(this.sink);
+    return this.sink;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([this.source?.stop('SIGKILL'), this.sink?.stop('SIGKILL')]);
+  }
+}
+
+/** Waits until every table equals its index row by row. */
+export async function waitUntilEqual(conn: mysql.Connection, checks: TableCheck[], timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    'Elasticsearch to equal MariaDB row by row',
+    async () => {
+      const problems = (await Promise.all(checks.map((c) => differences(conn, c)))).flat();
+      return problems.length === 0 ? true : problems.slice(0, 5);
+    },
+    timeoutMs,
+    1000,
+  ).catch((error: Error) => {
+    throw error;
+  });
+}
+
+/**
+ * Each document's `_version` must be the version of its row's last change in the topic, computed
+ * here from the record's source block (fileIndex × 2^32 + pos + row), and each (file, pos) must be
+ * where a rows event really starts in the server's binlog.
+ */
+export async function assertVersionsMatchLastChange(conn: mysql.Connection, topic: string, index: string, idOf: (key: Record<string, unknown>) => string): Promise<number> {
+  const records = await readTopic(topic);
+  const last = new Map<string, { version: bigint; file: string; pos: bigint }>();
+  for (const r of records) {
+    if (!r.decodedKey || !r.decodedValue) continue;
+    const source = r.decodedValue.source as { file: string; pos: bigint; row: number };
+    const fileIndex = BigInt(/\.(\d+)$/.exec(source.file)![1]!);
+    last.set(idOf(r.decodedKey), { version: fileIndex * 2n ** 32n + BigInt(source.pos) + BigInt(source.row), file: source.file, pos: BigInt(source.pos) });
+  }
+  const docs = await dumpIndex(index);
+  for (const [id, doc] of docs) {
+    const expected = last.get(id);
+    assert.ok(expected, `document ${id} of ${index} has no change in ${topic}`);
+    assert.equal(doc.version, expected.version, `document ${id}: _version ${doc.version} but its last change has version ${expected.version}`);
+  }
+  const checked = new Set<string>();
+  for (const { file, pos } of last.values()) {
+    const key = `${file}:${pos}`;
+    if (checked.has(key) || checked.size >= 50) continue;
+    checked.add(key);
+    const [event] = await rows(conn, `SHOW BINLOG EVENTS IN '${file}' FROM ${pos} LIMIT 1`);
+    assert.match(String(event?.Event_type), /_rows/i, `no rows event starts at ${key}: ${JSON.stringify(event)}`);
+  }
+  return docs.size;
+}

@@ -1,0 +1,96 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { repoRoot, stackEnv } from './stack.ts';
+import { waitFor } from './wait.ts';
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** Every line the process printed (stdout and stderr), parsed when it is JSON. */
+  lines: Array<Record<string, unknown> & { raw: string }>;
+  port: number;
+  exited: Promise<number | null>;
+  /** SIGTERM (graceful) or SIGKILL, then wait for exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  http(path: string): Promise<{ status: number; body: string }>;
+}
+
+const node = `${repoRoot}node_modules/.bin/node`;
+let nextPort = 18_100;
+
+/** Starts `cdc source` or `cdc sink` as a child process of the test, wired to the local stack. */
+export function startService(command: 'source' | 'sink', env: Record<string, string>): ServiceProcess {
+  const stack = stackEnv();
+  const port = nextPort++;
+  const child = spawn(node, [`${repoRoot}src/cli.ts`, command], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? '',
+      KAFKA_BROKERS: stack.KAFKA_BROKERS,
+      SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
+      ELASTICSEARCH_URL: stack.ELASTICSEARCH_URL,
+      MYSQL_HOST: stack.MYSQL_HOST,
+      MYSQL_PORT: stack.MYSQL_PORT,
+      MYSQL_USER: stack.MYSQL_USER,
+      MYSQL_PASSWORD: stack.MYSQL_PASSWORD,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: ServiceProcess['lines'] = [];
+  const collect = (chunk: Buffer, carry: { rest: string }) => {
+    const text = carry.rest + chunk.toString('utf8');
+    const parts = text.split('\n');
+    carry.rest = parts.pop() ?? '';
+    for (const raw of parts) {
+      if (!raw.trim()) continue;
+      let parsed: Record<string, unknown> = {};
+      try {
+        parsed = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        // not a pino line (e.g. the one-line error on stderr)
+      }
+      lines.push({ ...parsed, raw });
+      if (process.env.CDC_TEST_VERBOSE) process.stderr.write(`[${command}] ${raw}\n`);
+    }
+  };
+  const out = { rest: '' };
+  const err = { rest: '' };
+  child.stdout!.on('data', (c: Buffer) => collect(c, out));
+  child.stderr!.on('data', (c: Buffer) => collect(c, err));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    port,
+    exited,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+    async http(path: string) {
+      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: response.status, body: await response.text() };
+    },
+  };
+}
+
+export async function waitReady(service: ServiceProcess, timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    'service readiness',
+    async () => {
+      if (service.child.exitCode !== null) throw new Error(`exited with ${service.child.exitCode}: ${service.lines.slice(-5).map((l) => l.raw).join('\n')}`);
+      return (await service.http('/readyz')).status === 200;
+    },
+    timeoutMs,
+  );
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomUUID().slice(0, 8)}`;
+}

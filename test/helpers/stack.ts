@@ -1,0 +1,33 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface StackEnv {
+  MYSQL_HOST: string;
+  MYSQL_PORT: string;
+  MYSQL_USER: string;
+  MYSQL_PASSWORD: string;
+  MYSQL_ROOT_PASSWORD: string;
+  KAFKA_BROKERS: string;
+  SCHEMA_REGISTRY_URL: string;
+  ELASTICSEARCH_URL: string;
+  CDC_STACK_DIR: string;
+}
+
+let cached: StackEnv | undefined;
+
+/** Connection settings of the local stack (started once per test run by `make test`). */
+export function stackEnv(): StackEnv {
+  if (cached) return cached;
+  const out = execFileSync('bash', [`${repoRoot}scripts/stack`, 'env'], { encoding: 'utf8' });
+  const env: Record<string, string> = {};
+  for (const match of out.matchAll(/([A-Z_]+)=("[^"]*"|'[^']*'|\S+)/g)) env[match[1]!] = match[2]!.replace(/^["']|["']$/g, '');
+  cached = env as unknown as StackEnv;
+  return cached;
+}
+
+/** Runs `scripts/stack <args>` (e.g. `stop elasticsearch`) and returns its output. */
+export function stack(...args: string[]): string {
+  return execFileSync('bash', [`${repoRoot}scripts/stack`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
