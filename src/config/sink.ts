@@ -25,6 +25,16 @@ export const sinkSpec = {
     '`index.gc_deletes` of indices the sink creates: how long a delete\'s version blocks an older replayed change from resurrecting the document.',
     { default: '1d' },
   ),
+  ERRORS_TOLERANCE: envVar(
+    z.enum(['none', 'all']).default('all'),
+    '`all`: a record that cannot be decoded or that Elasticsearch rejects (mapping/parse error) goes to the dead-letter topic and the sink goes on; `none`: the sink stops with a coded error naming the record.',
+    { default: 'all' },
+  ),
+  DLQ_TOPIC: envVar(
+    text().regex(/^[A-Za-z0-9._-]+$/, 'must be a valid Kafka topic name').optional(),
+    'Dead-letter topic (original key, value and headers plus `__connect.errors.*` context headers).',
+    { default: '<TOPIC_PREFIX>.dlq' },
+  ),
   BULK_MAX_ACTIONS: envVar(int(1, 100_000).default(5000), 'Most actions in one bulk request.', { default: '5000' }),
   BULK_MAX_BYTES: envVar(int(1024).default(8 * 1024 * 1024), 'Most bytes in one bulk request.', { default: '8388608' }),
 };

@@ -5,20 +5,27 @@ import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, type RetryPolicy } from '../core/retry.ts';
 import { classifyItem } from './bulk-item.ts';
 
-export interface BulkAction {
+export interface BulkAction<T = unknown> {
   index: string;
   id: string;
   version: bigint;
   /** The document's JSON text; null deletes the document. */
   document: string | null;
-  /** Where the change came from, for error messages. */
-  origin: string;
+  /** Where the change came from (the Kafka record), handed back with a rejection. */
+  origin: T;
 }
 
-export interface BulkStats {
+/** An action Elasticsearch refused for a reason retrying cannot fix (mapping or parse errors). */
+export interface Rejection<T = unknown> {
+  action: BulkAction<T>;
+  error: CdcError;
+}
+
+export interface BulkStats<T = unknown> {
   ok: number;
   stale: number;
   retried: number;
+  rejected: Rejection<T>[];
 }
 
 export interface BulkSettings {
@@ -33,7 +40,7 @@ const RETRY: RetryPolicy = { initialDelayMs: 250, maxDelayMs: 30_000, maxElapsed
  * only if its version is higher than the document's, so replays and duplicates have no effect.
  * Action lines are built as JSON text because versions are BigInts.
  *
- * write() returns only when every action is durable (applied or already superseded). Retriable
+ * write() returns only when every action is durable (applied or already superseded) or rejected. Retriable
  * failures (429, 5xx, connection errors) are retried — only the failed items — with backoff,
  * calling `heartbeat` so the consumer keeps its partitions while it waits.
  */
@@ -48,8 +55,8 @@ export class BulkWriter {
     this.#log = log;
   }
 
-  async write(actions: BulkAction[], options: { heartbeat?: () => Promise<void>; signal?: AbortSignal } = {}): Promise<BulkStats> {
-    const stats: BulkStats = { ok: 0, stale: 0, retried: 0 };
+  async write<T>(actions: BulkAction<T>[], options: { heartbeat?: () => Promise<void>; signal?: AbortSignal } = {}): Promise<BulkStats<T>> {
+    const stats: BulkStats<T> = { ok: 0, stale: 0, retried: 0, rejected: [] };
     for (const chunk of this.#chunks(actions)) {
       let pending = chunk;
       for (let attempt = 0; pending.length > 0; attempt++) {
@@ -75,7 +82,7 @@ export class BulkWriter {
   }
 
   /** Sends one bulk request; returns the actions that must be retried and why. */
-  async #send(actions: BulkAction[], stats: BulkStats): Promise<{ retry: BulkAction[]; reason?: CdcError }> {
+  async #send<T>(actions: BulkAction<T>[], stats: BulkStats<T>): Promise<{ retry: BulkAction<T>[]; reason?: CdcError }> {
     const operations: string[] = [];
     for (const a of actions) {
       const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
@@ -91,7 +98,7 @@ export class BulkWriter {
       }
       throw new CdcError('ELASTICSEARCH_REJECTED', `Bulk request refused: ${errorMessage(error)}`, { cause: error });
     }
-    const retry: BulkAction[] = [];
+    const retry: BulkAction<T>[] = [];
     let reason: CdcError | undefined;
     response.items.forEach((item, i) => {
       const action = actions[i]!;
@@ -104,18 +111,21 @@ export class BulkWriter {
         reason ??= new CdcError('ELASTICSEARCH_UNAVAILABLE', `Elasticsearch answered ${result.status} for some items: ${result.error?.type ?? ''}`, { retriable: true });
       }
       else {
-        const reason = result.error ? `${result.error.type}: ${result.error.reason ?? ''}` : `status ${result.status}`;
-        throw new CdcError('ELASTICSEARCH_REJECTED', `Elasticsearch rejected document ${action.id} of index ${action.index} (${action.origin}): ${reason}`, {
-          details: { index: action.index, id: action.id, status: result.status, origin: action.origin },
-          hint: 'Usually a mapping conflict: the column type changed incompatibly with the index mapping. Reindex or route the table to a new index.',
+        const why = result.error ? `${result.error.type}: ${result.error.reason ?? ''}` : `status ${result.status}`;
+        stats.rejected.push({
+          action,
+          error: new CdcError('ELASTICSEARCH_REJECTED', `Elasticsearch rejected document ${action.id} of index ${action.index}: ${why}`, {
+            details: { index: action.index, id: action.id, status: result.status, reason: why },
+            hint: 'Usually a mapping conflict: the column type changed incompatibly with the index mapping. Reindex or route the table to a new index.',
+          }),
         });
       }
     });
     return reason ? { retry, reason } : { retry };
   }
 
-  *#chunks(actions: BulkAction[]): Generator<BulkAction[]> {
-    let chunk: BulkAction[] = [];
+  *#chunks<T>(actions: BulkAction<T>[]): Generator<BulkAction<T>[]> {
+    let chunk: BulkAction<T>[] = [];
     let bytes = 0;
     for (const action of actions) {
       const size = (action.document?.length ?? 0) + 120;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@elastic/elasticsearch';
-import type { Batch, Consumer, Kafka } from 'kafkajs';
+import type { Batch, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { createKafka, kafkaError } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
@@ -13,6 +13,7 @@ import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
 import { BulkWriter, type BulkAction } from './bulk-writer.ts';
 import { ChangeDecoder } from './change-decoder.ts';
+import { DeadLetterQueue, type DeadLetter } from './dead-letter-queue.ts';
 import { documentId, documentJson } from './document.ts';
 import { IndexManager } from './index-manager.ts';
 import { indexName } from './index-naming.ts';
@@ -41,6 +42,7 @@ export class SinkService implements Probe {
   readonly #decoder: ChangeDecoder;
   readonly #indices: IndexManager;
   readonly #writer: BulkWriter;
+  readonly #dlq: DeadLetterQueue;
   readonly #topicPatterns: RegExp[];
   readonly #stop = new AbortController();
   #consumer: Consumer | undefined;
@@ -60,6 +62,7 @@ export class SinkService implements Probe {
     this.#decoder = new ChangeDecoder(new Registry({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }));
     this.#indices = new IndexManager(this.#es, config.INDEX_GC_DELETES, log);
     this.#writer = new BulkWriter(this.#es, { maxActions: config.BULK_MAX_ACTIONS, maxBytes: config.BULK_MAX_BYTES }, log);
+    this.#dlq = new DeadLetterQueue(this.#kafka, config.DLQ_TOPIC ?? `${config.TOPIC_PREFIX}.dlq`);
     const prefix = config.TOPIC_PREFIX.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
     this.#topicPatterns = config.SINK_TOPICS ?? [new RegExp(`^${prefix}\\.[^.]+\\.[^.]+$`)];
   }
@@ -174,31 +177,16 @@ export class SinkService implements Probe {
     const chunkSize = this.#config.BULK_MAX_ACTIONS;
     while (progress.next < batch.messages.length && active()) {
       const messages = batch.messages.slice(progress.next, progress.next + chunkSize);
-      const actions: BulkAction[] = [];
+      const letters: DeadLetter[] = [];
+      const actions: BulkAction<KafkaMessage>[] = [];
       for (const message of messages) {
-        const change = await this.#decoder.decode(message).catch((error: unknown) => {
-          throw error instanceof CdcError
-            ? new CdcError(error.code, `${error.message} at ${topic}/${partition}@${message.offset}`, { cause: error, retriable: error.retriable, hint: error.hint })
-            : error;
+        const action = await this.#actionFor(topic, message).catch((error: unknown) => {
+          const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
+          if (cdc.retriable) throw cdc;
+          letters.push(this.#letter(topic, partition, message, cdc));
+          return null;
         });
-        if (!change) {
-          this.metrics.skipped.inc({ reason: 'tombstone' });
-          continue;
-        }
-        if (!change.key) {
-          this.metrics.skipped.inc({ reason: 'keyless' });
-          this.#log.warn({ topic, partition, offset: message.offset }, 'change of a table without a primary key skipped: keyless tables are not indexed yet');
-          continue;
-        }
-        const index = indexName(this.#config.INDEX_NAME_TEMPLATE, { topic, prefix: this.#config.TOPIC_PREFIX, database: change.database, table: change.table });
-        await this.#indices.ensure(index, change.valueSchemaId, change.rowType);
-        actions.push({
-          index,
-          id: documentId(change.key),
-          version: versionOf(change.position),
-          document: change.op === 'd' ? null : documentJson(change.after ?? {}),
-          origin: `${topic}/${partition}@${message.offset}`,
-        });
+        if (action) actions.push(action);
       }
       const started = process.hrtime.bigint();
       const stats = await this.#writer.write(actions, { heartbeat, signal: this.#stop.signal });
@@ -206,6 +194,8 @@ export class SinkService implements Probe {
       this.metrics.outcomes.inc({ outcome: 'ok' }, stats.ok);
       this.metrics.outcomes.inc({ outcome: 'stale' }, stats.stale);
       this.metrics.outcomes.inc({ outcome: 'retried' }, stats.retried);
+      for (const rejection of stats.rejected) letters.push(this.#letter(topic, partition, rejection.action.origin, rejection.error));
+      await this.#deadLetter(letters);
       this.metrics.batchSize.observe(messages.length);
       const last = messages.at(-1)!.offset;
       resolveOffset(last);
@@ -220,12 +210,60 @@ export class SinkService implements Probe {
     }
   }
 
+  /** The document action of one record, or null when there is nothing to index. */
+  async #actionFor(topic: string, message: KafkaMessage): Promise<BulkAction<KafkaMessage> | null> {
+    const change = await this.#decoder.decode(message);
+    if (!change) {
+      this.metrics.skipped.inc({ reason: 'tombstone' });
+      return null;
+    }
+    if (!change.key) {
+      this.metrics.skipped.inc({ reason: 'keyless' });
+      this.#log.warn({ topic, offset: message.offset }, 'change of a table without a primary key skipped: keyless tables are not indexed yet');
+      return null;
+    }
+    const index = indexName(this.#config.INDEX_NAME_TEMPLATE, { topic, prefix: this.#config.TOPIC_PREFIX, database: change.database, table: change.table });
+    await this.#indices.ensure(index, change.valueSchemaId, change.rowType);
+    return {
+      index,
+      id: documentId(change.key),
+      version: versionOf(change.position),
+      document: change.op === 'd' ? null : documentJson(change.after ?? {}),
+      origin: message,
+    };
+  }
+
+  #letter(topic: string, partition: number, message: KafkaMessage, error: CdcError): DeadLetter {
+    return { topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers, error };
+  }
+
+  /**
+   * With ERRORS_TOLERANCE=all the records go to the dead-letter topic (durably, before their
+   * offsets are committed); with `none` the first one stops the sink with its coordinates.
+   */
+  async #deadLetter(letters: DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    if (this.#config.ERRORS_TOLERANCE === 'none') {
+      const [first] = letters;
+      throw new CdcError(first!.error.code, `${first!.error.message} (record ${first!.topic}/${first!.partition}@${first!.offset}; ERRORS_TOLERANCE=none)`, {
+        cause: first!.error,
+        hint: first!.error.hint ?? 'Fix the record or set ERRORS_TOLERANCE=all to route such records to the dead-letter topic.',
+      });
+    }
+    await this.#dlq.send(letters);
+    for (const letter of letters) {
+      this.metrics.deadLetters.inc({ code: letter.error.code });
+      this.#log.warn({ ...errorFields(letter.error), topic: letter.topic, partition: letter.partition, offset: letter.offset, dlq: this.#dlq.topic }, 'record sent to the dead-letter topic');
+    }
+  }
+
   async #closeConsumer(): Promise<void> {
     const consumer = this.#consumer;
     this.#consumer = undefined;
     this.#subscribed = new Set();
     this.#joined = false;
     await consumer?.disconnect().catch(() => undefined);
+    await this.#dlq.close();
   }
 
   healthy(): boolean {
