@@ -54,3 +54,4 @@ bench: install stack-up
 
 config-reference: install
 	$(NODE) src/cli.ts config-reference > docs/configuration.md
+	$(NODE) src/cli.ts error-codes > docs/errors.md
