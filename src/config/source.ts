@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { commonSpec } from './common.ts';
-import { envVar, int, regexList, text, type ConfigOf } from './env.ts';
+import { bool, envVar, int, regexList, text, type ConfigOf } from './env.ts';
 
 export const sourceSpec = {
   ...commonSpec,
@@ -31,6 +31,13 @@ export const sourceSpec = {
     'Compatibility level the source sets on each subject it registers.',
     { default: 'BACKWARD' },
   ),
+  TOMBSTONES_ON_DELETE: envVar(bool().default(true), 'Write a tombstone (same key, null value) after each delete, so log compaction can drop the key.', { default: 'true' }),
+  HEARTBEAT_INTERVAL_MS: envVar(
+    int(0, 3_600_000).default(10_000),
+    'While no captured table changes, commit the current position with a record on `<TOPIC_PREFIX>.heartbeats` this often (0: only move the position, no heartbeat records).',
+    { default: '10000' },
+  ),
+  HEARTBEAT_QUERY: envVar(text().optional(), 'Statement run on the source at every heartbeat, to create binlog traffic on otherwise idle servers (e.g. an UPDATE of a heartbeat table).'),
   TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
   TOPIC_REPLICATION_FACTOR: envVar(int(-1, 100).default(-1), 'Replication factor of topics the source creates (-1: broker default).', { default: '-1' }),
   TXN_MAX_EVENTS: envVar(int(1).default(20_000), 'Most row changes grouped into one Kafka transaction (whole binlog transactions are never split below this).', { default: '20000' }),

@@ -6,7 +6,8 @@ import { avroName, envelopeSchema, keySchema } from './avro-schema.ts';
 export interface EncodedRecord {
   topic: string;
   key: Buffer | null;
-  value: Buffer;
+  /** null for tombstones. */
+  value: Buffer | null;
   /** Encoded size, for batch accounting. */
   bytes: number;
 }

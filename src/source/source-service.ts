@@ -10,7 +10,8 @@ import { redactConfig } from '../config/env.ts';
 import { replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import type { Probe } from '../http/server.ts';
 import { BinlogReader, type MysqlConnectionOptions, type StartFrom, type SourceTransaction } from './binlog-reader.ts';
-import { EventEncoder } from './event-encoder.ts';
+import mysql from 'mysql2/promise';
+import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
@@ -18,8 +19,8 @@ import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { TransactionQueue } from './transaction-queue.ts';
 import { VERSION } from '../version.ts';
 
-/** A commit with no captured change is still written now and then, so the stored position keeps up. */
-const IDLE_POSITION_COMMIT_MS = 5_000;
+/** Without heartbeats, a position that moved without captured changes is still stored this often. */
+const IDLE_POSITION_COMMIT_MS = 10_000;
 
 /**
  * The source: binlog → ChangeEvents → Avro → one Kafka transaction per group of binlog
@@ -132,8 +133,9 @@ export class SourceService implements Probe {
     reader.start(from);
     this.#state = 'streaming';
 
+    const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
     while (!signal.aborted) {
-      await Promise.race([queue.wait(IDLE_POSITION_COMMIT_MS), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+      await Promise.race([queue.wait(idleCommitMs), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
       if (readerError) throw readerError;
       if (signal.aborted) break;
       if (queue.length > 0 && config.TXN_LINGER_MS > 0) await sleep(config.TXN_LINGER_MS);
@@ -141,19 +143,59 @@ export class SourceService implements Probe {
       this.metrics.queueBytes.set(queue.bytes);
       if (batch.length > 0) {
         await this.#commitBatch(encoder, batch);
-        progress = undefined;
-      } else if (progress && (!this.#committed || progress.isAfter(this.#committed)) && Date.now() - this.#lastCommitAt >= IDLE_POSITION_COMMIT_MS) {
-        await this.#writer.commit([], progress);
-        this.#committed = progress;
-        this.#lastCommitAt = Date.now();
+      } else if (Date.now() - this.#lastCommitAt >= idleCommitMs) {
+        await this.#commitIdle(progress);
       }
+    }
+  }
+
+  /**
+   * Idle: the captured tables did not change. The position still moves (other tables, DDL), and a
+   * heartbeat record says the source is alive, so an idle database never ages its stored position.
+   */
+  async #commitIdle(progress: SourcePosition | undefined): Promise<void> {
+    const config = this.#config;
+    const position = progress && (!this.#committed || progress.isAfter(this.#committed)) ? progress : this.#committed;
+    if (!position) return;
+    if (config.HEARTBEAT_QUERY) await this.#heartbeatQuery(config.HEARTBEAT_QUERY);
+    const records: EncodedRecord[] = [];
+    if (config.HEARTBEAT_INTERVAL_MS > 0) {
+      const topic = `${config.TOPIC_PREFIX}.heartbeats`;
+      await this.#writer!.ensureTopics([topic]);
+      const value = Buffer.from(JSON.stringify({ sourceId: config.SOURCE_ID, position: position.toJSON(), ts: Date.now() }));
+      records.push({ topic, key: Buffer.from(config.SOURCE_ID), value, bytes: value.length });
+    } else if (position === this.#committed) {
+      return;
+    }
+    await this.#writer!.commit(records, position);
+    this.#committed = position;
+    this.#lastCommitAt = Date.now();
+    if (records.length > 0) this.metrics.heartbeats.inc();
+  }
+
+  async #heartbeatQuery(statement: string): Promise<void> {
+    const config = this.#config;
+    const conn = await mysql.createConnection({ host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, connectTimeout: 10_000 });
+    try {
+      await conn.query(statement);
+    } catch (error) {
+      this.#log.warn({ err: errorMessage(error) }, 'HEARTBEAT_QUERY failed');
+    } finally {
+      await conn.end().catch(() => undefined);
     }
   }
 
   async #commitBatch(encoder: EventEncoder, batch: SourceTransaction[]): Promise<void> {
     const started = process.hrtime.bigint();
-    const records = [];
-    for (const tx of batch) for (const event of tx.events) records.push(await encoder.encode(event));
+    const records: EncodedRecord[] = [];
+    for (const tx of batch) {
+      for (const event of tx.events) {
+        const record = await encoder.encode(event);
+        records.push(record);
+        // A tombstone after a delete lets log compaction drop the key (Debezium's default too).
+        if (event.op === 'd' && this.#config.TOMBSTONES_ON_DELETE && record.key) records.push({ topic: record.topic, key: record.key, value: null, bytes: record.key.length });
+      }
+    }
     await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
     const end = batch.at(-1)!.end;
     await this.#writer!.commit(records, end);
