@@ -17,24 +17,23 @@ export async function es(method: string, path: string, body?: unknown): Promise<
   return { status: response.status, body: text ? parseJsonBig(text) : undefined };
 }
 
-/** Every document of `index` with its exact `_version`, keyed by `_id`. */
+type Hit = { _id: string; _version: number | bigint; _source: Record<string, unknown> };
+
+/** Every document of `index` with its exact `_version`, keyed by `_id` (scrolls through all). */
 export async function dumpIndex(index: string): Promise<Map<string, IndexedDoc>> {
-  await es('POST', `/${index}/_refresh`);
   const docs = new Map<string, IndexedDoc>();
-  let searchAfter: unknown[] | undefined;
+  const refresh = await es('POST', `/${index}/_refresh`);
+  if (refresh.status === 404) return docs;
+  let page = await es('POST', `/${index}/_search?scroll=1m`, { size: 5000, version: true, sort: ['_doc'] });
   for (;;) {
-    const { status, body } = await es('POST', `/${index}/_search`, {
-      size: 5000,
-      version: true,
-      sort: [{ _id: 'asc' }],
-      ...(searchAfter ? { search_after: searchAfter } : {}),
-    });
-    if (status === 404) return docs;
-    if (status !== 200) throw new Error(`search ${index} answered ${status}: ${JSON.stringify(body)}`);
-    const hits = (body as { hits: { hits: Array<{ _id: string; _version: number | bigint; _source: Record<string, unknown>; sort: unknown[] }> } }).hits.hits;
-    for (const hit of hits) docs.set(hit._id, { id: hit._id, version: BigInt(hit._version), source: hit._source });
-    if (hits.length < 5000) return docs;
-    searchAfter = hits.at(-1)!.sort;
+    if (page.status !== 200) throw new Error(`search ${index} answered ${page.status}: ${JSON.stringify(page.body)}`);
+    const body = page.body as { _scroll_id: string; hits: { hits: Hit[] } };
+    for (const hit of body.hits.hits) docs.set(hit._id, { id: hit._id, version: BigInt(hit._version), source: hit._source });
+    if (body.hits.hits.length === 0) {
+      await es('DELETE', '/_search/scroll', { scroll_id: body._scroll_id });
+      return docs;
+    }
+    page = await es('POST', '/_search/scroll', { scroll: '1m', scroll_id: body._scroll_id });
   }
 }
 

@@ -15,6 +15,7 @@ export async function rootConnection(database?: string): Promise<mysql.Connectio
     bigNumberStrings: true,
     decimalNumbers: false,
     dateStrings: true,
+    jsonStrings: true,
     timezone: 'Z',
     charset: 'utf8mb4',
   });

@@ -62,13 +62,12 @@ export async function waitUntilEqual(conn: mysql.Connection, checks: TableCheck[
     'Elasticsearch to equal MariaDB row by row',
     async () => {
       const problems = (await Promise.all(checks.map((c) => differences(conn, c)))).flat();
-      return problems.length === 0 ? true : problems.slice(0, 5);
+      if (problems.length > 0) throw new Error(`${problems.length} differences, first: ${problems.slice(0, 3).join('; ')}`);
+      return true;
     },
     timeoutMs,
     1000,
-  ).catch((error: Error) => {
-    throw error;
-  });
+  );
 }
 
 /**

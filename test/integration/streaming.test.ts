@@ -35,9 +35,13 @@ describe('streaming MariaDB → Kafka → Elasticsearch', () => {
   });
 
   it('stays equal when source and sink are stopped with SIGTERM mid-workload and restarted', async () => {
-    const workload = runWorkload(conn, 1000, 120);
-    await new Promise((r) => setTimeout(r, 1500));
+    let workloadDone = false;
+    const workload = runWorkload(conn, 1000, 400).then(() => {
+      workloadDone = true;
+    });
+    await new Promise((r) => setTimeout(r, 1000));
     assert.equal(await pipeline.source!.stop('SIGTERM'), 0, 'source exits 0 on SIGTERM');
+    assert.ok(!workloadDone, 'the source was stopped while the workload was still writing');
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await pipeline.sink!.stop('SIGTERM'), 0, 'sink exits 0 on SIGTERM');
     await pipeline.startSource();
