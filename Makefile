@@ -1,6 +1,6 @@
 # Everything runs on Node 24 from node_modules (the npm package node@24); the machine's Node 20 only runs npm.
 NODE := ./node_modules/.bin/node
-STACK := scripts/stack
+STACK := bash scripts/stack
 
 .PHONY: install build typecheck stack-up stack-down stack-status up down test test-unit test-integration bench config-reference
 
@@ -27,10 +27,10 @@ stack-status:
 
 ## up: local stack + source + sink + a demo table flowing into Elasticsearch
 up: install stack-up
-	scripts/demo up
+	bash scripts/demo up
 
 down:
-	-scripts/demo down
+	-bash scripts/demo down
 	$(STACK) down
 
 test-unit: install
