@@ -26,6 +26,11 @@ export const sourceSpec = {
     'Where a source without a stored position starts: `earliest` binlog still on the server, or `latest` (only new changes).',
     { default: 'earliest' },
   ),
+  RESUME_BY: envVar(
+    z.enum(['gtid', 'file']).default('gtid'),
+    'How a restart resumes: by the stored GTID set (survives failover within a replication topology) or by binlog file and position.',
+    { default: 'gtid' },
+  ),
   SCHEMA_COMPATIBILITY: envVar(
     z.enum(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE']).default('BACKWARD'),
     'Compatibility level the source sets on each subject it registers.',

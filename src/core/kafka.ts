@@ -15,6 +15,10 @@ process.on('warning', (warning) => {
   if (warning.name !== 'TimeoutNegativeWarning') console.warn(`${warning.name}: ${warning.message}`);
 });
 
+// kafkajs 2 warns at every producer creation that its default partitioner changed in 2.0; ours
+// is the Java-compatible default on purpose.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
 /** A kafkajs client whose logs go to pino (at warn and above: its info level is very chatty). */
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' });
@@ -25,6 +29,9 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;
       const line = { namespace: entry.namespace, ...extra };
+      // Our transactional producer bounds its retries on purpose: a failed transaction is aborted and
+      // the pipeline restarts from the stored position, so exactly-once holds regardless.
+      if (message.startsWith('Limiting retries for the idempotent producer')) return log.debug(line, message);
       if (entry.level <= logLevel.ERROR) log.error(line, message);
       else log.warn(line, message);
     },

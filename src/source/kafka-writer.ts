@@ -6,6 +6,36 @@ import type { SourcePosition } from '../core/position.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset } from './offset-store.ts';
 
+/** Bytes of records per produce call; well below the broker's default message.max.bytes. */
+const SEND_SLICE_BYTES = 512 * 1024;
+
+/** Splits per-topic messages into groups of at most `maxBytes` (a single larger record goes alone). */
+export function slices(topics: TopicMessages[], maxBytes: number): TopicMessages[][] {
+  const out: TopicMessages[][] = [];
+  let current: TopicMessages[] = [];
+  let bytes = 0;
+  for (const { topic, messages } of topics) {
+    let entry: TopicMessages | undefined;
+    for (const message of messages) {
+      const size = (message.key?.length ?? 0) + (message.value?.length ?? 0) + 64;
+      if (bytes > 0 && bytes + size > maxBytes) {
+        out.push(current);
+        current = [];
+        bytes = 0;
+        entry = undefined;
+      }
+      if (!entry) {
+        entry = { topic, messages: [] };
+        current.push(entry);
+      }
+      entry.messages.push(message);
+      bytes += size;
+    }
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
 export interface WriterSettings {
   sourceId: string;
   offsetsTopic: string;
@@ -89,7 +119,11 @@ export class TransactionalWriter {
     let transaction;
     try {
       transaction = await this.#producer.transaction();
-      await transaction.sendBatch({ topicMessages: [...byTopic.values()], compression: CompressionTypes.None });
+      // kafkajs puts a send's records for one partition into one record batch, which the broker
+      // refuses above message.max.bytes (1 MiB by default): send in slices below that.
+      for (const topicMessages of slices([...byTopic.values()], SEND_SLICE_BYTES)) {
+        await transaction.sendBatch({ topicMessages, compression: CompressionTypes.None });
+      }
       await transaction.commit();
     } catch (error) {
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);

@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { createKafka } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
-import type { SourcePosition } from '../core/position.ts';
+import { SourcePosition } from '../core/position.ts';
 import { backoffDelay, DEFAULT_RETRY, withRetry } from '../core/retry.ts';
 import { Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
@@ -107,8 +107,9 @@ export class SourceService implements Probe {
     await this.#writer.connect();
     const stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
     this.#committed = stored?.position;
-    const from: StartFrom = stored ? { position: stored.position } : config.START_POSITION === 'latest' ? { latest: true } : { earliest: true };
-    this.#log.info({ from: stored ? stored.position.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
+    const resumeAt = stored && config.RESUME_BY === 'file' ? new SourcePosition(stored.position.file, stored.position.pos) : stored?.position;
+    const from: StartFrom = resumeAt ? { position: resumeAt } : config.START_POSITION === 'latest' ? { latest: true } : { earliest: true };
+    this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
 
     const encoder = new EventEncoder(this.#registry, {
       prefix: config.TOPIC_PREFIX,
