@@ -256,6 +256,14 @@ function classifyReaderError(error: unknown): CdcError {
   if (error instanceof CdcError) return error;
   const { errno, code } = (error ?? {}) as { errno?: number; code?: string };
   const message = errorMessage(error);
+  // The server drops the older of two replica connections with one server id. Ours derives from
+  // SOURCE_ID, so this is a second instance taking over: the same as being fenced in Kafka.
+  if (/same server_uuid\/server_id|same server_id/i.test(message)) {
+    return new CdcError('SOURCE_FENCED', `Another reader with this replica server id connected to the server: ${message}`, {
+      cause: error,
+      hint: 'Run one instance per SOURCE_ID, and give every reader of the server its own MYSQL_SERVER_ID.',
+    });
+  }
   if (errno === 1236 || /purged|could not find first log|1236/i.test(message)) {
     return new CdcError('SOURCE_POSITION_PURGED', `The server no longer has the binlog position this source needs: ${message}`, {
       cause: error,
