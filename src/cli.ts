@@ -4,9 +4,9 @@ import { CdcError, ERROR_CODES, errorMessage } from './core/errors.ts';
 import { createLogger, errorFields, type Logger } from './core/logger.ts';
 import { configReference, loadConfig, redactConfig, type Spec } from './config/env.ts';
 import { sinkSpec } from './config/sink.ts';
-import { replicaServerId, sourceSpec } from './config/source.ts';
+import { sourceSpec } from './config/source.ts';
 import { startHttpServer, type Probe } from './http/server.ts';
-import { checkSource } from './source/preconditions.ts';
+import { runSourceCheck } from './source/check-source.ts';
 import { SourceService } from './source/source-service.ts';
 import { SinkService } from './sink/sink-service.ts';
 import { VERSION } from './version.ts';
@@ -16,11 +16,11 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 const EXIT_BAD_INPUT = 2;
 const BAD_INPUT_CODES = new Set(['CONFIG_INVALID', 'SOURCE_PRECONDITION_FAILED']);
 
-function fail(error: unknown, log?: Logger): never {
+function fail(error: unknown, log?: Logger, exitCode?: number): never {
   const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
   if (log) log.fatal(errorFields(cdc), cdc.message);
   process.stderr.write(`${cdc.describe()}\n`);
-  process.exit(BAD_INPUT_CODES.has(cdc.code) ? EXIT_BAD_INPUT : 1);
+  process.exit(exitCode ?? (BAD_INPUT_CODES.has(cdc.code) ? EXIT_BAD_INPUT : 1));
 }
 
 function configOrExit<T extends Spec>(spec: T) {
@@ -82,17 +82,15 @@ program
 
 program
   .command('check-source')
-  .description('check that the source server is configured for change capture; exit 2 when not')
+  .description('check the source server\'s settings and that it still has the stored position; exit 2 when not')
   .action(async () => {
     const config = configOrExit(sourceSpec);
     try {
-      const facts = await checkSource(
-        { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD },
-        replicaServerId(config),
-      );
-      process.stdout.write(`${JSON.stringify({ ok: true, ...facts }, null, 2)}\n`);
+      const result = await runSourceCheck(config, createLogger('warn', 'check-source'));
+      process.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
+      process.exit(0);
     } catch (error) {
-      fail(error);
+      fail(error, undefined, EXIT_BAD_INPUT);
     }
   });
 

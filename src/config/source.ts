@@ -43,6 +43,11 @@ export const sourceSpec = {
     { default: '10000' },
   ),
   HEARTBEAT_QUERY: envVar(text().optional(), 'Statement run on the source at every heartbeat, to create binlog traffic on otherwise idle servers (e.g. an UPDATE of a heartbeat table).'),
+  RETENTION_WARN_BYTES: envVar(
+    int(0).default(64 * 1024 * 1024),
+    'Warn when fewer binlog bytes than this lie between the oldest binlog on the server and the stored position.',
+    { default: '67108864' },
+  ),
   TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
   TOPIC_REPLICATION_FACTOR: envVar(int(-1, 100).default(-1), 'Replication factor of topics the source creates (-1: broker default).', { default: '-1' }),
   TXN_MAX_EVENTS: envVar(int(1).default(20_000), 'Most row changes grouped into one Kafka transaction (whole binlog transactions are never split below this).', { default: '20000' }),

@@ -46,6 +46,7 @@ export async function checkSource(connection: MysqlConnectionOptions, replicaSer
     const problems = REQUIRED.filter((r) => String(vars[r.variable]).toUpperCase() !== r.expected).map(
       (r) => `${r.variable} is ${String(vars[r.variable])}, needs ${r.expected}: ${r.fix}`,
     );
+    problems.push(...(await missingPrivileges(conn, connection.user)));
     if (Number(vars.server_id) === replicaServerId) {
       problems.push(`server_id of the server is ${replicaServerId}, the same as this reader's MYSQL_SERVER_ID: choose another MYSQL_SERVER_ID`);
     }
@@ -65,4 +66,25 @@ export async function checkSource(connection: MysqlConnectionOptions, replicaSer
   } finally {
     await conn.end().catch(() => undefined);
   }
+}
+
+/**
+ * The privileges a binlog reader needs, read from SHOW GRANTS (the grant lines only — they can
+ * carry a password hash, which is never logged). MariaDB 10.5+ calls REPLICATION CLIENT
+ * BINLOG MONITOR.
+ */
+async function missingPrivileges(conn: mysql.Connection, user: string): Promise<string[]> {
+  const [rows] = await conn.query('SHOW GRANTS');
+  const grants = (rows as Array<Record<string, string>>).map((row) => Object.values(row)[0] ?? '');
+  const global = grants.filter((g) => / ON \*\.\* /i.test(g)).join(' ').toUpperCase();
+  const any = grants.join(' ').toUpperCase();
+  if (global.includes('ALL PRIVILEGES')) return [];
+  const problems: string[] = [];
+  const grant = (privilege: string) => `GRANT ${privilege} ON *.* TO '${user}'@'<host>'`;
+  if (!global.includes('REPLICATION SLAVE')) problems.push(`user ${user} lacks REPLICATION SLAVE (needed to read the binlog): ${grant('REPLICATION SLAVE')}`);
+  if (!/REPLICATION CLIENT|BINLOG MONITOR|SUPER/.test(global)) {
+    problems.push(`user ${user} lacks REPLICATION CLIENT / BINLOG MONITOR (needed for SHOW BINARY LOGS): ${grant('REPLICATION CLIENT')} (MariaDB 10.5+: BINLOG MONITOR)`);
+  }
+  if (!/\bSELECT\b|ALL PRIVILEGES/.test(any)) problems.push(`user ${user} lacks SELECT on the captured tables: ${grant('SELECT')} (or per database)`);
+  return problems;
 }

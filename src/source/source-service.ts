@@ -15,12 +15,15 @@ import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
+import { checkRetention, type RetentionReport } from './retention.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { TransactionQueue } from './transaction-queue.ts';
 import { VERSION } from '../version.ts';
 
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
 const IDLE_POSITION_COMMIT_MS = 10_000;
+/** How often the stored position is compared with the oldest binlog on the server. */
+const RETENTION_CHECK_MS = 60_000;
 
 /**
  * The source: binlog → ChangeEvents → Avro → one Kafka transaction per group of binlog
@@ -40,6 +43,8 @@ export class SourceService implements Probe {
   #facts: ServerFacts | undefined;
   #committed: SourcePosition | undefined;
   #lastCommitAt = 0;
+  #retention: RetentionReport | undefined;
+  #retentionCheckedAt = 0;
   #lastError: CdcError | undefined;
   #state: 'starting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
   readonly #counts = new Map<string, number>();
@@ -107,6 +112,7 @@ export class SourceService implements Probe {
     await this.#writer.connect();
     const stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
     this.#committed = stored?.position;
+    if (stored) await this.#checkRetention(connection, stored.position);
     const resumeAt = stored && config.RESUME_BY === 'file' ? new SourcePosition(stored.position.file, stored.position.pos) : stored?.position;
     const from: StartFrom = resumeAt ? { position: resumeAt } : config.START_POSITION === 'latest' ? { latest: true } : { earliest: true };
     this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
@@ -142,6 +148,10 @@ export class SourceService implements Probe {
       if (queue.length > 0 && config.TXN_LINGER_MS > 0) await sleep(config.TXN_LINGER_MS);
       const batch = queue.take(config.TXN_MAX_EVENTS, config.TXN_MAX_BYTES);
       this.metrics.queueBytes.set(queue.bytes);
+      if (this.#committed && Date.now() - this.#retentionCheckedAt > RETENTION_CHECK_MS) {
+        this.#retentionCheckedAt = Date.now();
+        await this.#checkRetention(connection, this.#committed);
+      }
       if (batch.length > 0) {
         await this.#commitBatch(encoder, batch);
       } else if (Date.now() - this.#lastCommitAt >= idleCommitMs) {
@@ -181,6 +191,22 @@ export class SourceService implements Probe {
       await conn.query(statement);
     } catch (error) {
       this.#log.warn({ err: errorMessage(error) }, 'HEARTBEAT_QUERY failed');
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+  }
+
+  /** Fails with SOURCE_POSITION_PURGED when the position is gone; exports the headroom. */
+  async #checkRetention(connection: MysqlConnectionOptions, position: SourcePosition): Promise<void> {
+    const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
+    try {
+      const report = await checkRetention(conn, position);
+      this.#retention = report;
+      this.metrics.headroomBytes.set(report.headroomBytes);
+      this.metrics.retentionSeconds.set(report.retentionSeconds);
+      if (report.headroomBytes < this.#config.RETENTION_WARN_BYTES) {
+        this.#log.warn({ ...report, position: position.toJSON() }, 'the stored position is close to the oldest binlog on the server: raise binlog retention or the source may lose its position');
+      }
     } finally {
       await conn.end().catch(() => undefined);
     }
@@ -250,6 +276,7 @@ export class SourceService implements Probe {
       sourceId: this.#config.SOURCE_ID,
       server: this.#facts,
       position: this.#committed?.toJSON(),
+      binlogRetention: this.#retention ?? null,
       lastCommitAt: this.#lastCommitAt ? new Date(this.#lastCommitAt).toISOString() : null,
       tables: Object.fromEntries(this.#counts),
       lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,

@@ -87,6 +87,12 @@ describe('an unusable source server', () => {
       assert.match(result.stderr, /binlog_row_image is MINIMAL, needs FULL: SET GLOBAL binlog_row_image = 'FULL'/);
       assert.match(result.stderr, /binlog_format is STATEMENT, needs ROW: SET GLOBAL binlog_format = 'ROW'/);
       await conn.query("SET GLOBAL binlog_row_image = 'FULL'; SET GLOBAL binlog_format = 'ROW'");
+      await conn.query("DROP USER IF EXISTS 'cdc_weak'@'127.0.0.1'; CREATE USER 'cdc_weak'@'127.0.0.1' IDENTIFIED BY 'weak-pass'; GRANT SELECT ON *.* TO 'cdc_weak'@'127.0.0.1'");
+      const weak = cli(['check-source'], { ...env, MYSQL_USER: 'cdc_weak', MYSQL_PASSWORD: 'weak-pass' });
+      assert.equal(weak.status, 2, weak.stderr);
+      assert.match(weak.stderr, /user cdc_weak lacks REPLICATION SLAVE .*GRANT REPLICATION SLAVE ON \*\.\* TO 'cdc_weak'/);
+      assert.match(weak.stderr, /lacks REPLICATION CLIENT \/ BINLOG MONITOR/);
+      assert.ok(!weak.stderr.includes('weak-pass'), 'no password in the message');
       const ok = cli(['check-source'], env);
       assert.equal(ok.status, 0, ok.stderr);
       assert.match(ok.stdout, /"connector": "mariadb"/);

@@ -1,0 +1,34 @@
+import mysql from 'mysql2/promise';
+import type { Logger } from '../core/logger.ts';
+import { createKafka } from '../core/kafka.ts';
+import { replicaServerId, type SourceConfig } from '../config/source.ts';
+import { readStoredOffset } from './offset-store.ts';
+import { checkSource, type ServerFacts } from './preconditions.ts';
+import { checkRetention, type RetentionReport } from './retention.ts';
+
+export interface SourceCheck extends ServerFacts {
+  storedPosition: unknown;
+  retention: RetentionReport | null;
+}
+
+/**
+ * `cdc check-source`: the server's settings, and — when this SOURCE_ID has a stored position in
+ * Kafka — whether the server still has it. Throws the same coded errors the source would.
+ */
+export async function runSourceCheck(config: SourceConfig, log: Logger): Promise<SourceCheck> {
+  const connection = { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD };
+  const facts = await checkSource(connection, replicaServerId(config));
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
+  const stored = await readStoredOffset(kafka, `${config.TOPIC_PREFIX}.offsets`, config.SOURCE_ID, 30_000).catch((error: unknown) => {
+    // No offsets topic yet: this source has never committed a position.
+    if (/does not host this topic|UNKNOWN_TOPIC/i.test(String((error as Error).message))) return undefined;
+    throw error;
+  });
+  if (!stored) return { ...facts, storedPosition: null, retention: null };
+  const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
+  try {
+    return { ...facts, storedPosition: stored.position.toJSON(), retention: await checkRetention(conn, stored.position) };
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import type mysql from 'mysql2/promise';
+import { readTopic } from '../helpers/kafka.ts';
+import { freshDatabase, rootConnection, rows } from '../helpers/mysql.ts';
+import { Pipeline } from '../helpers/pipeline.ts';
+import { startService, uniqueName } from '../helpers/services.ts';
+import { repoRoot, stackEnv } from '../helpers/stack.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+describe('a stored position purged from the server', () => {
+  const pipeline = new Pipeline(uniqueName('cdc_purge'));
+  let conn: mysql.Connection;
+
+  function checkSource() {
+    const stack = stackEnv();
+    const env = {
+      PATH: process.env.PATH ?? '',
+      MYSQL_HOST: stack.MYSQL_HOST,
+      MYSQL_PORT: stack.MYSQL_PORT,
+      MYSQL_USER: stack.MYSQL_USER,
+      MYSQL_PASSWORD: stack.MYSQL_PASSWORD,
+      KAFKA_BROKERS: stack.KAFKA_BROKERS,
+      SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
+      ...pipeline.sourceEnv(),
+    };
+    return spawnSync(`${repoRoot}node_modules/.bin/node`, [`${repoRoot}src/cli.ts`, 'check-source'], { env, encoding: 'utf8', timeout: 90_000 });
+  }
+
+  async function currentFile(): Promise<string> {
+    const [status] = await rows(conn, 'SHOW MASTER STATUS');
+    return String(status!.File);
+  }
+
+  before(async () => {
+    await freshDatabase(pipeline.database);
+    conn = await rootConnection(pipeline.database);
+    await conn.query('CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))');
+  });
+  after(async () => {
+    await pipeline.stopAll();
+    await conn.end();
+  });
+
+  it('shrinks the headroom as binlogs are purged, then refuses to start with SOURCE_POSITION_PURGED', async () => {
+    await conn.query('FLUSH BINARY LOGS');
+    await pipeline.startSource({ HEARTBEAT_INTERVAL_MS: '1000' });
+    await conn.query("INSERT INTO t VALUES (1, 'a')");
+    await waitFor('the change in Kafka', async () => (await readTopic(pipeline.topicOf('t'))).length === 1);
+    assert.equal(await pipeline.source!.stop('SIGTERM'), 0);
+    const storedFile = await currentFile();
+
+    const first = checkSource();
+    assert.equal(first.status, 0, first.stderr);
+    const headroom1 = (JSON.parse(first.stdout) as { retention: { headroomBytes: number } }).retention.headroomBytes;
+
+    // Purge what lies before the stored position's file: the position survives, the headroom falls.
+    await conn.query(`PURGE BINARY LOGS TO '${storedFile}'`);
+    const second = checkSource();
+    assert.equal(second.status, 0, second.stderr);
+    const headroom2 = (JSON.parse(second.stdout) as { retention: { headroomBytes: number } }).retention.headroomBytes;
+    assert.ok(headroom2 < headroom1, `headroom fell from ${headroom1} to ${headroom2}`);
+
+    // Purge past it while the source is stopped.
+    await conn.query("FLUSH BINARY LOGS; INSERT INTO t VALUES (2, 'b'); FLUSH BINARY LOGS");
+    await conn.query(`PURGE BINARY LOGS TO '${await currentFile()}'`);
+    const third = checkSource();
+    assert.equal(third.status, 2);
+    assert.match(third.stderr, new RegExp(`SOURCE_POSITION_PURGED: .*${storedFile.replace('.', '\\.')} was purged`));
+
+    const source = startService('source', pipeline.sourceEnv());
+    const code = await source.exited;
+    assert.notEqual(code, 0);
+    assert.ok(source.lines.some((l) => (l.err as { code?: string } | undefined)?.code === 'SOURCE_POSITION_PURGED'), 'the source logs SOURCE_POSITION_PURGED');
+    assert.equal((await readTopic(pipeline.topicOf('t'))).length, 1, 'nothing was skipped into the topic');
+  });
+});
