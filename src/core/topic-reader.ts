@@ -4,7 +4,8 @@ import { CdcError } from './errors.ts';
 import { kafkaError } from './kafka.ts';
 
 /**
- * Reads a whole topic, read_committed, up to the end it has when the read starts, then stops.
+ * Reads a whole topic, read_committed, up to the end it has when the read starts, then stops
+ * (a missing topic reads as empty).
  * A throw-away consumer group is used (kafkajs has no manual assignment) and deleted afterwards.
  *
  * "The end" is tricky with transactions: commit markers take offsets but are never delivered.
@@ -21,6 +22,8 @@ export async function readTopicToEnd(
   let pending: Set<number>;
   try {
     await admin.connect();
+    // A topic that does not exist is empty (kafkajs would retry its metadata for a long while).
+    if (!(await admin.listTopics()).includes(topic)) return;
     const offsets = await admin.fetchTopicOffsets(topic);
     pending = new Set(offsets.filter((o) => o.high !== o.low).map((o) => o.partition));
   } catch (error) {

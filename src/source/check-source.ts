@@ -19,11 +19,7 @@ export async function runSourceCheck(config: SourceConfig, log: Logger): Promise
   const connection = { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD };
   const facts = await checkSource(connection, replicaServerId(config));
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
-  const stored = await readStoredOffset(kafka, `${config.TOPIC_PREFIX}.offsets`, config.SOURCE_ID, 30_000).catch((error: unknown) => {
-    // No offsets topic yet: this source has never committed a position.
-    if (/does not host this topic|UNKNOWN_TOPIC/i.test(String((error as Error).message))) return undefined;
-    throw error;
-  });
+  const stored = await readStoredOffset(kafka, `${config.TOPIC_PREFIX}.offsets`, config.SOURCE_ID, 30_000);
   if (!stored) return { ...facts, storedPosition: null, retention: null };
   const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
   try {
