@@ -37,6 +37,11 @@ export const sourceSpec = {
     { default: 'BACKWARD' },
   ),
   TOMBSTONES_ON_DELETE: envVar(bool().default(true), 'Write a tombstone (same key, null value) after each delete, so log compaction can drop the key.', { default: 'true' }),
+  TRANSACTION_METADATA: envVar(
+    bool().default(false),
+    'Add a `transaction` block (id, total order, per-table order) to every event and write BEGIN/END records with event counts to `<TOPIC_PREFIX>.transactions`.',
+    { default: 'false' },
+  ),
   HEARTBEAT_INTERVAL_MS: envVar(
     int(0, 3_600_000).default(10_000),
     'While no captured table changes, commit the current position with a record on `<TOPIC_PREFIX>.heartbeats` this often (0: only move the position, no heartbeat records).',

@@ -78,6 +78,8 @@ export interface ChangeEvent {
   /** 'true' for snapshot rows, 'last' for the final one of a snapshot, 'false' when streaming. */
   snapshot: 'true' | 'last' | 'false';
   serverId: number;
+  /** Where the event stands in its binlog transaction (TRANSACTION_METADATA=true). */
+  transaction?: { id: string; totalOrder: number; tableOrder: number };
 }
 
 export function keyOf(event: ChangeEvent): Row {

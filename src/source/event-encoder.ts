@@ -76,6 +76,7 @@ export class EventEncoder {
       },
       op: event.op,
       ts_ms: Date.now(),
+      transaction: event.transaction ? { id: event.transaction.id, total_order: event.transaction.totalOrder, data_collection_order: event.transaction.tableOrder } : null,
     };
     const value = await this.#registry.encode(encoding.valueId, envelope);
     const key = encoding.keyId === null ? null : await this.#registry.encode(encoding.keyId, toRecord(encoding.keyFields, keyOf(event)));

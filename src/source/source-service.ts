@@ -17,6 +17,7 @@ import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, type RetentionReport } from './retention.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
+import { transactionMarkers } from './transaction-metadata.ts';
 import { TransactionQueue } from './transaction-queue.ts';
 import { VERSION } from '../version.ts';
 
@@ -216,12 +217,15 @@ export class SourceService implements Probe {
     const started = process.hrtime.bigint();
     const records: EncodedRecord[] = [];
     for (const tx of batch) {
+      const markers = this.#config.TRANSACTION_METADATA ? transactionMarkers(tx, this.#config.TOPIC_PREFIX) : undefined;
+      if (markers) records.push(markers.begin);
       for (const event of tx.events) {
         const record = await encoder.encode(event);
         records.push(record);
         // A tombstone after a delete lets log compaction drop the key (Debezium's default too).
         if (event.op === 'd' && this.#config.TOMBSTONES_ON_DELETE && record.key) records.push({ topic: record.topic, key: record.key, value: null, bytes: record.key.length });
       }
+      if (markers) records.push(markers.end);
     }
     await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
     const end = batch.at(-1)!.end;
