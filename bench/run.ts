@@ -6,13 +6,20 @@
  *    searchable in Elasticsearch, through source (exactly-once Kafka transactions) and sink.
  * 2. Baseline: a raw bulk loader writing the very same documents — same ids, same external
  *    versions, same bulk size — straight into a fresh index with the same mapping.
- * Ratio = end-to-end rows/s ÷ raw loader docs/s. Nothing here gates CI.
+ * Ratio = end-to-end rows/s ÷ raw loader docs/s.
+ * 3. Source alone: rows/s into Kafka (committed) with exactly-once on and off, each ÷ a bare
+ *    kafkajs producer sending the same already-encoded records without transactions.
+ * 4. Recovery: time from SIGKILL of the source to a change committed by its successor.
+ * Nothing here gates CI.
  */
 import { Client } from '@elastic/elasticsearch';
 import { dumpIndex, es } from '../test/helpers/elasticsearch.ts';
 import { freshDatabase, rootConnection } from '../test/helpers/mysql.ts';
 import { Pipeline } from '../test/helpers/pipeline.ts';
-import { uniqueName } from '../test/helpers/services.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readTopicToEnd } from '../src/core/topic-reader.ts';
+import { testKafka } from '../test/helpers/kafka.ts';
+import { startService, uniqueName, type ServiceProcess } from '../test/helpers/services.ts';
 import { stackEnv } from '../test/helpers/stack.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
@@ -25,17 +32,17 @@ async function count(index: string): Promise<number> {
   return Number((body as { count?: number }).count ?? 0);
 }
 
-async function endToEnd(): Promise<{ rate: number; index: string; seconds: number }> {
+async function benchTable(): Promise<{ pipeline: Pipeline; conn: Awaited<ReturnType<typeof rootConnection>> }> {
   const pipeline = new Pipeline(uniqueName('bench'));
   await freshDatabase(pipeline.database);
   const conn = await rootConnection(pipeline.database);
   await conn.query(`CREATE TABLE events (
     id BIGINT PRIMARY KEY, account VARCHAR(40) NOT NULL, amount DECIMAL(12,2) NOT NULL, kind ENUM('debit','credit') NOT NULL,
     note VARCHAR(120), created_at DATETIME(6) NOT NULL, score DOUBLE, flags INT)`);
-  await pipeline.startSource();
-  await pipeline.startSink({ LOG_LEVEL: 'warn' });
-  const index = pipeline.indexOf('events');
-  const started = performance.now();
+  return { pipeline, conn };
+}
+
+async function insertRows(conn: Awaited<ReturnType<typeof rootConnection>>): Promise<void> {
   for (let from = 0; from < ROWS; from += TX_ROWS) {
     const values: unknown[] = [];
     const placeholders: string[] = [];
@@ -45,12 +52,25 @@ async function endToEnd(): Promise<{ rate: number; index: string; seconds: numbe
     }
     await conn.query(`INSERT INTO events VALUES ${placeholders.join(',')}`, values);
   }
+}
+
+function assertAlive(...services: ServiceProcess[]): void {
+  for (const service of services) {
+    if (service.child.exitCode !== null) throw new Error(`a service exited: ${service.lines.slice(-3).map((l) => l.raw).join('\n')}`);
+  }
+}
+
+async function endToEnd(): Promise<{ rate: number; index: string; seconds: number }> {
+  const { pipeline, conn } = await benchTable();
+  await pipeline.startSource();
+  await pipeline.startSink({ LOG_LEVEL: 'warn' });
+  const index = pipeline.indexOf('events');
+  const started = performance.now();
+  await insertRows(conn);
   const inserted = performance.now();
   while ((await count(index)) < ROWS) {
-    for (const service of [pipeline.source!, pipeline.sink!]) {
-      if (service.child.exitCode !== null) throw new Error(`a service exited: ${service.lines.slice(-3).map((l) => l.raw).join('\n')}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    assertAlive(pipeline.source!, pipeline.sink!);
+    await sleep(250);
   }
   const seconds = (performance.now() - started) / 1000;
   console.log(`  inserts took ${((inserted - started) / 1000).toFixed(1)} s; everything searchable after ${seconds.toFixed(1)} s`);
@@ -80,6 +100,70 @@ async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof du
   return all.length / seconds;
 }
 
+/** Committed row changes of a running source, from its own metrics. */
+async function committedEvents(source: ServiceProcess): Promise<number> {
+  const metrics = (await source.http('/metrics')).body;
+  return [...metrics.matchAll(/^cdc_source_events_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+}
+
+async function sourceOnly(exactlyOnce: boolean): Promise<{ rate: number; topic: string }> {
+  const { pipeline, conn } = await benchTable();
+  const source = await pipeline.startSource({ EXACTLY_ONCE: String(exactlyOnce), LOG_LEVEL: 'warn' });
+  const started = performance.now();
+  await insertRows(conn);
+  while ((await committedEvents(source)) < ROWS) {
+    assertAlive(source);
+    await sleep(100);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await pipeline.stopAll();
+  await conn.end();
+  return { rate: ROWS / seconds, topic: pipeline.topicOf('events') };
+}
+
+/** The same encoded records, sent again by a bare non-transactional producer, 1,000 per send. */
+async function bareProducer(topic: string): Promise<number> {
+  const kafka = testKafka();
+  const messages: Array<{ key: Buffer | null; value: Buffer | null }> = [];
+  await readTopicToEnd(kafka, topic, (m) => {
+    messages.push({ key: m.key, value: m.value });
+  }, { timeoutMs: 300_000 });
+  const target = `${topic}.bare${Date.now()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: target, numPartitions: 1 }] });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  const started = performance.now();
+  for (let i = 0; i < messages.length; i += TX_ROWS) await producer.send({ topic: target, messages: messages.slice(i, i + TX_ROWS) });
+  const seconds = (performance.now() - started) / 1000;
+  await producer.disconnect();
+  return messages.length / seconds;
+}
+
+/** SIGKILL the source, start a successor at once, and time until it committed a new change. */
+async function recovery(): Promise<number> {
+  const { pipeline, conn } = await benchTable();
+  await pipeline.startSource({ LOG_LEVEL: 'warn' });
+  await conn.query("INSERT INTO events VALUES (1, 'a', 1, 'debit', NULL, '2024-01-01', 0, 0)");
+  while ((await committedEvents(pipeline.source!)) < 1) await sleep(50);
+  const killed = performance.now();
+  await pipeline.source!.stop('SIGKILL');
+  await conn.query("INSERT INTO events VALUES (2, 'a', 1, 'debit', NULL, '2024-01-01', 0, 0)");
+  const successor = startService('source', pipeline.sourceEnv({ LOG_LEVEL: 'warn' }));
+  pipeline.source = successor;
+  for (;;) {
+    assertAlive(successor);
+    if (await successor.http('/metrics').then(async () => (await committedEvents(successor)) >= 1).catch(() => false)) break;
+    await sleep(50);
+  }
+  const seconds = (performance.now() - killed) / 1000;
+  await pipeline.stopAll();
+  await conn.end();
+  return seconds;
+}
+
 console.log(`cdc bench: ${ROWS} rows, ${TX_ROWS}-row transactions, bulk ${BULK}`);
 const e2e = await endToEnd();
 const docs = await dumpIndex(e2e.index);
@@ -88,4 +172,15 @@ const raw = await rawLoader(e2e.index, docs);
 console.log(`end to end (MariaDB → source → Kafka → sink → Elasticsearch): ${e2e.rate.toFixed(0)} rows/s`);
 console.log(`raw bulk loader (same docs, ids, external versions):            ${raw.toFixed(0)} docs/s`);
 console.log(`ratio end-to-end ÷ raw loader: ${(e2e.rate / raw).toFixed(3)}`);
+
+const eos = await sourceOnly(true);
+const bare = await bareProducer(eos.topic);
+const alo = await sourceOnly(false);
+console.log(`source → Kafka, exactly-once (transactions): ${eos.rate.toFixed(0)} rows/s`);
+console.log(`source → Kafka, at-least-once (EXACTLY_ONCE=false): ${alo.rate.toFixed(0)} rows/s`);
+console.log(`bare kafkajs producer, same encoded records, no transactions: ${bare.toFixed(0)} records/s`);
+console.log(`ratio exactly-once ÷ bare producer: ${(eos.rate / bare).toFixed(3)}; at-least-once ÷ bare producer: ${(alo.rate / bare).toFixed(3)}`);
+const recoveries = [];
+for (let i = 0; i < 3; i++) recoveries.push(await recovery());
+console.log(`SIGKILL → successor committed a new change: ${recoveries.map((s) => s.toFixed(2)).join(', ')} s`);
 process.exit(0);

@@ -36,6 +36,11 @@ export const sourceSpec = {
     'Compatibility level the source sets on each subject it registers.',
     { default: 'BACKWARD' },
   ),
+  EXACTLY_ONCE: envVar(
+    bool().default(true),
+    'Write events and the position in one Kafka transaction (exactly once into Kafka, fencing by SOURCE_ID). `false`: a plain idempotent producer, events before the position: at-least-once, no fencing.',
+    { default: 'true' },
+  ),
   TOMBSTONES_ON_DELETE: envVar(bool().default(true), 'Write a tombstone (same key, null value) after each delete, so log compaction can drop the key.', { default: 'true' }),
   TRANSACTION_METADATA: envVar(
     bool().default(false),

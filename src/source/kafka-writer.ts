@@ -37,6 +37,8 @@ export function slices(topics: TopicMessages[], maxBytes: number): TopicMessages
 }
 
 export interface WriterSettings {
+  /** false: a plain idempotent producer, events then position (at-least-once; see README). */
+  exactlyOnce: boolean;
   sourceId: string;
   offsetsTopic: string;
   partitions: number;
@@ -58,7 +60,7 @@ export class TransactionalWriter {
     this.#kafka = kafka;
     this.#settings = settings;
     this.#producer = kafka.producer({
-      transactionalId: settings.sourceId,
+      ...(settings.exactlyOnce ? { transactionalId: settings.sourceId } : {}),
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: 60_000,
@@ -76,6 +78,7 @@ export class TransactionalWriter {
   async connect(): Promise<void> {
     try {
       await this.#producer.connect();
+      if (!this.#settings.exactlyOnce) return;
       const transaction = await this.#producer.transaction();
       await transaction.abort();
     } catch (error) {
@@ -116,6 +119,7 @@ export class TransactionalWriter {
       topic: this.#settings.offsetsTopic,
       messages: [{ key: this.#settings.sourceId, value: encodeOffset(position) }],
     });
+    if (!this.#settings.exactlyOnce) return this.#sendAtLeastOnce([...byTopic.values()]);
     let transaction;
     try {
       transaction = await this.#producer.transaction();
@@ -128,6 +132,21 @@ export class TransactionalWriter {
     } catch (error) {
       if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
       throw this.#classify(error, 'committing a transaction');
+    }
+  }
+
+  /**
+   * Without transactions: events first, the position (the last group) only after they are
+   * acknowledged, so a crash can repeat events but never skip them.
+   */
+  async #sendAtLeastOnce(topics: TopicMessages[]): Promise<void> {
+    const events = topics.filter((t) => t.topic !== this.#settings.offsetsTopic);
+    const position = topics.filter((t) => t.topic === this.#settings.offsetsTopic);
+    try {
+      for (const topicMessages of slices(events, SEND_SLICE_BYTES)) await this.#producer.sendBatch({ topicMessages, acks: -1 });
+      await this.#producer.sendBatch({ topicMessages: position, acks: -1 });
+    } catch (error) {
+      throw kafkaError(error, 'sending records');
     }
   }
 

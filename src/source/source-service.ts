@@ -104,6 +104,7 @@ export class SourceService implements Probe {
       this.#log.warn({ binlog_row_metadata: this.#facts.rowMetadata }, 'binlog_row_metadata is not FULL: table metadata comes from information_schema, which races with DDL; set binlog_row_metadata=FULL');
     }
     this.#writer = new TransactionalWriter(this.#kafka, {
+      exactlyOnce: config.EXACTLY_ONCE,
       sourceId: config.SOURCE_ID,
       offsetsTopic: this.offsetsTopic,
       partitions: config.TOPIC_PARTITIONS,
