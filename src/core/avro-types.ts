@@ -65,7 +65,7 @@ class DateType extends avro.types.LogicalType {
     return new Date(days * MS_PER_DAY).toISOString().slice(0, 10).replace(/^\+0*(\d{4})/, '$1');
   }
   protected override _toValue(value: string): number {
-    return Math.round(utcMillis(value, 0) / MS_PER_DAY);
+    return daysOf(value);
   }
 }
 
@@ -154,19 +154,28 @@ function pad(n: bigint | number, width: number): string {
   return n.toString().padStart(width, '0');
 }
 
-function utcMillis(date: string, timeMs: number): number {
+// Change streams repeat the same dates over and over; parsing them is a visible share of CPU.
+const daysCache = new Map<string, number>();
+
+/** `YYYY-MM-DD` → days since 1970-01-01 (proleptic Gregorian, years 0–9999). */
+function daysOf(date: string): number {
+  let days = daysCache.get(date);
+  if (days !== undefined) return days;
   const match = /^(\d{4})-(\d\d)-(\d\d)$/.exec(date);
   if (!match) throw new Error(`invalid date ${JSON.stringify(date)}`);
   const d = new Date(0);
   d.setUTCFullYear(Number(match[1]), Number(match[2]) - 1, Number(match[3]));
-  return d.getTime() + timeMs;
+  days = Math.round(d.getTime() / MS_PER_DAY);
+  if (daysCache.size > 10_000) daysCache.clear();
+  daysCache.set(date, days);
+  return days;
 }
 
 function parseMicros(value: string): bigint {
   const match = /^(\d{4}-\d\d-\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(value);
   if (!match) throw new Error(`invalid datetime ${JSON.stringify(value)}`);
   const [, date, h, m, s, frac = ''] = match;
-  const days = BigInt(Math.round(utcMillis(date!, 0) / MS_PER_DAY));
+  const days = BigInt(daysOf(date!));
   return days * MICROS_PER_DAY + ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
 }
 

@@ -6,8 +6,12 @@ import type { SourcePosition } from '../core/position.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset } from './offset-store.ts';
 
-/** Bytes of records per produce call; well below the broker's default message.max.bytes. */
-const SEND_SLICE_BYTES = 512 * 1024;
+/**
+ * Bytes of records per produce call: well below the broker's default message.max.bytes, and small
+ * enough that kafkajs' per-partition grouping (which copies its array for every message, so it is
+ * quadratic in the records of one call) stays cheap.
+ */
+const SEND_SLICE_BYTES = 128 * 1024;
 
 /** Splits per-topic messages into groups of at most `maxBytes` (a single larger record goes alone). */
 export function slices(topics: TopicMessages[], maxBytes: number): TopicMessages[][] {
