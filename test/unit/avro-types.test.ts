@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { avroType, formatUnscaled, JsonText, parseUnscaled } from '../../src/core/avro-types.ts';
+
+const roundTrip = (schema: object | string, value: unknown) => {
+  const type = avroType(schema as never);
+  return type.fromBuffer(type.toBuffer(value));
+};
+
+describe('Avro types are exact', () => {
+  it('longs are 64-bit BigInts', () => {
+    for (const v of [2n ** 63n - 1n, -(2n ** 63n), 0n, 2n ** 53n + 1n]) assert.equal(roundTrip('long', v), v);
+    assert.equal(roundTrip({ type: 'record', name: 'R', fields: [{ name: 'n', type: 'long' }] }, { n: 5 }).n, 5n);
+  });
+
+  it('decimals round-trip as exact strings, including 2^64-1 and precision 65', () => {
+    const cases: Array<[number, number, string]> = [
+      [20, 0, '18446744073709551615'],
+      [65, 30, '-12345678901234567890123456789012345.123456789012345678901234567890'],
+      [10, 4, '12.3400'],
+      [10, 1, '-0.5'],
+      [10, 2, '0.00'],
+      [10, 2, '-128.00'],
+      [10, 0, '-32768'],
+    ];
+    for (const [precision, scale, text] of cases) assert.equal(roundTrip({ type: 'bytes', logicalType: 'decimal', precision, scale }, text), text);
+    assert.equal(formatUnscaled(parseUnscaled('7', 3), 3), '7.000');
+    assert.throws(() => parseUnscaled('1.234', 2), /more than 2 fraction digits/);
+  });
+
+  it('dates, times and timestamps keep their canonical text', () => {
+    for (const d of ['0001-01-01', '1969-12-31', '1970-01-01', '2024-02-29', '9999-12-31']) assert.equal(roundTrip({ type: 'int', logicalType: 'date' }, d), d);
+    for (const t of ['-838:59:59.000000', '838:59:59.000000', '00:00:00.000001', '-00:00:01.500000']) assert.equal(roundTrip({ type: 'long', logicalType: 'time-micros' }, t), t);
+    for (const t of ['1000-01-01T00:00:00.000000', '9999-12-31T23:59:59.999999', '1969-12-31T23:59:59.999999']) {
+      assert.equal(roundTrip({ type: 'long', logicalType: 'local-timestamp-micros' }, t), t);
+    }
+    assert.equal(roundTrip({ type: 'long', logicalType: 'timestamp-micros' }, '1970-01-01T00:00:00.000000Z'), '1970-01-01T00:00:00.000000Z');
+    assert.equal(roundTrip(['null', { type: 'long', logicalType: 'timestamp-micros' }], '1901-12-13T20:45:52.000001Z'), '1901-12-13T20:45:52.000001Z');
+  });
+
+  it('JSON text is kept verbatim, big integers included', () => {
+    const decoded = roundTrip({ type: 'string', logicalType: 'json' }, '{"a": 12345678901234567890, "b": [1, {"c": null}]}');
+    assert.ok(decoded instanceof JsonText);
+    assert.equal(decoded.text, '{"a": 12345678901234567890, "b": [1, {"c": null}]}');
+  });
+});

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CdcError } from '../../src/core/errors.ts';
+import { configReference, loadConfig, redactConfig } from '../../src/config/env.ts';
+import { sinkSpec } from '../../src/config/sink.ts';
+import { replicaServerId, sourceSpec } from '../../src/config/source.ts';
+
+const SECRET = 's3cr3t-value-never-shown';
+const base = { SOURCE_ID: 'orders', MYSQL_HOST: 'db', MYSQL_USER: 'cdc', KAFKA_BROKERS: 'k1:9092, k2:9092', SCHEMA_REGISTRY_URL: 'http://registry:8081' };
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof CdcError && error.code === 'CONFIG_INVALID');
+    return error.details!.problems as string[];
+  }
+  assert.fail('expected CONFIG_INVALID');
+}
+
+describe('configuration', () => {
+  it('parses a valid environment with defaults applied', () => {
+    const config = loadConfig(sourceSpec, { ...base, TABLE_INCLUDE: 'shop\\.orders,shop\\.line_.*', EXACTLY_ONCE: 'false' });
+    assert.deepEqual(config.KAFKA_BROKERS, ['k1:9092', 'k2:9092']);
+    assert.equal(config.MYSQL_PORT, 3306);
+    assert.equal(config.EXACTLY_ONCE, false);
+    assert.ok(config.TABLE_INCLUDE!.some((re) => re.test('shop.line_items')));
+    assert.ok(!config.TABLE_INCLUDE!.some((re) => re.test('shop.orders_archive')), 'regexes match whole names');
+  });
+
+  it('lists every problem at once', () => {
+    const problems = problemsOf(() => loadConfig(sourceSpec, { MYSQL_PORT: 'x', EXACTLY_ONCE: 'maybe', HTTP_PORT: '70000' }));
+    for (const name of ['SOURCE_ID', 'MYSQL_HOST', 'MYSQL_USER', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MYSQL_PORT', 'EXACTLY_ONCE', 'HTTP_PORT']) {
+      assert.ok(problems.some((p) => p.startsWith(`${name}:`)), `${name} reported in ${problems.join(' | ')}`);
+    }
+  });
+
+  it('reads secrets from NAME_FILE and never shows them', () => {
+    const config = loadConfig(sourceSpec, { ...base, MYSQL_PASSWORD_FILE: '/run/secrets/pw' }, (path) => (path === '/run/secrets/pw' ? `${SECRET}\n` : ''));
+    assert.equal(config.MYSQL_PASSWORD, SECRET);
+    assert.equal(redactConfig(sourceSpec, config).MYSQL_PASSWORD, '[redacted]');
+    const problems = problemsOf(() => loadConfig(sinkSpec, { ELASTICSEARCH_PASSWORD: SECRET, ELASTICSEARCH_PASSWORD_FILE: '/x', ELASTICSEARCH_URL: 'nope' }));
+    assert.ok(problems.some((p) => p.startsWith('ELASTICSEARCH_PASSWORD: set either')));
+    assert.ok(!problems.join('\n').includes(SECRET));
+  });
+
+  it('derives a stable replica server id from SOURCE_ID', () => {
+    const a = replicaServerId({ SOURCE_ID: 'orders', MYSQL_SERVER_ID: undefined });
+    assert.equal(a, replicaServerId({ SOURCE_ID: 'orders', MYSQL_SERVER_ID: undefined }));
+    assert.notEqual(a, replicaServerId({ SOURCE_ID: 'billing', MYSQL_SERVER_ID: undefined }));
+    assert.ok(a >= 1_000_000 && a < 2 ** 32);
+    assert.equal(replicaServerId({ SOURCE_ID: 'orders', MYSQL_SERVER_ID: 7 }), 7);
+  });
+
+  it('documents every variable in the generated reference', () => {
+    const reference = configReference('Source', sourceSpec);
+    for (const name of Object.keys(sourceSpec)) assert.ok(reference.includes(`\`${name}\``), name);
+  });
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { CdcError } from '../../src/core/errors.ts';
+import { SourcePosition } from '../../src/core/position.ts';
+import { describeVersion, versionOf } from '../../src/core/version.ts';
+
+describe('SourcePosition', () => {
+  it('orders by file index, then position, then row', () => {
+    const ordered = [
+      new SourcePosition('mysql-bin.000009', 9_999_999, 5),
+      new SourcePosition('mysql-bin.000010', 4, 0),
+      new SourcePosition('mysql-bin.000010', 4, 1),
+      new SourcePosition('mysql-bin.000010', 120, 0),
+    ];
+    const shuffled = [ordered[2]!, ordered[0]!, ordered[3]!, ordered[1]!];
+    assert.deepEqual(shuffled.sort(SourcePosition.compare), ordered);
+    assert.ok(ordered[1]!.isAfter(ordered[0]!));
+  });
+
+  it('serialises to one JSON form and back', () => {
+    const position = new SourcePosition('binlog.000003', 1056950, 2, '0-101-1360,1-7-9');
+    const again = SourcePosition.fromJSON(JSON.parse(JSON.stringify(position)));
+    assert.ok(again.equals(position));
+    assert.deepEqual(position.toJSON(), { file: 'binlog.000003', pos: 1056950, row: 2, gtids: '0-101-1360,1-7-9' });
+  });
+
+  it('refuses malformed stored positions with SOURCE_POSITION_INVALID', () => {
+    for (const bad of [null, 'x', { file: 'binlog.000001' }, { file: 'nosuffix', pos: 4 }, { file: 'b.000001', pos: -1 }, { file: 'b.000001', pos: 4, gtids: 7 }]) {
+      assert.throws(() => SourcePosition.fromJSON(bad), (e: unknown) => e instanceof CdcError && e.code === 'SOURCE_POSITION_INVALID', JSON.stringify(bad));
+    }
+  });
+});
+
+describe('versionOf', () => {
+  it('is fileIndex × 2^32 + pos + row, exactly', () => {
+    assert.equal(versionOf(new SourcePosition('binlog.000003', 1234, 2)), 3n * 2n ** 32n + 1236n);
+    assert.deepEqual(describeVersion(3n * 2n ** 32n + 1236n), { fileIndex: 3, offset: 1236 });
+  });
+
+  it('increases strictly in binlog order, across rotations', () => {
+    const positions = [
+      new SourcePosition('binlog.000001', 4_000_000_000, 0),
+      new SourcePosition('binlog.000002', 4, 0),
+      new SourcePosition('binlog.000002', 4, 1),
+      new SourcePosition('binlog.000002', 782, 0),
+    ];
+    const versions = positions.map(versionOf);
+    for (let i = 1; i < versions.length; i++) assert.ok(versions[i]! > versions[i - 1]!, `${versions[i]} > ${versions[i - 1]}`);
+  });
+
+  it('stays below 2^63 at the limits and refuses beyond them', () => {
+    assert.ok(versionOf({ fileIndex: 2 ** 31 - 1, pos: 2 ** 32 - 1, row: 0 }) < 2n ** 63n);
+    assert.throws(() => versionOf({ fileIndex: 2 ** 31, pos: 4, row: 0 }), (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE');
+    assert.throws(() => versionOf({ fileIndex: 1, pos: 2 ** 32 - 1, row: 1 }), (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE');
+  });
+});

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { avroType } from '../../src/core/avro-types.ts';
+import type { CdcError } from '../../src/core/errors.ts';
+import { envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
+import { canonicalValue, columnDef } from '../../src/source/column-types.ts';
+import { deriveTableSchema } from '../../src/source/table-schema.ts';
+
+const def = (type: string, extra = {}) => columnDef('db.t', { COLUMN_NAME: 'c', COLUMN_TYPE: type, ...extra }, undefined, true);
+
+describe('column kinds', () => {
+  it('maps each type exactly', () => {
+    const cases: Array<[string, string, object?]> = [
+      ['tinyint', 'int32'],
+      ['int', 'int32'],
+      ['int unsigned', 'int64'],
+      ['bigint', 'int64'],
+      ['bigint unsigned', 'decimal', { precision: 20, scale: 0 }],
+      ['decimal(65,30)', 'decimal', { precision: 65, scale: 30 }],
+      ['float', 'float32'],
+      ['double', 'float64'],
+      ['bit(1)', 'boolean'],
+      ['bit(8)', 'bytes'],
+      ['varchar(255)', 'string'],
+      ['longtext', 'string'],
+      ['binary(16)', 'bytes'],
+      ['date', 'date'],
+      ['time(6)', 'time'],
+      ['datetime(6)', 'datetime'],
+      ['timestamp(3)', 'timestamp'],
+      ['year', 'int32'],
+      ['json', 'json'],
+    ];
+    for (const [type, kind, extra] of cases) {
+      const column = def(type);
+      assert.equal(column.kind, kind, type);
+      if (extra) assert.deepEqual({ precision: column.precision, scale: column.scale }, extra, type);
+    }
+    assert.deepEqual(def("enum('a','b')", { ENUM_VALUES: ['a', 'b'] }).symbols, ['a', 'b']);
+  });
+
+  it('refuses types it cannot convert exactly, naming the column', () => {
+    assert.throws(() => def('geometry'), (e: unknown) => (e as CdcError).code === 'UNSUPPORTED_COLUMN_TYPE' && /db\.t\.c has type geometry/.test((e as Error).message));
+  });
+
+  it('gives canonical values', () => {
+    assert.equal(canonicalValue(def('date'), '0000-00-00'), null);
+    assert.equal(canonicalValue(def('date'), '2024-00-10'), null);
+    assert.equal(canonicalValue(def('datetime(0)'), '2024-01-02 03:04:05'), '2024-01-02T03:04:05.000000');
+    assert.equal(canonicalValue(def('timestamp(3)'), '2024-01-02 03:04:05.125'), '2024-01-02T03:04:05.125000Z');
+    assert.equal(canonicalValue(def('time(2)'), '-838:59:59.5'), '-838:59:59.500000');
+    assert.equal(canonicalValue(def('bigint'), '-9223372036854775808'), -(2n ** 63n));
+    assert.equal(canonicalValue(def('bigint unsigned'), '18446744073709551615'), '18446744073709551615');
+    assert.equal(canonicalValue(def('bit(1)'), Buffer.from([1])), true);
+  });
+});
+
+describe('Avro schemas of a table', () => {
+  const table = deriveTableSchema('shop', 'order-lines', [
+    { COLUMN_NAME: 'order_id', COLUMN_TYPE: 'int' },
+    { COLUMN_NAME: 'line-no', COLUMN_TYPE: 'smallint' },
+    { COLUMN_NAME: '1st note', COLUMN_TYPE: 'varchar(20)' },
+    { COLUMN_NAME: 'amount', COLUMN_TYPE: 'decimal(10,2)' },
+  ], [3, 2, 15, 246], [0, 1]);
+
+  it('are valid Avro, key columns required, others optional with default null', () => {
+    const envelope = envelopeSchema('cdc', table);
+    const key = keySchema('cdc', table)!;
+    avroType(envelope as never);
+    avroType(key as never);
+    const value = ((envelope.fields as Array<{ name: string; type: unknown[] }>).find((f) => f.name === 'before')!.type[1]) as { fields: Array<{ name: string; type: unknown; default?: unknown }> };
+    assert.deepEqual(value.fields.map((f) => f.name), ['order_id', 'line_no', '_1st_note', 'amount']);
+    assert.deepEqual(value.fields[0]!.type, 'int');
+    assert.deepEqual(value.fields[2]!.type, ['null', 'string']);
+    assert.equal(value.fields[2]!.default, null);
+    assert.deepEqual((key.fields as Array<{ name: string }>).map((f) => f.name), ['order_id', 'line_no']);
+    assert.equal(envelope.namespace, 'cdc.shop.order_lines');
+  });
+
+  it('refuses two columns that adjust to the same Avro name', () => {
+    const clash = deriveTableSchema('d', 't', [{ COLUMN_NAME: 'a-b', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'a_b', COLUMN_TYPE: 'int' }], [3, 3], []);
+    assert.throws(() => envelopeSchema('cdc', clash), /both map to the Avro field a_b/);
+  });
+});
