@@ -44,10 +44,10 @@ async function workload(conn: mysql.Connection, count: number, changes: Change[]
       a.delete(i - 1);
       changes.push({ table: 'a', key: String(i - 1), op: 'd', after: null });
     }
-    if (i % 150 === 0) {
+    if (i % 10 === 0) {
       const values: unknown[] = [];
       const tuples: string[] = [];
-      for (let k = 0; k < 500; k++, nextB++) {
+      for (let k = 0; k < 1000; k++, nextB++) {
         tuples.push('(?, ?, ?)');
         values.push(nextB, `bulk${nextB}`, i);
         changes.push({ table: 'b', key: String(nextB), op: 'c', after: JSON.stringify([String(nextB), `bulk${nextB}`, String(i)]) });
