@@ -67,6 +67,6 @@ export function toCdcError(error: unknown, code: ErrorCode, message: string, opt
 }
 
 export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message;
+  if (error instanceof Error) return error.message || error.name;
   return String(error);
 }

@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { repoRoot, stackEnv } from './stack.ts';
-import { waitFor } from './wait.ts';
+import { GiveUp, waitFor } from './wait.ts';
 
 export interface ServiceProcess {
   child: ChildProcess;
   /** Every line the process printed (stdout and stderr), parsed when it is JSON. */
   lines: Array<Record<string, unknown> & { raw: string }>;
-  port: number;
+  /** The HTTP port the service reported once it listened (HTTP_PORT=0: the system picks one). */
+  port(): Promise<number>;
   exited: Promise<number | null>;
   /** SIGTERM (graceful) or SIGKILL, then wait for exit. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -15,12 +16,10 @@ export interface ServiceProcess {
 }
 
 const node = `${repoRoot}node_modules/.bin/node`;
-let nextPort = 18_100;
 
 /** Starts `cdc source` or `cdc sink` as a child process of the test, wired to the local stack. */
 export function startService(command: 'source' | 'sink', env: Record<string, string>): ServiceProcess {
   const stack = stackEnv();
-  const port = nextPort++;
   const child = spawn(node, [`${repoRoot}src/cli.ts`, command], {
     cwd: repoRoot,
     env: {
@@ -33,7 +32,7 @@ export function startService(command: 'source' | 'sink', env: Record<string, str
       MYSQL_USER: stack.MYSQL_USER,
       MYSQL_PASSWORD: stack.MYSQL_PASSWORD,
       HTTP_HOST: '127.0.0.1',
-      HTTP_PORT: String(port),
+      HTTP_PORT: '0',
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -61,6 +60,11 @@ export function startService(command: 'source' | 'sink', env: Record<string, str
   child.stdout!.on('data', (c: Buffer) => collect(c, out));
   child.stderr!.on('data', (c: Buffer) => collect(c, err));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const port = () =>
+    waitFor(`${command} to report its HTTP port`, () => {
+      if (child.exitCode !== null) throw new GiveUp(`${command} exited with ${child.exitCode}: ${lines.slice(-5).map((l) => l.raw).join('\n')}`);
+      return lines.find((l) => typeof l.port === 'number' && /HTTP server listening/.test(String(l.msg)))?.port as number | undefined;
+    }, 60_000, 100);
   return {
     child,
     lines,
@@ -74,7 +78,7 @@ export function startService(command: 'source' | 'sink', env: Record<string, str
       return code;
     },
     async http(path: string) {
-      const response = await fetch(`http://127.0.0.1:${port}${path}`);
+      const response = await fetch(`http://127.0.0.1:${await port()}${path}`);
       return { status: response.status, body: await response.text() };
     },
   };
@@ -84,7 +88,7 @@ export async function waitReady(service: ServiceProcess, timeoutMs = 60_000): Pr
   await waitFor(
     'service readiness',
     async () => {
-      if (service.child.exitCode !== null) throw new Error(`exited with ${service.child.exitCode}: ${service.lines.slice(-5).map((l) => l.raw).join('\n')}`);
+      if (service.child.exitCode !== null) throw new GiveUp(`exited with ${service.child.exitCode}: ${service.lines.slice(-5).map((l) => l.raw).join('\n')}`);
       return (await service.http('/readyz')).status === 200;
     },
     timeoutMs,
