@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { commonSpec } from './common.ts';
-import { envVar, int, regexList, text, url, type ConfigOf } from './env.ts';
+import { bool, envVar, int, list, regexList, text, url, type ConfigOf } from './env.ts';
+
+/** Change metadata a document can carry besides the row image (DOCUMENT_METADATA). */
+export const METADATA_FIELDS = ['op', 'ts_ms', 'position', 'gtid', 'version', 'key'] as const;
 
 export const sinkSpec = {
   ...commonSpec,
@@ -20,10 +23,29 @@ export const sinkSpec = {
     'Index name for a table; `{topic}`, `{prefix}`, `{database}` and `{table}` are replaced, the result lower-cased and made Elasticsearch-safe.',
     { default: '{database}_{table}' },
   ),
+  INDEX_WRITE_ALIAS: envVar(
+    bool().default(false),
+    'When true the name from INDEX_NAME_TEMPLATE is an alias: the sink creates `<name>-000001` behind it as the write index, so an index can be rebuilt elsewhere and the alias swapped without touching the sink.',
+    { default: 'false' },
+  ),
+  DOCUMENT_METADATA: envVar(
+    list().pipe(z.array(z.enum(METADATA_FIELDS))).optional(),
+    `Comma-separated change metadata to add to each document besides the row image: ${METADATA_FIELDS.map((f) => `\`${f}\``).join(', ')} (\`key\`: the row key as an object; \`version\`: the external version).`,
+  ),
+  DOCUMENT_METADATA_PREFIX: envVar(
+    text().regex(/^[A-Za-z_@][A-Za-z0-9_@]*$/, 'must be a field name prefix (letters, digits, _ or @)').default('__cdc_'),
+    'Prefix of the metadata fields, so they never clash with a column (e.g. `__cdc_op`).',
+    { default: '__cdc_' },
+  ),
   INDEX_GC_DELETES: envVar(
     text().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 60s, 1h or 7d').default('1d'),
     '`index.gc_deletes` of indices the sink creates: how long a delete\'s version blocks an older replayed change from resurrecting the document.',
     { default: '1d' },
+  ),
+  DELETE_MODE: envVar(
+    z.enum(['hard', 'soft']).default('hard'),
+    '`hard`: a delete removes the document (a late replay of an older change is refused only for INDEX_GC_DELETES). `soft`: a delete indexes the last row image with `__deleted: true` under the delete\'s version, so no replay can ever resurrect it; search the `<index>_current` alias (filters out deleted rows).',
+    { default: 'hard' },
   ),
   ERRORS_TOLERANCE: envVar(
     z.enum(['none', 'all']).default('all'),

@@ -33,6 +33,22 @@ export interface BulkSettings {
   maxBytes: number;
 }
 
+/**
+ * Keeps, per document, only the action with the highest version: the others would be applied and
+ * then overwritten (or refused as stale) anyway. Order among the kept actions is preserved.
+ */
+export function collapseById<T>(actions: BulkAction<T>[]): BulkAction<T>[] {
+  const newest = new Map<string, BulkAction<T>>();
+  for (const action of actions) {
+    const key = `${action.index}\u0000${action.id}`;
+    const seen = newest.get(key);
+    if (!seen || action.version > seen.version) newest.set(key, action);
+  }
+  if (newest.size === actions.length) return actions;
+  const kept = new Set(newest.values());
+  return actions.filter((a) => kept.has(a));
+}
+
 const RETRY: RetryPolicy = { initialDelayMs: 250, maxDelayMs: 30_000, maxElapsedMs: Infinity };
 
 /**

@@ -9,10 +9,14 @@ import { rowTypeOfEnvelope } from './index-mapping.ts';
 export interface DecodedChange {
   op: 'c' | 'u' | 'd' | 'r';
   key: Record<string, unknown> | null;
+  before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
   position: SourcePosition;
   database: string;
   table: string;
+  /** Commit time on the source server, ms since the epoch. */
+  tsMs: bigint;
+  gtid: string | null;
   /** Registry id of the value schema and its row type, for index mappings. */
   valueSchemaId: number;
   rowType: Type | undefined;
@@ -20,8 +24,9 @@ export interface DecodedChange {
 
 interface Envelope {
   op: string;
+  before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
-  source: { db: string; table: string; file: string; pos: bigint | number; row: number };
+  source: { db: string; table: string; file: string; pos: bigint | number; row: number; ts_ms: bigint; gtid: string | null };
 }
 
 /** Decodes Confluent-framed Avro change records. A record that cannot be decoded is DECODE_FAILED. */
@@ -46,10 +51,13 @@ export class ChangeDecoder {
     return {
       op: envelope.op as DecodedChange['op'],
       key,
+      before: envelope.before,
       after: envelope.after,
       position: new SourcePosition(source.file, Number(source.pos), source.row),
       database: source.db,
       table: source.table,
+      tsMs: source.ts_ms,
+      gtid: source.gtid ?? null,
       valueSchemaId,
       rowType: await this.#rowType(valueSchemaId),
     };

@@ -11,45 +11,62 @@ import { propertiesOf } from './index-mapping.ts';
  * new schema versions to existing indices. Mapping changes are only ever additive; a conflicting
  * one is a coded error naming the index and Elasticsearch's reason.
  */
+export interface IndexSettings {
+  gcDeletes: string;
+  /** DELETE_MODE=soft: a `__deleted` flag and an `<index>_current` alias without deleted rows. */
+  softDeletes: boolean;
+  /** INDEX_WRITE_ALIAS: the name is an alias over `<name>-000001`, the write index. */
+  writeAlias: boolean;
+  /** Mappings of fields the sink adds besides the row's columns (change metadata). */
+  extraProperties: Record<string, unknown>;
+}
+
 export class IndexManager {
   readonly #client: Client;
-  readonly #gcDeletes: string;
+  readonly #settings: IndexSettings;
   readonly #log: Logger;
   readonly #done = new Set<string>();
 
-  constructor(client: Client, gcDeletes: string, log: Logger) {
+  constructor(client: Client, settings: IndexSettings, log: Logger) {
     this.#client = client;
-    this.#gcDeletes = gcDeletes;
+    this.#settings = settings;
     this.#log = log;
   }
 
-  async ensure(index: string, schemaId: number, rowType: Type | undefined): Promise<void> {
-    const cacheKey = `${index}\u0000${schemaId}`;
+  /** Makes `name` (an index, or an alias with INDEX_WRITE_ALIAS) ready for documents of a schema. */
+  async ensure(name: string, schemaId: number, rowType: Type | undefined): Promise<void> {
+    const cacheKey = `${name}\u0000${schemaId}`;
     if (this.#done.has(cacheKey)) return;
-    const properties = rowType ? propertiesOf(rowType) : {};
+    const properties: Record<string, unknown> = { ...(rowType ? propertiesOf(rowType) : {}), ...this.#settings.extraProperties };
+    if (this.#settings.softDeletes) properties.__deleted = { type: 'boolean' };
     try {
-      const exists = await this.#client.indices.exists({ index });
-      if (!exists) {
-        try {
-          await this.#client.indices.create({ index, settings: { index: { gc_deletes: this.#gcDeletes } }, mappings: { properties } as never });
-          this.#log.info({ index, gcDeletes: this.#gcDeletes }, 'created index');
-        } catch (error) {
-          // Another sink instance may have created it first; then the mapping update below applies.
-          if (!(error instanceof errors.ResponseError && /resource_already_exists/.test(String(error.body && JSON.stringify(error.body))))) throw error;
-          await this.#client.indices.putMapping({ index, properties: properties as never });
-        }
-      } else {
-        await this.#client.indices.putMapping({ index, properties: properties as never });
-      }
+      // `exists` is true for an alias too; mappings put through an alias reach every index behind it.
+      if (!(await this.#client.indices.exists({ index: name }))) await this.#create(name, properties);
+      else await this.#client.indices.putMapping({ index: name, properties: properties as never });
       this.#done.add(cacheKey);
     } catch (error) {
       if (isRetriableTransportError(error)) {
-        throw new CdcError('ELASTICSEARCH_UNAVAILABLE', `Cannot prepare index ${index}: ${errorMessage(error)}`, { cause: error, retriable: true });
+        throw new CdcError('ELASTICSEARCH_UNAVAILABLE', `Cannot prepare index ${name}: ${errorMessage(error)}`, { cause: error, retriable: true });
       }
-      throw new CdcError('ELASTICSEARCH_REJECTED', `Elasticsearch refused the mapping of index ${index}: ${errorMessage(error)}`, {
+      throw new CdcError('ELASTICSEARCH_REJECTED', `Elasticsearch refused the mapping of index ${name}: ${errorMessage(error)}`, {
         cause: error,
         hint: 'A column changed type incompatibly with the existing mapping. Reindex into a new index (INDEX_NAME_TEMPLATE) or revert the change.',
       });
+    }
+  }
+
+  async #create(name: string, properties: Record<string, unknown>): Promise<void> {
+    const index = this.#settings.writeAlias ? `${name}-000001` : name;
+    const aliases: Record<string, unknown> = {};
+    if (this.#settings.writeAlias) aliases[name] = { is_write_index: true };
+    if (this.#settings.softDeletes) aliases[`${name}_current`] = { filter: { term: { __deleted: false } } };
+    try {
+      await this.#client.indices.create({ index, settings: { index: { gc_deletes: this.#settings.gcDeletes } }, mappings: { properties } as never, aliases: aliases as never });
+      this.#log.info({ index, gcDeletes: this.#settings.gcDeletes, aliases: Object.keys(aliases) }, 'created index');
+    } catch (error) {
+      // Another sink instance may have created it first; then only the mapping update applies.
+      if (!(error instanceof errors.ResponseError && /resource_already_exists/.test(JSON.stringify(error.body ?? '')))) throw error;
+      await this.#client.indices.putMapping({ index: name, properties: properties as never });
     }
   }
 }

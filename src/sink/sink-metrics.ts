@@ -7,7 +7,7 @@ export function createSinkMetrics() {
   return {
     registry,
     records: new Counter({ name: 'cdc_sink_records_total', help: 'Kafka records processed', labelNames: ['topic'], registers: [registry] }),
-    outcomes: new Counter({ name: 'cdc_sink_bulk_items_total', help: 'Bulk items by outcome: ok, stale (409, already newer), retried', labelNames: ['outcome'], registers: [registry] }),
+    outcomes: new Counter({ name: 'cdc_sink_bulk_items_total', help: 'Bulk items by outcome: ok, stale (409, already newer), retried, collapsed (superseded by a newer change in the same batch)', labelNames: ['outcome'], registers: [registry] }),
     bulkSeconds: new Histogram({
       name: 'cdc_sink_bulk_seconds',
       help: 'Time to make one batch durable in Elasticsearch, retries included',

@@ -11,10 +11,11 @@ import { redactConfig } from '../config/env.ts';
 import { sinkSpec, type SinkConfig } from '../config/sink.ts';
 import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
-import { BulkWriter, type BulkAction } from './bulk-writer.ts';
-import { ChangeDecoder } from './change-decoder.ts';
+import { BulkWriter, collapseById, type BulkAction } from './bulk-writer.ts';
+import { ChangeDecoder, type DecodedChange } from './change-decoder.ts';
 import { DeadLetterQueue, type DeadLetter } from './dead-letter-queue.ts';
 import { documentId, documentJson } from './document.ts';
+import { metadataMappings, metadataOf } from './document-metadata.ts';
 import { IndexManager } from './index-manager.ts';
 import { indexName } from './index-naming.ts';
 import { createSinkMetrics, type SinkMetrics } from './sink-metrics.ts';
@@ -60,7 +61,16 @@ export class SinkService implements Probe {
     this.#kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
     this.#es = elasticsearchClient(config);
     this.#decoder = new ChangeDecoder(new Registry({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }));
-    this.#indices = new IndexManager(this.#es, config.INDEX_GC_DELETES, log);
+    this.#indices = new IndexManager(
+      this.#es,
+      {
+        gcDeletes: config.INDEX_GC_DELETES,
+        softDeletes: config.DELETE_MODE === 'soft',
+        writeAlias: config.INDEX_WRITE_ALIAS,
+        extraProperties: metadataMappings(config.DOCUMENT_METADATA ?? [], config.DOCUMENT_METADATA_PREFIX),
+      },
+      log,
+    );
     this.#writer = new BulkWriter(this.#es, { maxActions: config.BULK_MAX_ACTIONS, maxBytes: config.BULK_MAX_BYTES }, log);
     this.#dlq = new DeadLetterQueue(this.#kafka, config.DLQ_TOPIC ?? `${config.TOPIC_PREFIX}.dlq`);
     const prefix = config.TOPIC_PREFIX.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
@@ -189,7 +199,9 @@ export class SinkService implements Probe {
         if (action) actions.push(action);
       }
       const started = process.hrtime.bigint();
-      const stats = await this.#writer.write(actions, { heartbeat, signal: this.#stop.signal });
+      const collapsed = collapseById(actions);
+      this.metrics.outcomes.inc({ outcome: 'collapsed' }, actions.length - collapsed.length);
+      const stats = await this.#writer.write(collapsed, { heartbeat, signal: this.#stop.signal });
       this.metrics.bulkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       this.metrics.outcomes.inc({ outcome: 'ok' }, stats.ok);
       this.metrics.outcomes.inc({ outcome: 'stale' }, stats.stale);
@@ -224,13 +236,19 @@ export class SinkService implements Probe {
     }
     const index = indexName(this.#config.INDEX_NAME_TEMPLATE, { topic, prefix: this.#config.TOPIC_PREFIX, database: change.database, table: change.table });
     await this.#indices.ensure(index, change.valueSchemaId, change.rowType);
-    return {
-      index,
-      id: documentId(change.key),
-      version: versionOf(change.position),
-      document: change.op === 'd' ? null : documentJson(change.after ?? {}),
-      origin: message,
-    };
+    return { index, id: documentId(change.key), version: versionOf(change.position), document: this.#document(change), origin: message };
+  }
+
+  /**
+   * The document text of a change; null deletes. In soft delete mode a delete is the row's last
+   * image marked `__deleted: true`, indexed under the delete's version like any other change.
+   */
+  #document(change: DecodedChange): string | null {
+    const deleted = change.op === 'd';
+    if (deleted && this.#config.DELETE_MODE === 'hard') return null;
+    const metadata = this.#config.DOCUMENT_METADATA ? metadataOf(change, this.#config.DOCUMENT_METADATA, this.#config.DOCUMENT_METADATA_PREFIX) : {};
+    const flag = this.#config.DELETE_MODE === 'soft' ? { __deleted: deleted } : {};
+    return documentJson({ ...((deleted ? change.before : change.after) ?? {}), ...flag, ...metadata });
   }
 
   #letter(topic: string, partition: number, message: KafkaMessage, error: CdcError): DeadLetter {

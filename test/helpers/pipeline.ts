@@ -56,6 +56,26 @@ export class Pipeline {
   }
 }
 
+/** Reads one counter of a service's Prometheus metrics (0 when absent). */
+export async function metricValue(service: ServiceProcess, name: string, labels: string): Promise<number> {
+  const body = (await service.http('/metrics')).body;
+  const line = body.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+/** Waits until a sink has processed exactly the given number of records of each topic. */
+export async function waitProcessed(sink: ServiceProcess, counts: Map<string, number>, timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    `the sink to process ${[...counts].map(([t, n]) => `${n} records of ${t}`).join(', ')}`,
+    async () => {
+      for (const [topic, count] of counts) if ((await metricValue(sink, 'cdc_sink_records_total', `topic="${topic}"`)) !== count) return false;
+      return true;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
 /** Waits until every table equals its index row by row. */
 export async function waitUntilEqual(conn: mysql.Connection, checks: TableCheck[], timeoutMs = 120_000): Promise<void> {
   await waitFor(

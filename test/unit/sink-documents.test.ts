@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JsonText } from '../../src/core/avro-types.ts';
 import { classifyItem } from '../../src/sink/bulk-item.ts';
+import { collapseById } from '../../src/sink/bulk-writer.ts';
 import { documentId, documentJson } from '../../src/sink/document.ts';
 import { indexName } from '../../src/sink/index-naming.ts';
 
@@ -44,5 +45,13 @@ describe('index names', () => {
   it('fill the template and are Elasticsearch-safe', () => {
     assert.equal(indexName('{database}_{table}', { topic: 't', prefix: 'p', database: 'Shop', table: 'Order Lines' }), 'shop_order_lines');
     assert.equal(indexName('{prefix}-{table}', { topic: 't', prefix: '_x', database: 'd', table: 'a:b' }), 'x-a_b');
+  });
+});
+
+describe('collapsing a batch', () => {
+  it('keeps only the newest change per document, in order', () => {
+    const a = (index: string, id: string, version: bigint) => ({ index, id, version, document: null, origin: `${index}/${id}@${version}` });
+    const kept = collapseById([a('i', '1', 5n), a('i', '2', 6n), a('j', '1', 7n), a('i', '1', 9n), a('i', '2', 3n)]);
+    assert.deepEqual(kept.map((k) => k.origin), ['i/2@6', 'j/1@7', 'i/1@9']);
   });
 });
