@@ -62,3 +62,9 @@ export const sinkSpec = {
 };
 
 export type SinkConfig = ConfigOf<typeof sinkSpec>;
+
+/** The change topics a sink consumes: SINK_TOPICS, else every `<prefix>.<database>.<table>`. */
+export function sinkTopicPatterns(config: Pick<SinkConfig, 'SINK_TOPICS' | 'TOPIC_PREFIX'>): RegExp[] {
+  const prefix = config.TOPIC_PREFIX.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+  return config.SINK_TOPICS ?? [new RegExp(`^${prefix}\\.[^.]+\\.[^.]+$`)];
+}

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   ELASTICSEARCH_REJECTED: 'Elasticsearch rejected a document for a reason retrying cannot fix.',
   DECODE_FAILED: 'A Kafka record is not a valid Confluent-framed Avro record for a known schema.',
   VERSION_OUT_OF_RANGE: 'A source position does not fit the 63-bit external version encoding.',
+  ARGUMENT_INVALID: 'A command-line argument is malformed; the message says what is accepted.',
+  GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',
   INTERNAL: 'An unexpected internal error (a bug): please report it with the log line.',
 } as const;
 

@@ -8,7 +8,7 @@ import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
 import { Registry } from '../core/schema-registry.ts';
 import { versionOf } from '../core/version.ts';
 import { redactConfig } from '../config/env.ts';
-import { sinkSpec, type SinkConfig } from '../config/sink.ts';
+import { sinkSpec, sinkTopicPatterns, type SinkConfig } from '../config/sink.ts';
 import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
 import { BulkWriter, collapseById, type BulkAction } from './bulk-writer.ts';
@@ -73,8 +73,7 @@ export class SinkService implements Probe {
     );
     this.#writer = new BulkWriter(this.#es, { maxActions: config.BULK_MAX_ACTIONS, maxBytes: config.BULK_MAX_BYTES }, log);
     this.#dlq = new DeadLetterQueue(this.#kafka, config.DLQ_TOPIC ?? `${config.TOPIC_PREFIX}.dlq`);
-    const prefix = config.TOPIC_PREFIX.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
-    this.#topicPatterns = config.SINK_TOPICS ?? [new RegExp(`^${prefix}\\.[^.]+\\.[^.]+$`)];
+    this.#topicPatterns = sinkTopicPatterns(config);
   }
 
   /** Runs until stop() or a fatal error (which it throws). */

@@ -98,3 +98,16 @@ export async function waitReady(service: ServiceProcess, timeoutMs = 60_000): Pr
 export function uniqueName(prefix: string): string {
   return `${prefix}_${randomUUID().slice(0, 8)}`;
 }
+
+/** Runs a one-shot `cdc` command (check-source, offsets, …) without blocking the test's event loop. */
+export async function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(node, [`${repoRoot}src/cli.ts`, ...args], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+  const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  clearTimeout(timer);
+  return { status, stdout, stderr };
+}
