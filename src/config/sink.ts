@@ -13,6 +13,11 @@ export const sinkSpec = {
     'Comma-separated regular expressions of topics to consume. Default: every `<TOPIC_PREFIX>.<database>.<table>` topic.',
     { default: '<TOPIC_PREFIX>\\.[^.]+\\.[^.]+' },
   ),
+  SINK_SESSION_TIMEOUT_MS: envVar(
+    int(6000, 300_000).default(30_000),
+    'Consumer group session timeout: how long a sink that died without leaving keeps its partitions before the others take them over.',
+    { default: '30000' },
+  ),
   TOPIC_REFRESH_MS: envVar(int(1000).default(10_000), 'How often the sink looks for new matching topics.', { default: '10000' }),
   ELASTICSEARCH_URL: envVar(url(), 'Elasticsearch base URL.'),
   ELASTICSEARCH_USERNAME: envVar(text().optional(), 'Basic-auth user for Elasticsearch.'),

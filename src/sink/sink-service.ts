@@ -131,8 +131,8 @@ export class SinkService implements Probe {
     const consumer = this.#kafka.consumer({
       groupId: this.#config.SINK_GROUP_ID,
       readUncommitted: false,
-      sessionTimeout: 30_000,
-      heartbeatInterval: 3_000,
+      sessionTimeout: this.#config.SINK_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.min(3_000, Math.floor(this.#config.SINK_SESSION_TIMEOUT_MS / 3)),
       maxBytesPerPartition: 8 * 1024 * 1024,
       maxWaitTimeInMs: 250,
     });
