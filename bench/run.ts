@@ -7,15 +7,18 @@
  * 2. Baseline: a raw bulk loader writing the very same documents — same ids, same external
  *    versions, same bulk size — straight into a fresh index with the same mapping.
  * Ratio = end-to-end rows/s ÷ raw loader docs/s.
- * 3. Source alone: rows/s into Kafka (committed) with exactly-once on and off, each ÷ a bare
+ * 3. Sink alone: a new sink group indexes the end-to-end run's pre-filled topic into a fresh
+ *    index; its docs/s ÷ the raw loader's, and the sink's peak RSS (VmHWM) in both runs.
+ * 4. Source alone: rows/s into Kafka (committed) with exactly-once on and off, each ÷ a bare
  *    kafkajs producer sending the same already-encoded records without transactions.
- * 4. Recovery: time from SIGKILL of the source to a change committed by its successor.
+ * 5. Recovery: time from SIGKILL of the source to a change committed by its successor.
  * Nothing here gates CI.
  */
 import { Client } from '@elastic/elasticsearch';
 import { dumpIndex, es } from '../test/helpers/elasticsearch.ts';
 import { freshDatabase, rootConnection } from '../test/helpers/mysql.ts';
 import { Pipeline } from '../test/helpers/pipeline.ts';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readTopicToEnd } from '../src/core/topic-reader.ts';
 import { testKafka } from '../test/helpers/kafka.ts';
@@ -60,10 +63,16 @@ function assertAlive(...services: ServiceProcess[]): void {
   }
 }
 
-async function endToEnd(): Promise<{ rate: number; index: string; seconds: number }> {
+/** Peak resident set size of a running service (Linux VmHWM), in MiB. */
+async function peakRssMiB(service: ServiceProcess): Promise<number> {
+  const status = await readFile(`/proc/${service.child.pid}/status`, 'utf8');
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function endToEnd(): Promise<{ rate: number; index: string; seconds: number; pipeline: Pipeline; sinkPeakMiB: number }> {
   const { pipeline, conn } = await benchTable();
   await pipeline.startSource();
-  await pipeline.startSink({ LOG_LEVEL: 'warn' });
+  await pipeline.startSink();
   const index = pipeline.indexOf('events');
   const started = performance.now();
   await insertRows(conn);
@@ -74,9 +83,26 @@ async function endToEnd(): Promise<{ rate: number; index: string; seconds: numbe
   }
   const seconds = (performance.now() - started) / 1000;
   console.log(`  inserts took ${((inserted - started) / 1000).toFixed(1)} s; everything searchable after ${seconds.toFixed(1)} s`);
+  const sinkPeakMiB = await peakRssMiB(pipeline.sink!);
   await pipeline.stopAll();
   await conn.end();
-  return { rate: ROWS / seconds, index, seconds };
+  return { rate: ROWS / seconds, index, seconds, pipeline, sinkPeakMiB };
+}
+
+/** A fresh sink group over the end-to-end run's topic, into its own index: docs/s from process start. */
+async function sinkOnly(pipeline: Pipeline): Promise<{ rate: number; peakMiB: number }> {
+  const index = `${pipeline.indexOf('events')}_sinkonly`;
+  const started = performance.now();
+  const sink = startService('sink', pipeline.sinkEnv({ SINK_GROUP_ID: uniqueName('bench_sink'), INDEX_NAME_TEMPLATE: index }));
+  while ((await count(index).catch(() => 0)) < ROWS) {
+    assertAlive(sink);
+    await sleep(250);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const peakMiB = await peakRssMiB(sink);
+  await sink.stop('SIGKILL');
+  await es('DELETE', `/${index}`);
+  return { rate: ROWS / seconds, peakMiB };
 }
 
 async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof dumpIndex>>): Promise<number> {
@@ -108,7 +134,7 @@ async function committedEvents(source: ServiceProcess): Promise<number> {
 
 async function sourceOnly(exactlyOnce: boolean): Promise<{ rate: number; topic: string }> {
   const { pipeline, conn } = await benchTable();
-  const source = await pipeline.startSource({ EXACTLY_ONCE: String(exactlyOnce), LOG_LEVEL: 'warn' });
+  const source = await pipeline.startSource({ EXACTLY_ONCE: String(exactlyOnce) });
   const started = performance.now();
   await insertRows(conn);
   while ((await committedEvents(source)) < ROWS) {
@@ -145,13 +171,13 @@ async function bareProducer(topic: string): Promise<number> {
 /** SIGKILL the source, start a successor at once, and time until it committed a new change. */
 async function recovery(): Promise<number> {
   const { pipeline, conn } = await benchTable();
-  await pipeline.startSource({ LOG_LEVEL: 'warn' });
+  await pipeline.startSource();
   await conn.query("INSERT INTO events VALUES (1, 'a', 1, 'debit', NULL, '2024-01-01', 0, 0)");
   while ((await committedEvents(pipeline.source!)) < 1) await sleep(50);
   const killed = performance.now();
   await pipeline.source!.stop('SIGKILL');
   await conn.query("INSERT INTO events VALUES (2, 'a', 1, 'debit', NULL, '2024-01-01', 0, 0)");
-  const successor = startService('source', pipeline.sourceEnv({ LOG_LEVEL: 'warn' }));
+  const successor = startService('source', pipeline.sourceEnv());
   pipeline.source = successor;
   for (;;) {
     assertAlive(successor);
@@ -172,6 +198,10 @@ const raw = await rawLoader(e2e.index, docs);
 console.log(`end to end (MariaDB → source → Kafka → sink → Elasticsearch): ${e2e.rate.toFixed(0)} rows/s`);
 console.log(`raw bulk loader (same docs, ids, external versions):            ${raw.toFixed(0)} docs/s`);
 console.log(`ratio end-to-end ÷ raw loader: ${(e2e.rate / raw).toFixed(3)}`);
+const sinkAlone = await sinkOnly(e2e.pipeline);
+console.log(`sink alone (pre-filled topic → Elasticsearch, from process start): ${sinkAlone.rate.toFixed(0)} docs/s`);
+console.log(`ratio sink alone ÷ raw loader: ${(sinkAlone.rate / raw).toFixed(3)}`);
+console.log(`sink peak RSS: ${e2e.sinkPeakMiB.toFixed(0)} MiB end to end, ${sinkAlone.peakMiB.toFixed(0)} MiB alone`);
 
 const eos = await sourceOnly(true);
 const bare = await bareProducer(eos.topic);
