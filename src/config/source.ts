@@ -26,6 +26,16 @@ export const sourceSpec = {
     'Where a source without a stored position starts: `earliest` binlog still on the server, or `latest` (only new changes).',
     { default: 'earliest' },
   ),
+  SNAPSHOT_MODE: envVar(
+    z.enum(['initial', 'never', 'when_needed', 'initial_only']).default('initial'),
+    '`initial`: without a stored position, snapshot the captured tables (lock-free, resumable) and then stream from the snapshot\'s position; `never`: stream from START_POSITION; `when_needed`: like initial, and also re-snapshot instead of failing when the stored position was purged from the server; `initial_only`: snapshot, then exit.',
+    { default: 'initial' },
+  ),
+  SNAPSHOT_CHUNK_ROWS: envVar(
+    int(1, 1_000_000).default(5000),
+    'Rows per snapshot chunk: one Kafka transaction, and at most what a restart reads again per table.',
+    { default: '5000' },
+  ),
   RESUME_BY: envVar(
     z.enum(['gtid', 'file']).default('gtid'),
     'How a restart resumes: by the stored GTID set (survives failover within a replication topology) or by binlog file and position.',

@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   SOURCE_UNREACHABLE: 'The MySQL/MariaDB server could not be reached or refused the connection.',
   SOURCE_POSITION_PURGED: 'The stored source position is no longer on the server (binlogs purged).',
   SOURCE_POSITION_INVALID: 'The stored source position cannot be parsed.',
+  SNAPSHOT_FAILED: 'A snapshot query failed for a reason retrying cannot fix (privileges, a dropped table); the snapshot resumes once fixed.',
   SOURCE_FENCED: 'Another source instance with the same SOURCE_ID took over; this one stopped without writing.',
   UNSUPPORTED_COLUMN_TYPE: 'A captured column has a type this version cannot convert exactly.',
   SCHEMA_INCOMPATIBLE: 'The registry refused a new schema version under the subject\'s compatibility level.',

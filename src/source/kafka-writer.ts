@@ -5,6 +5,7 @@ import { isFencedError, kafkaError } from '../core/kafka.ts';
 import type { SourcePosition } from '../core/position.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset } from './offset-store.ts';
+import type { SnapshotProgress } from './snapshot.ts';
 
 /**
  * Bytes of records per produce call: well below the broker's default message.max.bytes, and small
@@ -96,10 +97,14 @@ export class TransactionalWriter {
     const admin = this.#kafka.admin();
     try {
       await admin.connect();
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((topic) => ({ topic, numPartitions: this.#settings.partitions, replicationFactor: this.#settings.replicationFactor })),
-      });
+      const existing = new Set(await admin.listTopics());
+      const create = missing.filter((t) => !existing.has(t));
+      if (create.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: create.map((topic) => ({ topic, numPartitions: this.#settings.partitions, replicationFactor: this.#settings.replicationFactor })),
+        });
+      }
       for (const topic of missing) this.#topics.add(topic);
     } catch (error) {
       throw kafkaError(error, `creating topics ${missing.join(', ')}`);
@@ -108,8 +113,8 @@ export class TransactionalWriter {
     }
   }
 
-  /** Commits `records` and `position` atomically. On failure the transaction is aborted. */
-  async commit(records: EncodedRecord[], position: SourcePosition): Promise<void> {
+  /** Commits `records` and `position` (with snapshot progress) atomically. On failure the transaction is aborted. */
+  async commit(records: EncodedRecord[], position: SourcePosition, snapshot?: SnapshotProgress): Promise<void> {
     const byTopic = new Map<string, TopicMessages>();
     for (const record of records) {
       let entry = byTopic.get(record.topic);
@@ -121,7 +126,7 @@ export class TransactionalWriter {
     }
     byTopic.set(this.#settings.offsetsTopic, {
       topic: this.#settings.offsetsTopic,
-      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position) }],
+      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, snapshot) }],
     });
     if (!this.#settings.exactlyOnce) return this.#sendAtLeastOnce([...byTopic.values()]);
     let transaction;

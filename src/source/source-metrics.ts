@@ -20,6 +20,9 @@ export function createSourceMetrics() {
     headroomBytes: new Gauge({ name: 'cdc_source_binlog_headroom_bytes', help: 'Binlog bytes on the server before the stored position: how much can be purged before the position is lost', registers: [registry] }),
     retentionSeconds: new Gauge({ name: 'cdc_source_binlog_retention_seconds', help: 'The server binlog retention setting (0: never purged automatically)', registers: [registry] }),
     heartbeats: new Counter({ name: 'cdc_source_heartbeats_total', help: 'Heartbeat records committed while the captured tables were idle', registers: [registry] }),
+    snapshotRows: new Counter({ name: 'cdc_source_snapshot_rows_total', help: 'Snapshot rows committed to Kafka', labelNames: ['table'], registers: [registry] }),
+    snapshotRowsEstimated: new Gauge({ name: 'cdc_source_snapshot_rows_estimated', help: 'Estimated rows of a table being snapshotted (information_schema)', labelNames: ['table'], registers: [registry] }),
+    snapshotEtaSeconds: new Gauge({ name: 'cdc_source_snapshot_eta_seconds', help: 'Estimated seconds until the snapshot of a table is done', labelNames: ['table'], registers: [registry] }),
     restarts: new Counter({ name: 'cdc_source_restarts_total', help: 'Pipeline restarts after a retriable error', labelNames: ['code'], registers: [registry] }),
   };
 }

@@ -16,6 +16,8 @@ import { TransactionalWriter } from './kafka-writer.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, type RetentionReport } from './retention.ts';
+import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
+import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { transactionMarkers } from './transaction-metadata.ts';
 import { TransactionQueue } from './transaction-queue.ts';
@@ -47,7 +49,8 @@ export class SourceService implements Probe {
   #retention: RetentionReport | undefined;
   #retentionCheckedAt = 0;
   #lastError: CdcError | undefined;
-  #state: 'starting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
+  #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
+  #snapshot: InitialSnapshot | undefined;
   readonly #counts = new Map<string, number>();
 
   constructor(config: SourceConfig, log: Logger) {
@@ -112,13 +115,6 @@ export class SourceService implements Probe {
     });
     await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
     await this.#writer.connect();
-    const stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
-    this.#committed = stored?.position;
-    if (stored) await this.#checkRetention(connection, stored.position);
-    const resumeAt = stored && config.RESUME_BY === 'file' ? new SourcePosition(stored.position.file, stored.position.pos) : stored?.position;
-    const from: StartFrom = resumeAt ? { position: resumeAt } : config.START_POSITION === 'latest' ? { latest: true } : { earliest: true };
-    this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
-
     const encoder = new EventEncoder(this.#registry, {
       prefix: config.TOPIC_PREFIX,
       sourceId: config.SOURCE_ID,
@@ -126,6 +122,34 @@ export class SourceService implements Probe {
       compatibility: config.SCHEMA_COMPATIBILITY,
       version: VERSION,
     });
+    let stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
+    this.#committed = stored?.position;
+    let resumeSnapshot = stored?.snapshot;
+    if (stored) {
+      try {
+        await this.#checkRetention(connection, stored.position);
+      } catch (error) {
+        // An unfinished snapshot, or when_needed, starts a new snapshot instead of failing.
+        const recoverable = error instanceof CdcError && error.code === 'SOURCE_POSITION_PURGED' && (resumeSnapshot || config.SNAPSHOT_MODE === 'when_needed');
+        if (!recoverable) throw error;
+        this.#log.warn({ ...errorFields(error), snapshotMode: config.SNAPSHOT_MODE }, 'the stored position was purged from the server: taking a new snapshot of every captured table');
+        stored = undefined;
+        resumeSnapshot = undefined;
+      }
+    }
+    if (config.SNAPSHOT_MODE !== 'never' && (!stored || resumeSnapshot)) {
+      const streamFrom = await this.#takeSnapshot(connection, encoder, resumeSnapshot);
+      if (!streamFrom) return;
+      stored = { position: streamFrom, ts: Date.now() };
+    }
+    if (config.SNAPSHOT_MODE === 'initial_only') {
+      this.#log.info('SNAPSHOT_MODE=initial_only: snapshot complete, stopping');
+      return;
+    }
+    const resumeAt = stored && config.RESUME_BY === 'file' ? new SourcePosition(stored.position.file, stored.position.pos) : stored?.position;
+    const from: StartFrom = resumeAt ? { position: resumeAt } : config.START_POSITION === 'latest' ? { latest: true } : { earliest: true };
+    this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
+
     const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table));
     this.#reader = reader;
     const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
@@ -160,6 +184,37 @@ export class SourceService implements Probe {
         await this.#commitIdle(progress);
       }
     }
+  }
+
+  /**
+   * Runs (or resumes) the initial snapshot, one Kafka transaction per chunk with its progress.
+   * Returns the position streaming starts from, or undefined when stopped before the end.
+   */
+  async #takeSnapshot(connection: MysqlConnectionOptions, encoder: EventEncoder, resume: SnapshotProgress | undefined): Promise<SourcePosition | undefined> {
+    const config = this.#config;
+    const snapshot = new InitialSnapshot(connection, { captures: (db, t) => this.#captures(db, t), chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#serverId }, this.#log);
+    this.#snapshot = snapshot;
+    this.#state = 'snapshotting';
+    const report = new SnapshotReporter(snapshot, this.metrics, this.#log);
+    for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
+      const started = process.hrtime.bigint();
+      const records: EncodedRecord[] = [];
+      for (const event of chunk.events) records.push(await encoder.encode(event));
+      await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
+      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
+      const finished = chunk.progress.done.length === chunk.progress.tables.length;
+      await this.#writer!.commit(records, streamFrom, finished ? undefined : chunk.progress);
+      this.#committed = streamFrom;
+      this.#lastCommitAt = Date.now();
+      this.metrics.transactions.inc();
+      this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      report.chunkCommitted(chunk.events);
+      if (finished) {
+        report.finished();
+        return streamFrom;
+      }
+    }
+    return undefined;
   }
 
   /**
@@ -269,7 +324,7 @@ export class SourceService implements Probe {
   }
 
   ready(): { ready: boolean; reason?: string } {
-    if (this.#state === 'streaming') return { ready: true };
+    if (this.#state === 'streaming' || this.#state === 'snapshotting') return { ready: true };
     return { ready: false, reason: this.#lastError ? this.#lastError.describe() : this.#state };
   }
 
@@ -282,6 +337,7 @@ export class SourceService implements Probe {
       server: this.#facts,
       position: this.#committed?.toJSON(),
       binlogRetention: this.#retention ?? null,
+      snapshot: this.#snapshot ? snapshotStatus(this.#snapshot) : null,
       lastCommitAt: this.#lastCommitAt ? new Date(this.#lastCommitAt).toISOString() : null,
       tables: Object.fromEntries(this.#counts),
       lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,
