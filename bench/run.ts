@@ -11,9 +11,13 @@
  *    index; its docs/s ÷ the raw loader's, and the sink's peak RSS (VmHWM) in both runs.
  * 4. Source alone: rows/s into Kafka (committed) with exactly-once on and off, each ÷ a bare
  *    kafkajs producer sending the same already-encoded records without transactions.
- * 5. Recovery: time from SIGKILL of the source to a change committed by its successor.
+ * 5. Snapshot: BENCH_SNAPSHOT_ROWS rows snapshotted into Kafka (SNAPSHOT_MODE=initial_only,
+ *    acknowledged) ÷ a bare producer re-sending the same records, and ÷ `mariadb-dump
+ *    --single-transaction` of the table to /dev/null; a writer's p99 latency during ÷ without.
+ * 6. Recovery: time from SIGKILL of the source to a change committed by its successor.
  * Nothing here gates CI.
  */
+import { spawnSync } from 'node:child_process';
 import { Client } from '@elastic/elasticsearch';
 import { dumpIndex, es } from '../test/helpers/elasticsearch.ts';
 import { freshDatabase, rootConnection } from '../test/helpers/mysql.ts';
@@ -26,6 +30,9 @@ import { startService, uniqueName, type ServiceProcess } from '../test/helpers/s
 import { stackEnv } from '../test/helpers/stack.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
+const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
+/** Comma-separated parts to run (e2e, source, snapshot, recovery); all by default. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery').split(','));
 const TX_ROWS = 1000;
 const BULK = 5000;
 
@@ -45,11 +52,11 @@ async function benchTable(): Promise<{ pipeline: Pipeline; conn: Awaited<ReturnT
   return { pipeline, conn };
 }
 
-async function insertRows(conn: Awaited<ReturnType<typeof rootConnection>>): Promise<void> {
-  for (let from = 0; from < ROWS; from += TX_ROWS) {
+async function insertRows(conn: Awaited<ReturnType<typeof rootConnection>>, rows = ROWS): Promise<void> {
+  for (let from = 0; from < rows; from += TX_ROWS) {
     const values: unknown[] = [];
     const placeholders: string[] = [];
-    for (let id = from; id < Math.min(ROWS, from + TX_ROWS); id++) {
+    for (let id = from; id < Math.min(rows, from + TX_ROWS); id++) {
       placeholders.push('(?,?,?,?,?,?,?,?)');
       values.push(id, `acct-${id % 977}`, (id % 100000) / 100, id % 2 ? 'debit' : 'credit', `note ${id}`, '2024-05-06 07:08:09.123456', id / 7, id % 13);
     }
@@ -168,6 +175,47 @@ async function bareProducer(topic: string): Promise<number> {
   return messages.length / seconds;
 }
 
+/** Single-row updates of random rows until `until` settles; each statement's latency. */
+async function writerLatencies(conn: Awaited<ReturnType<typeof rootConnection>>, rows: number, until: Promise<unknown>): Promise<number[]> {
+  const latencies: number[] = [];
+  let done = false;
+  void until.finally(() => (done = true));
+  while (!done) {
+    const started = performance.now();
+    await conn.query('UPDATE events SET flags = flags + 1 WHERE id = ?', [Math.floor(Math.random() * rows)]);
+    latencies.push(performance.now() - started);
+  }
+  return latencies;
+}
+
+function p99(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length * 0.99)] ?? 0;
+}
+
+async function snapshotBench(): Promise<void> {
+  const { pipeline, conn } = await benchTable();
+  await insertRows(conn, SNAPSHOT_ROWS);
+  const env = stackEnv();
+  const dumpStarted = performance.now();
+  const dump = spawnSync('mariadb-dump', ['--single-transaction', '-h', env.MYSQL_HOST, '-P', env.MYSQL_PORT, '-u', 'root', `-p${env.MYSQL_ROOT_PASSWORD}`, pipeline.database, 'events'], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 20 });
+  if (dump.status !== 0) throw new Error(`mariadb-dump failed: ${dump.stderr}`);
+  const dumpRate = SNAPSHOT_ROWS / ((performance.now() - dumpStarted) / 1000);
+  const writer = await rootConnection(pipeline.database);
+  const quiet = await writerLatencies(writer, SNAPSHOT_ROWS, sleep(5000));
+  const started = performance.now();
+  const source = startService('source', pipeline.sourceEnv({ SNAPSHOT_MODE: 'initial_only', SNAPSHOT_CHUNK_ROWS: '5000' }));
+  const during = await writerLatencies(writer, SNAPSHOT_ROWS, source.exited);
+  if ((await source.exited) !== 0) throw new Error(`snapshot source failed: ${source.lines.slice(-3).map((l) => l.raw).join('\n')}`);
+  const rate = SNAPSHOT_ROWS / ((performance.now() - started) / 1000);
+  await writer.end();
+  await conn.end();
+  const bare = await bareProducer(pipeline.topicOf('events'));
+  console.log(`snapshot of ${SNAPSHOT_ROWS} rows into Kafka (from process start, acknowledged): ${rate.toFixed(0)} rows/s`);
+  console.log(`  ÷ bare producer (${bare.toFixed(0)} records/s): ${(rate / bare).toFixed(3)}; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(rate / dumpRate).toFixed(3)}`);
+  console.log(`  writer p99 latency during snapshot ${p99(during).toFixed(2)} ms ÷ without ${p99(quiet).toFixed(2)} ms = ${(p99(during) / p99(quiet)).toFixed(2)} (max during ${Math.max(...during).toFixed(1)} ms)`);
+}
+
 /** SIGKILL the source, start a successor at once, and time until it committed a new change. */
 async function recovery(): Promise<number> {
   const { pipeline, conn } = await benchTable();
@@ -190,27 +238,33 @@ async function recovery(): Promise<number> {
   return seconds;
 }
 
-console.log(`cdc bench: ${ROWS} rows, ${TX_ROWS}-row transactions, bulk ${BULK}`);
-const e2e = await endToEnd();
-const docs = await dumpIndex(e2e.index);
-await rawLoader(e2e.index, new Map([...docs].slice(0, 20_000))); // warm the JVM for the baseline too
-const raw = await rawLoader(e2e.index, docs);
-console.log(`end to end (MariaDB → source → Kafka → sink → Elasticsearch): ${e2e.rate.toFixed(0)} rows/s`);
-console.log(`raw bulk loader (same docs, ids, external versions):            ${raw.toFixed(0)} docs/s`);
-console.log(`ratio end-to-end ÷ raw loader: ${(e2e.rate / raw).toFixed(3)}`);
-const sinkAlone = await sinkOnly(e2e.pipeline);
-console.log(`sink alone (pre-filled topic → Elasticsearch, from process start): ${sinkAlone.rate.toFixed(0)} docs/s`);
-console.log(`ratio sink alone ÷ raw loader: ${(sinkAlone.rate / raw).toFixed(3)}`);
-console.log(`sink peak RSS: ${e2e.sinkPeakMiB.toFixed(0)} MiB end to end, ${sinkAlone.peakMiB.toFixed(0)} MiB alone`);
-
-const eos = await sourceOnly(true);
-const bare = await bareProducer(eos.topic);
-const alo = await sourceOnly(false);
-console.log(`source → Kafka, exactly-once (transactions): ${eos.rate.toFixed(0)} rows/s`);
-console.log(`source → Kafka, at-least-once (EXACTLY_ONCE=false): ${alo.rate.toFixed(0)} rows/s`);
-console.log(`bare kafkajs producer, same encoded records, no transactions: ${bare.toFixed(0)} records/s`);
-console.log(`ratio exactly-once ÷ bare producer: ${(eos.rate / bare).toFixed(3)}; at-least-once ÷ bare producer: ${(alo.rate / bare).toFixed(3)}`);
-const recoveries = [];
-for (let i = 0; i < 3; i++) recoveries.push(await recovery());
-console.log(`SIGKILL → successor committed a new change: ${recoveries.map((s) => s.toFixed(2)).join(', ')} s`);
+console.log(`cdc bench: ${ROWS} rows, ${TX_ROWS}-row transactions, bulk ${BULK}; parts ${[...ONLY].join(',')}`);
+if (ONLY.has('e2e')) {
+  const e2e = await endToEnd();
+  const docs = await dumpIndex(e2e.index);
+  await rawLoader(e2e.index, new Map([...docs].slice(0, 20_000))); // warm the JVM for the baseline too
+  const raw = await rawLoader(e2e.index, docs);
+  console.log(`end to end (MariaDB → source → Kafka → sink → Elasticsearch): ${e2e.rate.toFixed(0)} rows/s`);
+  console.log(`raw bulk loader (same docs, ids, external versions):            ${raw.toFixed(0)} docs/s`);
+  console.log(`ratio end-to-end ÷ raw loader: ${(e2e.rate / raw).toFixed(3)}`);
+  const sinkAlone = await sinkOnly(e2e.pipeline);
+  console.log(`sink alone (pre-filled topic → Elasticsearch, from process start): ${sinkAlone.rate.toFixed(0)} docs/s`);
+  console.log(`ratio sink alone ÷ raw loader: ${(sinkAlone.rate / raw).toFixed(3)}`);
+  console.log(`sink peak RSS: ${e2e.sinkPeakMiB.toFixed(0)} MiB end to end, ${sinkAlone.peakMiB.toFixed(0)} MiB alone`);
+}
+if (ONLY.has('source')) {
+  const eos = await sourceOnly(true);
+  const bare = await bareProducer(eos.topic);
+  const alo = await sourceOnly(false);
+  console.log(`source → Kafka, exactly-once (transactions): ${eos.rate.toFixed(0)} rows/s`);
+  console.log(`source → Kafka, at-least-once (EXACTLY_ONCE=false): ${alo.rate.toFixed(0)} rows/s`);
+  console.log(`bare kafkajs producer, same encoded records, no transactions: ${bare.toFixed(0)} records/s`);
+  console.log(`ratio exactly-once ÷ bare producer: ${(eos.rate / bare).toFixed(3)}; at-least-once ÷ bare producer: ${(alo.rate / bare).toFixed(3)}`);
+}
+if (ONLY.has('snapshot')) await snapshotBench();
+if (ONLY.has('recovery')) {
+  const recoveries = [];
+  for (let i = 0; i < 3; i++) recoveries.push(await recovery());
+  console.log(`SIGKILL → successor committed a new change: ${recoveries.map((s) => s.toFixed(2)).join(', ')} s`);
+}
 process.exit(0);

@@ -159,13 +159,14 @@ export class SinkService implements Probe {
         // partition is held (not consumed further, not lost) until the batch is durable.
         for (let attempt = 0; ; attempt++) {
           try {
-            await this.#processBatch(batch, progress, resolveOffset, heartbeat, active);
+            await this.#processBatch(consumer, batch, progress, resolveOffset, heartbeat, active);
             return;
           } catch (error) {
             const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
             this.#lastError = cdc;
             if (!cdc.retriable || !active()) {
-              if (!cdc.retriable) this.#fatal ??= cdc;
+              // A consumer being replaced (topic refresh) or stopped fails its last commit: not fatal.
+              if (!cdc.retriable && active()) this.#fatal ??= cdc;
               throw cdc;
             }
             const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
@@ -180,8 +181,11 @@ export class SinkService implements Probe {
     });
   }
 
-  /** Processes `batch` from `progress.next` in chunks, committing after each durable chunk. */
-  async #processBatch(batch: Batch, progress: { next: number }, resolveOffset: (offset: string) => void, heartbeat: () => Promise<void>, active: () => boolean): Promise<void> {
+  /**
+   * Processes `batch` from `progress.next` in chunks, committing after each durable chunk. Commits
+   * go through the consumer that delivered the batch: a topic refresh may already have replaced it.
+   */
+  async #processBatch(consumer: Consumer, batch: Batch, progress: { next: number }, resolveOffset: (offset: string) => void, heartbeat: () => Promise<void>, active: () => boolean): Promise<void> {
     const { topic, partition } = batch;
     const chunkSize = this.#config.BULK_MAX_ACTIONS;
     while (progress.next < batch.messages.length && active()) {
@@ -211,7 +215,9 @@ export class SinkService implements Probe {
       const last = messages.at(-1)!.offset;
       resolveOffset(last);
       const next = (BigInt(last) + 1n).toString();
-      await this.#consumer!.commitOffsets([{ topic, partition, offset: next }]);
+      await consumer.commitOffsets([{ topic, partition, offset: next }]).catch((error: unknown) => {
+        throw kafkaError(error, `committing offset ${next} of ${topic}/${partition}`);
+      });
       this.metrics.records.inc({ topic }, messages.length);
       this.#counts.set(topic, (this.#counts.get(topic) ?? 0) + messages.length);
       this.#positions.set(`${topic}/${partition}`, next);
