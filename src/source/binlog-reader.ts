@@ -13,8 +13,8 @@ export interface MysqlConnectionOptions {
   password?: string | undefined;
 }
 
-/** Where the reader starts: a stored position, or the oldest/newest binlog on the server. */
-export type StartFrom = { position: SourcePosition } | { earliest: true } | { latest: true };
+/** Where the reader starts: a position (stored, or the oldest binlog file), or the end of the binlog. */
+export type StartFrom = { position: SourcePosition } | { latest: true };
 
 /** The row changes of one committed binlog transaction, and the safe resume point after it. */
 export interface SourceTransaction {
@@ -81,8 +81,6 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     if ('position' in from) {
       if (from.position.gtids) options.gtidSet = from.position.gtids;
       else Object.assign(options, { filename: from.position.file, position: from.position.pos });
-    } else if ('earliest' in from) {
-      options.gtidSet = '';
     } else {
       options.startAtEnd = true;
     }

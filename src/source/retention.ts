@@ -22,10 +22,8 @@ interface BinaryLog {
  * oldest binlog starts after a GTID the position still needs — never silently skips ahead.
  */
 export async function checkRetention(conn: mysql.Connection, position: SourcePosition): Promise<RetentionReport> {
-  const [logRows] = await conn.query('SHOW BINARY LOGS');
-  const logs: BinaryLog[] = (logRows as Array<Record<string, unknown>>).map((r) => ({ name: String(r.Log_name), size: Number(r.File_size) }));
-  const oldest = logs[0];
-  if (!oldest) throw new CdcError('SOURCE_PRECONDITION_FAILED', 'The server lists no binary logs (SHOW BINARY LOGS is empty): is log_bin on?');
+  const logs = await binaryLogs(conn);
+  const oldest = logs[0]!;
   const retentionSeconds = await retentionSetting(conn);
   const purged = (what: string) =>
     new CdcError('SOURCE_POSITION_PURGED', `The stored source position ${position.toString()} is no longer on the server: ${what}. The oldest binlog is ${oldest.name}.`, {
@@ -44,6 +42,18 @@ export async function checkRetention(conn: mysql.Connection, position: SourcePos
     headroomBytes += log.size;
   }
   return { oldestFile: oldest.name, headroomBytes: headroomBytes + position.pos, retentionSeconds };
+}
+
+async function binaryLogs(conn: mysql.Connection): Promise<BinaryLog[]> {
+  const [logRows] = await conn.query('SHOW BINARY LOGS');
+  const logs: BinaryLog[] = (logRows as Array<Record<string, unknown>>).map((r) => ({ name: String(r.Log_name), size: Number(r.File_size) }));
+  if (logs.length === 0) throw new CdcError('SOURCE_PRECONDITION_FAILED', 'The server lists no binary logs (SHOW BINARY LOGS is empty): is log_bin on?');
+  return logs;
+}
+
+/** The oldest binlog file the server still has: where START_POSITION=earliest begins. */
+export async function oldestBinlogFile(conn: mysql.Connection): Promise<string> {
+  return (await binaryLogs(conn))[0]!.name;
 }
 
 async function retentionSetting(conn: mysql.Connection): Promise<number> {

@@ -15,7 +15,7 @@ import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
-import { checkRetention, type RetentionReport } from './retention.ts';
+import { checkRetention, oldestBinlogFile, type RetentionReport } from './retention.ts';
 import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
 import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
@@ -147,7 +147,13 @@ export class SourceService implements Probe {
       return;
     }
     const resumeAt = stored && config.RESUME_BY === 'file' ? new SourcePosition(stored.position.file, stored.position.pos) : stored?.position;
-    const from: StartFrom = resumeAt ? { position: resumeAt } : config.START_POSITION === 'latest' ? { latest: true } : { earliest: true };
+    // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
+    // beginning is refused by a server that has purged binlogs.
+    const from: StartFrom = resumeAt
+      ? { position: resumeAt }
+      : config.START_POSITION === 'latest'
+        ? { latest: true }
+        : { position: new SourcePosition(await withRetry(() => this.#oldestBinlog(connection), { signal, onRetry }), 4) };
     this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
 
     const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table));
@@ -248,6 +254,17 @@ export class SourceService implements Probe {
       await conn.query(statement);
     } catch (error) {
       this.#log.warn({ err: errorMessage(error) }, 'HEARTBEAT_QUERY failed');
+    } finally {
+      await conn.end().catch(() => undefined);
+    }
+  }
+
+  async #oldestBinlog(connection: MysqlConnectionOptions): Promise<string> {
+    const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 }).catch((error: unknown) => {
+      throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${connection.host}:${connection.port}: ${errorMessage(error)}`, { cause: error, retriable: true });
+    });
+    try {
+      return await oldestBinlogFile(conn);
     } finally {
       await conn.end().catch(() => undefined);
     }
