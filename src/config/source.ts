@@ -63,6 +63,11 @@ export const sourceSpec = {
     { default: '10000' },
   ),
   HEARTBEAT_QUERY: envVar(text().optional(), 'Statement run on the source at every heartbeat, to create binlog traffic on otherwise idle servers (e.g. an UPDATE of a heartbeat table).'),
+  RETENTION_WARN_SECONDS: envVar(
+    int(0).default(3600),
+    'Warn when the oldest binlog on the server starts less than this many seconds before the stored position.',
+    { default: '3600' },
+  ),
   RETENTION_WARN_BYTES: envVar(
     int(0).default(64 * 1024 * 1024),
     'Warn when fewer binlog bytes than this lie between the oldest binlog on the server and the stored position.',
@@ -82,4 +87,9 @@ export type SourceConfig = ConfigOf<typeof sourceSpec>;
 export function replicaServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {
   if (config.MYSQL_SERVER_ID !== undefined) return config.MYSQL_SERVER_ID;
   return 1_000_000 + (createHash('sha256').update(config.SOURCE_ID).digest().readUInt32BE(0) % 1_000_000_000);
+}
+
+/** Server id of the short connection that reads binlog start times: outside every derived reader id. */
+export function probeServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {
+  return (replicaServerId(config) + 2_000_000_000) % 2 ** 32;
 }

@@ -1,7 +1,8 @@
 import mysql from 'mysql2/promise';
 import type { Logger } from '../core/logger.ts';
 import { createKafka } from '../core/kafka.ts';
-import { replicaServerId, type SourceConfig } from '../config/source.ts';
+import { probeServerId, replicaServerId, type SourceConfig } from '../config/source.ts';
+import { binlogStartTime } from './binlog-start-time.ts';
 import { readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, type RetentionReport } from './retention.ts';
@@ -23,7 +24,11 @@ export async function runSourceCheck(config: SourceConfig, log: Logger): Promise
   if (!stored) return { ...facts, storedPosition: null, retention: null };
   const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
   try {
-    return { ...facts, storedPosition: stored.position.toJSON(), retention: await checkRetention(conn, stored.position) };
+    return { ...facts, storedPosition: stored.position.toJSON(), retention: await checkRetention(conn, stored.position, {
+        positionTimeMs: stored.ts,
+        startTimeOf: (file) => binlogStartTime(connection, file, probeServerId(config)),
+      }),
+    };
   } finally {
     await conn.end().catch(() => undefined);
   }

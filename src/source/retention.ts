@@ -7,6 +7,11 @@ export interface RetentionReport {
   oldestFile: string;
   /** Binlog bytes between the oldest retained byte and the position: how much can be purged before it is lost. */
   headroomBytes: number;
+  /**
+   * Seconds of binlog history between the oldest binlog's start and the position's time (the
+   * commit time of the last change it covers): how far back the server still reaches.
+   */
+  headroomSeconds: number;
   /** The server's retention setting, when it has one (0: binlogs are never purged automatically). */
   retentionSeconds: number;
 }
@@ -21,7 +26,11 @@ interface BinaryLog {
  * SOURCE_POSITION_PURGED when the position's file is gone, or (MariaDB, GTID resume) when the
  * oldest binlog starts after a GTID the position still needs — never silently skips ahead.
  */
-export async function checkRetention(conn: mysql.Connection, position: SourcePosition): Promise<RetentionReport> {
+export async function checkRetention(
+  conn: mysql.Connection,
+  position: SourcePosition,
+  timing: { positionTimeMs: number; startTimeOf: (file: string) => Promise<number> },
+): Promise<RetentionReport> {
   const logs = await binaryLogs(conn);
   const oldest = logs[0]!;
   const retentionSeconds = await retentionSetting(conn);
@@ -41,7 +50,8 @@ export async function checkRetention(conn: mysql.Connection, position: SourcePos
     if (log.name === position.file) break;
     headroomBytes += log.size;
   }
-  return { oldestFile: oldest.name, headroomBytes: headroomBytes + position.pos, retentionSeconds };
+  const headroomSeconds = Math.max(0, Math.round((timing.positionTimeMs - (await timing.startTimeOf(oldest.name))) / 1000));
+  return { oldestFile: oldest.name, headroomBytes: headroomBytes + position.pos, headroomSeconds, retentionSeconds };
 }
 
 async function binaryLogs(conn: mysql.Connection): Promise<BinaryLog[]> {

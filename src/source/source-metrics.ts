@@ -18,6 +18,7 @@ export function createSourceMetrics() {
     queueBytes: new Gauge({ name: 'cdc_source_queue_bytes', help: 'Binlog bytes waiting between reader and Kafka writer', registers: [registry] }),
     lagSeconds: new Gauge({ name: 'cdc_source_lag_seconds', help: 'Now minus the commit time of the last change committed to Kafka', registers: [registry] }),
     headroomBytes: new Gauge({ name: 'cdc_source_binlog_headroom_bytes', help: 'Binlog bytes on the server before the stored position: how much can be purged before the position is lost', registers: [registry] }),
+    headroomSeconds: new Gauge({ name: 'cdc_source_binlog_headroom_seconds', help: 'Seconds between the start of the oldest binlog on the server and the stored position\'s commit time', registers: [registry] }),
     retentionSeconds: new Gauge({ name: 'cdc_source_binlog_retention_seconds', help: 'The server binlog retention setting (0: never purged automatically)', registers: [registry] }),
     heartbeats: new Counter({ name: 'cdc_source_heartbeats_total', help: 'Heartbeat records committed while the captured tables were idle', registers: [registry] }),
     snapshotRows: new Counter({ name: 'cdc_source_snapshot_rows_total', help: 'Snapshot rows committed to Kafka', labelNames: ['table'], registers: [registry] }),

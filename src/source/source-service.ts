@@ -7,7 +7,8 @@ import { SourcePosition } from '../core/position.ts';
 import { backoffDelay, DEFAULT_RETRY, withRetry } from '../core/retry.ts';
 import { Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
-import { replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
+import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
+import { binlogStartTime } from './binlog-start-time.ts';
 import type { Probe } from '../http/server.ts';
 import { BinlogReader, type MysqlConnectionOptions, type StartFrom, type SourceTransaction } from './binlog-reader.ts';
 import mysql from 'mysql2/promise';
@@ -48,6 +49,9 @@ export class SourceService implements Probe {
   #lastCommitAt = 0;
   #retention: RetentionReport | undefined;
   #retentionCheckedAt = 0;
+  /** Commit time of the last change the stored position covers (now, when idle commits moved it). */
+  #positionTime = 0;
+  readonly #binlogStarts = new Map<string, number>();
   #lastError: CdcError | undefined;
   #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
   #snapshot: InitialSnapshot | undefined;
@@ -124,6 +128,7 @@ export class SourceService implements Probe {
     });
     let stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
     this.#committed = stored?.position;
+    this.#positionTime = stored?.ts ?? 0;
     let resumeSnapshot = stored?.snapshot;
     if (stored) {
       try {
@@ -244,6 +249,7 @@ export class SourceService implements Probe {
     await this.#writer!.commit(records, position);
     this.#committed = position;
     this.#lastCommitAt = Date.now();
+    this.#positionTime = this.#lastCommitAt;
     if (records.length > 0) this.metrics.heartbeats.inc();
   }
 
@@ -257,6 +263,16 @@ export class SourceService implements Probe {
     } finally {
       await conn.end().catch(() => undefined);
     }
+  }
+
+  /** A file's start time never changes: read once per file. */
+  async #binlogStartTime(connection: MysqlConnectionOptions, file: string): Promise<number> {
+    let ms = this.#binlogStarts.get(file);
+    if (ms === undefined) {
+      ms = await binlogStartTime(connection, file, probeServerId(this.#config));
+      this.#binlogStarts.set(file, ms);
+    }
+    return ms;
   }
 
   async #oldestBinlog(connection: MysqlConnectionOptions): Promise<string> {
@@ -274,11 +290,12 @@ export class SourceService implements Probe {
   async #checkRetention(connection: MysqlConnectionOptions, position: SourcePosition): Promise<void> {
     const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
     try {
-      const report = await checkRetention(conn, position);
+      const report = await checkRetention(conn, position, { positionTimeMs: this.#positionTime || Date.now(), startTimeOf: (file) => this.#binlogStartTime(connection, file) });
       this.#retention = report;
       this.metrics.headroomBytes.set(report.headroomBytes);
+      this.metrics.headroomSeconds.set(report.headroomSeconds);
       this.metrics.retentionSeconds.set(report.retentionSeconds);
-      if (report.headroomBytes < this.#config.RETENTION_WARN_BYTES) {
+      if (report.headroomBytes < this.#config.RETENTION_WARN_BYTES || report.headroomSeconds < this.#config.RETENTION_WARN_SECONDS) {
         this.#log.warn({ ...report, position: position.toJSON() }, 'the stored position is close to the oldest binlog on the server: raise binlog retention or the source may lose its position');
       }
     } finally {
@@ -317,6 +334,7 @@ export class SourceService implements Probe {
       }
     }
     this.metrics.lagSeconds.set(Math.max(0, (Date.now() - lastTs) / 1000));
+    this.#positionTime = lastTs;
   }
 
   #captures(database: string, table: string): boolean {

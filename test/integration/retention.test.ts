@@ -44,6 +44,8 @@ describe('a stored position purged from the server', () => {
   });
 
   it('shrinks the headroom as binlogs are purged, then refuses to start with SOURCE_POSITION_PURGED', async () => {
+    // The stored position's file then starts at least a second after the oldest one.
+    await new Promise((r) => setTimeout(r, 1100));
     await conn.query('FLUSH BINARY LOGS');
     await pipeline.startSource({ HEARTBEAT_INTERVAL_MS: '1000' });
     await conn.query("INSERT INTO t VALUES (1, 'a')");
@@ -53,14 +55,19 @@ describe('a stored position purged from the server', () => {
 
     const first = checkSource();
     assert.equal(first.status, 0, first.stderr);
-    const headroom1 = (JSON.parse(first.stdout) as { retention: { headroomBytes: number } }).retention.headroomBytes;
+    const report1 = (JSON.parse(first.stdout) as { retention: { headroomBytes: number; headroomSeconds: number } }).retention;
+    const headroom1 = report1.headroomBytes;
 
     // Purge what lies before the stored position's file: the position survives, the headroom falls.
     await conn.query(`PURGE BINARY LOGS TO '${storedFile}'`);
     const second = checkSource();
     assert.equal(second.status, 0, second.stderr);
-    const headroom2 = (JSON.parse(second.stdout) as { retention: { headroomBytes: number } }).retention.headroomBytes;
+    const report2 = (JSON.parse(second.stdout) as { retention: { headroomBytes: number; headroomSeconds: number } }).retention;
+    const headroom2 = report2.headroomBytes;
     assert.ok(headroom2 < headroom1, `headroom fell from ${headroom1} to ${headroom2}`);
+    // In time too, from the binlogs' own start timestamps; the stored file started moments before the position.
+    assert.ok(report2.headroomSeconds < report1.headroomSeconds, `headroom fell from ${report1.headroomSeconds} s to ${report2.headroomSeconds} s`);
+    assert.ok(report2.headroomSeconds >= 0 && report2.headroomSeconds < 120, `the stored file started ${report2.headroomSeconds} s before the position`);
 
     // Purge past it while the source is stopped.
     await conn.query("FLUSH BINARY LOGS; INSERT INTO t VALUES (2, 'b'); FLUSH BINARY LOGS");
