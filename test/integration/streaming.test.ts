@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, dumpAll, runWorkload } from '../helpers/demo-tables.ts';
-import { freshDatabase, rootConnection } from '../helpers/mysql.ts';
+import { freshDatabase, rootConnection, rows } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, metricValue, Pipeline, waitProcessed, waitUntilEqual } from '../helpers/pipeline.ts';
 import { readTopic } from '../helpers/kafka.ts';
 import { startService, uniqueName, waitReady } from '../helpers/services.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('streaming MariaDB → Kafka → Elasticsearch', () => {
   const pipeline = new Pipeline(uniqueName('cdc_stream'));
@@ -35,10 +36,12 @@ describe('streaming MariaDB → Kafka → Elasticsearch', () => {
 
   it('stays equal when source and sink are stopped with SIGTERM mid-workload and restarted', async () => {
     let workloadDone = false;
-    const workload = runWorkload(conn, 1000, 1000).then(() => {
+    const workload = runWorkload(conn, 1000, 3000).then(() => {
       workloadDone = true;
     });
-    await new Promise((r) => setTimeout(r, 700));
+    const counter = await rootConnection(pipeline.database);
+    await waitFor('the workload to be under way', async () => Number((await rows(counter, 'SELECT COUNT(*) AS n FROM customers WHERE id >= 1000'))[0]!.n) >= 200, 60_000, 20);
+    await counter.end();
     const stoppedMidWorkload = !workloadDone;
     const stopping = Date.now();
     assert.equal(await pipeline.source!.stop('SIGTERM'), 0, 'source exits 0 on SIGTERM');
