@@ -3,7 +3,7 @@ import type mysql from 'mysql2/promise';
 import { dumpIndex } from './elasticsearch.ts';
 import { readTopic } from './kafka.ts';
 import { differences, type TableCheck } from './demo-tables.ts';
-import { rows } from './mysql.ts';
+import { freshDatabase, rootConnection, rows } from './mysql.ts';
 import { startService, uniqueName, waitReady, type ServiceProcess } from './services.ts';
 import { waitFor } from './wait.ts';
 
@@ -21,6 +21,14 @@ export class Pipeline {
     this.prefix = uniqueName('t').toLowerCase();
     this.sourceId = uniqueName('src');
     this.group = uniqueName('grp');
+  }
+
+  /** A fresh database for this pipeline with `ddl` applied; the returned root connection uses it. */
+  async createDatabase(ddl: string): Promise<mysql.Connection> {
+    await freshDatabase(this.database);
+    const conn = await rootConnection(this.database);
+    await conn.query(ddl);
+    return conn;
   }
 
   indexOf(table: string): string {

@@ -4,7 +4,7 @@ import type mysql from 'mysql2/promise';
 import { isDeepStrictEqual } from 'node:util';
 import { DDL, docAsText, expectedCustomer, runWorkload } from '../helpers/demo-tables.ts';
 import { dumpIndex, es } from '../helpers/elasticsearch.ts';
-import { freshDatabase, rootConnection, rows } from '../helpers/mysql.ts';
+import { rows } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { uniqueName } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -17,9 +17,7 @@ describe('document shape: write alias and change metadata', () => {
   let conn: mysql.Connection;
 
   before(async () => {
-    await freshDatabase(pipeline.database);
-    conn = await rootConnection(pipeline.database);
-    await conn.query(DDL);
+    conn = await pipeline.createDatabase(DDL);
     await pipeline.startSource();
     await pipeline.startSink({ INDEX_WRITE_ALIAS: 'true', DOCUMENT_METADATA: 'op,ts_ms,position,gtid,version,key', DOCUMENT_METADATA_PREFIX: '__m_' });
     await runWorkload(conn, 1, 30);

@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, dumpAll, runWorkload } from '../helpers/demo-tables.ts';
 import { readTopic } from '../helpers/kafka.ts';
-import { freshDatabase, rootConnection } from '../helpers/mysql.ts';
 import { Pipeline, waitProcessed, waitUntilEqual } from '../helpers/pipeline.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
@@ -23,9 +22,7 @@ describe('cdc offsets show and reset', () => {
   let conn: mysql.Connection;
 
   before(async () => {
-    await freshDatabase(pipeline.database);
-    conn = await rootConnection(pipeline.database);
-    await conn.query(DDL);
+    conn = await pipeline.createDatabase(DDL);
     await pipeline.startSource();
     await pipeline.startSink();
     await runWorkload(conn, 1, 40);

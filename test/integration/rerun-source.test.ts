@@ -3,7 +3,6 @@ import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, dumpAll, runWorkload } from '../helpers/demo-tables.ts';
 import { deleteTopics, readTopic } from '../helpers/kafka.ts';
-import { freshDatabase, rootConnection } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, metricValue, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { uniqueName } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -20,9 +19,7 @@ describe('recreated topics and a source re-run from an earlier position', () => 
   let conn: mysql.Connection;
 
   before(async () => {
-    await freshDatabase(pipeline.database);
-    conn = await rootConnection(pipeline.database);
-    await conn.query(DDL);
+    conn = await pipeline.createDatabase(DDL);
     await pipeline.startSource();
     await pipeline.startSink();
     await runWorkload(conn, 1, 60);

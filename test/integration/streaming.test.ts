@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, dumpAll, runWorkload } from '../helpers/demo-tables.ts';
-import { freshDatabase, rootConnection, rows } from '../helpers/mysql.ts';
+import { rootConnection, rows } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, metricValue, Pipeline, waitProcessed, waitUntilEqual } from '../helpers/pipeline.ts';
 import { readTopic } from '../helpers/kafka.ts';
 import { startService, uniqueName, waitReady } from '../helpers/services.ts';
@@ -14,9 +14,7 @@ describe('streaming MariaDB → Kafka → Elasticsearch', () => {
   let conn: mysql.Connection;
 
   before(async () => {
-    await freshDatabase(pipeline.database);
-    conn = await rootConnection(pipeline.database);
-    await conn.query(DDL);
+    conn = await pipeline.createDatabase(DDL);
     await pipeline.startSource();
     await pipeline.startSink();
   });
