@@ -17,8 +17,9 @@ export function snapshotStatus(snapshot: InitialSnapshot): Record<string, TableV
 }
 
 function view(snapshot: InitialSnapshot, table: string, p: TableProgress): TableView {
-  const seconds = (Date.now() - (snapshot.tableStartedAt.get(table) ?? Date.now())) / 1000;
-  const rowsPerSecond = seconds > 0 && !p.done ? p.rowsDone / seconds : 0;
+  const start = snapshot.tableStartedAt.get(table) ?? { ms: Date.now(), rows: p.rowsDone };
+  const seconds = (Date.now() - start.ms) / 1000;
+  const rowsPerSecond = seconds > 0 && !p.done ? (p.rowsDone - start.rows) / seconds : 0;
   const remaining = Math.max(0, p.rowsEstimated - p.rowsDone);
   return { ...p, rowsPerSecond: Math.round(rowsPerSecond), etaSeconds: p.done ? 0 : rowsPerSecond > 0 ? Math.round(remaining / rowsPerSecond) : null };
 }

@@ -53,7 +53,8 @@ export class InitialSnapshot {
   readonly #serverId: number;
   readonly #log: Logger;
   readonly progress = new Map<string, TableProgress>();
-  readonly tableStartedAt = new Map<string, number>();
+  /** When this process started a table, and the rows already done then (a resumed table's rate counts only its own rows). */
+  readonly tableStartedAt = new Map<string, { ms: number; rows: number }>();
 
   constructor(connection: MysqlConnectionOptions, options: { captures: (database: string, table: string) => boolean; chunkRows: number; serverId: number }, log: Logger) {
     this.#connection = connection;
@@ -95,11 +96,11 @@ export class InitialSnapshot {
         const schema = await tableSchema(conn, database, table);
         const state = this.progress.get(qualified)!;
         state.rowsEstimated = await estimatedRows(conn, database, table);
-        this.tableStartedAt.set(qualified, Date.now());
         // A keyless table has no resumable order: after a restart it is read again from its start.
         const resumes = progress.current?.table === qualified && schema.key.length > 0;
         let lastKey = resumes ? progress.current!.lastKey.map(keyParam) : undefined;
         state.rowsDone = resumes ? progress.current!.rows : 0;
+        this.tableStartedAt.set(qualified, { ms: Date.now(), rows: state.rowsDone });
         for (;;) {
           if (signal.aborted) return;
           const rows = await this.#readChunk(conn, schema, lastKey, state.rowsDone);

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,30 +7,26 @@ import type mysql from 'mysql2/promise';
 import { readTopic } from '../helpers/kafka.ts';
 import { freshDatabase, rootConnection } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
-import { startService, uniqueName, type ServiceProcess } from '../helpers/services.ts';
-import { repoRoot, stackEnv } from '../helpers/stack.ts';
+import { runCli, startService, uniqueName, type ServiceProcess } from '../helpers/services.ts';
+import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const node = `${repoRoot}node_modules/.bin/node`;
 const SECRET = 'hunter2-must-never-be-printed';
 
-function cli(args: string[], env: Record<string, string>) {
-  return spawnSync(node, [`${repoRoot}src/cli.ts`, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8', timeout: 60_000 });
-}
 
 describe('bad configuration', () => {
-  it('lists every missing variable of the source and exits 2', () => {
-    const result = cli(['source'], {});
+  it('lists every missing variable of the source and exits 2', async () => {
+    const result = await runCli(['source'], {});
     assert.equal(result.status, 2);
     assert.match(result.stderr, /CONFIG_INVALID/);
     for (const name of ['SOURCE_ID', 'MYSQL_HOST', 'MYSQL_USER', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL']) assert.match(result.stderr, new RegExp(`${name}: is required`));
   });
 
-  it('lists every malformed variable of the sink, hides secrets and exits 2', () => {
+  it('lists every malformed variable of the sink, hides secrets and exits 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cdc-cfg-'));
     try {
       writeFileSync(join(dir, 'pw'), `${SECRET}\n`);
-      const result = cli(['sink'], {
+      const result = await runCli(['sink'], {
         KAFKA_BROKERS: 'localhost:9092',
         SCHEMA_REGISTRY_URL: 'not a url',
         ELASTICSEARCH_URL: 'http://localhost:9200',
@@ -52,8 +47,8 @@ describe('bad configuration', () => {
     }
   });
 
-  it('reads a secret from X_FILE and reports an unreadable one', () => {
-    const result = cli(['check-source'], {
+  it('reads a secret from X_FILE and reports an unreadable one', async () => {
+    const result = await runCli(['check-source'], {
       SOURCE_ID: 's',
       MYSQL_HOST: '127.0.0.1',
       MYSQL_USER: 'cdc',
@@ -76,24 +71,24 @@ describe('an unusable source server', () => {
     await conn.end();
   });
 
-  it('gives SOURCE_PRECONDITION_FAILED naming each setting and its fix, exit 2', () => {
+  it('gives SOURCE_PRECONDITION_FAILED naming each setting and its fix, exit 2', async () => {
     const stack = stackEnv();
     const env = { SOURCE_ID: 'pre', MYSQL_HOST: stack.MYSQL_HOST, MYSQL_PORT: stack.MYSQL_PORT, MYSQL_USER: stack.MYSQL_USER, MYSQL_PASSWORD: stack.MYSQL_PASSWORD, KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL };
     return (async () => {
       await conn.query("SET GLOBAL binlog_row_image = 'MINIMAL'; SET GLOBAL binlog_format = 'STATEMENT'");
-      const result = cli(['check-source'], env);
+      const result = await runCli(['check-source'], env);
       assert.equal(result.status, 2, result.stderr);
       assert.match(result.stderr, /SOURCE_PRECONDITION_FAILED/);
       assert.match(result.stderr, /binlog_row_image is MINIMAL, needs FULL: SET GLOBAL binlog_row_image = 'FULL'/);
       assert.match(result.stderr, /binlog_format is STATEMENT, needs ROW: SET GLOBAL binlog_format = 'ROW'/);
       await conn.query("SET GLOBAL binlog_row_image = 'FULL'; SET GLOBAL binlog_format = 'ROW'");
       await conn.query("DROP USER IF EXISTS 'cdc_weak'@'127.0.0.1'; CREATE USER 'cdc_weak'@'127.0.0.1' IDENTIFIED BY 'weak-pass'; GRANT SELECT ON *.* TO 'cdc_weak'@'127.0.0.1'");
-      const weak = cli(['check-source'], { ...env, MYSQL_USER: 'cdc_weak', MYSQL_PASSWORD: 'weak-pass' });
+      const weak = await runCli(['check-source'], { ...env, MYSQL_USER: 'cdc_weak', MYSQL_PASSWORD: 'weak-pass' });
       assert.equal(weak.status, 2, weak.stderr);
       assert.match(weak.stderr, /user cdc_weak lacks REPLICATION SLAVE .*GRANT REPLICATION SLAVE ON \*\.\* TO 'cdc_weak'/);
       assert.match(weak.stderr, /lacks REPLICATION CLIENT \/ BINLOG MONITOR/);
       assert.ok(!weak.stderr.includes('weak-pass'), 'no password in the message');
-      const ok = cli(['check-source'], env);
+      const ok = await runCli(['check-source'], env);
       assert.equal(ok.status, 0, ok.stderr);
       assert.match(ok.stdout, /"connector": "mariadb"/);
     })();

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { readTopic } from '../helpers/kafka.ts';
 import { freshDatabase, rootConnection, rows } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
-import { startService, uniqueName } from '../helpers/services.ts';
-import { repoRoot, stackEnv } from '../helpers/stack.ts';
+import { runCli, startService, uniqueName } from '../helpers/services.ts';
+import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('a stored position purged from the server', () => {
@@ -15,8 +14,7 @@ describe('a stored position purged from the server', () => {
 
   function checkSource() {
     const stack = stackEnv();
-    const env = {
-      PATH: process.env.PATH ?? '',
+    return runCli(['check-source'], {
       MYSQL_HOST: stack.MYSQL_HOST,
       MYSQL_PORT: stack.MYSQL_PORT,
       MYSQL_USER: stack.MYSQL_USER,
@@ -24,8 +22,7 @@ describe('a stored position purged from the server', () => {
       KAFKA_BROKERS: stack.KAFKA_BROKERS,
       SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
       ...pipeline.sourceEnv(),
-    };
-    return spawnSync(`${repoRoot}node_modules/.bin/node`, [`${repoRoot}src/cli.ts`, 'check-source'], { env, encoding: 'utf8', timeout: 90_000 });
+    });
   }
 
   async function currentFile(): Promise<string> {
@@ -53,14 +50,14 @@ describe('a stored position purged from the server', () => {
     assert.equal(await pipeline.source!.stop('SIGTERM'), 0);
     const storedFile = await currentFile();
 
-    const first = checkSource();
+    const first = await checkSource();
     assert.equal(first.status, 0, first.stderr);
     const report1 = (JSON.parse(first.stdout) as { retention: { headroomBytes: number; headroomSeconds: number } }).retention;
     const headroom1 = report1.headroomBytes;
 
     // Purge what lies before the stored position's file: the position survives, the headroom falls.
     await conn.query(`PURGE BINARY LOGS TO '${storedFile}'`);
-    const second = checkSource();
+    const second = await checkSource();
     assert.equal(second.status, 0, second.stderr);
     const report2 = (JSON.parse(second.stdout) as { retention: { headroomBytes: number; headroomSeconds: number } }).retention;
     const headroom2 = report2.headroomBytes;
@@ -72,7 +69,7 @@ describe('a stored position purged from the server', () => {
     // Purge past it while the source is stopped.
     await conn.query("FLUSH BINARY LOGS; INSERT INTO t VALUES (2, 'b'); FLUSH BINARY LOGS");
     await conn.query(`PURGE BINARY LOGS TO '${await currentFile()}'`);
-    const third = checkSource();
+    const third = await checkSource();
     assert.equal(third.status, 2);
     assert.match(third.stderr, new RegExp(`SOURCE_POSITION_PURGED: .*${storedFile.replace('.', '\\.')} was purged`));
 
