@@ -16,6 +16,8 @@ export interface VarSpec<S extends z.ZodType = z.ZodType> {
 }
 
 export type Spec = Record<string, VarSpec>;
+/** A check across variables: the problems it finds, as lines naming the variables. */
+export type Rule<C> = (config: C) => string | string[] | undefined;
 export type ConfigOf<T extends Spec> = { [K in keyof T]: z.output<T[K]['schema']> };
 
 export function envVar<S extends z.ZodType>(schema: S, doc: string, extra: Omit<VarSpec, 'schema' | 'doc'> = {}): VarSpec<S> {
@@ -50,6 +52,20 @@ export const regexList = () =>
     }
     return out;
   });
+/** `db.table`: one dot between two non-empty names. */
+export const qualifiedTable = () => text().regex(/^[^.\s]+\.[^.\s]+$/, 'must be `database.table`');
+/** `db.table:col1,col2;db.other:col` → Map from `db.table` to its key columns in order. */
+export const keyColumns = () =>
+  text().transform((value, ctx) => {
+    const out = new Map<string, string[]>();
+    for (const entry of value.split(';').map((e) => e.trim()).filter(Boolean)) {
+      const match = /^([^.:\s]+\.[^.:\s]+):(.+)$/.exec(entry);
+      const columns = match?.[2]!.split(',').map((c) => c.trim()).filter(Boolean) ?? [];
+      if (!match || columns.length === 0) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not \`db.table:col1,col2\`` });
+      else out.set(match[1]!, columns);
+    }
+    return out;
+  });
 export const url = () => text().pipe(z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }));
 
 /**
@@ -61,6 +77,7 @@ export function loadConfig<T extends Spec>(
   spec: T,
   env: Record<string, string | undefined>,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+  rules: Array<Rule<ConfigOf<T>>> = [],
 ): ConfigOf<T> {
   const problems: string[] = [];
   const input: Record<string, string | undefined> = {};
@@ -93,6 +110,8 @@ export function loadConfig<T extends Spec>(
       problems.push(`${name}: ${message} (${shown})`);
     }
   }
+  // Rules between variables only make sense once each variable parsed.
+  if (problems.length === 0) for (const rule of rules) problems.push(...[rule(result.data as ConfigOf<T>)].flat().filter((p): p is string => Boolean(p)));
   if (problems.length > 0) {
     throw new CdcError('CONFIG_INVALID', `Invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`, {
       hint: 'See docs/configuration.md for every variable.',
@@ -114,7 +133,7 @@ export function redactConfig<T extends Spec>(spec: T, config: ConfigOf<T>): Reco
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    out[name] = spec[name]?.secret ? '[redacted]' : value instanceof RegExp || Array.isArray(value) ? String(value) : value;
+    out[name] = spec[name]?.secret ? '[redacted]' : value instanceof Map ? Object.fromEntries(value) : value instanceof RegExp || Array.isArray(value) ? String(value) : value;
   }
   return out;
 }

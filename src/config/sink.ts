@@ -47,6 +47,11 @@ export const sinkSpec = {
     '`index.gc_deletes` of indices the sink creates: how long a delete\'s version blocks an older replayed change from resurrecting the document.',
     { default: '1d' },
   ),
+  KEYLESS_TABLES: envVar(
+    z.enum(['row_hash', 'skip']).default('row_hash'),
+    'Changes of tables without a key (no primary key, unique NOT NULL index or source KEY_COLUMNS): `row_hash` indexes each distinct row under a hash of its non-null columns (an update replaces the old row\'s document, a delete removes it; identical rows share one document), `skip` counts them in cdc_sink_skipped_total and indexes nothing.',
+    { default: 'row_hash' },
+  ),
   DELETE_MODE: envVar(
     z.enum(['hard', 'soft']).default('hard'),
     '`hard`: a delete removes the document (a late replay of an older change is refused only for INDEX_GC_DELETES). `soft`: a delete indexes the last row image with `__deleted: true` under the delete\'s version, so no replay can ever resurrect it; search the `<index>_current` alias (filters out deleted rows).',

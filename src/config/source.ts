@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { commonSpec } from './common.ts';
-import { bool, envVar, int, regexList, text, type ConfigOf } from './env.ts';
+import { bool, envVar, int, keyColumns, qualifiedTable, regexList, text, type ConfigOf, type Rule } from './env.ts';
 
 export const sourceSpec = {
   ...commonSpec,
@@ -35,6 +35,24 @@ export const sourceSpec = {
     int(1, 1_000_000).default(5000),
     'Rows per snapshot chunk: one Kafka transaction, and at most what a restart reads again per table.',
     { default: '5000' },
+  ),
+  KEY_COLUMNS: envVar(
+    keyColumns().optional(),
+    'Key columns per table, `db.table:col1,col2;db.other:col` (Debezium\'s message.key.columns): they replace the primary key as Kafka key, Elasticsearch id and snapshot order, and give keyless tables a key. They must identify a row uniquely. Without it a keyless table uses its first unique index over NOT NULL columns.',
+  ),
+  SIGNAL_TABLE: envVar(
+    qualifiedTable().optional(),
+    'Signal table `db.table` (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT) for incremental snapshots: a row `execute-snapshot` requests one (`cdc snapshot --tables`), and the source writes its chunk watermarks there. MYSQL_USER needs INSERT and DELETE on it.',
+  ),
+  INCREMENTAL_CHUNK_ROWS: envVar(
+    int(1, 100_000).default(1024),
+    'Rows per incremental snapshot chunk: read between two watermarks while streaming goes on.',
+    { default: '1024' },
+  ),
+  ON_POSITION_LOST: envVar(
+    z.enum(['fail', 'resnapshot']).default('fail'),
+    'When the stored position was purged from the server: `fail` with SOURCE_POSITION_PURGED, or `resnapshot`: stream from the current end of the binlog and re-snapshot every captured table incrementally (needs SIGNAL_TABLE). Deletes made while the position was lost are not seen either way.',
+    { default: 'fail' },
   ),
   RESUME_BY: envVar(
     z.enum(['gtid', 'file']).default('gtid'),
@@ -82,6 +100,10 @@ export const sourceSpec = {
 };
 
 export type SourceConfig = ConfigOf<typeof sourceSpec>;
+
+export const sourceRules: Array<Rule<SourceConfig>> = [
+  (c) => (c.ON_POSITION_LOST === 'resnapshot' && !c.SIGNAL_TABLE ? 'ON_POSITION_LOST: `resnapshot` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined),
+];
 
 /** A stable server id per SOURCE_ID, far from the small ids servers usually take. */
 export function replicaServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {

@@ -75,8 +75,8 @@ export interface ChangeEvent {
   gtid: string | undefined;
   /** Commit time on the source, ms since the epoch. */
   tsMs: number;
-  /** 'true' for snapshot rows, 'last' for the final one of a snapshot, 'false' when streaming. */
-  snapshot: 'true' | 'last' | 'false';
+  /** 'true' for initial snapshot rows, 'last' for the final one of it, 'incremental' for incremental snapshot rows, 'false' when streaming. */
+  snapshot: 'true' | 'last' | 'incremental' | 'false';
   serverId: number;
   /** Where the event stands in its binlog transaction (TRANSACTION_METADATA=true). */
   transaction?: { id: string; totalOrder: number; tableOrder: number };

@@ -41,6 +41,17 @@ export function documentId(key: Record<string, unknown>): string {
   return Buffer.byteLength(id) <= MAX_ID_BYTES ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
 }
 
+/**
+ * The document id of a row of a keyless table: a hash of its non-null columns in name order, so
+ * equal rows share one document and a nullable column added later does not change old ids.
+ */
+export function rowDocumentId(row: Record<string, unknown>): string {
+  const present = Object.entries(row)
+    .filter(([, value]) => value !== null && value !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `row:${createHash('sha256').update(documentJson(Object.fromEntries(present))).digest('hex')}`;
+}
+
 function keyPart(value: unknown): string {
   if (Buffer.isBuffer(value)) return value.toString('base64');
   if (value instanceof JsonText) return value.text;

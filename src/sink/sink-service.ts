@@ -14,7 +14,7 @@ import { VERSION } from '../version.ts';
 import { BulkWriter, collapseById, type BulkAction } from './bulk-writer.ts';
 import { ChangeDecoder, type DecodedChange } from './change-decoder.ts';
 import { DeadLetterQueue, type DeadLetter } from './dead-letter-queue.ts';
-import { documentId, documentJson } from './document.ts';
+import { documentId, rowDocumentId, documentJson } from './document.ts';
 import { metadataMappings, metadataOf } from './document-metadata.ts';
 import { IndexManager } from './index-manager.ts';
 import { indexName } from './index-naming.ts';
@@ -193,13 +193,13 @@ export class SinkService implements Probe {
       const letters: DeadLetter[] = [];
       const actions: BulkAction<KafkaMessage>[] = [];
       for (const message of messages) {
-        const action = await this.#actionFor(topic, message).catch((error: unknown) => {
+        const actionsOfMessage = await this.#actionsFor(topic, message).catch((error: unknown) => {
           const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
           if (cdc.retriable) throw cdc;
           letters.push(this.#letter(topic, partition, message, cdc));
-          return null;
+          return [];
         });
-        if (action) actions.push(action);
+        actions.push(...actionsOfMessage);
       }
       const started = process.hrtime.bigint();
       const collapsed = collapseById(actions);
@@ -227,21 +227,29 @@ export class SinkService implements Probe {
     }
   }
 
-  /** The document action of one record, or null when there is nothing to index. */
-  async #actionFor(topic: string, message: KafkaMessage): Promise<BulkAction<KafkaMessage> | null> {
+  /** The document actions of one record (none for a tombstone or a skipped keyless change). */
+  async #actionsFor(topic: string, message: KafkaMessage): Promise<BulkAction<KafkaMessage>[]> {
     const change = await this.#decoder.decode(message);
     if (!change) {
       this.metrics.skipped.inc({ reason: 'tombstone' });
-      return null;
+      return [];
     }
-    if (!change.key) {
+    if (!change.key && this.#config.KEYLESS_TABLES === 'skip') {
       this.metrics.skipped.inc({ reason: 'keyless' });
-      this.#log.warn({ topic, offset: message.offset }, 'change of a table without a primary key skipped: keyless tables are not indexed yet');
-      return null;
+      return [];
     }
     const index = indexName(this.#config.INDEX_NAME_TEMPLATE, { topic, prefix: this.#config.TOPIC_PREFIX, database: change.database, table: change.table });
     await this.#indices.ensure(index, change.valueSchemaId, change.rowType);
-    return { index, id: documentId(change.key), version: versionOf(change.position), document: this.#document(change), origin: message };
+    const version = versionOf(change.position);
+    if (change.key) return [{ index, id: documentId(change.key), version, document: this.#document(change), origin: message }];
+    // Keyless: the row's content is its identity. An update removes the old content's document
+    // and indexes the new one, both under the change's version, so replays stay idempotent.
+    const removed = change.before && rowDocumentId(change.before);
+    const added = change.after && rowDocumentId(change.after);
+    const actions: BulkAction<KafkaMessage>[] = [];
+    if (removed && removed !== added) actions.push({ index, id: removed, version, document: this.#document({ ...change, op: 'd' }), origin: message });
+    if (added) actions.push({ index, id: added, version, document: this.#document(change), origin: message });
+    return actions;
   }
 
   /**

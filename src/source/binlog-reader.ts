@@ -3,7 +3,9 @@ import ZongJi from '@vlasky/zongji';
 import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { SourcePosition } from '../core/position.ts';
-import { canonicalValue, type BinlogColumn } from './column-types.ts';
+import type { BinlogColumn } from './column-types.ts';
+import { canonicalRow } from './table-reader.ts';
+import type { TableKeys } from './table-keys.ts';
 import { TableSchemaCache } from './table-schema.ts';
 
 export interface MysqlConnectionOptions {
@@ -48,6 +50,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   readonly #zongji: ZongJi;
   readonly #serverId: number;
   readonly #captures: (database: string, table: string) => boolean;
+  readonly #keys: TableKeys;
   readonly #schemas = new TableSchemaCache();
   readonly #tables = new Map<number, TableMapInfo>();
   #file = '';
@@ -59,10 +62,11 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #gtid: string | undefined;
   #stopped = false;
 
-  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean) {
+  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean, keys: TableKeys) {
     super();
     this.#serverId = serverId;
     this.#captures = captures;
+    this.#keys = keys;
     // dateStrings keeps DATETIME(6) microseconds; timezone 'Z' renders TIMESTAMPs as UTC;
     // jsonStrings keeps JSON text exact.
     this.#zongji = new ZongJi({ ...connection, dateStrings: true, timezone: 'Z', jsonStrings: true, charset: 'utf8mb4' } as never);
@@ -197,7 +201,9 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       this.#tables.set(tableId, { schema: null });
       return;
     }
-    const schema = this.#schemas.get(database, table, entry.columnSchemas as BinlogColumn[], event.columnTypes ?? [], event.primaryKey);
+    const columns = entry.columnSchemas as BinlogColumn[];
+    const key = this.#keys.keyOf(database, table, columns.map((c) => c.COLUMN_NAME), event.primaryKey);
+    const schema = this.#schemas.get(database, table, columns, event.columnTypes ?? [], key);
     this.#tables.set(tableId, { schema });
   }
 
@@ -241,12 +247,6 @@ function sameKey(schema: TableSchema, a: Row, b: Row): boolean {
     const y = b[name];
     return Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : x === y;
   });
-}
-
-function canonicalRow(schema: TableSchema, raw: Record<string, unknown>): Row {
-  const row: Row = {};
-  for (const column of schema.columns) row[column.name] = canonicalValue(column, raw[column.name]);
-  return row;
 }
 
 /** Purged positions are never retried; connection trouble is. */

@@ -4,8 +4,7 @@ import { CdcError } from '../core/errors.ts';
 import { isFencedError, kafkaError } from '../core/kafka.ts';
 import type { SourcePosition } from '../core/position.ts';
 import type { EncodedRecord } from './event-encoder.ts';
-import { encodeOffset } from './offset-store.ts';
-import type { SnapshotProgress } from './snapshot.ts';
+import { encodeOffset, type ResumeState } from './offset-store.ts';
 
 /**
  * Bytes of records per produce call: well below the broker's default message.max.bytes, and small
@@ -113,8 +112,8 @@ export class TransactionalWriter {
     }
   }
 
-  /** Commits `records` and `position` (with snapshot progress) atomically. On failure the transaction is aborted. */
-  async commit(records: EncodedRecord[], position: SourcePosition, snapshot?: SnapshotProgress): Promise<void> {
+  /** Commits `records` and `position` (with unfinished snapshot progress) atomically. On failure the transaction is aborted. */
+  async commit(records: EncodedRecord[], position: SourcePosition, state?: ResumeState): Promise<void> {
     const byTopic = new Map<string, TopicMessages>();
     for (const record of records) {
       let entry = byTopic.get(record.topic);
@@ -126,7 +125,7 @@ export class TransactionalWriter {
     }
     byTopic.set(this.#settings.offsetsTopic, {
       topic: this.#settings.offsetsTopic,
-      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, snapshot) }],
+      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, state) }],
     });
     if (!this.#settings.exactlyOnce) return this.#sendAtLeastOnce([...byTopic.values()]);
     let transaction;

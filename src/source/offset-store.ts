@@ -3,23 +3,30 @@ import { CdcError } from '../core/errors.ts';
 import { kafkaError } from '../core/kafka.ts';
 import { SourcePosition } from '../core/position.ts';
 import { readTopicToEnd } from '../core/topic-reader.ts';
+import type { IncrementalProgress } from './incremental-snapshot.ts';
 import type { SnapshotProgress } from './snapshot.ts';
 
+/** Unfinished work stored next to the position, committed with the records it covers. */
+export interface ResumeState {
+  /** Present while an initial snapshot is unfinished. */
+  snapshot?: SnapshotProgress | undefined;
+  /** Present while an incremental snapshot is unfinished. */
+  incremental?: IncrementalProgress | undefined;
+}
+
 /** What the source stores in the offsets topic, keyed by SOURCE_ID (JSON, like Kafka Connect). */
-export interface StoredOffset {
+export interface StoredOffset extends ResumeState {
   position: SourcePosition;
   /** When it was committed, ms since the epoch. */
   ts: number;
-  /** Present while an initial snapshot is unfinished. */
-  snapshot?: SnapshotProgress;
 }
 
-export function encodeOffset(position: SourcePosition, snapshot?: SnapshotProgress, ts = Date.now()): Buffer {
-  return Buffer.from(JSON.stringify({ position: position.toJSON(), ts, ...(snapshot ? { snapshot } : {}) }));
+export function encodeOffset(position: SourcePosition, state: ResumeState = {}, ts = Date.now()): Buffer {
+  return Buffer.from(JSON.stringify({ position: position.toJSON(), ts, ...(state.snapshot ? { snapshot: state.snapshot } : {}), ...(state.incremental ? { incremental: state.incremental } : {}) }));
 }
 
 export function decodeOffset(value: Buffer): StoredOffset {
-  let parsed: { position?: unknown; ts?: unknown; snapshot?: unknown };
+  let parsed: { position?: unknown; ts?: unknown; snapshot?: unknown; incremental?: unknown };
   try {
     parsed = JSON.parse(value.toString('utf8')) as typeof parsed;
   } catch (error) {
@@ -27,13 +34,22 @@ export function decodeOffset(value: Buffer): StoredOffset {
   }
   const position = SourcePosition.fromJSON(parsed.position);
   const ts = typeof parsed.ts === 'number' ? parsed.ts : 0;
-  if (parsed.snapshot === undefined) return { position, ts };
-  const snapshot = parsed.snapshot as Partial<SnapshotProgress> | null;
-  if (!snapshot || !Array.isArray(snapshot.tables) || !Array.isArray(snapshot.done) || !snapshot.streamFrom) {
-    throw new CdcError('SOURCE_POSITION_INVALID', `Stored snapshot progress is malformed: ${JSON.stringify(parsed.snapshot).slice(0, 200)}`);
+  const stored: StoredOffset = { position, ts };
+  if (parsed.snapshot !== undefined) {
+    const snapshot = tableProgress(parsed.snapshot, 'snapshot') as SnapshotProgress;
+    SourcePosition.fromJSON(snapshot.streamFrom);
+    stored.snapshot = snapshot;
   }
-  SourcePosition.fromJSON(snapshot.streamFrom);
-  return { position, ts, snapshot: snapshot as SnapshotProgress };
+  if (parsed.incremental !== undefined) stored.incremental = tableProgress(parsed.incremental, 'incremental snapshot') as IncrementalProgress;
+  return stored;
+}
+
+function tableProgress(value: unknown, what: string): { tables: string[]; done: string[] } {
+  const progress = value as { tables?: unknown; done?: unknown } | null;
+  if (!progress || !Array.isArray(progress.tables) || !Array.isArray(progress.done)) {
+    throw new CdcError('SOURCE_POSITION_INVALID', `Stored ${what} progress is malformed: ${JSON.stringify(value).slice(0, 200)}`);
+  }
+  return progress as { tables: string[]; done: string[] };
 }
 
 /** Creates the compacted offsets topic if it is missing (one partition: one ordered history). */

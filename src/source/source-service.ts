@@ -17,12 +17,17 @@ import { TransactionalWriter } from './kafka-writer.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, oldestBinlogFile, type RetentionReport } from './retention.ts';
+import { IncrementalSnapshot } from './incremental-snapshot.ts';
+import { capturedTables } from './table-reader.ts';
 import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
+import { checkSignalTable } from './signal-table.ts';
+import { TableKeys } from './table-keys.ts';
 import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { transactionMarkers } from './transaction-metadata.ts';
 import { TransactionQueue } from './transaction-queue.ts';
 import { VERSION } from '../version.ts';
+import type { ChangeEvent } from '../core/change-event.ts';
 
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
 const IDLE_POSITION_COMMIT_MS = 10_000;
@@ -55,6 +60,9 @@ export class SourceService implements Probe {
   #lastError: CdcError | undefined;
   #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
   #snapshot: InitialSnapshot | undefined;
+  #incremental: IncrementalSnapshot | undefined;
+  /** Aborted at teardown: ends the incremental snapshot's driver with the pipeline. */
+  #pipelineStop = new AbortController();
   readonly #counts = new Map<string, number>();
 
   constructor(config: SourceConfig, log: Logger) {
@@ -126,24 +134,36 @@ export class SourceService implements Probe {
       compatibility: config.SCHEMA_COMPATIBILITY,
       version: VERSION,
     });
+    const keys = new TableKeys(config.KEY_COLUMNS);
+    await withRetry(() => this.#withConnection((conn) => keys.load(conn)), { signal, onRetry });
+    if (config.SIGNAL_TABLE) await withRetry(() => this.#withConnection((conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
     let stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
     this.#committed = stored?.position;
     this.#positionTime = stored?.ts ?? 0;
     let resumeSnapshot = stored?.snapshot;
+    let resumeIncremental = stored?.incremental;
+    let resnapshotAll = false;
     if (stored) {
       try {
         await this.#checkRetention(connection, stored.position);
       } catch (error) {
-        // An unfinished snapshot, or when_needed, starts a new snapshot instead of failing.
-        const recoverable = error instanceof CdcError && error.code === 'SOURCE_POSITION_PURGED' && (resumeSnapshot || config.SNAPSHOT_MODE === 'when_needed');
-        if (!recoverable) throw error;
-        this.#log.warn({ ...errorFields(error), snapshotMode: config.SNAPSHOT_MODE }, 'the stored position was purged from the server: taking a new snapshot of every captured table');
+        // An unfinished snapshot, when_needed or ON_POSITION_LOST=resnapshot snapshot again instead of failing.
+        const purged = error instanceof CdcError && error.code === 'SOURCE_POSITION_PURGED';
+        resnapshotAll = purged && !resumeSnapshot && config.ON_POSITION_LOST === 'resnapshot';
+        if (!purged || !(resumeSnapshot || resnapshotAll || config.SNAPSHOT_MODE === 'when_needed')) throw error;
+        this.#log.warn(
+          { ...errorFields(error), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST },
+          resnapshotAll ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally' : 'the stored position was purged from the server: taking a new snapshot of every captured table',
+        );
         stored = undefined;
         resumeSnapshot = undefined;
+        resumeIncremental = undefined;
       }
     }
-    if (config.SNAPSHOT_MODE !== 'never' && (!stored || resumeSnapshot)) {
-      const streamFrom = await this.#takeSnapshot(connection, encoder, resumeSnapshot);
+    const isSignal = (db: string, t: string) => config.SIGNAL_TABLE === `${db}.${t}`;
+    const captured = (db: string, t: string) => this.#captures(db, t) && !isSignal(db, t);
+    if (config.SNAPSHOT_MODE !== 'never' && !resnapshotAll && (!stored || resumeSnapshot)) {
+      const streamFrom = await this.#takeSnapshot(connection, encoder, resumeSnapshot, captured, keys);
       if (!streamFrom) return;
       stored = { position: streamFrom, ts: Date.now() };
     }
@@ -156,12 +176,18 @@ export class SourceService implements Probe {
     // beginning is refused by a server that has purged binlogs.
     const from: StartFrom = resumeAt
       ? { position: resumeAt }
-      : config.START_POSITION === 'latest'
+      : config.START_POSITION === 'latest' || resnapshotAll
         ? { latest: true }
-        : { position: new SourcePosition(await withRetry(() => this.#oldestBinlog(connection), { signal, onRetry }), 4) };
+        : { position: new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4) };
     this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
 
-    const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table));
+    const incremental = config.SIGNAL_TABLE
+      ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, keys }, resumeIncremental, this.#log)
+      : undefined;
+    this.#incremental = incremental;
+    if (resnapshotAll) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), 'ON_POSITION_LOST=resnapshot');
+    // The reader also reads the signal table: requests and watermarks arrive in binlog order.
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), keys);
     this.#reader = reader;
     const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
     let readerError: CdcError | undefined;
@@ -176,6 +202,11 @@ export class SourceService implements Probe {
     });
     reader.start(from);
     this.#state = 'streaming';
+    this.#pipelineStop = new AbortController();
+    incremental?.run(this.#pipelineStop.signal).catch((error: unknown) => {
+      readerError = error as CdcError;
+      queue.wake();
+    });
 
     const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
     while (!signal.aborted) {
@@ -201,9 +232,15 @@ export class SourceService implements Probe {
    * Runs (or resumes) the initial snapshot, one Kafka transaction per chunk with its progress.
    * Returns the position streaming starts from, or undefined when stopped before the end.
    */
-  async #takeSnapshot(connection: MysqlConnectionOptions, encoder: EventEncoder, resume: SnapshotProgress | undefined): Promise<SourcePosition | undefined> {
+  async #takeSnapshot(
+    connection: MysqlConnectionOptions,
+    encoder: EventEncoder,
+    resume: SnapshotProgress | undefined,
+    captures: (database: string, table: string) => boolean,
+    keys: TableKeys,
+  ): Promise<SourcePosition | undefined> {
     const config = this.#config;
-    const snapshot = new InitialSnapshot(connection, { captures: (db, t) => this.#captures(db, t), chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#serverId }, this.#log);
+    const snapshot = new InitialSnapshot(connection, { captures, chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#serverId, keys }, this.#log);
     this.#snapshot = snapshot;
     this.#state = 'snapshotting';
     const report = new SnapshotReporter(snapshot, this.metrics, this.#log);
@@ -214,7 +251,7 @@ export class SourceService implements Probe {
       await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
       const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
       const finished = chunk.progress.done.length === chunk.progress.tables.length;
-      await this.#writer!.commit(records, streamFrom, finished ? undefined : chunk.progress);
+      await this.#writer!.commit(records, streamFrom, { snapshot: finished ? undefined : chunk.progress });
       this.#committed = streamFrom;
       this.#lastCommitAt = Date.now();
       this.metrics.transactions.inc();
@@ -246,7 +283,7 @@ export class SourceService implements Probe {
     } else if (position === this.#committed) {
       return;
     }
-    await this.#writer!.commit(records, position);
+    await this.#writer!.commit(records, position, { incremental: this.#incremental?.progress });
     this.#committed = position;
     this.#lastCommitAt = Date.now();
     this.#positionTime = this.#lastCommitAt;
@@ -254,12 +291,19 @@ export class SourceService implements Probe {
   }
 
   async #heartbeatQuery(statement: string): Promise<void> {
+    await this.#withConnection((conn) => conn.query(statement)).catch((error: unknown) => this.#log.warn({ err: errorMessage(error) }, 'HEARTBEAT_QUERY failed'));
+  }
+
+  /** Runs `work` on a short-lived connection to the source server. */
+  async #withConnection<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
     const config = this.#config;
-    const conn = await mysql.createConnection({ host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, connectTimeout: 10_000 });
+    const conn = await mysql
+      .createConnection({ host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, connectTimeout: 10_000 })
+      .catch((error: unknown) => {
+        throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${config.MYSQL_HOST}:${config.MYSQL_PORT}: ${errorMessage(error)}`, { cause: error, retriable: true });
+      });
     try {
-      await conn.query(statement);
-    } catch (error) {
-      this.#log.warn({ err: errorMessage(error) }, 'HEARTBEAT_QUERY failed');
+      return await work(conn);
     } finally {
       await conn.end().catch(() => undefined);
     }
@@ -275,21 +319,10 @@ export class SourceService implements Probe {
     return ms;
   }
 
-  async #oldestBinlog(connection: MysqlConnectionOptions): Promise<string> {
-    const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 }).catch((error: unknown) => {
-      throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${connection.host}:${connection.port}: ${errorMessage(error)}`, { cause: error, retriable: true });
-    });
-    try {
-      return await oldestBinlogFile(conn);
-    } finally {
-      await conn.end().catch(() => undefined);
-    }
-  }
 
   /** Fails with SOURCE_POSITION_PURGED when the position is gone; exports the headroom. */
   async #checkRetention(connection: MysqlConnectionOptions, position: SourcePosition): Promise<void> {
-    const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
-    try {
+    await this.#withConnection(async (conn) => {
       const report = await checkRetention(conn, position, { positionTimeMs: this.#positionTime || Date.now(), startTimeOf: (file) => this.#binlogStartTime(connection, file) });
       this.#retention = report;
       this.metrics.headroomBytes.set(report.headroomBytes);
@@ -298,18 +331,21 @@ export class SourceService implements Probe {
       if (report.headroomBytes < this.#config.RETENTION_WARN_BYTES || report.headroomSeconds < this.#config.RETENTION_WARN_SECONDS) {
         this.#log.warn({ ...report, position: position.toJSON() }, 'the stored position is close to the oldest binlog on the server: raise binlog retention or the source may lose its position');
       }
-    } finally {
-      await conn.end().catch(() => undefined);
-    }
+    });
   }
 
   async #commitBatch(encoder: EventEncoder, batch: SourceTransaction[]): Promise<void> {
     const started = process.hrtime.bigint();
     const records: EncodedRecord[] = [];
-    for (const tx of batch) {
-      const markers = this.#config.TRANSACTION_METADATA ? transactionMarkers(tx, this.#config.TOPIC_PREFIX) : undefined;
+    const changes: ChangeEvent[] = [];
+    for (const binlogTx of batch) {
+      const events = this.#incremental ? this.#incremental.process(binlogTx) : binlogTx.events;
+      changes.push(...events);
+      // Snapshot rows were not part of the binlog transaction: its metadata counts only its own rows.
+      const tx = { ...binlogTx, events: events.filter((e) => e.snapshot === 'false') };
+      const markers = this.#config.TRANSACTION_METADATA && tx.events.length > 0 ? transactionMarkers(tx, this.#config.TOPIC_PREFIX) : undefined;
       if (markers) records.push(markers.begin);
-      for (const event of tx.events) {
+      for (const event of events) {
         const record = await encoder.encode(event);
         records.push(record);
         // A tombstone after a delete lets log compaction drop the key (Debezium's default too).
@@ -319,19 +355,17 @@ export class SourceService implements Probe {
     }
     await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
     const end = batch.at(-1)!.end;
-    await this.#writer!.commit(records, end);
+    await this.#writer!.commit(records, end, { incremental: this.#incremental?.progress });
     this.#committed = end;
     this.#lastCommitAt = Date.now();
     this.metrics.transactions.inc();
     this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    let lastTs = 0;
-    for (const tx of batch) {
-      for (const event of tx.events) {
-        const table = `${event.schema.database}.${event.schema.table}`;
-        this.metrics.events.inc({ table, op: event.op });
-        this.#counts.set(table, (this.#counts.get(table) ?? 0) + 1);
-        lastTs = event.tsMs;
-      }
+    const lastTs = batch.at(-1)!.events.at(-1)?.tsMs ?? Date.now();
+    for (const event of changes) {
+      const table = `${event.schema.database}.${event.schema.table}`;
+      this.metrics.events.inc({ table, op: event.op });
+      if (event.snapshot === 'incremental') this.metrics.snapshotRows.inc({ table });
+      this.#counts.set(table, (this.#counts.get(table) ?? 0) + 1);
     }
     this.metrics.lagSeconds.set(Math.max(0, (Date.now() - lastTs) / 1000));
     this.#positionTime = lastTs;
@@ -347,6 +381,7 @@ export class SourceService implements Probe {
   }
 
   async #teardown(): Promise<void> {
+    this.#pipelineStop.abort();
     await this.#reader?.stop();
     this.#reader = undefined;
     await this.#writer?.close();
@@ -373,6 +408,7 @@ export class SourceService implements Probe {
       position: this.#committed?.toJSON(),
       binlogRetention: this.#retention ?? null,
       snapshot: this.#snapshot ? snapshotStatus(this.#snapshot) : null,
+      incrementalSnapshot: this.#incremental?.progress ?? null,
       lastCommitAt: this.#lastCommitAt ? new Date(this.#lastCommitAt).toISOString() : null,
       tables: Object.fromEntries(this.#counts),
       lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,

@@ -5,45 +5,13 @@ import type { TableCheck } from '../helpers/demo-tables.ts';
 import { readTopic } from '../helpers/kafka.ts';
 import { freshDatabase, rootConnection } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, metricValue, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
+import { RowWriter } from '../helpers/row-writer.ts';
 import { uniqueName } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const ROWS = 200_000;
 const CHUNK = 2000;
 const KILLS = 3;
-
-/** Random updates, deletes and inserts on the snapshotted rows until stopped; records each statement's latency. */
-class Writer {
-  readonly latencies: number[] = [];
-  #running = true;
-  #done: Promise<void> | undefined;
-
-  start(conn: mysql.Connection, from: number): void {
-    let next = from;
-    this.#done = (async () => {
-      while (this.#running) {
-        const id = 1 + Math.floor(Math.random() * ROWS);
-        const started = performance.now();
-        const pick = Math.random();
-        if (pick < 0.6) await conn.query('UPDATE items SET v = v + 1, updated = NOW(6) WHERE id = ?', [id]);
-        else if (pick < 0.8) await conn.query('DELETE FROM items WHERE id = ?', [id]);
-        else await conn.query("INSERT INTO items VALUES (?, 1, 'new', NOW(6))", [next++]);
-        this.latencies.push(performance.now() - started);
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.#running = false;
-    await this.#done;
-  }
-
-  summary(): string {
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]?.toFixed(1);
-    return `${sorted.length} statements, p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${sorted.at(-1)?.toFixed(1)} ms`;
-  }
-}
 
 /**
  * The initial snapshot of a 200,000-row table while a writer changes the same rows, with the
@@ -92,12 +60,12 @@ describe('initial snapshot: lock-free, chunked, resumable', () => {
   });
 
   it('survives SIGKILLs mid-snapshot under concurrent writes and ends equal row by row', async () => {
-    const baseline = new Writer();
+    const baseline = new RowWriter('items', ROWS);
     baseline.start(writerConn, 10_000_000);
     await new Promise((r) => setTimeout(r, 2000));
     await baseline.stop();
 
-    const writer = new Writer();
+    const writer = new RowWriter('items', ROWS);
     writer.start(writerConn, 20_000_000);
     await pipeline.startSink();
     const killedAt: number[] = [];

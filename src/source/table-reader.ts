@@ -1,0 +1,150 @@
+import mysql from 'mysql2/promise';
+import type { Row, TableSchema } from '../core/change-event.ts';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import { canonicalValue, type BinlogColumn } from './column-types.ts';
+import type { TableKeys } from './table-keys.ts';
+import { deriveTableSchema } from './table-schema.ts';
+
+/**
+ * Reading tables with SELECT, for the initial and the incremental snapshot: rows come out in the
+ * same canonical values as the binlog path (see column-types.ts), so a snapshot row and a streamed
+ * change of the same row are indistinguishable downstream.
+ */
+
+/** A connection whose result values convert exactly like the binlog reader's. */
+export async function openTableConnection(connection: MysqlConnectionOptions): Promise<mysql.Connection> {
+  const conn = await mysql.createConnection({
+    ...connection,
+    connectTimeout: 10_000,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    jsonStrings: true,
+    charset: 'utf8mb4',
+  } as mysql.ConnectionOptions);
+  await conn.query("SET SESSION time_zone = '+00:00'");
+  return conn;
+}
+
+/** A table's schema from information_schema, converted exactly as the binlog path converts it. */
+export async function tableSchema(conn: mysql.Connection, database: string, table: string, keys: TableKeys): Promise<TableSchema> {
+  const [rows] = await conn.query(
+    'SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+    [database, table],
+  );
+  const [keyRows] = await conn.query(
+    "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+    [database, table],
+  );
+  const columns = (rows as Array<{ COLUMN_NAME: string; COLUMN_TYPE: string }>).map((r): BinlogColumn => {
+    const type = r.COLUMN_TYPE;
+    const values = /^(enum|set)\((.*)\)$/i.exec(type);
+    const symbols = values ? [...values[2]!.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replace(/''/g, "'")) : undefined;
+    return { COLUMN_NAME: r.COLUMN_NAME, COLUMN_TYPE: type, ...(values?.[1]!.toLowerCase() === 'enum' ? { ENUM_VALUES: symbols } : values ? { SET_VALUES: symbols } : {}) };
+  });
+  const names = columns.map((c) => c.COLUMN_NAME);
+  const primaryKey = (keyRows as Array<{ COLUMN_NAME: string }>).map((r) => names.indexOf(r.COLUMN_NAME));
+  return deriveTableSchema(database, table, columns, [], keys.keyOf(database, table, names, primaryKey));
+}
+
+export interface ChunkBounds {
+  /** Rows strictly after this key (key order). */
+  after?: unknown[] | undefined;
+  /** Rows up to and including this key. */
+  upTo?: unknown[] | undefined;
+  limit: number;
+  /** Keyless tables only: rows to skip. */
+  offset?: number;
+}
+
+/**
+ * The next rows in key order within `bounds`. A composite key uses the expanded form
+ * `(a > ?) OR (a = ? AND b > ?)`, which every MariaDB/MySQL version serves from the index.
+ * A keyless table is paged by offset, which is stable only inside one read view.
+ */
+export async function readChunk(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds): Promise<Row[]> {
+  const id = (name: string) => conn.escapeId(name);
+  const columns = schema.columns.map((c) => id(c.name)).join(', ');
+  const from = `${id(schema.database)}.${id(schema.table)}`;
+  let sql: string;
+  const params: unknown[] = [];
+  if (schema.key.length === 0) {
+    sql = `SELECT ${columns} FROM ${from} LIMIT ${bounds.limit} OFFSET ${bounds.offset ?? 0}`;
+  } else {
+    const after = (key: unknown[]) =>
+      `(${schema.key
+        .map((name, i) => {
+          const equal = schema.key.slice(0, i).map((k, j) => {
+            params.push(key[j]);
+            return `${id(k)} = ?`;
+          });
+          params.push(key[i]);
+          return `(${[...equal, `${id(name)} > ?`].join(' AND ')})`;
+        })
+        .join(' OR ')})`;
+    const where = [bounds.after && after(bounds.after), bounds.upTo && `NOT ${after(bounds.upTo)}`].filter(Boolean);
+    sql = `SELECT ${columns} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${schema.key.map(id).join(', ')} LIMIT ${bounds.limit}`;
+  }
+  const [rows] = await conn.query({ sql, values: params });
+  return (rows as Array<Record<string, unknown>>).map((raw) => canonicalRow(schema, raw));
+}
+
+/** The largest key of a table now (undefined when empty): where an incremental snapshot of it stops. */
+export async function largestKey(conn: mysql.Connection, schema: TableSchema): Promise<unknown[] | undefined> {
+  const id = (name: string) => conn.escapeId(name);
+  const [rows] = await conn.query(
+    `SELECT ${schema.key.map(id).join(', ')} FROM ${id(schema.database)}.${id(schema.table)} ORDER BY ${schema.key.map((k) => `${id(k)} DESC`).join(', ')} LIMIT 1`,
+  );
+  const row = (rows as Array<Record<string, unknown>>)[0];
+  if (!row) return undefined;
+  return schema.key.map((name) => keyParam(keyJson(canonicalValue(schema.columns.find((c) => c.name === name)!, row[name]))));
+}
+
+export function canonicalRow(schema: TableSchema, raw: Record<string, unknown>): Row {
+  const row: Row = {};
+  for (const column of schema.columns) row[column.name] = canonicalValue(column, raw[column.name]);
+  return row;
+}
+
+/** Every base table the source captures, `database.table`, in name order. */
+export async function capturedTables(conn: mysql.Connection, captures: (database: string, table: string) => boolean): Promise<string[]> {
+  const [rows] = await conn.query(
+    "SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY TABLE_SCHEMA, TABLE_NAME",
+  );
+  return (rows as Array<{ db: string; t: string }>).filter((r) => captures(r.db, r.t)).map((r) => `${r.db}.${r.t}`);
+}
+
+export async function estimatedRows(conn: mysql.Connection, database: string, table: string): Promise<number> {
+  const [rows] = await conn.query('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, table]);
+  return Number((rows as Array<{ n: number | string | null }>)[0]?.n ?? 0);
+}
+
+export function splitQualified(qualified: string): [string, string] {
+  const dot = qualified.indexOf('.');
+  return [qualified.slice(0, dot), qualified.slice(dot + 1)];
+}
+
+/** Key values in the offsets JSON: bigints as `{n}`, binary as `{b64}`; everything else as is. */
+export function keyJson(value: unknown): unknown {
+  if (typeof value === 'bigint') return { n: value.toString() };
+  if (Buffer.isBuffer(value)) return { b64: value.toString('base64') };
+  return value;
+}
+
+/** A stored key value back as a query parameter. */
+export function keyParam(value: unknown): unknown {
+  if (value && typeof value === 'object' && 'n' in value) return String((value as { n: string }).n);
+  if (value && typeof value === 'object' && 'b64' in value) return Buffer.from(String((value as { b64: string }).b64), 'base64');
+  return value;
+}
+
+/** A lost connection is retried (the snapshot resumes); an SQL error (privileges, a dropped table) is not. */
+export function snapshotQueryError(error: unknown, what: string, hint: string): CdcError {
+  if (error instanceof CdcError) return error;
+  const { code, fatal } = error as { code?: string; fatal?: boolean };
+  if (fatal || /^(ECONN|ETIMEDOUT|EPIPE|PROTOCOL_)/.test(code ?? '')) {
+    return new CdcError('SOURCE_UNREACHABLE', `${what} connection failed: ${errorMessage(error)}`, { cause: error, retriable: true });
+  }
+  return new CdcError('SNAPSHOT_FAILED', `${what} query failed: ${errorMessage(error)}`, { cause: error, hint });
+}
