@@ -23,7 +23,7 @@ export const sourceSpec = {
   TABLE_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; matching tables are never captured.'),
   START_POSITION: envVar(
     z.enum(['earliest', 'latest']).default('earliest'),
-    'Where a source without a stored position starts: `earliest` binlog still on the server, or `latest` (only new changes).',
+    'Where a source without a stored position starts: the `earliest` binlog still on the server, or `latest`: the end of the binlog at its first start, stored at once, so a restart before the first change resumes there and skips nothing.',
     { default: 'earliest' },
   ),
   SNAPSHOT_MODE: envVar(

@@ -15,9 +15,6 @@ export interface MysqlConnectionOptions {
   password?: string | undefined;
 }
 
-/** Where the reader starts: a position (stored, or the oldest binlog file), or the end of the binlog. */
-export type StartFrom = { position: SourcePosition } | { latest: true };
-
 /** The row changes of one committed binlog transaction, and the safe resume point after it. */
 export interface SourceTransaction {
   events: ChangeEvent[];
@@ -80,14 +77,11 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     this.#zongji.on('error', (error: unknown) => this.#fail(classifyReaderError(error)));
   }
 
-  start(from: StartFrom): void {
+  /** Starts after `from`: by its GTID set when it has one, else by file and position. */
+  start(from: SourcePosition): void {
     const options: Record<string, unknown> = { serverId: this.#serverId };
-    if ('position' in from) {
-      if (from.position.gtids) options.gtidSet = from.position.gtids;
-      else Object.assign(options, { filename: from.position.file, position: from.position.pos });
-    } else {
-      options.startAtEnd = true;
-    }
+    if (from.gtids) options.gtidSet = from.gtids;
+    else Object.assign(options, { filename: from.file, position: from.pos });
     this.#zongji.start(options as never);
   }
 

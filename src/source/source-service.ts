@@ -10,7 +10,8 @@ import { redactConfig } from '../config/env.ts';
 import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
 import type { Probe } from '../http/server.ts';
-import { BinlogReader, type MysqlConnectionOptions, type StartFrom, type SourceTransaction } from './binlog-reader.ts';
+import { BinlogReader, type MysqlConnectionOptions, type SourceTransaction } from './binlog-reader.ts';
+import { binlogEnd } from './binlog-end.ts';
 import mysql from 'mysql2/promise';
 import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
@@ -156,6 +157,7 @@ export class SourceService implements Probe {
           resnapshotAll ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally' : 'the stored position was purged from the server: taking a new snapshot of every captured table',
         );
         stored = undefined;
+        this.#committed = undefined;
         resumeSnapshot = undefined;
         resumeIncremental = undefined;
       }
@@ -171,21 +173,24 @@ export class SourceService implements Probe {
       this.#log.info('SNAPSHOT_MODE=initial_only: snapshot complete, stopping');
       return;
     }
-    const resumeAt = stored && config.RESUME_BY === 'file' ? new SourcePosition(stored.position.file, stored.position.pos) : stored?.position;
-    // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
-    // beginning is refused by a server that has purged binlogs.
-    const from: StartFrom = resumeAt
-      ? { position: resumeAt }
-      : config.START_POSITION === 'latest' || resnapshotAll
-        ? { latest: true }
-        : { position: new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4) };
-    this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
-
     const incremental = config.SIGNAL_TABLE
       ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, keys }, resumeIncremental, this.#log)
       : undefined;
     this.#incremental = incremental;
     if (resnapshotAll) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), 'ON_POSITION_LOST=resnapshot');
+
+    let from = stored?.position;
+    if (!from && (config.START_POSITION === 'latest' || resnapshotAll)) {
+      // Stored before reading (with any requested snapshot): a crash before the first change still resumes here.
+      from = await withRetry(() => this.#withConnection(binlogEnd), { signal, onRetry });
+      await this.#writer.commit([], from, { incremental: incremental?.progress });
+      this.#committed = from;
+    }
+    // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
+    // beginning is refused by a server that has purged binlogs.
+    from ??= new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4);
+    if (config.RESUME_BY === 'file') from = new SourcePosition(from.file, from.pos);
+    this.#log.info({ from: from.toJSON(), startPosition: stored ? 'stored' : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
     const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), keys);
     this.#reader = reader;
