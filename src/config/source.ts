@@ -31,6 +31,11 @@ export const sourceSpec = {
     '`initial`: without a stored position, snapshot the captured tables (lock-free, resumable) and then stream from the snapshot\'s position; `never`: stream from START_POSITION; `when_needed`: like initial, and also re-snapshot instead of failing when the stored position was purged from the server; `initial_only`: snapshot, then exit.',
     { default: 'initial' },
   ),
+  SNAPSHOT_METHOD: envVar(
+    z.enum(['auto', 'read_view', 'incremental']).default('auto'),
+    'How the initial snapshot reads: `read_view`: one consistent read view pinned to a binlog position (MariaDB only, chunked and resumable); `incremental`: stream from the end of the binlog and snapshot every captured table with incremental-snapshot watermarks (needs SIGNAL_TABLE; the lock-free way on MySQL 8); `auto`: read_view on MariaDB, incremental on MySQL.',
+    { default: 'auto' },
+  ),
   SNAPSHOT_CHUNK_ROWS: envVar(
     int(1, 1_000_000).default(5000),
     'Rows per snapshot chunk: one Kafka transaction, and at most what a restart reads again per table.',
@@ -103,6 +108,8 @@ export type SourceConfig = ConfigOf<typeof sourceSpec>;
 
 export const sourceRules: Array<Rule<SourceConfig>> = [
   (c) => (c.ON_POSITION_LOST === 'resnapshot' && !c.SIGNAL_TABLE ? 'ON_POSITION_LOST: `resnapshot` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined),
+  (c) => (c.SNAPSHOT_METHOD === 'incremental' && !c.SIGNAL_TABLE ? 'SNAPSHOT_METHOD: `incremental` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined),
+  (c) => (c.SNAPSHOT_METHOD === 'incremental' && c.SNAPSHOT_MODE === 'initial_only' ? 'SNAPSHOT_MODE: `initial_only` needs a read-view snapshot; an incremental one streams while it runs (SNAPSHOT_METHOD=incremental)' : undefined),
 ];
 
 /** A stable server id per SOURCE_ID, far from the small ids servers usually take. */

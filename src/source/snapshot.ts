@@ -147,7 +147,7 @@ async function readViewPosition(conn: mysql.Connection): Promise<SourcePosition>
   const pos = Number(status.get('binlog_snapshot_position'));
   if (!file || !Number.isFinite(pos)) {
     throw new CdcError('SOURCE_PRECONDITION_FAILED', 'The server does not report the binlog position of a consistent snapshot (binlog_snapshot_file/position)', {
-      hint: 'Lock-free snapshots need MariaDB 10.0+ with the binlog on. On MySQL set SNAPSHOT_MODE=never and load existing rows separately (MySQL snapshots are not supported yet).',
+      hint: 'Read-view snapshots need MariaDB 10.0+ with the binlog on. Elsewhere (MySQL) use SNAPSHOT_METHOD=incremental (or auto) with SIGNAL_TABLE.',
     });
   }
   const [gtidRows] = await conn.query('SELECT BINLOG_GTID_POS(?, ?) AS gtids', [file, pos]);

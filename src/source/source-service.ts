@@ -143,18 +143,19 @@ export class SourceService implements Probe {
     this.#positionTime = stored?.ts ?? 0;
     let resumeSnapshot = stored?.snapshot;
     let resumeIncremental = stored?.incremental;
-    let resnapshotAll = false;
+    /** Why every captured table is snapshotted incrementally, when it is. */
+    let snapshotIncrementally: string | undefined;
     if (stored) {
       try {
         await this.#checkRetention(connection, stored.position);
       } catch (error) {
         // An unfinished snapshot, when_needed or ON_POSITION_LOST=resnapshot snapshot again instead of failing.
         const purged = error instanceof CdcError && error.code === 'SOURCE_POSITION_PURGED';
-        resnapshotAll = purged && !resumeSnapshot && config.ON_POSITION_LOST === 'resnapshot';
-        if (!purged || !(resumeSnapshot || resnapshotAll || config.SNAPSHOT_MODE === 'when_needed')) throw error;
+        if (purged && !resumeSnapshot && config.ON_POSITION_LOST === 'resnapshot') snapshotIncrementally = 'ON_POSITION_LOST=resnapshot';
+        if (!purged || !(resumeSnapshot || snapshotIncrementally || config.SNAPSHOT_MODE === 'when_needed')) throw error;
         this.#log.warn(
           { ...errorFields(error), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST },
-          resnapshotAll ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally' : 'the stored position was purged from the server: taking a new snapshot of every captured table',
+          snapshotIncrementally ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally' : 'the stored position was purged from the server: taking a new snapshot of every captured table',
         );
         stored = undefined;
         this.#committed = undefined;
@@ -164,7 +165,16 @@ export class SourceService implements Probe {
     }
     const isSignal = (db: string, t: string) => config.SIGNAL_TABLE === `${db}.${t}`;
     const captured = (db: string, t: string) => this.#captures(db, t) && !isSignal(db, t);
-    if (config.SNAPSHOT_MODE !== 'never' && !resnapshotAll && (!stored || resumeSnapshot)) {
+    const method = config.SNAPSHOT_METHOD === 'auto' ? (this.#facts.connector === 'mysql' ? 'incremental' : 'read_view') : config.SNAPSHOT_METHOD;
+    if (config.SNAPSHOT_MODE !== 'never' && !stored && !resumeSnapshot && method === 'incremental') {
+      if (!config.SIGNAL_TABLE || config.SNAPSHOT_MODE === 'initial_only') {
+        throw new CdcError('SOURCE_PRECONDITION_FAILED', `This server (${this.#facts.version}) cannot pin a read view to a binlog position, so its initial snapshot runs incrementally, which needs SIGNAL_TABLE and streams while it runs`, {
+          hint: 'Create a signal table and set SIGNAL_TABLE (see README, incremental snapshots), with SNAPSHOT_MODE=initial; or SNAPSHOT_MODE=never.',
+        });
+      }
+      snapshotIncrementally = `initial snapshot (SNAPSHOT_METHOD=${config.SNAPSHOT_METHOD})`;
+    }
+    if (config.SNAPSHOT_MODE !== 'never' && !snapshotIncrementally && (!stored || resumeSnapshot)) {
       const streamFrom = await this.#takeSnapshot(connection, encoder, resumeSnapshot, captured, keys);
       if (!streamFrom) return;
       stored = { position: streamFrom, ts: Date.now() };
@@ -177,10 +187,10 @@ export class SourceService implements Probe {
       ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, keys }, resumeIncremental, this.#log)
       : undefined;
     this.#incremental = incremental;
-    if (resnapshotAll) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), 'ON_POSITION_LOST=resnapshot');
+    if (snapshotIncrementally) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), snapshotIncrementally);
 
     let from = stored?.position;
-    if (!from && (config.START_POSITION === 'latest' || resnapshotAll)) {
+    if (!from && (config.START_POSITION === 'latest' || snapshotIncrementally)) {
       // Stored before reading (with any requested snapshot): a crash before the first change still resumes here.
       from = await withRetry(() => this.#withConnection(binlogEnd), { signal, onRetry });
       await this.#writer.commit([], from, { incremental: incremental?.progress });

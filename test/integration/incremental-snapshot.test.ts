@@ -126,6 +126,33 @@ describe('incremental snapshot: a table added later, under concurrent writes', (
     assert.deepEqual(docs, distinct);
   });
 
+  it('takes the initial snapshot incrementally with SNAPSHOT_METHOD=incremental (the MySQL 8 path) under concurrent writes', async () => {
+    const initial = new Pipeline(uniqueName('cdc_incr_init'));
+    const initialConn = await initial.createDatabase(`
+      CREATE TABLE cdc_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT);
+      CREATE TABLE items (id BIGINT PRIMARY KEY, v INT NOT NULL, name VARCHAR(40), updated DATETIME(6) NOT NULL);`);
+    const { MYSQL_USER } = stackEnv();
+    for (const host of ['127.0.0.1', 'localhost']) await initialConn.query(`GRANT INSERT, DELETE ON \`${initial.database}\`.cdc_signal TO '${MYSQL_USER}'@'${host}'`);
+    await initialConn.query(`INSERT INTO items VALUES ${Array.from({ length: 5000 }, (_, i) => `(${i + 1}, 0, 'item ${i + 1}', '2024-01-01 00:00:00')`).join(',')}`);
+    const writerConnection = await rootConnection(initial.database);
+    const writer = new RowWriter('items', 5000);
+    try {
+      writer.start(writerConnection, 1_000_000);
+      await initial.startSink();
+      const source = await initial.startSource({ SNAPSHOT_MODE: 'initial', SNAPSHOT_METHOD: 'incremental', SIGNAL_TABLE: `${initial.database}.cdc_signal`, INCREMENTAL_CHUNK_ROWS: '400' });
+      await waitFor('the incremental initial snapshot to complete', () => source.lines.some((l) => l.msg === 'incremental snapshot complete'), 300_000, 200);
+      await writer.stop();
+      const check: TableCheck = { ...itemsCheck, index: initial.indexOf('items') };
+      await waitUntilEqual(initialConn, [check], 300_000);
+      await assertVersionsMatchLastChange(initialConn, initial.topicOf('items'), check.index, (k) => String(k.id), 'highest');
+    } finally {
+      await writer.stop();
+      await initial.stopAll();
+      await writerConnection.end();
+      await initialConn.end();
+    }
+  });
+
   it('refuses a malformed or unknown table in `cdc snapshot`', async () => {
     const { MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD } = stackEnv();
     const cli = (tables: string) => runCli(['snapshot', '--tables', tables], { MYSQL_HOST, MYSQL_PORT, MYSQL_USER, MYSQL_PASSWORD, SIGNAL_TABLE: `${db}.cdc_signal` });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { CdcError } from '../../src/core/errors.ts';
 import { configReference, loadConfig, redactConfig } from '../../src/config/env.ts';
 import { sinkSpec } from '../../src/config/sink.ts';
-import { replicaServerId, sourceSpec } from '../../src/config/source.ts';
+import { replicaServerId, sourceRules, sourceSpec } from '../../src/config/source.ts';
 
 const SECRET = 's3cr3t-value-never-shown';
 const base = { SOURCE_ID: 'orders', MYSQL_HOST: 'db', MYSQL_USER: 'cdc', KAFKA_BROKERS: 'k1:9092, k2:9092', SCHEMA_REGISTRY_URL: 'http://registry:8081' };
@@ -33,6 +33,14 @@ describe('configuration', () => {
     for (const name of ['SOURCE_ID', 'MYSQL_HOST', 'MYSQL_USER', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MYSQL_PORT', 'EXACTLY_ONCE', 'HTTP_PORT']) {
       assert.ok(problems.some((p) => p.startsWith(`${name}:`)), `${name} reported in ${problems.join(' | ')}`);
     }
+  });
+
+  it('parses KEY_COLUMNS and checks rules between variables, listing every broken one', () => {
+    const config = loadConfig(sourceSpec, { ...base, KEY_COLUMNS: 'shop.log:ts,seq; shop.tags:name', SIGNAL_TABLE: 'shop.cdc_signal', ON_POSITION_LOST: 'resnapshot' }, undefined, sourceRules);
+    assert.deepEqual([...config.KEY_COLUMNS!], [['shop.log', ['ts', 'seq']], ['shop.tags', ['name']]]);
+    assert.match(problemsOf(() => loadConfig(sourceSpec, { ...base, KEY_COLUMNS: 'shop.log' })).join(), /KEY_COLUMNS: "shop.log" is not `db.table:col1,col2`/);
+    const problems = problemsOf(() => loadConfig(sourceSpec, { ...base, ON_POSITION_LOST: 'resnapshot', SNAPSHOT_METHOD: 'incremental' }, undefined, sourceRules));
+    assert.deepEqual(problems.map((p) => p.slice(0, p.indexOf(':'))), ['ON_POSITION_LOST', 'SNAPSHOT_METHOD']);
   });
 
   it('reads secrets from NAME_FILE and never shows them', () => {
