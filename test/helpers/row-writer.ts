@@ -1,9 +1,20 @@
 import type mysql from 'mysql2/promise';
+import type { TableCheck } from './demo-tables.ts';
 
-/**
- * Random updates, deletes and inserts on a table shaped `(id BIGINT PRIMARY KEY, v INT, name
- * VARCHAR, updated DATETIME(6))` until stopped; records each statement's latency.
- */
+/** The DDL of a table RowWriter writes to. */
+export const ROW_WRITER_TABLE = 'id BIGINT PRIMARY KEY, v INT NOT NULL, name VARCHAR(40), updated DATETIME(6) NOT NULL';
+
+/** Compares a RowWriter table with its index row by row. */
+export function rowWriterCheck(table: string, index: string): TableCheck {
+  return {
+    table,
+    index,
+    idOf: (r) => String(r.id),
+    expected: (r) => ({ id: String(r.id), v: String(r.v), name: String(r.name), updated: String(r.updated).replace(' ', 'T') }),
+  };
+}
+
+/** Random updates, deletes and inserts on a ROW_WRITER_TABLE until stopped; records each statement's latency. */
 export class RowWriter {
   readonly latencies: number[] = [];
   readonly #table: string;

@@ -6,7 +6,7 @@ import { dumpIndex } from '../helpers/elasticsearch.ts';
 import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { rootConnection, rows } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, metricValue, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { RowWriter } from '../helpers/row-writer.ts';
+import { ROW_WRITER_TABLE, RowWriter, rowWriterCheck } from '../helpers/row-writer.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -27,12 +27,7 @@ describe('incremental snapshot: a table added later, under concurrent writes', (
   const db = pipeline.database;
   let conn: mysql.Connection;
   let writerConn: mysql.Connection;
-  const itemsCheck: TableCheck = {
-    table: 'items',
-    index: pipeline.indexOf('items'),
-    idOf: (r) => String(r.id),
-    expected: (r) => ({ id: String(r.id), v: String(r.v), name: String(r.name), updated: String(r.updated).replace(' ', 'T') }),
-  };
+  const itemsCheck = rowWriterCheck('items', pipeline.indexOf('items'));
   const byCode: TableCheck = { table: 'by_code', index: pipeline.indexOf('by_code'), idOf: (r) => String(r.code), expected: (r) => ({ code: String(r.code), note: String(r.note) }) };
   const byUnique: TableCheck = { table: 'by_unique', index: pipeline.indexOf('by_unique'), idOf: (r) => String(r.sku), expected: (r) => ({ sku: String(r.sku), qty: String(r.qty) }) };
   const env = (include: string) => ({
@@ -47,7 +42,7 @@ describe('incremental snapshot: a table added later, under concurrent writes', (
   before(async () => {
     conn = await pipeline.createDatabase(`
       CREATE TABLE cdc_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT);
-      CREATE TABLE items (id BIGINT PRIMARY KEY, v INT NOT NULL, name VARCHAR(40), updated DATETIME(6) NOT NULL);
+      CREATE TABLE items (${ROW_WRITER_TABLE});
       CREATE TABLE by_code (code VARCHAR(20) NOT NULL, note VARCHAR(40));
       CREATE TABLE by_unique (sku INT NOT NULL, qty INT, UNIQUE KEY sku (sku), KEY qty (qty));
       CREATE TABLE bag (colour VARCHAR(10), n INT);`);
@@ -130,7 +125,7 @@ describe('incremental snapshot: a table added later, under concurrent writes', (
     const initial = new Pipeline(uniqueName('cdc_incr_init'));
     const initialConn = await initial.createDatabase(`
       CREATE TABLE cdc_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT);
-      CREATE TABLE items (id BIGINT PRIMARY KEY, v INT NOT NULL, name VARCHAR(40), updated DATETIME(6) NOT NULL);`);
+      CREATE TABLE items (${ROW_WRITER_TABLE});`);
     const { MYSQL_USER } = stackEnv();
     for (const host of ['127.0.0.1', 'localhost']) await initialConn.query(`GRANT INSERT, DELETE ON \`${initial.database}\`.cdc_signal TO '${MYSQL_USER}'@'${host}'`);
     await initialConn.query(`INSERT INTO items VALUES ${Array.from({ length: 5000 }, (_, i) => `(${i + 1}, 0, 'item ${i + 1}', '2024-01-01 00:00:00')`).join(',')}`);
@@ -142,7 +137,7 @@ describe('incremental snapshot: a table added later, under concurrent writes', (
       const source = await initial.startSource({ SNAPSHOT_MODE: 'initial', SNAPSHOT_METHOD: 'incremental', SIGNAL_TABLE: `${initial.database}.cdc_signal`, INCREMENTAL_CHUNK_ROWS: '400' });
       await waitFor('the incremental initial snapshot to complete', () => source.lines.some((l) => l.msg === 'incremental snapshot complete'), 300_000, 200);
       await writer.stop();
-      const check: TableCheck = { ...itemsCheck, index: initial.indexOf('items') };
+      const check = rowWriterCheck('items', initial.indexOf('items'));
       await waitUntilEqual(initialConn, [check], 300_000);
       await assertVersionsMatchLastChange(initialConn, initial.topicOf('items'), check.index, (k) => String(k.id), 'highest');
     } finally {

@@ -5,7 +5,7 @@ import type { TableCheck } from '../helpers/demo-tables.ts';
 import { readTopic } from '../helpers/kafka.ts';
 import { freshDatabase, rootConnection } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, metricValue, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { RowWriter } from '../helpers/row-writer.ts';
+import { ROW_WRITER_TABLE, RowWriter, rowWriterCheck } from '../helpers/row-writer.ts';
 import { uniqueName } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -24,12 +24,7 @@ describe('initial snapshot: lock-free, chunked, resumable', () => {
   const snapshotEnv = { SNAPSHOT_MODE: 'initial', SNAPSHOT_CHUNK_ROWS: String(CHUNK) };
   let conn: mysql.Connection;
   let writerConn: mysql.Connection;
-  const items: TableCheck = {
-    table: 'items',
-    index: pipeline.indexOf('items'),
-    idOf: (r) => String(r.id),
-    expected: (r) => ({ id: String(r.id), v: String(r.v), name: String(r.name), updated: String(r.updated).replace(' ', 'T') }),
-  };
+  const items = rowWriterCheck('items', pipeline.indexOf('items'));
   const tags: TableCheck = {
     table: 'tags',
     index: pipeline.indexOf('tags'),
@@ -41,7 +36,7 @@ describe('initial snapshot: lock-free, chunked, resumable', () => {
     await freshDatabase(pipeline.database);
     conn = await rootConnection(pipeline.database);
     writerConn = await rootConnection(pipeline.database);
-    await conn.query('CREATE TABLE items (id BIGINT PRIMARY KEY, v INT NOT NULL, name VARCHAR(40), updated DATETIME(6) NOT NULL)');
+    await conn.query(`CREATE TABLE items (${ROW_WRITER_TABLE})`);
     await conn.query('CREATE TABLE tags (item_id INT NOT NULL, tag VARCHAR(20) NOT NULL, weight DECIMAL(6,2), PRIMARY KEY (item_id, tag))');
     await conn.query('CREATE TABLE audit_log (message VARCHAR(100))');
     for (let from = 1; from <= ROWS; from += 10_000) {
