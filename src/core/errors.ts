@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   ELASTICSEARCH_UNAVAILABLE: 'Elasticsearch could not be reached or is overloaded (429/5xx).',
   ELASTICSEARCH_REJECTED: 'Elasticsearch rejected a document for a reason retrying cannot fix.',
   DECODE_FAILED: 'A Kafka record is not a valid Confluent-framed Avro record for a known schema.',
+  ARCHIVE_INVALID: 'A line of a file-connector archive is not what `cdc file-sink` writes; the message names the file and line.',
   VERSION_OUT_OF_RANGE: 'A source position does not fit the 63-bit external version encoding.',
   ARGUMENT_INVALID: 'A command-line argument is malformed; the message says what is accepted.',
   GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',

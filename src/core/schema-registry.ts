@@ -53,6 +53,15 @@ export class Registry {
     }
   }
 
+  /** The schema text exactly as registered under `id` (with every attribute, e.g. decimal precision). */
+  async schemaText(id: number): Promise<string> {
+    try {
+      return ((await this.#request('GET', `/schemas/ids/${id}`)) as { schema: string }).schema;
+    } catch (error) {
+      throw registryError(error, `schema id ${id}`);
+    }
+  }
+
   async encode(id: number, value: unknown): Promise<Buffer> {
     try {
       return await this.client.encode(id, value);

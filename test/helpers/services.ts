@@ -18,7 +18,7 @@ export interface ServiceProcess {
 const node = `${repoRoot}node_modules/.bin/node`;
 
 /** Starts `cdc source` or `cdc sink` as a child process of the test, wired to the local stack. */
-export function startService(command: 'source' | 'sink', env: Record<string, string>): ServiceProcess {
+export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-source', env: Record<string, string>): ServiceProcess {
   const stack = stackEnv();
   const child = spawn(node, [`${repoRoot}src/cli.ts`, command], {
     cwd: repoRoot,

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { commonSpec } from './common.ts';
+import { envVar, int, list, text, type ConfigOf } from './env.ts';
+
+/** `cdc file-sink`: topics → JSON-lines archive files (Kafka Connect's FileStreamSink, with schemas). */
+export const fileSinkSpec = {
+  ...commonSpec,
+  FILE_SINK_TOPICS: envVar(list(), 'Comma-separated topics to archive.'),
+  FILE_SINK_DIR: envVar(text(), 'Directory of the archive: one file series per topic and partition.'),
+  FILE_SINK_GROUP_ID: envVar(text().default('cdc-file-sink'), 'Consumer group; its offsets are committed only after the lines are fsynced.', { default: 'cdc-file-sink' }),
+  FILE_ROTATE_BYTES: envVar(int(1024).default(64 * 1024 * 1024), 'Start a new file after this many bytes.', { default: '67108864' }),
+  FILE_ROTATE_MS: envVar(int(1000).default(3_600_000), 'Start a new file after this many milliseconds.', { default: '3600000' }),
+};
+
+/** `cdc file-source`: an archive → Kafka, re-encoded through the registry, then exit. */
+export const fileSourceSpec = {
+  ...commonSpec,
+  FILE_SOURCE_DIR: envVar(text(), 'Archive directory written by `cdc file-sink`.'),
+  FILE_SOURCE_ID: envVar(
+    text().regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ., _ and -').default('cdc-file-source'),
+    'Identity of this restore: Kafka transactional id and key of its stored progress in `<TOPIC_PREFIX>.offsets`.',
+    { default: 'cdc-file-source' },
+  ),
+  FILE_SOURCE_TOPIC_RENAME: envVar(
+    z
+      .string()
+      .regex(/^[^=]+=.*$/, 'must be `regex=replacement`')
+      .optional(),
+    'Restore into other topics: `regex=replacement` over the archived topic name (e.g. `^old\\.(.*)=new.$1`). Default: the same names.',
+  ),
+};
+
+export type FileSinkConfig = ConfigOf<typeof fileSinkSpec>;
+export type FileSourceConfig = ConfigOf<typeof fileSourceSpec>;
