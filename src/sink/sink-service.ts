@@ -162,6 +162,10 @@ export class SinkService implements Probe {
             await this.#processBatch(consumer, batch, progress, resolveOffset, heartbeat, active);
             return;
           } catch (error) {
+            // The group moved on (a member joined or left) while this batch committed: its
+            // partitions may now be elsewhere. kafkajs rejoins when the error leaves eachBatch;
+            // whoever owns them next re-delivers from the last commit, and versions make that safe.
+            if (lostGeneration(error)) throw (error as CdcError).cause ?? error;
             const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
             this.#lastError = cdc;
             if (!cdc.retriable || !active()) {
@@ -323,4 +327,10 @@ export class SinkService implements Probe {
 
 function sameSet(a: Set<string>, b: Set<string>): boolean {
   return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+/** Errors saying this member's group generation is over: rejoin, not a failure. */
+function lostGeneration(error: unknown): boolean {
+  const cause = error instanceof CdcError ? error.cause : error;
+  return /^(REBALANCE_IN_PROGRESS|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|FENCED_INSTANCE_ID)$/.test((cause as { type?: string } | undefined)?.type ?? '');
 }
