@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { commonSpec } from './common.ts';
+import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
 import { bool, envVar, int, regexList, text, type ConfigOf } from './env.ts';
 
 export const sourceSpec = {
@@ -72,6 +73,11 @@ export const sourceSpec = {
     int(0).default(64 * 1024 * 1024),
     'Warn when fewer binlog bytes than this lie between the oldest binlog on the server and the stored position.',
     { default: '67108864' },
+  ),
+  KAFKA_COMPRESSION: envVar(
+    z.enum(KAFKA_COMPRESSIONS).default('none'),
+    'Codec of the record batches the source writes: `none`, `gzip`, `snappy`, `lz4` or `zstd` (zstd through Node\'s own zlib; all are pure JavaScript, and every codec is decoded by the sink whatever this says).',
+    { default: 'none' },
   ),
   TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
   TOPIC_REPLICATION_FACTOR: envVar(int(-1, 100).default(-1), 'Replication factor of topics the source creates (-1: broker default).', { default: '-1' }),

@@ -1,6 +1,8 @@
 import { Kafka, logLevel, type LogEntry } from 'kafkajs';
 import type { Logger } from './logger.ts';
 import { CdcError, errorMessage } from './errors.ts';
+// Registers the zstd, snappy and LZ4 codecs, so every Kafka client of ours can read every batch.
+import './kafka-codecs.ts';
 
 export interface KafkaSettings {
   brokers: string[];

@@ -116,6 +116,7 @@ export class SourceService implements Probe {
       offsetsTopic: this.offsetsTopic,
       partitions: config.TOPIC_PARTITIONS,
       replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+      compression: config.KAFKA_COMPRESSION,
     });
     await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
     await this.#writer.connect();

@@ -13,6 +13,8 @@ export interface StackEnv {
   SCHEMA_REGISTRY_URL: string;
   ELASTICSEARCH_URL: string;
   CDC_STACK_DIR: string;
+  /** The broker's jars: Kafka's own tools (DumpLogSegments, …) run from them. */
+  CDC_KAFKA_LIBS: string;
 }
 
 let cached: StackEnv | undefined;
