@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { CdcError, ERROR_CODES, errorMessage } from './core/errors.ts';
-import { createKafka } from './core/kafka.ts';
+import { createKafka, kafkaSettings } from './core/kafka.ts';
 import { createLogger, errorFields, type Logger } from './core/logger.ts';
 import { configReference, loadConfig, redactConfig, type Spec } from './config/env.ts';
 import { offsetsSpec } from './config/offsets.ts';
+import { insecureSettings } from './config/security.ts';
 import { sinkSpec } from './config/sink.ts';
 import { sourceSpec } from './config/source.ts';
 import { startHttpServer, type Probe } from './http/server.ts';
@@ -32,6 +33,11 @@ function configOrExit<T extends Spec>(spec: T) {
   } catch (error) {
     fail(error);
   }
+}
+
+/** Certificate verification turned off is allowed, never silent. */
+function warnInsecure(config: Record<string, unknown>, log: Logger): void {
+  for (const warning of insecureSettings(config)) log.warn({ insecure: true }, warning);
 }
 
 /** Runs a long-lived service with its HTTP server; SIGTERM/SIGINT drain it, a second one exits at once. */
@@ -70,6 +76,7 @@ program
     const config = configOrExit(sourceSpec);
     const log = createLogger(config.LOG_LEVEL, 'source');
     log.info({ config: redactConfig(sourceSpec, config), version: VERSION }, 'source starting');
+    warnInsecure(config, log);
     await serve('source', new SourceService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
   });
 
@@ -80,6 +87,7 @@ program
     const config = configOrExit(sinkSpec);
     const log = createLogger(config.LOG_LEVEL, 'sink');
     log.info({ config: redactConfig(sinkSpec, config), version: VERSION }, 'sink starting');
+    warnInsecure(config, log);
     await serve('sink', new SinkService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
   });
 
@@ -89,7 +97,9 @@ program
   .action(async () => {
     const config = configOrExit(sourceSpec);
     try {
-      const result = await runSourceCheck(config, createLogger('warn', 'check-source'));
+      const log = createLogger('warn', 'check-source');
+      warnInsecure(config, log);
+      const result = await runSourceCheck(config, log);
       process.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
       process.exit(0);
     } catch (error) {
@@ -103,7 +113,8 @@ const offsets = program.command('offsets').description('show or reset where the 
 function offsetsSetup(group: string | undefined) {
   const config = configOrExit(offsetsSpec);
   const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'offsets');
-  return { config: { ...config, SINK_GROUP_ID: group ?? config.SINK_GROUP_ID }, kafka: createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log) };
+  warnInsecure(config, log);
+  return { config: { ...config, SINK_GROUP_ID: group ?? config.SINK_GROUP_ID }, kafka: createKafka(kafkaSettings(config), log) };
 }
 
 offsets

@@ -13,6 +13,10 @@ export interface VarSpec<S extends z.ZodType = z.ZodType> {
   /** Shown in the reference when the schema applies a default. */
   default?: string;
   secret?: boolean;
+  /** The value is the path of a file read at start (a CA, a certificate): it must be readable. */
+  file?: boolean;
+  /** A rule across variables, checked once each value parsed: returns what is wrong, or nothing. */
+  check?: (config: Record<string, unknown>) => string | undefined;
 }
 
 export type Spec = Record<string, VarSpec>;
@@ -91,6 +95,21 @@ export function loadConfig<T extends Spec>(
       const shown = received === undefined ? 'not set' : secret ? 'value hidden' : `got ${JSON.stringify(received)}`;
       const message = received === undefined && issue.code === 'invalid_type' ? 'is required' : issue.message;
       problems.push(`${name}: ${message} (${shown})`);
+    }
+  }
+  if (result.success) {
+    const config = result.data as Record<string, unknown>;
+    for (const [name, varSpec] of Object.entries(spec)) {
+      const value = config[name];
+      if (varSpec.file && typeof value === 'string') {
+        try {
+          readFile(value);
+        } catch (error) {
+          problems.push(`${name}: cannot read ${value} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+        }
+      }
+      const problem = varSpec.check?.(config);
+      if (problem) problems.push(`${name}: ${problem}`);
     }
   }
   if (problems.length > 0) {

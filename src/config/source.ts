@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { commonSpec } from './common.ts';
+import { mysqlSecuritySpec } from './security.ts';
 import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
 import { bool, envVar, int, regexList, text, type ConfigOf } from './env.ts';
 
@@ -14,6 +15,7 @@ export const sourceSpec = {
   MYSQL_PORT: envVar(int(1, 65535).default(3306), 'MySQL/MariaDB port.', { default: '3306' }),
   MYSQL_USER: envVar(text(), 'User with REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR) and SELECT.'),
   MYSQL_PASSWORD: envVar(z.string().optional(), 'Password of MYSQL_USER.', { secret: true }),
+  ...mysqlSecuritySpec,
   MYSQL_SERVER_ID: envVar(
     int(1, 2 ** 32 - 1).optional(),
     'Replica server id this reader presents; must differ from every server and other reader. Default: derived from SOURCE_ID.',

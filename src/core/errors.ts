@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   VERSION_OUT_OF_RANGE: 'A source position does not fit the 63-bit external version encoding.',
   ARGUMENT_INVALID: 'A command-line argument is malformed; the message says what is accepted.',
   GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',
+  TLS_CERT_INVALID: 'A service\'s TLS certificate failed verification (unknown CA, expired, wrong host); the message names the service and the setting.',
+  AUTH_FAILED: 'A service refused the configured credentials; the message names the service and the settings.',
   INTERNAL: 'An unexpected internal error (a bug): please report it with the log line.',
 } as const;
 

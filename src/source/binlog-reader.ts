@@ -3,6 +3,7 @@ import ZongJi from '@vlasky/zongji';
 import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { SourcePosition } from '../core/position.ts';
+import type { TlsOptions } from '../core/tls.ts';
 import { canonicalValue, type BinlogColumn } from './column-types.ts';
 import { TableSchemaCache } from './table-schema.ts';
 
@@ -11,6 +12,8 @@ export interface MysqlConnectionOptions {
   port: number;
   user: string;
   password?: string | undefined;
+  /** mysql2's TLS options (see mysql-connection.ts). */
+  ssl?: (TlsOptions & { verifyIdentity: boolean }) | undefined;
 }
 
 /** Where the reader starts: a position (stored, or the oldest binlog file), or the end of the binlog. */

@@ -13,6 +13,18 @@ export interface StackEnv {
   SCHEMA_REGISTRY_URL: string;
   ELASTICSEARCH_URL: string;
   CDC_STACK_DIR: string;
+  /** The CA that signed every service's certificate, and one that signed none of them. */
+  CDC_TLS_CA_FILE: string;
+  CDC_TLS_OTHER_CA_FILE: string;
+  /** The broker's secured listeners; EXPIRED is SSL with an expired certificate. */
+  CDC_KAFKA_SSL_BROKERS: string;
+  CDC_KAFKA_SASL_BROKERS: string;
+  CDC_KAFKA_SASL_SSL_BROKERS: string;
+  CDC_KAFKA_EXPIRED_BROKERS: string;
+  CDC_KAFKA_PLAIN_USER: string;
+  CDC_KAFKA_PLAIN_PASSWORD: string;
+  CDC_KAFKA_SCRAM_USER: string;
+  CDC_KAFKA_SCRAM_PASSWORD: string;
   /** The broker's jars: Kafka's own tools (DumpLogSegments, …) run from them. */
   CDC_KAFKA_LIBS: string;
 }

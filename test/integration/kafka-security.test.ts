@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type mysql from 'mysql2/promise';
+import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
+import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
+import { assertCodedFailure, kafkaSecurityEnv, type KafkaListener, type SaslMechanism } from '../helpers/security.ts';
+import { runCli, uniqueName } from '../helpers/services.ts';
+import { stackEnv } from '../helpers/stack.ts';
+
+/** `cdc check-source` connects to MariaDB and reads the stored position from Kafka: a connection test of both. */
+function checkSource(kafka: Record<string, string>) {
+  const env = stackEnv();
+  return runCli(['check-source'], {
+    SOURCE_ID: uniqueName('kafka_sec'),
+    MYSQL_HOST: env.MYSQL_HOST,
+    MYSQL_PORT: env.MYSQL_PORT,
+    MYSQL_USER: env.MYSQL_USER,
+    MYSQL_PASSWORD: env.MYSQL_PASSWORD,
+    SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL,
+    ...kafka,
+  });
+}
+
+describe('Kafka over SSL and SASL (PLAIN, SCRAM-SHA-512) against the broker\'s secured listeners', () => {
+  const combinations: Array<[KafkaListener, SaslMechanism?]> = [['SSL'], ['SASL_PLAINTEXT', 'PLAIN'], ['SASL_PLAINTEXT', 'SCRAM-SHA-512'], ['SASL_SSL', 'PLAIN'], ['SASL_SSL', 'SCRAM-SHA-512']];
+  for (const [protocol, mechanism] of combinations) {
+    it(`connects with ${protocol}${mechanism ? ` ${mechanism}` : ''}`, async () => {
+      const result = await checkSource(kafkaSecurityEnv(protocol, mechanism));
+      assert.equal(result.status, 0, result.stderr.slice(-1500));
+      assert.equal(JSON.parse(result.stdout.slice(result.stdout.indexOf('{\n'))).ok, true);
+    });
+  }
+
+  for (const mechanism of ['PLAIN', 'SCRAM-SHA-512'] as const) {
+    it(`a wrong ${mechanism} password is AUTH_FAILED naming Kafka and the SASL settings`, async () => {
+      const result = await checkSource({ ...kafkaSecurityEnv('SASL_SSL', mechanism), KAFKA_SASL_PASSWORD: 'not-the-password' });
+      assertCodedFailure(result, 'AUTH_FAILED', 'Kafka', 'KAFKA_SASL_PASSWORD');
+    });
+  }
+
+  it('an unknown CA is TLS_CERT_INVALID naming Kafka and KAFKA_SSL_CA_FILE', async () => {
+    const result = await checkSource({ ...kafkaSecurityEnv('SSL'), KAFKA_SSL_CA_FILE: stackEnv().CDC_TLS_OTHER_CA_FILE });
+    assertCodedFailure(result, 'TLS_CERT_INVALID', 'Kafka', 'KAFKA_SSL_CA_FILE', 'not signed by a trusted CA');
+  });
+
+  it('an expired broker certificate is TLS_CERT_INVALID naming Kafka and KAFKA_SSL_CA_FILE', async () => {
+    const result = await checkSource({ ...kafkaSecurityEnv('SSL'), KAFKA_BROKERS: stackEnv().CDC_KAFKA_EXPIRED_BROKERS });
+    assertCodedFailure(result, 'TLS_CERT_INVALID', 'Kafka', 'KAFKA_SSL_CA_FILE', 'expired');
+  });
+
+  it('connects to the expired certificate only with KAFKA_SSL_INSECURE=true, and says so in a warning', async () => {
+    const result = await checkSource({ ...kafkaSecurityEnv('SSL'), KAFKA_BROKERS: stackEnv().CDC_KAFKA_EXPIRED_BROKERS, KAFKA_SSL_INSECURE: 'true' });
+    assert.equal(result.status, 0, result.stderr.slice(-1500));
+    const warning = result.stdout.split('\n').find((l) => l.includes('"insecure":true'));
+    assert.ok(warning && /"level":"warn"/.test(warning) && warning.includes('KAFKA_SSL_INSECURE=true'), `no warning in:\n${result.stdout.slice(0, 1500)}`);
+  });
+
+  describe('a pipeline with the source on SASL_SSL SCRAM-SHA-512 and the sink on SASL_PLAINTEXT PLAIN', () => {
+    const pipeline = new Pipeline(uniqueName('cdc_kafka_sec'));
+    let conn: mysql.Connection;
+
+    before(async () => {
+      conn = await pipeline.createDatabase(DDL);
+      await pipeline.startSource(kafkaSecurityEnv('SASL_SSL', 'SCRAM-SHA-512'));
+      await pipeline.startSink(kafkaSecurityEnv('SASL_PLAINTEXT', 'PLAIN'));
+    });
+
+    after(async () => {
+      await pipeline.stopAll();
+      await conn?.end();
+    });
+
+    it('writes transactions and indexes every row equal to MariaDB', async () => {
+      await runWorkload(conn, 1, 40);
+      await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
+    });
+  });
+});
