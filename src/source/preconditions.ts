@@ -31,9 +31,9 @@ export async function checkSource(connection: MysqlConnectionOptions, replicaSer
   try {
     conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
   } catch (error) {
-    if ((error as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR') throw authError(error, 'MySQL/MariaDB', 'MYSQL_USER and MYSQL_PASSWORD');
+    if ((error as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR') throw authError(error, 'MySQL/MariaDB', 'MYSQL_USER and MYSQL_PASSWORD (and MYSQL_SSL_MODE for a user created REQUIRE SSL)');
     throw (
-      certificateError(error, 'MySQL/MariaDB', 'MYSQL_SSL_CA_FILE (MYSQL_SSL_MODE)') ??
+      certificateError(error, 'MySQL/MariaDB', 'MYSQL_SSL_CA_FILE') ??
       new CdcError('SOURCE_UNREACHABLE', `Cannot connect to MySQL/MariaDB at ${connection.host}:${connection.port}: ${errorMessage(error)}`, {
         cause: error,
         retriable: true,

@@ -21,6 +21,13 @@ export interface StackEnv {
   CDC_KAFKA_SASL_BROKERS: string;
   CDC_KAFKA_SASL_SSL_BROKERS: string;
   CDC_KAFKA_EXPIRED_BROKERS: string;
+  /** A MariaDB user created REQUIRE SSL, and the certificate files MariaDB serves (FLUSH SSL reloads them). */
+  CDC_MYSQL_TLS_USER: string;
+  CDC_MYSQL_TLS_PASSWORD: string;
+  CDC_MYSQL_CERT_FILE: string;
+  CDC_MYSQL_KEY_FILE: string;
+  CDC_TLS_EXPIRED_CERT_FILE: string;
+  CDC_TLS_EXPIRED_KEY_FILE: string;
   CDC_KAFKA_PLAIN_USER: string;
   CDC_KAFKA_PLAIN_PASSWORD: string;
   CDC_KAFKA_SCRAM_USER: string;

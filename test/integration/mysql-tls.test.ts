@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type mysql from 'mysql2/promise';
+import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
+import { rootConnection } from '../helpers/mysql.ts';
+import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
+import { assertCodedFailure } from '../helpers/security.ts';
+import { runCli, uniqueName } from '../helpers/services.ts';
+import { stackEnv } from '../helpers/stack.ts';
+
+/** The stack's REQUIRE SSL user: it cannot log in without TLS, so a success proves TLS was used. */
+function tlsUser(mode: string, caFile = stackEnv().CDC_TLS_CA_FILE): Record<string, string> {
+  const env = stackEnv();
+  return { MYSQL_USER: env.CDC_MYSQL_TLS_USER, MYSQL_PASSWORD: env.CDC_MYSQL_TLS_PASSWORD, MYSQL_SSL_MODE: mode, ...(mode === 'disabled' ? {} : { MYSQL_SSL_CA_FILE: caFile }) };
+}
+
+function checkSource(mysqlEnv: Record<string, string>) {
+  const env = stackEnv();
+  return runCli(['check-source'], {
+    SOURCE_ID: uniqueName('mysql_tls'),
+    MYSQL_HOST: env.MYSQL_HOST,
+    MYSQL_PORT: env.MYSQL_PORT,
+    KAFKA_BROKERS: env.KAFKA_BROKERS,
+    SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL,
+    ...mysqlEnv,
+  });
+}
+
+describe('MariaDB over TLS (MYSQL_SSL_MODE) against the server configured with ssl-ca/ssl-cert/ssl-key', () => {
+  for (const mode of ['verify_ca', 'verify_identity']) {
+    it(`connects with MYSQL_SSL_MODE=${mode} as a user that requires SSL`, async () => {
+      const result = await checkSource(tlsUser(mode));
+      assert.equal(result.status, 0, result.stderr.slice(-1500));
+    });
+  }
+
+  it('without TLS that user is refused: AUTH_FAILED naming MySQL/MariaDB and the settings', async () => {
+    assertCodedFailure(await checkSource(tlsUser('disabled')), 'AUTH_FAILED', 'MySQL/MariaDB', 'MYSQL_PASSWORD', 'MYSQL_SSL_MODE');
+  });
+
+  it('a wrong password is AUTH_FAILED naming MySQL/MariaDB and MYSQL_PASSWORD', async () => {
+    assertCodedFailure(await checkSource({ ...tlsUser('verify_identity'), MYSQL_PASSWORD: 'not-the-password' }), 'AUTH_FAILED', 'MySQL/MariaDB', 'MYSQL_PASSWORD');
+  });
+
+  it('an unknown CA is TLS_CERT_INVALID naming MySQL/MariaDB and MYSQL_SSL_CA_FILE', async () => {
+    assertCodedFailure(await checkSource(tlsUser('verify_ca', stackEnv().CDC_TLS_OTHER_CA_FILE)), 'TLS_CERT_INVALID', 'MySQL/MariaDB', 'MYSQL_SSL_CA_FILE', 'not signed by a trusted CA');
+  });
+
+  it('MYSQL_SSL_MODE=required encrypts without verifying (an unknown CA passes) and warns', async () => {
+    const result = await checkSource(tlsUser('required', stackEnv().CDC_TLS_OTHER_CA_FILE));
+    assert.equal(result.status, 0, result.stderr.slice(-1500));
+    assert.ok(result.stdout.split('\n').some((l) => l.includes('"insecure":true') && l.includes('MYSQL_SSL_MODE=required')), result.stdout.slice(0, 1500));
+  });
+
+  it('an expired server certificate is TLS_CERT_INVALID naming MySQL/MariaDB and MYSQL_SSL_CA_FILE', async () => {
+    const env = stackEnv();
+    const root = await rootConnection();
+    const valid = { cert: `${env.CDC_MYSQL_CERT_FILE}.valid`, key: `${env.CDC_MYSQL_KEY_FILE}.valid` };
+    copyFileSync(env.CDC_MYSQL_CERT_FILE, valid.cert);
+    copyFileSync(env.CDC_MYSQL_KEY_FILE, valid.key);
+    try {
+      // MariaDB reloads its certificate files on FLUSH SSL: the real server presents an expired certificate.
+      copyFileSync(env.CDC_TLS_EXPIRED_CERT_FILE, env.CDC_MYSQL_CERT_FILE);
+      copyFileSync(env.CDC_TLS_EXPIRED_KEY_FILE, env.CDC_MYSQL_KEY_FILE);
+      await root.query('FLUSH SSL');
+      assertCodedFailure(await checkSource(tlsUser('verify_identity')), 'TLS_CERT_INVALID', 'MySQL/MariaDB', 'MYSQL_SSL_CA_FILE', 'expired');
+    } finally {
+      copyFileSync(valid.cert, env.CDC_MYSQL_CERT_FILE);
+      copyFileSync(valid.key, env.CDC_MYSQL_KEY_FILE);
+      await root.query('FLUSH SSL');
+      await root.end();
+    }
+    assert.equal((await checkSource(tlsUser('verify_identity'))).status, 0, 'the valid certificate is served again');
+  });
+
+  describe('a pipeline whose snapshot and binlog connections both require TLS', () => {
+    const pipeline = new Pipeline(uniqueName('cdc_mysql_tls'));
+    let conn: mysql.Connection;
+
+    before(async () => {
+      conn = await pipeline.createDatabase(DDL);
+      await runWorkload(conn, 1, 30);
+      await pipeline.startSource({ ...tlsUser('verify_identity'), SNAPSHOT_MODE: 'initial' });
+      await pipeline.startSink();
+    });
+
+    after(async () => {
+      await pipeline.stopAll();
+      await conn?.end();
+    });
+
+    it('snapshots, streams and indexes every row equal to MariaDB', async () => {
+      await runWorkload(conn, 1000, 30);
+      await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
+    });
+  });
+});
