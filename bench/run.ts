@@ -18,6 +18,7 @@
  * Nothing here gates CI.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { dumpIndex, es } from '../test/helpers/elasticsearch.ts';
 import { freshDatabase, rootConnection } from '../test/helpers/mysql.ts';
@@ -113,7 +114,12 @@ async function sinkOnly(pipeline: Pipeline): Promise<{ rate: number; peakMiB: nu
 }
 
 async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof dumpIndex>>): Promise<number> {
-  const client = new Client({ node: stackEnv().ELASTICSEARCH_URL });
+  const env = stackEnv();
+  const client = new Client({
+    node: env.ELASTICSEARCH_URL,
+    auth: { username: env.ELASTICSEARCH_USERNAME, password: env.ELASTICSEARCH_PASSWORD },
+    tls: { ca: readFileSync(env.ELASTICSEARCH_SSL_CA_FILE) },
+  });
   const target = `${sourceIndex}_raw_${Date.now()}`;
   const mapping = (await es('GET', `/${sourceIndex}/_mapping`)).body as Record<string, { mappings: unknown }>;
   await client.indices.create({ index: target, mappings: Object.values(mapping)[0]!.mappings as never, settings: { index: { gc_deletes: '1d' } } });

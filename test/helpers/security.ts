@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { recordSecret } from './capture.ts';
 import { stackEnv } from './stack.ts';
+
+/** The wrong password the security suites try; a secret too: printing a refused password leaks it. */
+export const WRONG_PASSWORD = recordSecret('wrong-password-for-the-leak-check');
 
 export type KafkaListener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-512';

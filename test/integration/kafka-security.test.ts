@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
 import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { assertCodedFailure, kafkaSecurityEnv, type KafkaListener, type SaslMechanism } from '../helpers/security.ts';
+import { WRONG_PASSWORD, assertCodedFailure, kafkaSecurityEnv, type KafkaListener, type SaslMechanism } from '../helpers/security.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
@@ -33,7 +33,7 @@ describe('Kafka over SSL and SASL (PLAIN, SCRAM-SHA-512) against the broker\'s s
 
   for (const mechanism of ['PLAIN', 'SCRAM-SHA-512'] as const) {
     it(`a wrong ${mechanism} password is AUTH_FAILED naming Kafka and the SASL settings`, async () => {
-      const result = await checkSource({ ...kafkaSecurityEnv('SASL_SSL', mechanism), KAFKA_SASL_PASSWORD: 'not-the-password' });
+      const result = await checkSource({ ...kafkaSecurityEnv('SASL_SSL', mechanism), KAFKA_SASL_PASSWORD: WRONG_PASSWORD });
       assertCodedFailure(result, 'AUTH_FAILED', 'Kafka', 'KAFKA_SASL_PASSWORD');
     });
   }

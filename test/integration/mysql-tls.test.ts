@@ -5,7 +5,7 @@ import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
 import { rootConnection } from '../helpers/mysql.ts';
 import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { assertCodedFailure } from '../helpers/security.ts';
+import { WRONG_PASSWORD, assertCodedFailure } from '../helpers/security.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
@@ -40,7 +40,7 @@ describe('MariaDB over TLS (MYSQL_SSL_MODE) against the server configured with s
   });
 
   it('a wrong password is AUTH_FAILED naming MySQL/MariaDB and MYSQL_PASSWORD', async () => {
-    assertCodedFailure(await checkSource({ ...tlsUser('verify_identity'), MYSQL_PASSWORD: 'not-the-password' }), 'AUTH_FAILED', 'MySQL/MariaDB', 'MYSQL_PASSWORD');
+    assertCodedFailure(await checkSource({ ...tlsUser('verify_identity'), MYSQL_PASSWORD: WRONG_PASSWORD }), 'AUTH_FAILED', 'MySQL/MariaDB', 'MYSQL_PASSWORD');
   });
 
   it('an unknown CA is TLS_CERT_INVALID naming MySQL/MariaDB and MYSQL_SSL_CA_FILE', async () => {
