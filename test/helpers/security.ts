@@ -1,4 +1,9 @@
 import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type mysql from 'mysql2/promise';
+import { DDL, demoChecks, runWorkload } from './demo-tables.ts';
+import { Pipeline, waitUntilEqual } from './pipeline.ts';
+import { uniqueName } from './services.ts';
 import { recordSecret } from './capture.ts';
 import { stackEnv } from './stack.ts';
 
@@ -32,4 +37,39 @@ export function assertCodedFailure(result: { status: number | null; stderr: stri
   assert.ok(line, `expected a ${code} line on stderr, got:\n${result.stderr.slice(-1500)}`);
   for (const text of mentions) assert.ok(line.includes(text), `"${text}" missing from: ${line}`);
   assert.notEqual(result.status, 0);
+}
+
+/**
+ * A describe block proving a secured set-up end to end: a source (initial snapshot of rows already
+ * there, then streaming) and a sink with the given settings, and Elasticsearch equal to MariaDB.
+ * `env` is called in `before`, after the enclosing suite's own set-up (a proxy's URL, say).
+ */
+export function describeSecuredPipeline(
+  title: string,
+  env: () => { source?: Record<string, string>; sink?: Record<string, string> },
+  alsoCheck?: () => void,
+): void {
+  describe(title, () => {
+    const pipeline = new Pipeline(uniqueName('cdc_secured'));
+    let conn: mysql.Connection;
+
+    before(async () => {
+      conn = await pipeline.createDatabase(DDL);
+      await runWorkload(conn, 1, 30);
+      const { source = {}, sink = {} } = env();
+      await pipeline.startSource({ SNAPSHOT_MODE: 'initial', ...source });
+      await pipeline.startSink(sink);
+    });
+
+    after(async () => {
+      await pipeline.stopAll();
+      await conn?.end();
+    });
+
+    it('snapshots, streams and indexes every row equal to MariaDB', async () => {
+      await runWorkload(conn, 1000, 30);
+      await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
+      alsoCheck?.();
+    });
+  });
 }

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:tls';
-import { after, before, describe, it } from 'node:test';
-import type mysql from 'mysql2/promise';
-import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
-import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { WRONG_PASSWORD, assertCodedFailure } from '../helpers/security.ts';
+import { describe, it } from 'node:test';
+import { WRONG_PASSWORD, assertCodedFailure, describeSecuredPipeline } from '../helpers/security.ts';
 import { startService, uniqueName, waitReady } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -31,26 +28,7 @@ function servedCertificateEnd(): Promise<number> {
 }
 
 describe('Elasticsearch over HTTPS with basic auth (the stack\'s Elasticsearch runs with security on)', () => {
-  describe('a pipeline through HTTPS and basic auth', () => {
-    const pipeline = new Pipeline(uniqueName('cdc_es_sec'));
-    let conn: mysql.Connection;
-
-    before(async () => {
-      conn = await pipeline.createDatabase(DDL);
-      await pipeline.startSource();
-      await pipeline.startSink();
-    });
-
-    after(async () => {
-      await pipeline.stopAll();
-      await conn?.end();
-    });
-
-    it('indexes every row equal to MariaDB', async () => {
-      await runWorkload(conn, 1, 30);
-      await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
-    });
-  });
+  describeSecuredPipeline('a pipeline through HTTPS and basic auth', () => ({}));
 
   it('a wrong password is AUTH_FAILED naming Elasticsearch and ELASTICSEARCH_PASSWORD', async () => {
     assertCodedFailure(await failingSink({ ELASTICSEARCH_PASSWORD: WRONG_PASSWORD }), 'AUTH_FAILED', 'Elasticsearch', 'ELASTICSEARCH_PASSWORD');

@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import type mysql from 'mysql2/promise';
-import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
-import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { WRONG_PASSWORD, assertCodedFailure, kafkaSecurityEnv, type KafkaListener, type SaslMechanism } from '../helpers/security.ts';
+import { describe, it } from 'node:test';
+import { WRONG_PASSWORD, assertCodedFailure, describeSecuredPipeline, kafkaSecurityEnv, type KafkaListener, type SaslMechanism } from '../helpers/security.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
@@ -55,24 +52,8 @@ describe('Kafka over SSL and SASL (PLAIN, SCRAM-SHA-512) against the broker\'s s
     assert.ok(warning && /"level":"warn"/.test(warning) && warning.includes('KAFKA_SSL_INSECURE=true'), `no warning in:\n${result.stdout.slice(0, 1500)}`);
   });
 
-  describe('a pipeline with the source on SASL_SSL SCRAM-SHA-512 and the sink on SASL_PLAINTEXT PLAIN', () => {
-    const pipeline = new Pipeline(uniqueName('cdc_kafka_sec'));
-    let conn: mysql.Connection;
-
-    before(async () => {
-      conn = await pipeline.createDatabase(DDL);
-      await pipeline.startSource(kafkaSecurityEnv('SASL_SSL', 'SCRAM-SHA-512'));
-      await pipeline.startSink(kafkaSecurityEnv('SASL_PLAINTEXT', 'PLAIN'));
-    });
-
-    after(async () => {
-      await pipeline.stopAll();
-      await conn?.end();
-    });
-
-    it('writes transactions and indexes every row equal to MariaDB', async () => {
-      await runWorkload(conn, 1, 40);
-      await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
-    });
-  });
+  describeSecuredPipeline('a pipeline with the source on SASL_SSL SCRAM-SHA-512 and the sink on SASL_PLAINTEXT PLAIN', () => ({
+    source: kafkaSecurityEnv('SASL_SSL', 'SCRAM-SHA-512'),
+    sink: kafkaSecurityEnv('SASL_PLAINTEXT', 'PLAIN'),
+  }));
 });

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import type mysql from 'mysql2/promise';
-import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
+import { describe, it } from 'node:test';
 import { rootConnection } from '../helpers/mysql.ts';
-import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { WRONG_PASSWORD, assertCodedFailure } from '../helpers/security.ts';
+import { WRONG_PASSWORD, assertCodedFailure, describeSecuredPipeline } from '../helpers/security.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
@@ -74,25 +71,5 @@ describe('MariaDB over TLS (MYSQL_SSL_MODE) against the server configured with s
     assert.equal((await checkSource(tlsUser('verify_identity'))).status, 0, 'the valid certificate is served again');
   });
 
-  describe('a pipeline whose snapshot and binlog connections both require TLS', () => {
-    const pipeline = new Pipeline(uniqueName('cdc_mysql_tls'));
-    let conn: mysql.Connection;
-
-    before(async () => {
-      conn = await pipeline.createDatabase(DDL);
-      await runWorkload(conn, 1, 30);
-      await pipeline.startSource({ ...tlsUser('verify_identity'), SNAPSHOT_MODE: 'initial' });
-      await pipeline.startSink();
-    });
-
-    after(async () => {
-      await pipeline.stopAll();
-      await conn?.end();
-    });
-
-    it('snapshots, streams and indexes every row equal to MariaDB', async () => {
-      await runWorkload(conn, 1000, 30);
-      await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
-    });
-  });
+  describeSecuredPipeline('a pipeline whose snapshot and binlog connections both require TLS', () => ({ source: tlsUser('verify_identity') }));
 });
