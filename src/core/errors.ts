@@ -75,3 +75,10 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
 }
+
+/** An error and its causes, outermost first (bounded: a cause chain can be cyclic). */
+export function* causeChain(error: unknown): Generator<{ name?: unknown; code?: unknown; message?: unknown }> {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    yield e as { name?: unknown; code?: unknown; message?: unknown };
+  }
+}

@@ -1,7 +1,7 @@
 import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from './logger.ts';
-import { CdcError, errorMessage } from './errors.ts';
+import { CdcError, causeChain, errorMessage } from './errors.ts';
 import { authError, certificateError, tlsOptions } from './tls.ts';
 // Registers the zstd, snappy and LZ4 codecs, so every Kafka client of ours can read every batch.
 import './kafka-codecs.ts';
@@ -81,18 +81,11 @@ export function kafkaError(error: unknown, what: string): CdcError {
   if (error instanceof CdcError) return error;
   const tls = certificateError(error, 'Kafka', 'KAFKA_SSL_CA_FILE');
   if (tls) return tls;
-  if (isSaslFailure(error)) return authError(error, 'Kafka', 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+  if ([...causeChain(error)].some((e) => e.name === 'KafkaJSSASLAuthenticationError')) return authError(error, 'Kafka', 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
   const retriable = Boolean((error as { retriable?: boolean }).retriable) || /ECONNREFUSED|Connection|timeout|not available|leader/i.test(errorMessage(error));
   return new CdcError(retriable ? 'KAFKA_UNAVAILABLE' : 'KAFKA_ERROR', `Kafka ${what} failed: ${errorMessage(error)}`, {
     cause: error,
     retriable,
     hint: retriable ? 'Check KAFKA_BROKERS and that the brokers are up; the service retries.' : undefined,
   });
-}
-
-function isSaslFailure(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    if ((e as { name?: string }).name === 'KafkaJSSASLAuthenticationError') return true;
-  }
-  return false;
 }

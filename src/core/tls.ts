@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CdcError } from './errors.ts';
+import { CdcError, causeChain } from './errors.ts';
 
 /** The TLS settings of one service, as configured (paths, not contents). */
 export interface TlsFiles {
@@ -52,10 +52,8 @@ const MESSAGES: Array<[RegExp, string]> = [
 
 /** The certificate problem somewhere in an error's cause chain, if that is what failed. */
 export function certificateProblem(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
+  for (const { code, message } of causeChain(error)) {
     if (typeof code === 'string' && CERTIFICATE_PROBLEMS[code]) return CERTIFICATE_PROBLEMS[code];
-    const message = (e as { message?: unknown }).message;
     if (typeof message === 'string') {
       for (const [pattern, known] of MESSAGES) if (pattern.test(message)) return CERTIFICATE_PROBLEMS[known];
     }
