@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, runWorkload } from './demo-tables.ts';
 import { Pipeline, waitUntilEqual } from './pipeline.ts';
-import { uniqueName } from './services.ts';
+import { runCli, uniqueName } from './services.ts';
 import { recordSecret } from './capture.ts';
 import { stackEnv } from './stack.ts';
 
@@ -71,5 +71,23 @@ export function describeSecuredPipeline(
       await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
       alsoCheck?.();
     });
+  });
+}
+
+/**
+ * `cdc check-source` against the stack (MariaDB, Kafka, registry), with `overrides` replacing any
+ * setting: it connects to MariaDB and reads the stored position from Kafka, so it tests both.
+ */
+export function checkSource(overrides: Record<string, string>) {
+  const env = stackEnv();
+  return runCli(['check-source'], {
+    SOURCE_ID: uniqueName('check'),
+    MYSQL_HOST: env.MYSQL_HOST,
+    MYSQL_PORT: env.MYSQL_PORT,
+    MYSQL_USER: env.MYSQL_USER,
+    MYSQL_PASSWORD: env.MYSQL_PASSWORD,
+    KAFKA_BROKERS: env.KAFKA_BROKERS,
+    SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL,
+    ...overrides,
   });
 }

@@ -1,22 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WRONG_PASSWORD, assertCodedFailure, describeSecuredPipeline, kafkaSecurityEnv, type KafkaListener, type SaslMechanism } from '../helpers/security.ts';
-import { runCli, uniqueName } from '../helpers/services.ts';
+import { WRONG_PASSWORD, assertCodedFailure, checkSource, describeSecuredPipeline, kafkaSecurityEnv, type KafkaListener, type SaslMechanism } from '../helpers/security.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
-/** `cdc check-source` connects to MariaDB and reads the stored position from Kafka: a connection test of both. */
-function checkSource(kafka: Record<string, string>) {
-  const env = stackEnv();
-  return runCli(['check-source'], {
-    SOURCE_ID: uniqueName('kafka_sec'),
-    MYSQL_HOST: env.MYSQL_HOST,
-    MYSQL_PORT: env.MYSQL_PORT,
-    MYSQL_USER: env.MYSQL_USER,
-    MYSQL_PASSWORD: env.MYSQL_PASSWORD,
-    SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL,
-    ...kafka,
-  });
-}
 
 describe('Kafka over SSL and SASL (PLAIN, SCRAM-SHA-512) against the broker\'s secured listeners', () => {
   const combinations: Array<[KafkaListener, SaslMechanism?]> = [['SSL'], ['SASL_PLAINTEXT', 'PLAIN'], ['SASL_PLAINTEXT', 'SCRAM-SHA-512'], ['SASL_SSL', 'PLAIN'], ['SASL_SSL', 'SCRAM-SHA-512']];

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { rootConnection } from '../helpers/mysql.ts';
-import { WRONG_PASSWORD, assertCodedFailure, describeSecuredPipeline } from '../helpers/security.ts';
-import { runCli, uniqueName } from '../helpers/services.ts';
+import { WRONG_PASSWORD, assertCodedFailure, checkSource, describeSecuredPipeline } from '../helpers/security.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
 /** The stack's REQUIRE SSL user: it cannot log in without TLS, so a success proves TLS was used. */
@@ -12,17 +11,6 @@ function tlsUser(mode: string, caFile = stackEnv().CDC_TLS_CA_FILE): Record<stri
   return { MYSQL_USER: env.CDC_MYSQL_TLS_USER, MYSQL_PASSWORD: env.CDC_MYSQL_TLS_PASSWORD, MYSQL_SSL_MODE: mode, ...(mode === 'disabled' ? {} : { MYSQL_SSL_CA_FILE: caFile }) };
 }
 
-function checkSource(mysqlEnv: Record<string, string>) {
-  const env = stackEnv();
-  return runCli(['check-source'], {
-    SOURCE_ID: uniqueName('mysql_tls'),
-    MYSQL_HOST: env.MYSQL_HOST,
-    MYSQL_PORT: env.MYSQL_PORT,
-    KAFKA_BROKERS: env.KAFKA_BROKERS,
-    SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL,
-    ...mysqlEnv,
-  });
-}
 
 describe('MariaDB over TLS (MYSQL_SSL_MODE) against the server configured with ssl-ca/ssl-cert/ssl-key', () => {
   for (const mode of ['verify_ca', 'verify_identity']) {

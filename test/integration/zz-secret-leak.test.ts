@@ -8,8 +8,8 @@ import { startRegistryTlsProxy, type RegistryProxy } from '../faults/registry-tl
 import { capture, captureDir, recordSecret } from '../helpers/capture.ts';
 import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
 import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { kafkaSecurityEnv } from '../helpers/security.ts';
-import { runCli, startService, uniqueName } from '../helpers/services.ts';
+import { checkSource, kafkaSecurityEnv } from '../helpers/security.ts';
+import { startService, uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
 // Named `zz-…` so that it runs last: node --test runs the files of a glob in sorted order, and this
@@ -127,17 +127,8 @@ describe('secrets never appear in logs, errors or HTTP answers of the whole test
     for (const service of [pipeline.source!, pipeline.sink!]) {
       for (const path of ['/healthz', '/readyz', '/status', '/metrics']) assert.equal((await service.http(path)).status, 200, path);
     }
-    const env = stackEnv();
     const wrong = recordSecret(`wrong-${uniqueName('pw')}`);
-    const check = await runCli(['check-source'], {
-      SOURCE_ID: uniqueName('leak'),
-      MYSQL_HOST: env.MYSQL_HOST,
-      MYSQL_PORT: env.MYSQL_PORT,
-      MYSQL_USER: env.MYSQL_USER,
-      MYSQL_PASSWORD: wrong,
-      SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL,
-      KAFKA_BROKERS: env.KAFKA_BROKERS,
-    });
+    const check = await checkSource({ MYSQL_PASSWORD: wrong });
     assert.match(check.stderr, /AUTH_FAILED/);
     const sink = startService('sink', { TOPIC_PREFIX: uniqueName('t'), ...kafkaSecurityEnv('SASL_SSL', 'PLAIN'), KAFKA_SASL_PASSWORD: wrong, ELASTICSEARCH_PASSWORD: wrong });
     assert.notEqual(await sink.exited, 0);
