@@ -15,9 +15,12 @@
  *    acknowledged) ÷ a bare producer re-sending the same records, and ÷ `mariadb-dump
  *    --single-transaction` of the table to /dev/null; a writer's p99 latency during ÷ without.
  * 6. Recovery: time from SIGKILL of the source to a change committed by its successor.
+ * 7. Compression (BENCH_ONLY=compression, BENCH_COMPRESSION_ROWS): the source alone with each
+ *    KAFKA_COMPRESSION, rows/s and the topic's bytes on disk, each ÷ the uncompressed run's.
  * Nothing here gates CI.
  */
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { dumpIndex, es } from '../test/helpers/elasticsearch.ts';
 import { freshDatabase, rootConnection } from '../test/helpers/mysql.ts';
@@ -31,7 +34,7 @@ import { stackEnv } from '../test/helpers/stack.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
-/** Comma-separated parts to run (e2e, source, snapshot, recovery); all by default. */
+/** Comma-separated parts to run (e2e, source, snapshot, recovery; compression only when named). */
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery').split(','));
 const TX_ROWS = 1000;
 const BULK = 5000;
@@ -113,7 +116,12 @@ async function sinkOnly(pipeline: Pipeline): Promise<{ rate: number; peakMiB: nu
 }
 
 async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof dumpIndex>>): Promise<number> {
-  const client = new Client({ node: stackEnv().ELASTICSEARCH_URL });
+  const env = stackEnv();
+  const client = new Client({
+    node: env.ELASTICSEARCH_URL,
+    auth: { username: env.ELASTICSEARCH_USERNAME, password: env.ELASTICSEARCH_PASSWORD },
+    tls: { ca: readFileSync(env.ELASTICSEARCH_SSL_CA_FILE) },
+  });
   const target = `${sourceIndex}_raw_${Date.now()}`;
   const mapping = (await es('GET', `/${sourceIndex}/_mapping`)).body as Record<string, { mappings: unknown }>;
   await client.indices.create({ index: target, mappings: Object.values(mapping)[0]!.mappings as never, settings: { index: { gc_deletes: '1d' } } });
@@ -139,19 +147,40 @@ async function committedEvents(source: ServiceProcess): Promise<number> {
   return [...metrics.matchAll(/^cdc_source_events_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-async function sourceOnly(exactlyOnce: boolean): Promise<{ rate: number; topic: string }> {
+async function sourceOnly(env: Record<string, string>, rows = ROWS): Promise<{ rate: number; topic: string }> {
   const { pipeline, conn } = await benchTable();
-  const source = await pipeline.startSource({ EXACTLY_ONCE: String(exactlyOnce) });
+  const source = await pipeline.startSource(env);
   const started = performance.now();
-  await insertRows(conn);
-  while ((await committedEvents(source)) < ROWS) {
+  await insertRows(conn, rows);
+  while ((await committedEvents(source)) < rows) {
     assertAlive(source);
     await sleep(100);
   }
   const seconds = (performance.now() - started) / 1000;
   await pipeline.stopAll();
   await conn.end();
-  return { rate: ROWS / seconds, topic: pipeline.topicOf('events') };
+  return { rate: rows / seconds, topic: pipeline.topicOf('events') };
+}
+
+/** Bytes of a (one-partition) topic's log segments on the broker's disk. */
+function topicBytes(topic: string): number {
+  const dir = `${stackEnv().CDC_STACK_DIR}/kafka/data/${topic}-0`;
+  return readdirSync(dir).filter((f) => f.endsWith('.log')).reduce((n, f) => n + statSync(`${dir}/${f}`).size, 0);
+}
+
+/** Source alone with each KAFKA_COMPRESSION: rows/s and bytes on disk, each ÷ the uncompressed run's. */
+async function compressionBench(): Promise<void> {
+  const rows = Number(process.env.BENCH_COMPRESSION_ROWS ?? 50_000);
+  await sourceOnly({}, Math.min(rows, 10_000)); // warm-up
+  const results = new Map<string, { rate: number; bytes: number }>();
+  for (const codec of ['none', 'gzip', 'snappy', 'lz4', 'zstd']) {
+    const run = await sourceOnly({ KAFKA_COMPRESSION: codec }, rows);
+    results.set(codec, { rate: run.rate, bytes: topicBytes(run.topic) });
+  }
+  const none = results.get('none')!;
+  for (const [codec, { rate, bytes }] of results) {
+    console.log(`KAFKA_COMPRESSION=${codec.padEnd(6)} ${rate.toFixed(0).padStart(7)} rows/s (${(rate / none.rate).toFixed(3)} of none), ${(bytes / 1048576).toFixed(1).padStart(6)} MiB on disk (${(bytes / none.bytes).toFixed(3)} of none)`);
+  }
 }
 
 /** The same encoded records, sent again by a bare non-transactional producer, 1,000 per send. */
@@ -253,15 +282,16 @@ if (ONLY.has('e2e')) {
   console.log(`sink peak RSS: ${e2e.sinkPeakMiB.toFixed(0)} MiB end to end, ${sinkAlone.peakMiB.toFixed(0)} MiB alone`);
 }
 if (ONLY.has('source')) {
-  const eos = await sourceOnly(true);
+  const eos = await sourceOnly({ EXACTLY_ONCE: 'true' });
   const bare = await bareProducer(eos.topic);
-  const alo = await sourceOnly(false);
+  const alo = await sourceOnly({ EXACTLY_ONCE: 'false' });
   console.log(`source → Kafka, exactly-once (transactions): ${eos.rate.toFixed(0)} rows/s`);
   console.log(`source → Kafka, at-least-once (EXACTLY_ONCE=false): ${alo.rate.toFixed(0)} rows/s`);
   console.log(`bare kafkajs producer, same encoded records, no transactions: ${bare.toFixed(0)} records/s`);
   console.log(`ratio exactly-once ÷ bare producer: ${(eos.rate / bare).toFixed(3)}; at-least-once ÷ bare producer: ${(alo.rate / bare).toFixed(3)}`);
 }
 if (ONLY.has('snapshot')) await snapshotBench();
+if (ONLY.has('compression')) await compressionBench();
 if (ONLY.has('recovery')) {
   const recoveries = [];
   for (let i = 0; i < 3; i++) recoveries.push(await recovery());

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { CdcError, ERROR_CODES, errorMessage } from './core/errors.ts';
-import { createKafka } from './core/kafka.ts';
+import { createKafka, kafkaSettings } from './core/kafka.ts';
 import { createLogger, errorFields, type Logger } from './core/logger.ts';
-import { configReference, loadConfig, redactConfig, type ConfigOf, type Rule, type Spec } from './config/env.ts';
+import { configReference, loadConfig, redactConfig, type Spec } from './config/env.ts';
 import { fileSinkSpec, fileSourceSpec } from './config/file-connector.ts';
 import { offsetsSpec } from './config/offsets.ts';
+import { insecureSettings } from './config/security.ts';
 import { snapshotRequestSpec } from './config/snapshot-request.ts';
 import { sinkSpec } from './config/sink.ts';
-import { sourceRules, sourceSpec } from './config/source.ts';
+import { sourceSpec } from './config/source.ts';
 import { startHttpServer, type Probe } from './http/server.ts';
 import { parseResetTarget, resetOffsets, showOffsets } from './ops/offsets.ts';
 import { requestSnapshot } from './ops/request-snapshot.ts';
@@ -31,12 +32,17 @@ function fail(error: unknown, log?: Logger, exitCode?: number): never {
   process.exit(exitCode ?? (BAD_INPUT_CODES.has(cdc.code) ? EXIT_BAD_INPUT : 1));
 }
 
-function configOrExit<T extends Spec>(spec: T, rules: Array<Rule<ConfigOf<T>>> = []) {
+function configOrExit<T extends Spec>(spec: T) {
   try {
-    return loadConfig(spec, process.env, undefined, rules);
+    return loadConfig(spec, process.env);
   } catch (error) {
     fail(error);
   }
+}
+
+/** Certificate verification turned off is allowed, never silent. */
+function warnInsecure(config: Record<string, unknown>, log: Logger): void {
+  for (const warning of insecureSettings(config)) log.warn({ insecure: true }, warning);
 }
 
 /** Runs a long-lived service with its HTTP server; SIGTERM/SIGINT drain it, a second one exits at once. */
@@ -72,9 +78,10 @@ program
   .command('source')
   .description('stream binlog changes into Kafka (configured by environment variables)')
   .action(async () => {
-    const config = configOrExit(sourceSpec, sourceRules);
+    const config = configOrExit(sourceSpec);
     const log = createLogger(config.LOG_LEVEL, 'source');
     log.info({ config: redactConfig(sourceSpec, config), version: VERSION }, 'source starting');
+    warnInsecure(config, log);
     await serve('source', new SourceService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
   });
 
@@ -85,6 +92,7 @@ program
     const config = configOrExit(sinkSpec);
     const log = createLogger(config.LOG_LEVEL, 'sink');
     log.info({ config: redactConfig(sinkSpec, config), version: VERSION }, 'sink starting');
+    warnInsecure(config, log);
     await serve('sink', new SinkService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
   });
 
@@ -110,9 +118,11 @@ program
   .command('check-source')
   .description('check the source server\'s settings and that it still has the stored position; exit 2 when not')
   .action(async () => {
-    const config = configOrExit(sourceSpec, sourceRules);
+    const config = configOrExit(sourceSpec);
     try {
-      const result = await runSourceCheck(config, createLogger('warn', 'check-source'));
+      const log = createLogger('warn', 'check-source');
+      warnInsecure(config, log);
+      const result = await runSourceCheck(config, log);
       process.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
       process.exit(0);
     } catch (error) {
@@ -126,7 +136,8 @@ const offsets = program.command('offsets').description('show or reset where the 
 function offsetsSetup(group: string | undefined) {
   const config = configOrExit(offsetsSpec);
   const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'offsets');
-  return { config: { ...config, SINK_GROUP_ID: group ?? config.SINK_GROUP_ID }, kafka: createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log) };
+  warnInsecure(config, log);
+  return { config: { ...config, SINK_GROUP_ID: group ?? config.SINK_GROUP_ID }, kafka: createKafka(kafkaSettings(config), log) };
 }
 
 offsets

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envVar, int, list, text, url } from './env.ts';
+import { kafkaSecuritySpec, registrySecuritySpec } from './security.ts';
 
 /** Variables every service reads: logging, HTTP, Kafka, the registry and topic naming. */
 export const commonSpec = {
@@ -8,9 +9,9 @@ export const commonSpec = {
   HTTP_PORT: envVar(int(0, 65535).default(8080), 'Port of the health/metrics/status HTTP server (0 picks a free port).', { default: '8080' }),
   KAFKA_BROKERS: envVar(list(), 'Comma-separated bootstrap brokers, `host:port`.'),
   KAFKA_CLIENT_ID: envVar(text().default('cdc'), 'Kafka client id (shows up in broker logs and quotas).', { default: 'cdc' }),
+  ...kafkaSecuritySpec,
   SCHEMA_REGISTRY_URL: envVar(url(), 'Base URL of the Confluent-compatible Schema Registry API (Confluent, Karapace, Apicurio `/apis/ccompat/v7`).'),
-  SCHEMA_REGISTRY_USERNAME: envVar(text().optional(), 'Basic-auth user for the registry.'),
-  SCHEMA_REGISTRY_PASSWORD: envVar(text().optional(), 'Basic-auth password for the registry.', { secret: true }),
+  ...registrySecuritySpec,
   TOPIC_PREFIX: envVar(
     text()
       .regex(/^[A-Za-z0-9_-]+$/, 'may contain only letters, digits, _ and -')

@@ -13,11 +13,13 @@ export interface VarSpec<S extends z.ZodType = z.ZodType> {
   /** Shown in the reference when the schema applies a default. */
   default?: string;
   secret?: boolean;
+  /** The value is the path of a file read at start (a CA, a certificate): it must be readable. */
+  file?: boolean;
+  /** A rule across variables, checked once each value parsed: returns what is wrong, or nothing. */
+  check?: (config: Record<string, unknown>) => string | undefined;
 }
 
 export type Spec = Record<string, VarSpec>;
-/** A check across variables: the problems it finds, as lines naming the variables. */
-export type Rule<C> = (config: C) => string | string[] | undefined;
 export type ConfigOf<T extends Spec> = { [K in keyof T]: z.output<T[K]['schema']> };
 
 export function envVar<S extends z.ZodType>(schema: S, doc: string, extra: Omit<VarSpec, 'schema' | 'doc'> = {}): VarSpec<S> {
@@ -77,7 +79,6 @@ export function loadConfig<T extends Spec>(
   spec: T,
   env: Record<string, string | undefined>,
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
-  rules: Array<Rule<ConfigOf<T>>> = [],
 ): ConfigOf<T> {
   const problems: string[] = [];
   const input: Record<string, string | undefined> = {};
@@ -110,8 +111,21 @@ export function loadConfig<T extends Spec>(
       problems.push(`${name}: ${message} (${shown})`);
     }
   }
-  // Rules between variables only make sense once each variable parsed.
-  if (problems.length === 0) for (const rule of rules) problems.push(...[rule(result.data as ConfigOf<T>)].flat().filter((p): p is string => Boolean(p)));
+  if (result.success) {
+    const config = result.data as Record<string, unknown>;
+    for (const [name, varSpec] of Object.entries(spec)) {
+      const value = config[name];
+      if (varSpec.file && typeof value === 'string') {
+        try {
+          readFile(value);
+        } catch (error) {
+          problems.push(`${name}: cannot read ${value} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+        }
+      }
+      const problem = varSpec.check?.(config);
+      if (problem) problems.push(`${name}: ${problem}`);
+    }
+  }
   if (problems.length > 0) {
     throw new CdcError('CONFIG_INVALID', `Invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`, {
       hint: 'See docs/configuration.md for every variable.',

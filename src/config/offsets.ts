@@ -1,4 +1,5 @@
 import { commonSpec } from './common.ts';
+import { kafkaSecuritySpec } from './security.ts';
 import { envVar, text, type ConfigOf } from './env.ts';
 import { sinkSpec } from './sink.ts';
 
@@ -7,6 +8,7 @@ export const offsetsSpec = {
   LOG_LEVEL: commonSpec.LOG_LEVEL,
   KAFKA_BROKERS: commonSpec.KAFKA_BROKERS,
   KAFKA_CLIENT_ID: commonSpec.KAFKA_CLIENT_ID,
+  ...kafkaSecuritySpec,
   TOPIC_PREFIX: commonSpec.TOPIC_PREFIX,
   SINK_GROUP_ID: sinkSpec.SINK_GROUP_ID,
   SINK_TOPICS: sinkSpec.SINK_TOPICS,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { commonSpec } from './common.ts';
+import { elasticsearchSecuritySpec } from './security.ts';
 import { bool, envVar, int, list, regexList, text, url, type ConfigOf } from './env.ts';
 
 /** Change metadata a document can carry besides the row image (DOCUMENT_METADATA). */
@@ -20,9 +21,7 @@ export const sinkSpec = {
   ),
   TOPIC_REFRESH_MS: envVar(int(1000).default(10_000), 'How often the sink looks for new matching topics.', { default: '10000' }),
   ELASTICSEARCH_URL: envVar(url(), 'Elasticsearch base URL.'),
-  ELASTICSEARCH_USERNAME: envVar(text().optional(), 'Basic-auth user for Elasticsearch.'),
-  ELASTICSEARCH_PASSWORD: envVar(text().optional(), 'Basic-auth password for Elasticsearch.', { secret: true }),
-  ELASTICSEARCH_API_KEY: envVar(text().optional(), 'Elasticsearch API key (base64 `id:key`), instead of basic auth.', { secret: true }),
+  ...elasticsearchSecuritySpec,
   INDEX_NAME_TEMPLATE: envVar(
     text().default('{database}_{table}'),
     'Index name for a table; `{topic}`, `{prefix}`, `{database}` and `{table}` are replaced, the result lower-cased and made Elasticsearch-safe.',

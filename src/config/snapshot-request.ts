@@ -1,4 +1,5 @@
 import { envVar, qualifiedTable, type ConfigOf } from './env.ts';
+import { mysqlSecuritySpec } from './security.ts';
 import { sourceSpec } from './source.ts';
 
 /** `cdc snapshot`: only the source server and its signal table (the request travels through the binlog). */
@@ -8,6 +9,7 @@ export const snapshotRequestSpec = {
   MYSQL_PORT: sourceSpec.MYSQL_PORT,
   MYSQL_USER: sourceSpec.MYSQL_USER,
   MYSQL_PASSWORD: sourceSpec.MYSQL_PASSWORD,
+  ...mysqlSecuritySpec,
   SIGNAL_TABLE: envVar(qualifiedTable(), 'Signal table `db.table` the source reads (the same value as the source\'s SIGNAL_TABLE).'),
 };
 

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { commonSpec } from './common.ts';
-import { bool, envVar, int, keyColumns, qualifiedTable, regexList, text, type ConfigOf, type Rule } from './env.ts';
+import { mysqlSecuritySpec } from './security.ts';
+import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
+import { bool, envVar, int, keyColumns, qualifiedTable, regexList, text, type ConfigOf } from './env.ts';
 
 export const sourceSpec = {
   ...commonSpec,
@@ -13,6 +15,7 @@ export const sourceSpec = {
   MYSQL_PORT: envVar(int(1, 65535).default(3306), 'MySQL/MariaDB port.', { default: '3306' }),
   MYSQL_USER: envVar(text(), 'User with REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR) and SELECT.'),
   MYSQL_PASSWORD: envVar(z.string().optional(), 'Password of MYSQL_USER.', { secret: true }),
+  ...mysqlSecuritySpec,
   MYSQL_SERVER_ID: envVar(
     int(1, 2 ** 32 - 1).optional(),
     'Replica server id this reader presents; must differ from every server and other reader. Default: derived from SOURCE_ID.',
@@ -34,7 +37,17 @@ export const sourceSpec = {
   SNAPSHOT_METHOD: envVar(
     z.enum(['auto', 'read_view', 'incremental']).default('auto'),
     'How the initial snapshot reads: `read_view`: one consistent read view pinned to a binlog position (MariaDB only, chunked and resumable); `incremental`: stream from the end of the binlog and snapshot every captured table with incremental-snapshot watermarks (needs SIGNAL_TABLE; the lock-free way on MySQL 8); `auto`: read_view on MariaDB, incremental on MySQL.',
-    { default: 'auto' },
+    {
+      default: 'auto',
+      check: (c) =>
+        c.SNAPSHOT_METHOD !== 'incremental'
+          ? undefined
+          : !c.SIGNAL_TABLE
+            ? '`incremental` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)'
+            : c.SNAPSHOT_MODE === 'initial_only'
+              ? '`incremental` streams while it runs, so SNAPSHOT_MODE=initial_only cannot stop after it'
+              : undefined,
+    },
   ),
   SNAPSHOT_CHUNK_ROWS: envVar(
     int(1, 1_000_000).default(5000),
@@ -57,7 +70,7 @@ export const sourceSpec = {
   ON_POSITION_LOST: envVar(
     z.enum(['fail', 'resnapshot']).default('fail'),
     'When the stored position was purged from the server: `fail` with SOURCE_POSITION_PURGED, or `resnapshot`: stream from the current end of the binlog and re-snapshot every captured table incrementally (needs SIGNAL_TABLE). Deletes made while the position was lost are not seen either way.',
-    { default: 'fail' },
+    { default: 'fail', check: (c) => (c.ON_POSITION_LOST === 'resnapshot' && !c.SIGNAL_TABLE ? '`resnapshot` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined) },
   ),
   RESUME_BY: envVar(
     z.enum(['gtid', 'file']).default('gtid'),
@@ -96,6 +109,11 @@ export const sourceSpec = {
     'Warn when fewer binlog bytes than this lie between the oldest binlog on the server and the stored position.',
     { default: '67108864' },
   ),
+  KAFKA_COMPRESSION: envVar(
+    z.enum(KAFKA_COMPRESSIONS).default('none'),
+    'Codec of the record batches the source writes: `none`, `gzip`, `snappy`, `lz4` or `zstd` (zstd through Node\'s own zlib; all are pure JavaScript, and every codec is decoded by the sink whatever this says).',
+    { default: 'none' },
+  ),
   TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
   TOPIC_REPLICATION_FACTOR: envVar(int(-1, 100).default(-1), 'Replication factor of topics the source creates (-1: broker default).', { default: '-1' }),
   TXN_MAX_EVENTS: envVar(int(1).default(20_000), 'Most row changes grouped into one Kafka transaction (whole binlog transactions are never split below this).', { default: '20000' }),
@@ -106,11 +124,6 @@ export const sourceSpec = {
 
 export type SourceConfig = ConfigOf<typeof sourceSpec>;
 
-export const sourceRules: Array<Rule<SourceConfig>> = [
-  (c) => (c.ON_POSITION_LOST === 'resnapshot' && !c.SIGNAL_TABLE ? 'ON_POSITION_LOST: `resnapshot` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined),
-  (c) => (c.SNAPSHOT_METHOD === 'incremental' && !c.SIGNAL_TABLE ? 'SNAPSHOT_METHOD: `incremental` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined),
-  (c) => (c.SNAPSHOT_METHOD === 'incremental' && c.SNAPSHOT_MODE === 'initial_only' ? 'SNAPSHOT_MODE: `initial_only` needs a read-view snapshot; an incremental one streams while it runs (SNAPSHOT_METHOD=incremental)' : undefined),
-];
 
 /** A stable server id per SOURCE_ID, far from the small ids servers usually take. */
 export function replicaServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   VERSION_OUT_OF_RANGE: 'A source position does not fit the 63-bit external version encoding.',
   ARGUMENT_INVALID: 'A command-line argument is malformed; the message says what is accepted.',
   GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',
+  TLS_CERT_INVALID: 'A service\'s TLS certificate failed verification (unknown CA, expired, wrong host); the message names the service and the setting.',
+  AUTH_FAILED: 'A service refused the configured credentials; the message names the service and the settings.',
   INTERNAL: 'An unexpected internal error (a bug): please report it with the log line.',
 } as const;
 
@@ -73,4 +75,11 @@ export function toCdcError(error: unknown, code: ErrorCode, message: string, opt
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
+}
+
+/** An error and its causes, outermost first (bounded: a cause chain can be cyclic). */
+export function* causeChain(error: unknown): Generator<{ name?: unknown; code?: unknown; message?: unknown }> {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    yield e as { name?: unknown; code?: unknown; message?: unknown };
+  }
 }

@@ -1,10 +1,40 @@
-import { Kafka, logLevel, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from './logger.ts';
-import { CdcError, errorMessage } from './errors.ts';
+import { CdcError, causeChain, errorMessage } from './errors.ts';
+import { authError, certificateError, tlsOptions } from './tls.ts';
+// Registers the zstd, snappy and LZ4 codecs, so every Kafka client of ours can read every batch.
+import './kafka-codecs.ts';
 
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
+  ssl?: ConnectionOptions | undefined;
+  sasl?: SASLOptions | undefined;
+}
+
+/** The Kafka variables every service shares (src/config/security.ts). */
+export interface KafkaConfig {
+  KAFKA_BROKERS: string[];
+  KAFKA_CLIENT_ID: string;
+  KAFKA_SECURITY_PROTOCOL: 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+  KAFKA_SASL_MECHANISM?: 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | undefined;
+  KAFKA_SASL_USERNAME?: string | undefined;
+  KAFKA_SASL_PASSWORD?: string | undefined;
+  KAFKA_SSL_CA_FILE?: string | undefined;
+  KAFKA_SSL_CERT_FILE?: string | undefined;
+  KAFKA_SSL_KEY_FILE?: string | undefined;
+  KAFKA_SSL_INSECURE: boolean;
+}
+
+export function kafkaSettings(config: KafkaConfig): KafkaSettings {
+  const protocol = config.KAFKA_SECURITY_PROTOCOL;
+  const ssl = protocol.endsWith('SSL')
+    ? tlsOptions({ caFile: config.KAFKA_SSL_CA_FILE, certFile: config.KAFKA_SSL_CERT_FILE, keyFile: config.KAFKA_SSL_KEY_FILE, insecure: config.KAFKA_SSL_INSECURE })
+    : undefined;
+  const mechanism = config.KAFKA_SASL_MECHANISM?.toLowerCase() as 'plain' | 'scram-sha-256' | 'scram-sha-512' | undefined;
+  const sasl = protocol.startsWith('SASL_') && mechanism ? { mechanism, username: config.KAFKA_SASL_USERNAME ?? '', password: config.KAFKA_SASL_PASSWORD ?? '' } : undefined;
+  return { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, ssl, sasl };
 }
 
 // kafkajs' request queue schedules negative timeouts on Node 24; the warning is harmless and
@@ -25,6 +55,8 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   return new Kafka({
     clientId: settings.clientId,
     brokers: settings.brokers,
+    ...(settings.ssl ? { ssl: settings.ssl } : {}),
+    ...(settings.sasl ? { sasl: settings.sasl } : {}),
     logLevel: logLevel.WARN,
     logCreator: () => (entry: LogEntry) => {
       const { message, ...extra } = entry.log;
@@ -47,6 +79,9 @@ export function isFencedError(error: unknown): boolean {
 
 export function kafkaError(error: unknown, what: string): CdcError {
   if (error instanceof CdcError) return error;
+  const tls = certificateError(error, 'Kafka', 'KAFKA_SSL_CA_FILE');
+  if (tls) return tls;
+  if ([...causeChain(error)].some((e) => e.name === 'KafkaJSSASLAuthenticationError')) return authError(error, 'Kafka', 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
   const retriable = Boolean((error as { retriable?: boolean }).retriable) || /ECONNREFUSED|Connection|timeout|not available|leader/i.test(errorMessage(error));
   return new CdcError(retriable ? 'KAFKA_UNAVAILABLE' : 'KAFKA_ERROR', `Kafka ${what} failed: ${errorMessage(error)}`, {
     cause: error,

@@ -12,7 +12,7 @@ export function createLogger(level: string, service: string): Logger {
     level,
     base: { service },
     redact: {
-      paths: ['password', '*.password', '*.*.password', 'apiKey', '*.apiKey', 'authorization', '*.authorization', '*.headers.authorization', 'auth', '*.auth'],
+      paths: ['password', '*.password', '*.*.password', 'apiKey', '*.apiKey', 'authorization', '*.authorization', '*.headers.authorization', 'auth', '*.auth', 'sasl', '*.sasl', 'ssl.key', '*.ssl.key'],
       censor: '[redacted]',
     },
     formatters: { level: (label) => ({ level: label }) },

@@ -1,11 +1,32 @@
+import { request as httpRequest, Agent as HttpAgent } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { CdcError, errorMessage } from './errors.ts';
 import { avroOptions } from './avro-types.ts';
+import { authError, certificateError, tlsOptions } from './tls.ts';
 
 export interface RegistrySettings {
   url: string;
   username?: string | undefined;
   password?: string | undefined;
+  caFile?: string | undefined;
+  insecure?: boolean | undefined;
+}
+
+export function registrySettings(config: {
+  SCHEMA_REGISTRY_URL: string;
+  SCHEMA_REGISTRY_USERNAME?: string | undefined;
+  SCHEMA_REGISTRY_PASSWORD?: string | undefined;
+  SCHEMA_REGISTRY_SSL_CA_FILE?: string | undefined;
+  SCHEMA_REGISTRY_SSL_INSECURE: boolean;
+}): RegistrySettings {
+  return {
+    url: config.SCHEMA_REGISTRY_URL,
+    username: config.SCHEMA_REGISTRY_USERNAME,
+    password: config.SCHEMA_REGISTRY_PASSWORD,
+    caFile: config.SCHEMA_REGISTRY_SSL_CA_FILE,
+    insecure: config.SCHEMA_REGISTRY_SSL_INSECURE,
+  };
 }
 
 /**
@@ -18,11 +39,17 @@ export class Registry {
   readonly #ids = new Map<string, number>();
   readonly #levels = new Set<string>();
 
+  readonly #agent: HttpAgent | HttpsAgent;
+
   constructor(settings: RegistrySettings) {
     this.#settings = settings;
+    // One keep-alive agent for the client and our own requests; over https it carries the CA.
+    this.#agent = settings.url.startsWith('https:')
+      ? new HttpsAgent({ keepAlive: true, ...tlsOptions({ caFile: settings.caFile, insecure: settings.insecure }) })
+      : new HttpAgent({ keepAlive: true });
     const auth = settings.username ? { username: settings.username, password: settings.password ?? '' } : undefined;
     this.client = new SchemaRegistry(
-      { host: settings.url, ...(auth ? { auth } : {}), retry: { retries: 2, maxRetryTimeInSecs: 2 } },
+      { host: settings.url, ...(auth ? { auth } : {}), agent: this.#agent, retry: { retries: 2, maxRetryTimeInSecs: 2 } },
       { [SchemaType.AVRO]: avroOptions as never },
     );
   }
@@ -75,16 +102,34 @@ export class Registry {
     if (this.#settings.username) {
       headers.authorization = `Basic ${Buffer.from(`${this.#settings.username}:${this.#settings.password ?? ''}`).toString('base64')}`;
     }
-    const response = await fetch(`${this.#settings.url.replace(/\/$/, '')}${path}`, {
-      method,
-      headers,
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10_000),
+    const url = new URL(`${this.#settings.url.replace(/\/$/, '')}${path}`);
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send(url, { method, headers, agent: this.#agent, timeout: 10_000 }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
     });
-    const text = await response.text();
-    if (!response.ok) throw Object.assign(new Error(`${method} ${path} answered ${response.status}: ${text.slice(0, 300)}`), { status: response.status });
+    if (status < 200 || status >= 300) throw Object.assign(new Error(`${method} ${path} answered ${status}: ${text.slice(0, 300)}`), { status });
     return text ? JSON.parse(text) : undefined;
   }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+/** TLS_CERT_INVALID or AUTH_FAILED when that is why a registry request failed. */
+export function registrySecurityError(error: unknown): CdcError | undefined {
+  const status = (error as { status?: number }).status;
+  if (status === 401 || status === 403) return authError(error, 'The schema registry', 'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD');
+  return certificateError(error, 'The schema registry', 'SCHEMA_REGISTRY_SSL_CA_FILE');
 }
 
 /** 409 is an incompatible schema (never retried); 5xx and network failures are retriable. */
@@ -98,12 +143,8 @@ export function registryError(error: unknown, what: string): CdcError {
       hint: 'The table changed in a way the subject\'s compatibility level forbids. Revert the change, or relax the level for this subject (PUT /config/<subject>) and restart the source.',
     });
   }
-  if (status === 401 || status === 403) {
-    return new CdcError('REGISTRY_UNAVAILABLE', `The schema registry refused the credentials for ${what} (HTTP ${status})`, {
-      cause: error,
-      hint: 'Check SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD.',
-    });
-  }
+  const security = registrySecurityError(error);
+  if (security) return security;
   return new CdcError('REGISTRY_UNAVAILABLE', `Schema registry request for ${what} failed: ${message}`, {
     cause: error,
     retriable: status === undefined || status >= 500 || status === 429,

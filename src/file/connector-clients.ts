@@ -1,8 +1,8 @@
 import type { Kafka } from 'kafkajs';
 import { collectDefaultMetrics, Registry as MetricsRegistry } from 'prom-client';
-import { createKafka } from '../core/kafka.ts';
+import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
-import { Registry } from '../core/schema-registry.ts';
+import { Registry, registrySettings } from '../core/schema-registry.ts';
 import type { ConfigOf } from '../config/env.ts';
 import type { commonSpec } from '../config/common.ts';
 
@@ -11,8 +11,8 @@ export function connectorClients(config: ConfigOf<typeof commonSpec>, log: Logge
   const metrics = new MetricsRegistry();
   collectDefaultMetrics({ register: metrics });
   return {
-    kafka: createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log),
-    registry: new Registry({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }),
+    kafka: createKafka(kafkaSettings(config), log),
+    registry: new Registry(registrySettings(config)),
     metrics,
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import type { SnapshotRequestConfig } from '../config/snapshot-request.ts';
+import { mysqlConnection } from '../source/mysql-connection.ts';
 import { splitQualified } from '../source/table-reader.ts';
 
 export interface SnapshotRequest {
@@ -19,7 +20,7 @@ export async function requestSnapshot(config: SnapshotRequestConfig, tables: str
   if (tables.length === 0 || malformed.length > 0) {
     throw new CdcError('ARGUMENT_INVALID', `--tables must list \`database.table\` names${malformed.length ? `; not: ${malformed.join(', ')}` : ''}`);
   }
-  const conn = await mysql.createConnection({ host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, connectTimeout: 10_000 }).catch((error: unknown) => {
+  const conn = await mysql.createConnection({ ...mysqlConnection(config), connectTimeout: 10_000 }).catch((error: unknown) => {
     throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${config.MYSQL_HOST}:${config.MYSQL_PORT}: ${errorMessage(error)}`, { cause: error });
   });
   try {

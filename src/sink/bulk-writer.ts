@@ -1,3 +1,4 @@
+import { elasticsearchSecurityError } from './elasticsearch-client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors, type Client } from '@elastic/elasticsearch';
 import { CdcError, errorMessage } from '../core/errors.ts';
@@ -112,7 +113,7 @@ export class BulkWriter {
       if (isRetriableTransportError(error)) {
         return { retry: actions, reason: new CdcError('ELASTICSEARCH_UNAVAILABLE', `Bulk request failed: ${errorMessage(error)}`, { cause: error, retriable: true }) };
       }
-      throw new CdcError('ELASTICSEARCH_REJECTED', `Bulk request refused: ${errorMessage(error)}`, { cause: error });
+      throw elasticsearchSecurityError(error) ?? new CdcError('ELASTICSEARCH_REJECTED', `Bulk request refused: ${errorMessage(error)}`, { cause: error });
     }
     const retry: BulkAction<T>[] = [];
     let reason: CdcError | undefined;

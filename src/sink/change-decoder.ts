@@ -2,7 +2,7 @@ import type { KafkaMessage } from 'kafkajs';
 import type { Type } from 'avsc';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { SourcePosition } from '../core/position.ts';
-import type { Registry } from '../core/schema-registry.ts';
+import { registrySecurityError, type Registry } from '../core/schema-registry.ts';
 import { rowTypeOfEnvelope } from './index-mapping.ts';
 
 /** A change as the sink sees it after decoding: enough to index or delete one document. */
@@ -70,6 +70,8 @@ export class ChangeDecoder {
     try {
       return await this.#registry.client.decode(buffer);
     } catch (error) {
+      const security = registrySecurityError(error);
+      if (security) throw security;
       const status = (error as { status?: number }).status;
       const retriable = status === undefined ? /ECONNREFUSED|fetch failed|socket|timeout/i.test(errorMessage(error)) : status >= 500;
       throw new CdcError(retriable ? 'REGISTRY_UNAVAILABLE' : 'DECODE_FAILED', `Cannot decode the ${what} (schema id ${schemaIdOf(buffer)}): ${errorMessage(error)}`, {

@@ -1,3 +1,4 @@
+import { elasticsearchSecurityError } from './elasticsearch-client.ts';
 import { errors, type Client } from '@elastic/elasticsearch';
 import type { Type } from 'avsc';
 import { CdcError, errorMessage } from '../core/errors.ts';
@@ -48,6 +49,8 @@ export class IndexManager {
       if (isRetriableTransportError(error)) {
         throw new CdcError('ELASTICSEARCH_UNAVAILABLE', `Cannot prepare index ${name}: ${errorMessage(error)}`, { cause: error, retriable: true });
       }
+      const security = elasticsearchSecurityError(error);
+      if (security) throw security;
       throw new CdcError('ELASTICSEARCH_REJECTED', `Elasticsearch refused the mapping of index ${name}: ${errorMessage(error)}`, {
         cause: error,
         hint: 'A column changed type incompatibly with the existing mapping. Reindex into a new index (INDEX_NAME_TEMPLATE) or revert the change.',

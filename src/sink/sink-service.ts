@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from '@elastic/elasticsearch';
+import type { Client } from '@elastic/elasticsearch';
 import type { Batch, Consumer, Kafka, KafkaMessage } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { createKafka, kafkaError } from '../core/kafka.ts';
+import { createKafka, kafkaError, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
-import { Registry } from '../core/schema-registry.ts';
+import { Registry, registrySettings } from '../core/schema-registry.ts';
 import { versionOf } from '../core/version.ts';
 import { redactConfig } from '../config/env.ts';
 import { sinkSpec, sinkTopicPatterns, type SinkConfig } from '../config/sink.ts';
@@ -16,18 +16,10 @@ import { ChangeDecoder, type DecodedChange } from './change-decoder.ts';
 import { DeadLetterQueue, type DeadLetter } from './dead-letter-queue.ts';
 import { documentId, rowDocumentId, documentJson } from './document.ts';
 import { metadataMappings, metadataOf } from './document-metadata.ts';
+import { checkElasticsearchAccess, elasticsearchClient } from './elasticsearch-client.ts';
 import { IndexManager } from './index-manager.ts';
 import { indexName } from './index-naming.ts';
 import { createSinkMetrics, type SinkMetrics } from './sink-metrics.ts';
-
-export function elasticsearchClient(config: SinkConfig): Client {
-  const auth = config.ELASTICSEARCH_API_KEY
-    ? { apiKey: config.ELASTICSEARCH_API_KEY }
-    : config.ELASTICSEARCH_USERNAME
-      ? { username: config.ELASTICSEARCH_USERNAME, password: config.ELASTICSEARCH_PASSWORD ?? '' }
-      : undefined;
-  return new Client({ node: config.ELASTICSEARCH_URL, ...(auth ? { auth } : {}), requestTimeout: 60_000, maxRetries: 0 });
-}
 
 /**
  * The sink: a consumer group on the change topics → decode → one document action per change with
@@ -58,9 +50,9 @@ export class SinkService implements Probe {
   constructor(config: SinkConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
-    this.#kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
+    this.#kafka = createKafka(kafkaSettings(config), log);
     this.#es = elasticsearchClient(config);
-    this.#decoder = new ChangeDecoder(new Registry({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD }));
+    this.#decoder = new ChangeDecoder(new Registry(registrySettings(config)));
     this.#indices = new IndexManager(
       this.#es,
       {
@@ -79,6 +71,11 @@ export class SinkService implements Probe {
   /** Runs until stop() or a fatal error (which it throws). */
   async run(): Promise<void> {
     const signal = this.#stop.signal;
+    await checkElasticsearchAccess(this.#es).catch((error: unknown) => {
+      this.#state = 'failed';
+      this.#lastError = error as CdcError;
+      throw error;
+    });
     for (let attempt = 0; !signal.aborted; ) {
       try {
         const topics = await this.#matchingTopics();

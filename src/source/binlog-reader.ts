@@ -3,6 +3,7 @@ import ZongJi from '@vlasky/zongji';
 import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { SourcePosition } from '../core/position.ts';
+import type { TlsOptions } from '../core/tls.ts';
 import type { BinlogColumn } from './column-types.ts';
 import { canonicalRow } from './table-reader.ts';
 import type { TableKeys } from './table-keys.ts';
@@ -13,6 +14,8 @@ export interface MysqlConnectionOptions {
   port: number;
   user: string;
   password?: string | undefined;
+  /** mysql2's TLS options (see mysql-connection.ts). */
+  ssl?: (TlsOptions & { verifyIdentity: boolean }) | undefined;
 }
 
 /** The row changes of one committed binlog transaction, and the safe resume point after it. */

@@ -1,9 +1,10 @@
 import mysql from 'mysql2/promise';
 import type { Logger } from '../core/logger.ts';
-import { createKafka } from '../core/kafka.ts';
+import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import { probeServerId, replicaServerId, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
 import { readStoredOffset } from './offset-store.ts';
+import { mysqlConnection } from './mysql-connection.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, type RetentionReport } from './retention.ts';
 
@@ -17,9 +18,9 @@ export interface SourceCheck extends ServerFacts {
  * Kafka — whether the server still has it. Throws the same coded errors the source would.
  */
 export async function runSourceCheck(config: SourceConfig, log: Logger): Promise<SourceCheck> {
-  const connection = { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD };
+  const connection = mysqlConnection(config);
   const facts = await checkSource(connection, replicaServerId(config));
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
+  const kafka = createKafka(kafkaSettings(config), log);
   const stored = await readStoredOffset(kafka, `${config.TOPIC_PREFIX}.offsets`, config.SOURCE_ID, 30_000);
   if (!stored) return { ...facts, storedPosition: null, retention: null };
   const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });

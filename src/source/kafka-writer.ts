@@ -1,7 +1,7 @@
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
-import { CompressionTypes } from 'kafkajs';
 import { CdcError } from '../core/errors.ts';
 import { isFencedError, kafkaError } from '../core/kafka.ts';
+import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset, type ResumeState } from './offset-store.ts';
@@ -47,6 +47,8 @@ export interface WriterSettings {
   offsetsTopic: string;
   partitions: number;
   replicationFactor: number;
+  /** Codec of the record batches (the offsets topic included). */
+  compression: KafkaCompression;
 }
 
 /**
@@ -134,7 +136,7 @@ export class TransactionalWriter {
       // kafkajs puts a send's records for one partition into one record batch, which the broker
       // refuses above message.max.bytes (1 MiB by default): send in slices below that.
       for (const topicMessages of slices([...byTopic.values()], SEND_SLICE_BYTES)) {
-        await transaction.sendBatch({ topicMessages, compression: CompressionTypes.None });
+        await transaction.sendBatch({ topicMessages, compression: compressionType(this.#settings.compression) });
       }
       await transaction.commit();
     } catch (error) {
@@ -151,8 +153,8 @@ export class TransactionalWriter {
     const events = topics.filter((t) => t.topic !== this.#settings.offsetsTopic);
     const position = topics.filter((t) => t.topic === this.#settings.offsetsTopic);
     try {
-      for (const topicMessages of slices(events, SEND_SLICE_BYTES)) await this.#producer.sendBatch({ topicMessages, acks: -1 });
-      await this.#producer.sendBatch({ topicMessages: position, acks: -1 });
+      for (const topicMessages of slices(events, SEND_SLICE_BYTES)) await this.#producer.sendBatch({ topicMessages, acks: -1, compression: compressionType(this.#settings.compression) });
+      await this.#producer.sendBatch({ topicMessages: position, acks: -1, compression: compressionType(this.#settings.compression) });
     } catch (error) {
       throw kafkaError(error, 'sending records');
     }

@@ -1,5 +1,6 @@
 import mysql from 'mysql2/promise';
 import { CdcError, errorMessage } from '../core/errors.ts';
+import { authError, certificateError } from '../core/tls.ts';
 import type { MysqlConnectionOptions } from './binlog-reader.ts';
 
 export interface ServerFacts {
@@ -30,13 +31,15 @@ export async function checkSource(connection: MysqlConnectionOptions, replicaSer
   try {
     conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    const denied = code === 'ER_ACCESS_DENIED_ERROR';
-    throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to MySQL/MariaDB at ${connection.host}:${connection.port}: ${errorMessage(error)}`, {
-      cause: error,
-      retriable: !denied,
-      hint: denied ? 'Check MYSQL_USER and MYSQL_PASSWORD.' : 'Check MYSQL_HOST/MYSQL_PORT and that the server is up; the source retries.',
-    });
+    if ((error as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR') throw authError(error, 'MySQL/MariaDB', 'MYSQL_USER and MYSQL_PASSWORD (and MYSQL_SSL_MODE for a user created REQUIRE SSL)');
+    throw (
+      certificateError(error, 'MySQL/MariaDB', 'MYSQL_SSL_CA_FILE') ??
+      new CdcError('SOURCE_UNREACHABLE', `Cannot connect to MySQL/MariaDB at ${connection.host}:${connection.port}: ${errorMessage(error)}`, {
+        cause: error,
+        retriable: true,
+        hint: 'Check MYSQL_HOST/MYSQL_PORT and that the server is up; the source retries.',
+      })
+    );
   }
   try {
     const [rows] = await conn.query(

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { createKafka } from '../core/kafka.ts';
+import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { SourcePosition } from '../core/position.ts';
 import { backoffDelay, DEFAULT_RETRY, withRetry } from '../core/retry.ts';
-import { Registry } from '../core/schema-registry.ts';
+import { Registry, registrySettings } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
@@ -13,6 +13,7 @@ import type { Probe } from '../http/server.ts';
 import { BinlogReader, type MysqlConnectionOptions, type SourceTransaction } from './binlog-reader.ts';
 import { binlogEnd } from './binlog-end.ts';
 import mysql from 'mysql2/promise';
+import { mysqlConnection } from './mysql-connection.ts';
 import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
@@ -70,8 +71,8 @@ export class SourceService implements Probe {
     this.#config = config;
     this.#log = log;
     this.#serverId = replicaServerId(config);
-    this.#kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
-    this.#registry = new Registry({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD });
+    this.#kafka = createKafka(kafkaSettings(config), log);
+    this.#registry = new Registry(registrySettings(config));
   }
 
   get offsetsTopic(): string {
@@ -110,7 +111,7 @@ export class SourceService implements Probe {
 
   async #runPipeline(): Promise<void> {
     const config = this.#config;
-    const connection: MysqlConnectionOptions = { host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD };
+    const connection = mysqlConnection(config);
     const signal = this.#stop.signal;
     const onRetry = (error: unknown, attempt: number, delayMs: number) =>
       this.#log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
@@ -125,6 +126,7 @@ export class SourceService implements Probe {
       offsetsTopic: this.offsetsTopic,
       partitions: config.TOPIC_PARTITIONS,
       replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+      compression: config.KAFKA_COMPRESSION,
     });
     await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
     await this.#writer.connect();
@@ -312,11 +314,9 @@ export class SourceService implements Probe {
   /** Runs `work` on a short-lived connection to the source server. */
   async #withConnection<T>(work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
     const config = this.#config;
-    const conn = await mysql
-      .createConnection({ host: config.MYSQL_HOST, port: config.MYSQL_PORT, user: config.MYSQL_USER, password: config.MYSQL_PASSWORD, connectTimeout: 10_000 })
-      .catch((error: unknown) => {
-        throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${config.MYSQL_HOST}:${config.MYSQL_PORT}: ${errorMessage(error)}`, { cause: error, retriable: true });
-      });
+    const conn = await mysql.createConnection({ ...mysqlConnection(config), connectTimeout: 10_000 }).catch((error: unknown) => {
+      throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${config.MYSQL_HOST}:${config.MYSQL_PORT}: ${errorMessage(error)}`, { cause: error, retriable: true });
+    });
     try {
       return await work(conn);
     } finally {

@@ -1,8 +1,10 @@
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { testServerTls, upstreamRequest } from './tls.ts';
 
 /**
- * A test-only HTTP proxy in front of Elasticsearch that answers 429 for some items of bulk
+ * A test-only HTTPS proxy (the stack's certificate) in front of Elasticsearch that answers 429 for some items of bulk
  * requests — a fault a real cluster produces only under load it cannot be made to have on demand.
  * Rejected items are removed from the forwarded request (so Elasticsearch never applies them) and
  * put back into the answer as `429 es_rejected_execution_exception`, at their original places.
@@ -21,8 +23,9 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
   const state = { rejected: 0 };
 
   const forward = (req: IncomingMessage, body: Buffer, onAnswer: (status: number, headers: Record<string, string>, body: Buffer) => void) => {
-    const out = request(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host, 'content-length': String(body.length) } },
+    const out = upstreamRequest(
+      upstream,
+      { method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host, 'content-length': String(body.length) } },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -33,7 +36,7 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
     out.end(body);
   };
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer(testServerTls(), (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -84,7 +87,7 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
     get rejected() {
       return state.rejected;
     },

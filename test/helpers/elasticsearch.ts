@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import { parseJsonBig } from './json.ts';
 import { stackEnv } from './stack.ts';
 
@@ -7,14 +9,35 @@ export interface IndexedDoc {
   source: Record<string, unknown>;
 }
 
+let agent: Agent | undefined;
+
+/** The stack's Elasticsearch speaks HTTPS with its own CA and basic auth, like a production cluster. */
+export function esConnection(): { agent: Agent; authorization: string } {
+  const env = stackEnv();
+  agent ??= new Agent({ ca: readFileSync(env.ELASTICSEARCH_SSL_CA_FILE), keepAlive: true });
+  return { agent, authorization: `Basic ${Buffer.from(`${env.ELASTICSEARCH_USERNAME}:${env.ELASTICSEARCH_PASSWORD}`).toString('base64')}` };
+}
+
 export async function es(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${stackEnv().ELASTICSEARCH_URL}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  const { agent, authorization } = esConnection();
+  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request(`${stackEnv().ELASTICSEARCH_URL}${path}`, {
+        method,
+        agent,
+        // Explicit length: Node frames no body of a GET or DELETE on its own (scroll deletes have one).
+        headers: { 'content-type': 'application/json', authorization, 'content-length': String(payload === undefined ? 0 : Buffer.byteLength(payload)) },
+      }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(payload);
   });
-  const text = await response.text();
-  return { status: response.status, body: text ? parseJsonBig(text) : undefined };
+  return { status, body: text ? parseJsonBig(text) : undefined };
 }
 
 type Hit = { _id: string; _version: number | bigint; _source: Record<string, unknown> };

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { capture } from './capture.ts';
 import { repoRoot, stackEnv } from './stack.ts';
 import { GiveUp, waitFor } from './wait.ts';
 
@@ -27,6 +28,9 @@ export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-so
       KAFKA_BROKERS: stack.KAFKA_BROKERS,
       SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
       ELASTICSEARCH_URL: stack.ELASTICSEARCH_URL,
+      ELASTICSEARCH_USERNAME: stack.ELASTICSEARCH_USERNAME,
+      ELASTICSEARCH_PASSWORD: stack.ELASTICSEARCH_PASSWORD,
+      ELASTICSEARCH_SSL_CA_FILE: stack.ELASTICSEARCH_SSL_CA_FILE,
       MYSQL_HOST: stack.MYSQL_HOST,
       MYSQL_PORT: stack.MYSQL_PORT,
       MYSQL_USER: stack.MYSQL_USER,
@@ -39,6 +43,7 @@ export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-so
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: ServiceProcess['lines'] = [];
+  const captureFile = `${command}-${child.pid}.log`;
   const collect = (chunk: Buffer, carry: { rest: string }) => {
     const text = carry.rest + chunk.toString('utf8');
     const parts = text.split('\n');
@@ -52,6 +57,7 @@ export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-so
         // not a pino line (e.g. the one-line error on stderr)
       }
       lines.push({ ...parsed, raw });
+      capture(captureFile, raw);
       if (process.env.CDC_TEST_VERBOSE) process.stderr.write(`[${command}] ${raw}\n`);
     }
   };
@@ -79,7 +85,9 @@ export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-so
     },
     async http(path: string) {
       const response = await fetch(`http://127.0.0.1:${await port()}${path}`);
-      return { status: response.status, body: await response.text() };
+      const answer = { status: response.status, body: await response.text() };
+      capture('http-answers.log', `${command} GET ${path} ${answer.status}\n${answer.body}`);
+      return answer;
     },
   };
 }
@@ -109,5 +117,6 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
   const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
   const status = await new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   clearTimeout(timer);
+  capture(`cli-${child.pid}.log`, `$ cdc ${args.join(' ')} (exit ${status})\n${stdout}\n${stderr}`);
   return { status, stdout, stderr };
 }

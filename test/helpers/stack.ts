@@ -11,8 +11,39 @@ export interface StackEnv {
   MYSQL_ROOT_PASSWORD: string;
   KAFKA_BROKERS: string;
   SCHEMA_REGISTRY_URL: string;
+  /** https, with a superuser of the file realm and the stack's CA. */
   ELASTICSEARCH_URL: string;
+  ELASTICSEARCH_USERNAME: string;
+  ELASTICSEARCH_PASSWORD: string;
+  ELASTICSEARCH_SSL_CA_FILE: string;
+  /** The HTTP certificate files Elasticsearch serves (it reloads them when they change). */
+  CDC_ES_HTTP_CERT_FILE: string;
+  CDC_ES_HTTP_KEY_FILE: string;
   CDC_STACK_DIR: string;
+  /** The CA that signed every service's certificate, and one that signed none of them. */
+  CDC_TLS_CA_FILE: string;
+  CDC_TLS_OTHER_CA_FILE: string;
+  /** A certificate of that CA for 127.0.0.1/localhost, and its key: test-only TLS servers use it. */
+  CDC_TLS_SERVER_CERT_FILE: string;
+  CDC_TLS_SERVER_KEY_FILE: string;
+  /** The broker's secured listeners; EXPIRED is SSL with an expired certificate. */
+  CDC_KAFKA_SSL_BROKERS: string;
+  CDC_KAFKA_SASL_BROKERS: string;
+  CDC_KAFKA_SASL_SSL_BROKERS: string;
+  CDC_KAFKA_EXPIRED_BROKERS: string;
+  /** A MariaDB user created REQUIRE SSL, and the certificate files MariaDB serves (FLUSH SSL reloads them). */
+  CDC_MYSQL_TLS_USER: string;
+  CDC_MYSQL_TLS_PASSWORD: string;
+  CDC_MYSQL_CERT_FILE: string;
+  CDC_MYSQL_KEY_FILE: string;
+  CDC_TLS_EXPIRED_CERT_FILE: string;
+  CDC_TLS_EXPIRED_KEY_FILE: string;
+  CDC_KAFKA_PLAIN_USER: string;
+  CDC_KAFKA_PLAIN_PASSWORD: string;
+  CDC_KAFKA_SCRAM_USER: string;
+  CDC_KAFKA_SCRAM_PASSWORD: string;
+  /** The broker's jars: Kafka's own tools (DumpLogSegments, …) run from them. */
+  CDC_KAFKA_LIBS: string;
 }
 
 let cached: StackEnv | undefined;

@@ -10,8 +10,9 @@ import { Pipeline } from '../helpers/pipeline.ts';
 import { runCli, startService, uniqueName, type ServiceProcess } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { recordSecret } from '../helpers/capture.ts';
 
-const SECRET = 'hunter2-must-never-be-printed';
+const SECRET = recordSecret('hunter2-must-never-be-printed');
 
 
 describe('bad configuration', () => {
@@ -136,6 +137,6 @@ describe('unreachable services give coded, retried errors', () => {
     started.push(pipeline.source!);
     await conn.query("INSERT INTO t VALUES (2, 'b')");
     await waitFor('the change topic', async () => (await readTopic(pipeline.topicOf('t'))).length > 0, 60_000, 500);
-    await expectRetriedError(startService('sink', pipeline.sinkEnv({ ELASTICSEARCH_URL: 'http://127.0.0.1:9' })), 'ELASTICSEARCH_UNAVAILABLE');
+    await expectRetriedError(startService('sink', pipeline.sinkEnv({ ELASTICSEARCH_URL: 'http://127.0.0.1:9', ELASTICSEARCH_SSL_CA_FILE: '' })), 'ELASTICSEARCH_UNAVAILABLE');
   });
 });

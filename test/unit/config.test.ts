@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CdcError } from '../../src/core/errors.ts';
 import { configReference, loadConfig, redactConfig } from '../../src/config/env.ts';
+import { insecureSettings } from '../../src/config/security.ts';
 import { sinkSpec } from '../../src/config/sink.ts';
-import { replicaServerId, sourceRules, sourceSpec } from '../../src/config/source.ts';
+import { replicaServerId, sourceSpec } from '../../src/config/source.ts';
 
 const SECRET = 's3cr3t-value-never-shown';
 const base = { SOURCE_ID: 'orders', MYSQL_HOST: 'db', MYSQL_USER: 'cdc', KAFKA_BROKERS: 'k1:9092, k2:9092', SCHEMA_REGISTRY_URL: 'http://registry:8081' };
@@ -36,10 +37,10 @@ describe('configuration', () => {
   });
 
   it('parses KEY_COLUMNS and checks rules between variables, listing every broken one', () => {
-    const config = loadConfig(sourceSpec, { ...base, KEY_COLUMNS: 'shop.log:ts,seq; shop.tags:name', SIGNAL_TABLE: 'shop.cdc_signal', ON_POSITION_LOST: 'resnapshot' }, undefined, sourceRules);
+    const config = loadConfig(sourceSpec, { ...base, KEY_COLUMNS: 'shop.log:ts,seq; shop.tags:name', SIGNAL_TABLE: 'shop.cdc_signal', ON_POSITION_LOST: 'resnapshot' });
     assert.deepEqual([...config.KEY_COLUMNS!], [['shop.log', ['ts', 'seq']], ['shop.tags', ['name']]]);
     assert.match(problemsOf(() => loadConfig(sourceSpec, { ...base, KEY_COLUMNS: 'shop.log' })).join(), /KEY_COLUMNS: "shop.log" is not `db.table:col1,col2`/);
-    const problems = problemsOf(() => loadConfig(sourceSpec, { ...base, ON_POSITION_LOST: 'resnapshot', SNAPSHOT_METHOD: 'incremental' }, undefined, sourceRules));
+    const problems = problemsOf(() => loadConfig(sourceSpec, { ...base, ON_POSITION_LOST: 'resnapshot', SNAPSHOT_METHOD: 'incremental' }));
     assert.deepEqual(problems.map((p) => p.slice(0, p.indexOf(':'))), ['ON_POSITION_LOST', 'SNAPSHOT_METHOD']);
   });
 
@@ -63,5 +64,69 @@ describe('configuration', () => {
   it('documents every variable in the generated reference', () => {
     const reference = configReference('Source', sourceSpec);
     for (const name of Object.keys(sourceSpec)) assert.ok(reference.includes(`\`${name}\``), name);
+  });
+});
+
+describe('TLS and authentication settings', () => {
+  const readable = (path: string) => (path.startsWith('/missing') ? (() => { throw Object.assign(new Error('no'), { code: 'ENOENT' }); })() : 'PEM');
+
+  it('lists every inconsistent security setting at once', () => {
+    const problems = problemsOf(() =>
+      loadConfig(sinkSpec, {
+        ...base,
+        KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+        KAFKA_SSL_CA_FILE: '/missing/ca.pem',
+        KAFKA_SSL_KEY_FILE: '/etc/key.pem',
+        SCHEMA_REGISTRY_SSL_CA_FILE: '/etc/ca.pem',
+        SCHEMA_REGISTRY_USERNAME: 'reg',
+        ELASTICSEARCH_URL: 'http://es:9200',
+        ELASTICSEARCH_USERNAME: 'elastic',
+        ELASTICSEARCH_API_KEY: SECRET,
+        ELASTICSEARCH_SSL_INSECURE: 'true',
+      }, readable),
+    );
+    const expected = [
+      'KAFKA_SASL_MECHANISM: is required when',
+      'KAFKA_SASL_USERNAME: is required when',
+      'KAFKA_SASL_PASSWORD: is required when',
+      'KAFKA_SSL_CA_FILE: cannot read /missing/ca.pem (ENOENT)',
+      'KAFKA_SSL_CERT_FILE: is required when KAFKA_SSL_KEY_FILE is set',
+      'SCHEMA_REGISTRY_PASSWORD: is required when SCHEMA_REGISTRY_USERNAME is set',
+      'SCHEMA_REGISTRY_SSL_CA_FILE: has no effect unless SCHEMA_REGISTRY_URL is https://',
+      'ELASTICSEARCH_USERNAME: set either basic auth or ELASTICSEARCH_API_KEY, not both',
+      'ELASTICSEARCH_PASSWORD: is required when ELASTICSEARCH_USERNAME is set',
+      'ELASTICSEARCH_SSL_INSECURE: has no effect unless ELASTICSEARCH_URL is https://',
+    ];
+    for (const start of expected) assert.ok(problems.some((p) => p.startsWith(start)), `"${start}…" in:\n${problems.join('\n')}`);
+    assert.ok(!problems.join('\n').includes(SECRET), 'no secret value in the problems');
+  });
+
+  it('refuses SASL settings on a listener without SASL and MySQL TLS files with MYSQL_SSL_MODE=disabled', () => {
+    const problems = problemsOf(() =>
+      loadConfig(sourceSpec, { ...base, KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka', MYSQL_SSL_CA_FILE: '/etc/ca.pem' }, readable),
+    );
+    assert.ok(problems.some((p) => p.startsWith('KAFKA_SASL_MECHANISM: has no effect unless KAFKA_SECURITY_PROTOCOL is SASL_')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('KAFKA_SASL_PASSWORD: has no effect')), problems.join('\n'));
+    assert.ok(problems.some((p) => p.startsWith('MYSQL_SSL_CA_FILE: has no effect unless MYSQL_SSL_MODE')), problems.join('\n'));
+  });
+
+  it('accepts a consistent secured configuration, secrets from files, and names each disabled verification', () => {
+    const config = loadConfig(sourceSpec, {
+      ...base,
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: 'cdc',
+      KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka',
+      KAFKA_SSL_INSECURE: 'true',
+      MYSQL_SSL_MODE: 'required',
+      SCHEMA_REGISTRY_URL: 'https://registry:8081',
+      SCHEMA_REGISTRY_SSL_CA_FILE: '/etc/ca.pem',
+    }, (path) => (path === '/run/secrets/kafka' ? `${SECRET}\n` : 'PEM'));
+    assert.equal(config.KAFKA_SASL_PASSWORD, SECRET);
+    assert.equal(redactConfig(sourceSpec, config).KAFKA_SASL_PASSWORD, '[redacted]');
+    const warnings = insecureSettings(config);
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    assert.match(warnings[0]!, /^KAFKA_SSL_INSECURE=true/);
+    assert.match(warnings[1]!, /^MYSQL_SSL_MODE=required/);
   });
 });

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type mysql from 'mysql2/promise';
+import { startRegistryTlsProxy, type RegistryProxy } from '../faults/registry-tls-proxy.ts';
+import { capture, captureDir, recordSecret } from '../helpers/capture.ts';
+import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
+import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
+import { checkSource, kafkaSecurityEnv } from '../helpers/security.ts';
+import { startService, uniqueName } from '../helpers/services.ts';
+import { stackEnv } from '../helpers/stack.ts';
+
+// Named `zz-…` so that it runs last: node --test runs the files of a glob in sorted order, and this
+// suite searches what every earlier suite of the same run captured (test/helpers/capture.ts).
+
+/** Every secret of the run, by a name that may be printed (the values must not be). */
+function secretsOfRun(dir: string): Map<string, string> {
+  const env = stackEnv();
+  const secrets = new Map<string, string>([
+    ['MYSQL_PASSWORD', env.MYSQL_PASSWORD],
+    ['MYSQL_ROOT_PASSWORD', env.MYSQL_ROOT_PASSWORD],
+    ['CDC_MYSQL_TLS_PASSWORD', env.CDC_MYSQL_TLS_PASSWORD],
+    ['CDC_KAFKA_PLAIN_PASSWORD', env.CDC_KAFKA_PLAIN_PASSWORD],
+    ['CDC_KAFKA_SCRAM_PASSWORD', env.CDC_KAFKA_SCRAM_PASSWORD],
+    ['ELASTICSEARCH_PASSWORD', env.ELASTICSEARCH_PASSWORD],
+    // A leaked Authorization header carries user:password in base64.
+    ['ELASTICSEARCH basic credentials', Buffer.from(`${env.ELASTICSEARCH_USERNAME}:${env.ELASTICSEARCH_PASSWORD}`).toString('base64')],
+  ]);
+  let recorded: string[] = [];
+  try {
+    recorded = readFileSync(join(dir, 'secrets.list'), 'utf8').split('\n').filter(Boolean);
+  } catch {
+    // no suite recorded secrets of its own
+  }
+  recorded.forEach((value, i) => secrets.set(`secret #${i + 1} recorded by a suite`, value));
+  return secrets;
+}
+
+interface Hit {
+  file: string;
+  line: number;
+  secret: string;
+}
+
+/** Every captured line (service output, CLI output, HTTP answers) that contains a secret. */
+function findSecrets(dir: string, secrets: Map<string, string>): { hits: Hit[]; lines: number } {
+  const hits: Hit[] = [];
+  let lines = 0;
+  for (const file of readdirSync(dir)) {
+    if (file === 'secrets.list') continue;
+    readFileSync(join(dir, file), 'utf8')
+      .split('\n')
+      .forEach((text, i) => {
+        lines++;
+        for (const [name, value] of secrets) if (value && text.includes(value)) hits.push({ file, line: i + 1, secret: name });
+      });
+  }
+  return { hits, lines };
+}
+
+describe('secrets never appear in logs, errors or HTTP answers of the whole test run', () => {
+  const pipeline = new Pipeline(uniqueName('cdc_leak'));
+  const registryPassword = recordSecret(`leak-registry-${uniqueName('pw')}`);
+  let proxy: RegistryProxy;
+  let conn: mysql.Connection;
+  let secretFiles: string;
+
+  before(async () => {
+    // Old runs' captures go; this run's stay for inspection.
+    const runs = dirname(captureDir());
+    for (const run of readdirSync(runs)) {
+      const path = join(runs, run);
+      if (path !== captureDir() && Date.now() - statSync(path).mtimeMs > 2 * 86_400_000) rmSync(path, { recursive: true, force: true });
+    }
+    const env = stackEnv();
+    proxy = await startRegistryTlsProxy({ username: 'leak-check', password: registryPassword });
+    // Secrets as files, the way Docker/Kubernetes secrets and Vault agents deliver them.
+    secretFiles = mkdtempSync(join(tmpdir(), 'cdc-secrets-'));
+    writeFileSync(join(secretFiles, 'mysql'), `${env.CDC_MYSQL_TLS_PASSWORD}\n`);
+    writeFileSync(join(secretFiles, 'kafka'), `${env.CDC_KAFKA_SCRAM_PASSWORD}\n`);
+    writeFileSync(join(secretFiles, 'registry'), registryPassword);
+    const registry = { SCHEMA_REGISTRY_URL: proxy.url, SCHEMA_REGISTRY_USERNAME: 'leak-check', SCHEMA_REGISTRY_PASSWORD_FILE: join(secretFiles, 'registry'), SCHEMA_REGISTRY_SSL_CA_FILE: env.CDC_TLS_CA_FILE };
+    const { KAFKA_SASL_PASSWORD: _inline, ...kafka } = kafkaSecurityEnv('SASL_SSL', 'SCRAM-SHA-512');
+    conn = await pipeline.createDatabase(DDL);
+    await runWorkload(conn, 1, 20);
+    await pipeline.startSource({
+      ...registry,
+      ...kafka,
+      KAFKA_SASL_PASSWORD_FILE: join(secretFiles, 'kafka'),
+      MYSQL_USER: env.CDC_MYSQL_TLS_USER,
+      MYSQL_PASSWORD: '',
+      MYSQL_PASSWORD_FILE: join(secretFiles, 'mysql'),
+      MYSQL_SSL_MODE: 'verify_identity',
+      MYSQL_SSL_CA_FILE: env.CDC_TLS_CA_FILE,
+      SNAPSHOT_MODE: 'initial',
+      LOG_LEVEL: 'debug',
+    });
+    await pipeline.startSink({ ...registry, ...kafkaSecurityEnv('SASL_PLAINTEXT', 'PLAIN'), LOG_LEVEL: 'debug' });
+  });
+
+  after(async () => {
+    await pipeline.stopAll();
+    await conn?.end();
+    await proxy?.close();
+    if (secretFiles) rmSync(secretFiles, { recursive: true, force: true });
+  });
+
+  it('finds a secret planted in a captured line (the search works)', () => {
+    const planted = `planted-${uniqueName('secret')}`;
+    capture('selfcheck.log', `{"level":"info","msg":"connecting with ${planted}"}`);
+    try {
+      const { hits } = findSecrets(captureDir(), new Map([['planted', planted]]));
+      assert.deepEqual(hits, [{ file: 'selfcheck.log', line: 1, secret: 'planted' }]);
+    } finally {
+      rmSync(join(captureDir(), 'selfcheck.log'));
+    }
+    // And the services' own output is among what is searched: the sink logs its (non-secret) user name.
+    const user = findSecrets(captureDir(), new Map([['ELASTICSEARCH_USERNAME', stackEnv().ELASTICSEARCH_USERNAME]]));
+    assert.ok(user.hits.some((h) => h.file.startsWith('sink-')), 'the sink\'s captured log lines are searched');
+  });
+
+  it('runs a fully secured pipeline, reads every HTTP endpoint, and provokes credential errors', async () => {
+    await runWorkload(conn, 1000, 20);
+    await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
+    for (const service of [pipeline.source!, pipeline.sink!]) {
+      for (const path of ['/healthz', '/readyz', '/status', '/metrics']) assert.equal((await service.http(path)).status, 200, path);
+    }
+    const wrong = recordSecret(`wrong-${uniqueName('pw')}`);
+    const check = await checkSource({ MYSQL_PASSWORD: wrong });
+    assert.match(check.stderr, /AUTH_FAILED/);
+    const sink = startService('sink', { TOPIC_PREFIX: uniqueName('t'), ...kafkaSecurityEnv('SASL_SSL', 'PLAIN'), KAFKA_SASL_PASSWORD: wrong, ELASTICSEARCH_PASSWORD: wrong });
+    assert.notEqual(await sink.exited, 0);
+  });
+
+  it('finds none of them in any captured service line, CLI output or HTTP answer of this run', () => {
+    const secrets = secretsOfRun(captureDir());
+    const { hits, lines } = findSecrets(captureDir(), secrets);
+    assert.ok(lines > 200, `only ${lines} captured lines in ${captureDir()}: is the capture working?`);
+    assert.deepEqual(
+      hits.slice(0, 20).map((h) => `${h.file}:${h.line} contains ${h.secret}`),
+      [],
+      `${hits.length} captured lines contain secrets (in ${captureDir()})`,
+    );
+  });
+});
