@@ -52,6 +52,19 @@ describe('column kinds', () => {
     assert.equal(canonicalValue(def('bigint'), '-9223372036854775808'), -(2n ** 63n));
     assert.equal(canonicalValue(def('bigint unsigned'), '18446744073709551615'), '18446744073709551615');
     assert.equal(canonicalValue(def('bit(1)'), Buffer.from([1])), true);
+    assert.equal(canonicalValue(def('year'), 1900), 0, 'zongji reads YEAR 0000 as 1900');
+    assert.equal(canonicalValue(def('year'), 2155), 2155);
+  });
+
+  it('turns the text of MariaDB UUID/INET4/INET6 (a SELECT) into the bytes the binlog carries', () => {
+    const hex = (type: string, text: string) => (canonicalValue(def(type), text) as Buffer).toString('hex');
+    assert.equal(hex('uuid', '123e4567-e89b-12d3-a456-426614174000'), '123e4567e89b12d3a456426614174000');
+    assert.equal(hex('inet4', '192.168.0.1'), 'c0a80001');
+    assert.equal(hex('inet6', '2001:db8::ff00:42:8329'), '20010db8000000000000ff0000428329');
+    assert.equal(hex('inet6', '::'), '0'.repeat(32));
+    assert.equal(hex('inet6', '::ffff:1.2.3.4'), '00000000000000000000ffff01020304');
+    assert.equal(hex('inet6', '1::'), `0001${'0'.repeat(28)}`);
+    assert.equal(hex('binary(4)', 'ab'), '6162');
   });
 });
 
