@@ -46,6 +46,11 @@ export const sourceSpec = {
     'Compatibility level the source sets on each subject it registers.',
     { default: 'BACKWARD' },
   ),
+  SCHEMA_RETRY_INTERVAL_MS: envVar(
+    int(100, 3_600_000).default(30_000),
+    'While paused on SCHEMA_INCOMPATIBLE (the source holds its position, stays alive and unready), how often it tries to register the new schema again.',
+    { default: '30000' },
+  ),
   EXACTLY_ONCE: envVar(
     bool().default(true),
     'Write events and the position in one Kafka transaction (exactly once into Kafka, fencing by SOURCE_ID). `false`: a plain idempotent producer, events before the position: at-least-once, no fencing.',

@@ -1,7 +1,8 @@
 import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
 import { keyOf } from '../core/change-event.ts';
 import type { Registry } from '../core/schema-registry.ts';
-import { avroName, envelopeSchema, keySchema } from './avro-schema.ts';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { avroName, changedColumns, envelopeSchema, keySchema } from './avro-schema.ts';
 
 export interface EncodedRecord {
   topic: string;
@@ -95,14 +96,31 @@ export class EventEncoder {
   }
 
   async #register(schema: TableSchema): Promise<TableEncoding> {
-    const { prefix, compatibility } = this.#settings;
+    const { prefix } = this.#settings;
     const topic = this.topicOf(schema);
-    const valueId = await this.#registry.register(`${topic}-value`, envelopeSchema(prefix, schema), compatibility);
+    const valueId = await this.#registerOrExplain(`${topic}-value`, envelopeSchema(prefix, schema), schema);
     const key = keySchema(prefix, schema);
-    const keyId = key ? await this.#registry.register(`${topic}-key`, key, compatibility) : null;
+    const keyId = key ? await this.#registerOrExplain(`${topic}-key`, key, schema) : null;
     const fieldsOf = (columns: ColumnDef[]) => columns.map((c): [string, string] => [c.name, avroName(c.name)]);
     const keyColumns = schema.key.map((name) => schema.columns.find((c) => c.name === name)!);
     return { topic, keyId, valueId, fields: fieldsOf(schema.columns), keyFields: fieldsOf(keyColumns) };
+  }
+
+  /** A refused version becomes SCHEMA_INCOMPATIBLE naming the table, the changed columns and the registry's answer. */
+  async #registerOrExplain(subject: string, avro: Record<string, unknown>, schema: TableSchema): Promise<number> {
+    try {
+      return await this.#registry.register(subject, avro, this.#settings.compatibility);
+    } catch (error) {
+      if (!(error instanceof CdcError) || error.code !== 'SCHEMA_INCOMPATIBLE') throw error;
+      const previous = await this.#registry.latest(subject).catch(() => undefined);
+      const columns = previous ? changedColumns(previous, avro) : [];
+      const table = `${schema.database}.${schema.table}`;
+      throw new CdcError('SCHEMA_INCOMPATIBLE', `The new schema of ${table} (subject ${subject}; changed columns: ${columns.join('; ') || 'unknown'}) was refused by the schema registry: ${errorMessage(error.cause ?? error)}`, {
+        cause: error,
+        hint: error.hint,
+        details: { table, subject, columns },
+      });
+    }
   }
 }
 

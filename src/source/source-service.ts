@@ -22,6 +22,7 @@ import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { transactionMarkers } from './transaction-metadata.ts';
 import { TransactionQueue } from './transaction-queue.ts';
+import { OperatorPause } from './operator-pause.ts';
 import { VERSION } from '../version.ts';
 
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
@@ -53,7 +54,9 @@ export class SourceService implements Probe {
   #positionTime = 0;
   readonly #binlogStarts = new Map<string, number>();
   #lastError: CdcError | undefined;
-  #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
+  #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'paused' | 'stopped' | 'failed' = 'starting';
+  readonly #pause = new OperatorPause();
+  #pausedAt = 0;
   #snapshot: InitialSnapshot | undefined;
   readonly #counts = new Map<string, number>();
 
@@ -80,6 +83,15 @@ export class SourceService implements Probe {
         const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
         this.#lastError = cdc;
         if (signal.aborted) return;
+        if (!cdc.retriable && OperatorPause.appliesTo(cdc)) {
+          await this.#teardown();
+          this.#state = 'paused';
+          this.#pausedAt = Date.now();
+          this.metrics.restarts.inc({ code: cdc.code });
+          this.#log.error({ ...errorFields(cdc), retryInMs: this.#config.SCHEMA_RETRY_INTERVAL_MS, position: this.#committed?.toJSON() }, 'source paused at its last committed position until an operator resolves the error');
+          await this.#pause.hold(this.#config.SCHEMA_RETRY_INTERVAL_MS, signal);
+          continue;
+        }
         if (!cdc.retriable) {
           this.#state = 'failed';
           throw cdc;
@@ -97,6 +109,11 @@ export class SourceService implements Probe {
 
   async stop(): Promise<void> {
     this.#stop.abort();
+  }
+
+  /** Paused (SCHEMA_INCOMPATIBLE): try again now instead of at the next interval. False when not paused. */
+  retryNow(): boolean {
+    return this.#pause.retryNow();
   }
 
   async #runPipeline(): Promise<void> {
@@ -175,7 +192,8 @@ export class SourceService implements Probe {
       queue.wake();
     });
     reader.start(from);
-    this.#state = 'streaming';
+    // After a pause the source counts as streaming (ready) only once it committed again.
+    if (this.#state !== 'paused') this.#state = 'streaming';
 
     const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
     while (!signal.aborted) {
@@ -194,6 +212,7 @@ export class SourceService implements Probe {
       } else if (Date.now() - this.#lastCommitAt >= idleCommitMs) {
         await this.#commitIdle(progress);
       }
+      if (this.#state === 'paused' && this.#lastCommitAt > this.#pausedAt) this.#state = 'streaming';
     }
   }
 
@@ -375,7 +394,7 @@ export class SourceService implements Probe {
       snapshot: this.#snapshot ? snapshotStatus(this.#snapshot) : null,
       lastCommitAt: this.#lastCommitAt ? new Date(this.#lastCommitAt).toISOString() : null,
       tables: Object.fromEntries(this.#counts),
-      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,
+      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint, details: this.#lastError.details } : null,
       config: redactConfig(sourceSpec, this.#config),
     };
   }

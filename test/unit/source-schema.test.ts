@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { avroType } from '../../src/core/avro-types.ts';
 import type { CdcError } from '../../src/core/errors.ts';
-import { envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
+import { changedColumns, envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
 import { canonicalValue, columnDef } from '../../src/source/column-types.ts';
 import { deriveTableSchema } from '../../src/source/table-schema.ts';
 
@@ -93,5 +93,14 @@ describe('Avro schemas of a table', () => {
   it('refuses two columns that adjust to the same Avro name', () => {
     const clash = deriveTableSchema('d', 't', [{ COLUMN_NAME: 'a-b', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'a_b', COLUMN_TYPE: 'int' }], [3, 3], []);
     assert.throws(() => envelopeSchema('cdc', clash), /both map to the Avro field a_b/);
+  });
+});
+
+describe('changed columns between two schema versions', () => {
+  it('names added, dropped and retyped columns of the envelope and of the key', () => {
+    const v1 = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'id', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'qty', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'note', COLUMN_TYPE: 'text' }], [], [0]);
+    const v2 = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'id', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'qty', COLUMN_TYPE: 'varchar(20)' }, { COLUMN_NAME: 'extra', COLUMN_TYPE: 'int' }], [], [0]);
+    assert.deepEqual(changedColumns(envelopeSchema('p', v1), envelopeSchema('p', v2)), ['qty: ["null","int"] → ["null","string"]', 'extra: added', 'note: dropped']);
+    assert.deepEqual(changedColumns(keySchema('p', v1)!, keySchema('p', v2)!), []);
   });
 });
