@@ -15,6 +15,8 @@
  *    acknowledged) ÷ a bare producer re-sending the same records, and ÷ `mariadb-dump
  *    --single-transaction` of the table to /dev/null; a writer's p99 latency during ÷ without.
  * 6. Recovery: time from SIGKILL of the source to a change committed by its successor.
+ * 7. Converters: the source alone with VALUE_CONVERTER=avro and =json (rows/s into Kafka, bytes
+ *    per event in the topic), then a sink indexing each topic (docs/s); json ÷ avro.
  * Nothing here gates CI.
  */
 import { spawnSync } from 'node:child_process';
@@ -31,8 +33,8 @@ import { stackEnv } from '../test/helpers/stack.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
-/** Comma-separated parts to run (e2e, source, snapshot, recovery); all by default. */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery').split(','));
+/** Comma-separated parts to run (e2e, source, snapshot, recovery, converters); all by default. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery,converters').split(','));
 const TX_ROWS = 1000;
 const BULK = 5000;
 
@@ -139,9 +141,9 @@ async function committedEvents(source: ServiceProcess): Promise<number> {
   return [...metrics.matchAll(/^cdc_source_events_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-async function sourceOnly(exactlyOnce: boolean): Promise<{ rate: number; topic: string }> {
+async function sourceOnly(exactlyOnce: boolean, env: Record<string, string> = {}): Promise<{ rate: number; topic: string; pipeline: Pipeline }> {
   const { pipeline, conn } = await benchTable();
-  const source = await pipeline.startSource({ EXACTLY_ONCE: String(exactlyOnce) });
+  const source = await pipeline.startSource({ EXACTLY_ONCE: String(exactlyOnce), ...env });
   const started = performance.now();
   await insertRows(conn);
   while ((await committedEvents(source)) < ROWS) {
@@ -151,7 +153,32 @@ async function sourceOnly(exactlyOnce: boolean): Promise<{ rate: number; topic: 
   const seconds = (performance.now() - started) / 1000;
   await pipeline.stopAll();
   await conn.end();
-  return { rate: ROWS / seconds, topic: pipeline.topicOf('events') };
+  return { rate: ROWS / seconds, topic: pipeline.topicOf('events'), pipeline };
+}
+
+/** Key and value bytes per record of a topic. */
+async function bytesPerRecord(topic: string): Promise<number> {
+  let records = 0;
+  let bytes = 0;
+  await readTopicToEnd(testKafka(), topic, (m) => {
+    records++;
+    bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  }, { timeoutMs: 300_000 });
+  return bytes / records;
+}
+
+async function converters(): Promise<void> {
+  const results = new Map<string, { rate: number; bytes: number; sink: number }>();
+  for (const converter of ['avro', 'json']) {
+    const run = await sourceOnly(true, { VALUE_CONVERTER: converter });
+    const bytes = await bytesPerRecord(run.topic);
+    const sink = await sinkOnly(run.pipeline);
+    results.set(converter, { rate: run.rate, bytes, sink: sink.rate });
+    console.log(`VALUE_CONVERTER=${converter}: source → Kafka ${run.rate.toFixed(0)} rows/s, ${bytes.toFixed(0)} bytes per event (key + value), sink ${sink.rate.toFixed(0)} docs/s`);
+  }
+  const avro = results.get('avro')!;
+  const json = results.get('json')!;
+  console.log(`ratio json ÷ avro: source rows/s ${(json.rate / avro.rate).toFixed(3)}, bytes per event ${(json.bytes / avro.bytes).toFixed(2)}, sink docs/s ${(json.sink / avro.sink).toFixed(3)}`);
 }
 
 /** The same encoded records, sent again by a bare non-transactional producer, 1,000 per send. */
@@ -262,6 +289,7 @@ if (ONLY.has('source')) {
   console.log(`ratio exactly-once ÷ bare producer: ${(eos.rate / bare).toFixed(3)}; at-least-once ÷ bare producer: ${(alo.rate / bare).toFixed(3)}`);
 }
 if (ONLY.has('snapshot')) await snapshotBench();
+if (ONLY.has('converters')) await converters();
 if (ONLY.has('recovery')) {
   const recoveries = [];
   for (let i = 0; i < 3; i++) recoveries.push(await recovery());

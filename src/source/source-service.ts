@@ -141,6 +141,7 @@ export class SourceService implements Probe {
       sourceId: config.SOURCE_ID,
       connector: this.#facts.connector,
       compatibility: config.SCHEMA_COMPATIBILITY,
+      converter: config.VALUE_CONVERTER,
       version: VERSION,
     });
     let stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);

@@ -1,4 +1,4 @@
-import { parseJsonBig } from './json.ts';
+import { parseExactJson } from '../../src/core/exact-json.ts';
 import { stackEnv } from './stack.ts';
 
 export interface IndexedDoc {
@@ -14,7 +14,7 @@ export async function es(method: string, path: string, body?: unknown): Promise<
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await response.text();
-  return { status: response.status, body: text ? parseJsonBig(text) : undefined };
+  return { status: response.status, body: text ? parseExactJson(text) : undefined };
 }
 
 type Hit = { _id: string; _version: number | bigint; _source: Record<string, unknown> };
