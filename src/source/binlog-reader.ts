@@ -4,6 +4,7 @@ import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts'
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { SourcePosition } from '../core/position.ts';
 import { canonicalValue, type BinlogColumn } from './column-types.ts';
+import { InformationSchemaKeys } from './information-schema-keys.ts';
 import { TableSchemaCache } from './table-schema.ts';
 
 export interface MysqlConnectionOptions {
@@ -59,10 +60,14 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #gtid: string | undefined;
   #stopped = false;
 
-  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean) {
+  /** binlog_row_metadata=MINIMAL only: TableMaps carry no primary key. */
+  readonly #keys: InformationSchemaKeys | undefined;
+
+  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean, options: { keysFromInformationSchema?: boolean } = {}) {
     super();
     this.#serverId = serverId;
     this.#captures = captures;
+    this.#keys = options.keysFromInformationSchema ? new InformationSchemaKeys(connection) : undefined;
     // dateStrings keeps DATETIME(6) microseconds; timezone 'Z' renders TIMESTAMPs as UTC;
     // jsonStrings keeps JSON text exact.
     this.#zongji = new ZongJi({ ...connection, dateStrings: true, timezone: 'Z', jsonStrings: true, charset: 'utf8mb4' } as never);
@@ -76,7 +81,8 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     this.#zongji.on('error', (error: unknown) => this.#fail(classifyReaderError(error)));
   }
 
-  start(from: StartFrom): void {
+  async start(from: StartFrom): Promise<void> {
+    await this.#keys?.load();
     const options: Record<string, unknown> = { serverId: this.#serverId };
     if ('position' in from) {
       if (from.position.gtids) options.gtidSet = from.position.gtids;
@@ -186,6 +192,16 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     }
     // COMMIT (non-transactional engines) and standalone statements (DDL) end their group.
     if (query === 'COMMIT' || this.#standalone || !this.#open) this.#commit(event);
+    if (this.#keys && /^(ALTER|CREATE|DROP|RENAME)\b/.test(query)) this.#reloadKeys(this.#keys);
+  }
+
+  /** A DDL may have changed a primary key: read them again before the rows that follow. */
+  #reloadKeys(keys: InformationSchemaKeys): void {
+    this.pause();
+    keys.load().then(
+      () => this.resume(),
+      (error: unknown) => this.#fail(new CdcError('SOURCE_UNREACHABLE', `Cannot read primary keys from information_schema: ${errorMessage(error)}`, { cause: error, retriable: true })),
+    );
   }
 
   #onTableMap(event: BinlogEventLike): void {
@@ -197,7 +213,9 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       this.#tables.set(tableId, { schema: null });
       return;
     }
-    const schema = this.#schemas.get(database, table, entry.columnSchemas as BinlogColumn[], event.columnTypes ?? [], event.primaryKey);
+    const columns = entry.columnSchemas as BinlogColumn[];
+    const primaryKey = event.primaryKey ?? this.#keys?.indexesOf(database, table, columns.map((c) => c.COLUMN_NAME));
+    const schema = this.#schemas.get(database, table, columns, event.columnTypes ?? [], primaryKey);
     this.#tables.set(tableId, { schema });
   }
 

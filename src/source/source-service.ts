@@ -125,7 +125,7 @@ export class SourceService implements Probe {
 
     this.#facts = await withRetry(() => checkSource(connection, this.#serverId), { signal, onRetry });
     if (this.#facts.rowMetadata !== 'FULL') {
-      this.#log.warn({ binlog_row_metadata: this.#facts.rowMetadata }, 'binlog_row_metadata is not FULL: table metadata comes from information_schema, which races with DDL; set binlog_row_metadata=FULL');
+      this.#log.warn({ binlog_row_metadata: this.#facts.rowMetadata }, 'binlog_row_metadata is not FULL: column names, types and primary keys come from information_schema, which describes tables as they are now, not when older rows were written (a DDL between the two misreads them); set binlog_row_metadata=FULL');
     }
     this.#writer = new TransactionalWriter(this.#kafka, {
       exactlyOnce: config.EXACTLY_ONCE,
@@ -179,7 +179,7 @@ export class SourceService implements Probe {
         : { position: new SourcePosition(await withRetry(() => this.#oldestBinlog(connection), { signal, onRetry }), 4) };
     this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
 
-    const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table));
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table), { keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL' });
     this.#reader = reader;
     const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
     let readerError: CdcError | undefined;
@@ -192,7 +192,7 @@ export class SourceService implements Probe {
       readerError = error;
       queue.wake();
     });
-    reader.start(from);
+    await reader.start(from);
     // After a pause the source counts as streaming (ready) only once it committed again.
     if (this.#state !== 'paused') this.#state = 'streaming';
 
