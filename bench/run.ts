@@ -17,6 +17,8 @@
  * 6. Recovery: time from SIGKILL of the source to a change committed by its successor.
  * 7. Compression (BENCH_ONLY=compression, BENCH_COMPRESSION_ROWS): the source alone with each
  *    KAFKA_COMPRESSION, rows/s and the topic's bytes on disk, each ÷ the uncompressed run's.
+ * 8. Converters: the source alone with VALUE_CONVERTER=avro and =json (rows/s into Kafka, bytes
+ *    per event in the topic), then a sink indexing each topic (docs/s); json ÷ avro.
  * Nothing here gates CI.
  */
 import { spawnSync } from 'node:child_process';
@@ -34,8 +36,8 @@ import { stackEnv } from '../test/helpers/stack.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
-/** Comma-separated parts to run (e2e, source, snapshot, recovery; compression only when named). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery').split(','));
+/** Comma-separated parts to run (e2e, source, snapshot, recovery, converters; compression only when named). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery,converters').split(','));
 const TX_ROWS = 1000;
 const BULK = 5000;
 
@@ -147,7 +149,7 @@ async function committedEvents(source: ServiceProcess): Promise<number> {
   return [...metrics.matchAll(/^cdc_source_events_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-async function sourceOnly(env: Record<string, string>, rows = ROWS): Promise<{ rate: number; topic: string }> {
+async function sourceOnly(env: Record<string, string>, rows = ROWS): Promise<{ rate: number; topic: string; pipeline: Pipeline }> {
   const { pipeline, conn } = await benchTable();
   const source = await pipeline.startSource(env);
   const started = performance.now();
@@ -159,7 +161,7 @@ async function sourceOnly(env: Record<string, string>, rows = ROWS): Promise<{ r
   const seconds = (performance.now() - started) / 1000;
   await pipeline.stopAll();
   await conn.end();
-  return { rate: rows / seconds, topic: pipeline.topicOf('events') };
+  return { rate: rows / seconds, topic: pipeline.topicOf('events'), pipeline };
 }
 
 /** Bytes of a (one-partition) topic's log segments on the broker's disk. */
@@ -181,6 +183,30 @@ async function compressionBench(): Promise<void> {
   for (const [codec, { rate, bytes }] of results) {
     console.log(`KAFKA_COMPRESSION=${codec.padEnd(6)} ${rate.toFixed(0).padStart(7)} rows/s (${(rate / none.rate).toFixed(3)} of none), ${(bytes / 1048576).toFixed(1).padStart(6)} MiB on disk (${(bytes / none.bytes).toFixed(3)} of none)`);
   }
+
+/** Key and value bytes per record of a topic. */
+async function bytesPerRecord(topic: string): Promise<number> {
+  let records = 0;
+  let bytes = 0;
+  await readTopicToEnd(testKafka(), topic, (m) => {
+    records++;
+    bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+  }, { timeoutMs: 300_000 });
+  return bytes / records;
+}
+
+async function converters(): Promise<void> {
+  const results = new Map<string, { rate: number; bytes: number; sink: number }>();
+  for (const converter of ['avro', 'json']) {
+    const run = await sourceOnly({ VALUE_CONVERTER: converter });
+    const bytes = await bytesPerRecord(run.topic);
+    const sink = await sinkOnly(run.pipeline);
+    results.set(converter, { rate: run.rate, bytes, sink: sink.rate });
+    console.log(`VALUE_CONVERTER=${converter}: source → Kafka ${run.rate.toFixed(0)} rows/s, ${bytes.toFixed(0)} bytes per event (key + value), sink ${sink.rate.toFixed(0)} docs/s`);
+  }
+  const avro = results.get('avro')!;
+  const json = results.get('json')!;
+  console.log(`ratio json ÷ avro: source rows/s ${(json.rate / avro.rate).toFixed(3)}, bytes per event ${(json.bytes / avro.bytes).toFixed(2)}, sink docs/s ${(json.sink / avro.sink).toFixed(3)}`);
 }
 
 /** The same encoded records, sent again by a bare non-transactional producer, 1,000 per send. */
@@ -292,6 +318,7 @@ if (ONLY.has('source')) {
 }
 if (ONLY.has('snapshot')) await snapshotBench();
 if (ONLY.has('compression')) await compressionBench();
+if (ONLY.has('converters')) await converters();
 if (ONLY.has('recovery')) {
   const recoveries = [];
   for (let i = 0; i < 3; i++) recoveries.push(await recovery());

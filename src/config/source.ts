@@ -79,8 +79,18 @@ export const sourceSpec = {
   ),
   SCHEMA_COMPATIBILITY: envVar(
     z.enum(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE']).default('BACKWARD'),
-    'Compatibility level the source sets on each subject it registers.',
+    'Compatibility level the source sets on each subject it creates (an existing subject keeps its level, which an operator may have changed).',
     { default: 'BACKWARD' },
+  ),
+  VALUE_CONVERTER: envVar(
+    z.enum(['avro', 'json']).default('avro'),
+    '`avro`: Confluent-framed Avro, schemas registered in SCHEMA_REGISTRY_URL. `json`: self-describing JSON `{"schema": <Avro schema>, "payload": <record>}` (Kafka Connect JsonConverter shape, no registry needed by consumers). The sink reads either.',
+    { default: 'avro' },
+  ),
+  SCHEMA_RETRY_INTERVAL_MS: envVar(
+    int(100, 3_600_000).default(30_000),
+    'While paused on SCHEMA_INCOMPATIBLE (the source holds its position, stays alive and unready), how often it tries to register the new schema again.',
+    { default: '30000' },
   ),
   EXACTLY_ONCE: envVar(
     bool().default(true),

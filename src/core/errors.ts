@@ -13,7 +13,7 @@ export const ERROR_CODES = {
   SNAPSHOT_FAILED: 'A snapshot query failed for a reason retrying cannot fix (privileges, a dropped table); the snapshot resumes once fixed.',
   SOURCE_FENCED: 'Another source instance with the same SOURCE_ID took over; this one stopped without writing.',
   UNSUPPORTED_COLUMN_TYPE: 'A captured column has a type this version cannot convert exactly.',
-  SCHEMA_INCOMPATIBLE: 'The registry refused a new schema version under the subject\'s compatibility level.',
+  SCHEMA_INCOMPATIBLE: 'The registry refused a new schema version under the subject\'s compatibility level. The source pauses at its last committed position (alive, unready) and retries every SCHEMA_RETRY_INTERVAL_MS until the operator relaxes the subject\'s level; see docs/schema-evolution.md.',
   REGISTRY_UNAVAILABLE: 'The schema registry could not be reached or answered with a server error.',
   KAFKA_UNAVAILABLE: 'Kafka could not be reached or answered with a retriable error.',
   KAFKA_ERROR: 'Kafka answered with a non-retriable error.',

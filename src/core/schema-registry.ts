@@ -57,22 +57,28 @@ export class Registry {
   /**
    * Registers `schema` under `subject` (cached per process) and returns its global id.
    *
-   * The subject's compatibility level is set explicitly before its first registration: a
-   * Confluent registry answers 404 for a subject without its own level, Apicurio answers NONE,
-   * and the client refuses to register on any level but the one it expects. Setting the level is
-   * plain Confluent API and makes all registries behave alike.
+   * A new subject gets `compatibility` as its own level before its first version: a Confluent
+   * registry answers 404 for a subject without a level, Apicurio answers NONE, so setting it
+   * makes all registries behave alike. An existing subject keeps whatever level it has: the
+   * operator may have relaxed it to let an incompatible change through, and a restart must not
+   * undo that.
    */
   async register(subject: string, schema: object, compatibility: string): Promise<number> {
     const text = JSON.stringify(schema);
     const cacheKey = `${subject}\u0000${text}`;
     const cached = this.#ids.get(cacheKey);
     if (cached !== undefined) return cached;
+    const path = `/subjects/${encodeURIComponent(subject)}/versions`;
     try {
       if (!this.#levels.has(subject)) {
-        await this.#request('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility });
+        const versions = await this.#request('GET', path).catch((error: unknown) => {
+          if ((error as { status?: number }).status === 404) return [];
+          throw error;
+        });
+        if (!Array.isArray(versions) || versions.length === 0) await this.#request('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility });
         this.#levels.add(subject);
       }
-      const { id } = await this.client.register({ type: SchemaType.AVRO, schema: text }, { subject, compatibility: compatibility as never });
+      const { id } = (await this.#request('POST', path, { schema: text })) as { id: number };
       this.#ids.set(cacheKey, id);
       return id;
     } catch (error) {
@@ -86,6 +92,17 @@ export class Registry {
       return ((await this.#request('GET', `/schemas/ids/${id}`)) as { schema: string }).schema;
     } catch (error) {
       throw registryError(error, `schema id ${id}`);
+    }
+  }
+
+  /** The newest schema registered under `subject`, or undefined when it has none. */
+  async latest(subject: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const { schema } = (await this.#request('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`)) as { schema: string };
+      return JSON.parse(schema) as Record<string, unknown>;
+    } catch (error) {
+      if ((error as { status?: number }).status === 404) return undefined;
+      throw registryError(error, subject);
     }
   }
 
@@ -140,7 +157,7 @@ export function registryError(error: unknown, what: string): CdcError {
   if (status === 409 || /compatib/i.test(message)) {
     return new CdcError('SCHEMA_INCOMPATIBLE', `The schema registry refused the new schema of ${what}: ${message}`, {
       cause: error,
-      hint: 'The table changed in a way the subject\'s compatibility level forbids. Revert the change, or relax the level for this subject (PUT /config/<subject>) and restart the source.',
+      hint: 'The table changed in a way the subject\'s compatibility level forbids. The source holds its position and retries (SCHEMA_RETRY_INTERVAL_MS): relax the level of this subject (PUT /config/<subject> {"compatibility":"NONE"}), or revert the change; see docs/schema-evolution.md.',
     });
   }
   const security = registrySecurityError(error);

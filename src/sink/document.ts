@@ -1,29 +1,13 @@
 import { createHash } from 'node:crypto';
 import { JsonText } from '../core/avro-types.ts';
+import { exactJson } from '../core/exact-json.ts';
 
 /**
- * Serializes a decoded Avro row as the JSON text of an Elasticsearch document. Written by hand
- * rather than with JSON.stringify because longs are BigInts (exact beyond 2^53) and JSON columns
- * are embedded as their stored text, so no number is ever rounded on the way into the index.
+ * Serializes a decoded row as the JSON text of an Elasticsearch document, exactly (see exactJson:
+ * BigInt longs and JSON columns' stored text, so no number is rounded on the way into the index).
  */
 export function documentJson(row: Record<string, unknown>): string {
-  let out = '{';
-  let first = true;
-  for (const [name, value] of Object.entries(row)) {
-    out += `${first ? '' : ','}${JSON.stringify(name)}:${valueJson(value)}`;
-    first = false;
-  }
-  return `${out}}`;
-}
-
-export function valueJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : JSON.stringify(String(value));
-  if (value instanceof JsonText) return value.text;
-  if (Buffer.isBuffer(value)) return JSON.stringify(value.toString('base64'));
-  if (typeof value === 'object') return documentJson(value as Record<string, unknown>);
-  return JSON.stringify(value);
+  return exactJson(row);
 }
 
 /** Elasticsearch limits `_id` to 512 bytes. */

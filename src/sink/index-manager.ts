@@ -43,7 +43,7 @@ export class IndexManager {
     try {
       // `exists` is true for an alias too; mappings put through an alias reach every index behind it.
       if (!(await this.#client.indices.exists({ index: name }))) await this.#create(name, properties);
-      else await this.#client.indices.putMapping({ index: name, properties: properties as never });
+      else await this.#addFields(name, properties);
       this.#done.add(cacheKey);
     } catch (error) {
       if (isRetriableTransportError(error)) {
@@ -56,6 +56,28 @@ export class IndexManager {
         hint: 'A column changed type incompatibly with the existing mapping. Reindex into a new index (INDEX_NAME_TEMPLATE) or revert the change.',
       });
     }
+  }
+
+  /**
+   * Adds the fields the index does not map yet. A field already mapped keeps its mapping even
+   * when the column's type changed (Elasticsearch cannot change it in place): values that still
+   * fit it are indexed, others fail per item (dead-letter topic); a reindex changes it.
+   */
+  async #addFields(name: string, properties: Record<string, unknown>): Promise<void> {
+    const answer = await this.#client.indices.getMapping({ index: name });
+    const existing: Record<string, { type?: string }> = {};
+    for (const index of Object.values(answer)) Object.assign(existing, (index.mappings?.properties ?? {}) as Record<string, { type?: string }>);
+    const added: Record<string, unknown> = {};
+    for (const [field, mapping] of Object.entries(properties)) {
+      const current = existing[field];
+      if (!current) added[field] = mapping;
+      else if (current.type !== (mapping as { type?: string }).type) {
+        this.#log.warn({ index: name, field, mapped: current.type, column: (mapping as { type?: string }).type }, 'a column changed type; the index keeps its existing mapping of the field (reindex to change it)');
+      }
+    }
+    if (Object.keys(added).length === 0) return;
+    await this.#client.indices.putMapping({ index: name, properties: added as never });
+    this.#log.info({ index: name, fields: Object.keys(added) }, 'added fields to the index mapping');
   }
 
   async #create(name: string, properties: Record<string, unknown>): Promise<void> {

@@ -81,3 +81,27 @@ export function envelopeSchema(prefix: string, table: TableSchema): Record<strin
   });
   return { type: 'record', name: 'Envelope', namespace, doc: ENVELOPE_TEMPLATE.doc, fields };
 }
+
+/**
+ * The columns whose Avro field differs between two versions of a subject (envelope or key):
+ * `name: old → new`, `name: added`, `name: dropped`. Names what an operator must look at when the
+ * registry refuses a version.
+ */
+export function changedColumns(previous: Record<string, unknown>, next: Record<string, unknown>): string[] {
+  const fieldsOf = (schema: Record<string, unknown>) => {
+    const fields = schema.fields as Array<{ name: string; type: unknown }>;
+    const before = fields.find((f) => f.name === 'before');
+    const row = before && Array.isArray(before.type) ? (before.type[1] as { fields: Array<{ name: string; type: unknown }> }) : { fields };
+    return new Map(row.fields.map((f) => [f.name, JSON.stringify(f.type)]));
+  };
+  const old = fieldsOf(previous);
+  const now = fieldsOf(next);
+  const changes: string[] = [];
+  for (const [name, type] of now) {
+    const was = old.get(name);
+    if (was === undefined) changes.push(`${name}: added`);
+    else if (was !== type) changes.push(`${name}: ${was} → ${type}`);
+  }
+  for (const name of old.keys()) if (!now.has(name)) changes.push(`${name}: dropped`);
+  return changes;
+}

@@ -5,6 +5,7 @@ import { CdcError, errorMessage } from '../core/errors.ts';
 import { SourcePosition } from '../core/position.ts';
 import type { TlsOptions } from '../core/tls.ts';
 import type { BinlogColumn } from './column-types.ts';
+import { InformationSchemaKeys } from './information-schema-keys.ts';
 import { canonicalRow } from './table-reader.ts';
 import type { TableKeys } from './table-keys.ts';
 import { TableSchemaCache } from './table-schema.ts';
@@ -62,11 +63,21 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #gtid: string | undefined;
   #stopped = false;
 
-  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean, keys: TableKeys) {
+  /** binlog_row_metadata=MINIMAL only: TableMaps carry no primary key. */
+  readonly #informationSchemaKeys: InformationSchemaKeys | undefined;
+
+  constructor(
+    connection: MysqlConnectionOptions,
+    serverId: number,
+    captures: (database: string, table: string) => boolean,
+    keys: TableKeys,
+    options: { keysFromInformationSchema?: boolean } = {},
+  ) {
     super();
     this.#serverId = serverId;
     this.#captures = captures;
     this.#keys = keys;
+    this.#informationSchemaKeys = options.keysFromInformationSchema ? new InformationSchemaKeys(connection) : undefined;
     // dateStrings keeps DATETIME(6) microseconds; timezone 'Z' renders TIMESTAMPs as UTC;
     // jsonStrings keeps JSON text exact.
     this.#zongji = new ZongJi({ ...connection, dateStrings: true, timezone: 'Z', jsonStrings: true, charset: 'utf8mb4' } as never);
@@ -81,7 +92,8 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   }
 
   /** Starts after `from`: by its GTID set when it has one, else by file and position. */
-  start(from: SourcePosition): void {
+  async start(from: SourcePosition): Promise<void> {
+    await this.#informationSchemaKeys?.load();
     const options: Record<string, unknown> = { serverId: this.#serverId };
     if (from.gtids) options.gtidSet = from.gtids;
     else Object.assign(options, { filename: from.file, position: from.pos });
@@ -187,6 +199,16 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     }
     // COMMIT (non-transactional engines) and standalone statements (DDL) end their group.
     if (query === 'COMMIT' || this.#standalone || !this.#open) this.#commit(event);
+    if (this.#informationSchemaKeys && /^(ALTER|CREATE|DROP|RENAME)\b/.test(query)) this.#reloadKeys(this.#informationSchemaKeys);
+  }
+
+  /** A DDL may have changed a primary key: read them again before the rows that follow. */
+  #reloadKeys(keys: InformationSchemaKeys): void {
+    this.pause();
+    keys.load().then(
+      () => this.resume(),
+      (error: unknown) => this.#fail(new CdcError('SOURCE_UNREACHABLE', `Cannot read primary keys from information_schema: ${errorMessage(error)}`, { cause: error, retriable: true })),
+    );
   }
 
   #onTableMap(event: BinlogEventLike): void {
@@ -199,7 +221,8 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       return;
     }
     const columns = entry.columnSchemas as BinlogColumn[];
-    const key = this.#keys.keyOf(database, table, columns.map((c) => c.COLUMN_NAME), event.primaryKey);
+    const names = columns.map((c) => c.COLUMN_NAME);
+    const key = this.#keys.keyOf(database, table, names, event.primaryKey ?? this.#informationSchemaKeys?.indexesOf(database, table, names));
     const schema = this.#schemas.get(database, table, columns, event.columnTypes ?? [], key);
     this.#tables.set(tableId, { schema });
   }

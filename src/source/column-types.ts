@@ -62,6 +62,8 @@ export function canonicalValue(column: ColumnDef, raw: unknown): ColumnValue {
   if (raw === null || raw === undefined) return null;
   switch (column.kind) {
     case 'int32':
+      // zongji adds 1900 to the stored byte, so YEAR 0000 (stored 0) arrives as 1900, a value YEAR cannot hold.
+      return column.sqlType === 'year' && Number(raw) === 1900 ? 0 : Number(raw);
     case 'float32':
     case 'float64':
       return Number(raw);
@@ -74,7 +76,7 @@ export function canonicalValue(column: ColumnDef, raw: unknown): ColumnValue {
     case 'string':
       return Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw);
     case 'bytes':
-      return Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw), 'utf8');
+      return Buffer.isBuffer(raw) ? raw : textToBytes(column.sqlType, String(raw));
     case 'json':
       return typeof raw === 'string' ? raw : JSON.stringify(raw);
     case 'date':
@@ -86,6 +88,36 @@ export function canonicalValue(column: ColumnDef, raw: unknown): ColumnValue {
     case 'timestamp':
       return isZeroDate(String(raw)) ? null : `${sixDigitFraction(String(raw).replace(' ', 'T'))}Z`;
   }
+}
+
+/**
+ * MariaDB's UUID, INET4 and INET6 reach the binlog as plain BINARY(16)/BINARY(4)/BINARY(16) (even
+ * FULL metadata does not mark them), so they are bytes there; a SELECT (the snapshot) returns
+ * their text. Both paths must give the same value: the text is turned into the stored bytes.
+ */
+function textToBytes(sqlType: string, text: string): Buffer {
+  if (sqlType === 'uuid') return Buffer.from(text.replace(/-/g, ''), 'hex');
+  if (sqlType === 'inet4') return Buffer.from(text.split('.').map(Number));
+  if (sqlType === 'inet6') return inet6Bytes(text);
+  return Buffer.from(text, 'utf8');
+}
+
+function inet6Bytes(text: string): Buffer {
+  let groups = text.split(':');
+  const last = groups.at(-1)!;
+  if (last.includes('.')) {
+    const [a, b, c, d] = last.split('.').map(Number) as [number, number, number, number];
+    groups = [...groups.slice(0, -1), ((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+  }
+  const gap = groups.indexOf('');
+  if (gap >= 0) {
+    const head = groups.slice(0, gap).filter(Boolean);
+    const tail = groups.slice(gap + 1).filter(Boolean);
+    groups = [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
+  }
+  const bytes = Buffer.alloc(16);
+  groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), i * 2));
+  return bytes;
 }
 
 function isZeroDate(value: string): boolean {

@@ -1,7 +1,10 @@
 import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
 import { keyOf } from '../core/change-event.ts';
 import type { Registry } from '../core/schema-registry.ts';
-import { avroName, envelopeSchema, keySchema } from './avro-schema.ts';
+import { JsonText } from '../core/avro-types.ts';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { jsonRecord } from '../core/json-record.ts';
+import { avroName, changedColumns, envelopeSchema, keySchema } from './avro-schema.ts';
 
 export interface EncodedRecord {
   topic: string;
@@ -14,6 +17,8 @@ export interface EncodedRecord {
 
 export interface EncoderSettings {
   prefix: string;
+  /** avro: Confluent-framed Avro through the registry; json: self-describing JSON (core/json-record.ts). */
+  converter: 'avro' | 'json';
   sourceId: string;
   connector: 'mariadb' | 'mysql';
   compatibility: string;
@@ -22,8 +27,11 @@ export interface EncoderSettings {
 
 interface TableEncoding {
   topic: string;
-  keyId: number | null;
-  valueId: number;
+  /** Registry ids (avro) or the schemas themselves (json) of key and value. */
+  key: { id: number | undefined; schema: Record<string, unknown> } | null;
+  value: { id: number | undefined; schema: Record<string, unknown> };
+  /** JSON columns, embedded as JSON (not as a string) in json records. */
+  jsonColumns: Set<string>;
   fields: Array<[column: string, field: string]>;
   keyFields: Array<[column: string, field: string]>;
 }
@@ -78,8 +86,17 @@ export class EventEncoder {
       ts_ms: Date.now(),
       transaction: event.transaction ? { id: event.transaction.id, total_order: event.transaction.totalOrder, data_collection_order: event.transaction.tableOrder } : null,
     };
-    const value = await this.#registry.encode(encoding.valueId, envelope);
-    const key = encoding.keyId === null ? null : await this.#registry.encode(encoding.keyId, toRecord(encoding.keyFields, keyOf(event)));
+    const keyRecord = encoding.key && toRecord(encoding.keyFields, keyOf(event));
+    let key: Buffer | null;
+    let value: Buffer;
+    if (this.#settings.converter === 'json') {
+      if (encoding.jsonColumns.size > 0) for (const row of [envelope.before, envelope.after]) if (row) embedJson(row, encoding.jsonColumns);
+      value = jsonRecord(encoding.value.schema, envelope);
+      key = keyRecord && jsonRecord(encoding.key!.schema, keyRecord);
+    } else {
+      value = await this.#registry.encode(encoding.value.id!, envelope);
+      key = keyRecord && (await this.#registry.encode(encoding.key!.id!, keyRecord));
+    }
     return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
   }
 
@@ -95,15 +112,40 @@ export class EventEncoder {
   }
 
   async #register(schema: TableSchema): Promise<TableEncoding> {
-    const { prefix, compatibility } = this.#settings;
+    const { prefix } = this.#settings;
     const topic = this.topicOf(schema);
-    const valueId = await this.#registry.register(`${topic}-value`, envelopeSchema(prefix, schema), compatibility);
-    const key = keySchema(prefix, schema);
-    const keyId = key ? await this.#registry.register(`${topic}-key`, key, compatibility) : null;
+    const json = this.#settings.converter === 'json';
+    const valueSchema = envelopeSchema(prefix, schema);
+    const value = { schema: valueSchema, id: json ? undefined : await this.#registerOrExplain(`${topic}-value`, valueSchema, schema) };
+    const keyAvro = keySchema(prefix, schema);
+    const key = keyAvro && { schema: keyAvro, id: json ? undefined : await this.#registerOrExplain(`${topic}-key`, keyAvro, schema) };
     const fieldsOf = (columns: ColumnDef[]) => columns.map((c): [string, string] => [c.name, avroName(c.name)]);
     const keyColumns = schema.key.map((name) => schema.columns.find((c) => c.name === name)!);
-    return { topic, keyId, valueId, fields: fieldsOf(schema.columns), keyFields: fieldsOf(keyColumns) };
+    const jsonColumns = new Set(schema.columns.filter((c) => c.kind === 'json').map((c) => avroName(c.name)));
+    return { topic, key, value, jsonColumns, fields: fieldsOf(schema.columns), keyFields: fieldsOf(keyColumns) };
   }
+
+  /** A refused version becomes SCHEMA_INCOMPATIBLE naming the table, the changed columns and the registry's answer. */
+  async #registerOrExplain(subject: string, avro: Record<string, unknown>, schema: TableSchema): Promise<number> {
+    try {
+      return await this.#registry.register(subject, avro, this.#settings.compatibility);
+    } catch (error) {
+      if (!(error instanceof CdcError) || error.code !== 'SCHEMA_INCOMPATIBLE') throw error;
+      const previous = await this.#registry.latest(subject).catch(() => undefined);
+      const columns = previous ? changedColumns(previous, avro) : [];
+      const table = `${schema.database}.${schema.table}`;
+      throw new CdcError('SCHEMA_INCOMPATIBLE', `The new schema of ${table} (subject ${subject}; changed columns: ${columns.join('; ') || 'unknown'}) was refused by the schema registry: ${errorMessage(error.cause ?? error)}`, {
+        cause: error,
+        hint: error.hint,
+        details: { table, subject, columns },
+      });
+    }
+  }
+}
+
+/** A JSON column's text goes into a json record as JSON, as the Avro path's `json` logical type does. */
+function embedJson(row: Record<string, unknown>, columns: Set<string>): void {
+  for (const field of columns) if (typeof row[field] === 'string') row[field] = new JsonText(row[field]);
 }
 
 function toRecord(fields: Array<[string, string]>, row: Row): Record<string, unknown> {

@@ -28,6 +28,7 @@ import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { transactionMarkers } from './transaction-metadata.ts';
 import { TransactionQueue } from './transaction-queue.ts';
+import { OperatorPause } from './operator-pause.ts';
 import { VERSION } from '../version.ts';
 import type { ChangeEvent } from '../core/change-event.ts';
 
@@ -60,7 +61,9 @@ export class SourceService implements Probe {
   #positionTime = 0;
   readonly #binlogStarts = new Map<string, number>();
   #lastError: CdcError | undefined;
-  #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
+  #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'paused' | 'stopped' | 'failed' = 'starting';
+  readonly #pause = new OperatorPause();
+  #pausedAt = 0;
   #snapshot: InitialSnapshot | undefined;
   #incremental: IncrementalSnapshot | undefined;
   /** Aborted at teardown: ends the incremental snapshot's driver with the pipeline. */
@@ -90,6 +93,15 @@ export class SourceService implements Probe {
         const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
         this.#lastError = cdc;
         if (signal.aborted) return;
+        if (!cdc.retriable && OperatorPause.appliesTo(cdc)) {
+          await this.#teardown();
+          this.#state = 'paused';
+          this.#pausedAt = Date.now();
+          this.metrics.restarts.inc({ code: cdc.code });
+          this.#log.error({ ...errorFields(cdc), retryInMs: this.#config.SCHEMA_RETRY_INTERVAL_MS, position: this.#committed?.toJSON() }, 'source paused at its last committed position until an operator resolves the error');
+          await this.#pause.hold(this.#config.SCHEMA_RETRY_INTERVAL_MS, signal);
+          continue;
+        }
         if (!cdc.retriable) {
           this.#state = 'failed';
           throw cdc;
@@ -109,6 +121,11 @@ export class SourceService implements Probe {
     this.#stop.abort();
   }
 
+  /** Paused (SCHEMA_INCOMPATIBLE): try again now instead of at the next interval. False when not paused. */
+  retryNow(): boolean {
+    return this.#pause.retryNow();
+  }
+
   async #runPipeline(): Promise<void> {
     const config = this.#config;
     const connection = mysqlConnection(config);
@@ -118,7 +135,7 @@ export class SourceService implements Probe {
 
     this.#facts = await withRetry(() => checkSource(connection, this.#serverId), { signal, onRetry });
     if (this.#facts.rowMetadata !== 'FULL') {
-      this.#log.warn({ binlog_row_metadata: this.#facts.rowMetadata }, 'binlog_row_metadata is not FULL: table metadata comes from information_schema, which races with DDL; set binlog_row_metadata=FULL');
+      this.#log.warn({ binlog_row_metadata: this.#facts.rowMetadata }, 'binlog_row_metadata is not FULL: column names, types and primary keys come from information_schema, which describes tables as they are now, not when older rows were written (a DDL between the two misreads them); set binlog_row_metadata=FULL');
     }
     this.#writer = new TransactionalWriter(this.#kafka, {
       exactlyOnce: config.EXACTLY_ONCE,
@@ -135,6 +152,7 @@ export class SourceService implements Probe {
       sourceId: config.SOURCE_ID,
       connector: this.#facts.connector,
       compatibility: config.SCHEMA_COMPATIBILITY,
+      converter: config.VALUE_CONVERTER,
       version: VERSION,
     });
     const keys = new TableKeys(config.KEY_COLUMNS);
@@ -204,7 +222,9 @@ export class SourceService implements Probe {
     if (config.RESUME_BY === 'file') from = new SourcePosition(from.file, from.pos);
     this.#log.info({ from: from.toJSON(), startPosition: stored ? 'stored' : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
-    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), keys);
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), keys, {
+      keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL',
+    });
     this.#reader = reader;
     const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
     let readerError: CdcError | undefined;
@@ -217,8 +237,9 @@ export class SourceService implements Probe {
       readerError = error;
       queue.wake();
     });
-    reader.start(from);
-    this.#state = 'streaming';
+    await reader.start(from);
+    // After a pause the source counts as streaming (ready) only once it committed again.
+    if (this.#state !== 'paused') this.#state = 'streaming';
     this.#pipelineStop = new AbortController();
     incremental?.run(this.#pipelineStop.signal).catch((error: unknown) => {
       readerError = error as CdcError;
@@ -242,6 +263,7 @@ export class SourceService implements Probe {
       } else if (Date.now() - this.#lastCommitAt >= idleCommitMs) {
         await this.#commitIdle(progress);
       }
+      if (this.#state === 'paused' && this.#lastCommitAt > this.#pausedAt) this.#state = 'streaming';
     }
   }
 
@@ -426,7 +448,7 @@ export class SourceService implements Probe {
       incrementalSnapshot: this.#incremental?.progress ?? null,
       lastCommitAt: this.#lastCommitAt ? new Date(this.#lastCommitAt).toISOString() : null,
       tables: Object.fromEntries(this.#counts),
-      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,
+      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint, details: this.#lastError.details } : null,
       config: redactConfig(sourceSpec, this.#config),
     };
   }

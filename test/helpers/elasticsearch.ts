@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { parseJsonBig } from './json.ts';
+import { parseExactJson } from '../../src/core/exact-json.ts';
 import { stackEnv } from './stack.ts';
 
 export interface IndexedDoc {
@@ -37,7 +37,7 @@ export async function es(method: string, path: string, body?: unknown): Promise<
     req.on('error', reject);
     req.end(payload);
   });
-  return { status, body: text ? parseJsonBig(text) : undefined };
+  return { status, body: text ? parseExactJson(text) : undefined };
 }
 
 type Hit = { _id: string; _version: number | bigint; _source: Record<string, unknown> };

@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { isJsonRecord, parseJsonRecord } from '../../src/core/json-record.ts';
 import { Registry } from '../../src/core/schema-registry.ts';
 import { readTopicToEnd } from '../../src/core/topic-reader.ts';
 import { stackEnv } from './stack.ts';
@@ -15,10 +16,12 @@ export function testKafka(): Kafka {
   return new Kafka({ clientId: 'cdc-tests', brokers: stackEnv().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
 }
 
-/** Reads a whole topic (read_committed) and decodes it through the registry. */
+/** Reads a whole topic (read_committed) and decodes it (through the registry for Avro). */
 export async function readTopic(topic: string, timeoutMs = 30_000): Promise<TopicRecord[]> {
   const registry = new Registry({ url: stackEnv().SCHEMA_REGISTRY_URL });
   const records: TopicRecord[] = [];
+  // VALUE_CONVERTER=json records carry their schema; the others are Confluent-framed Avro.
+  const decode = async (buffer: Buffer) => (isJsonRecord(buffer) ? parseJsonRecord(buffer).payload : ((await registry.client.decode(buffer)) as Record<string, unknown>));
   await readTopicToEnd(
     testKafka(),
     topic,
@@ -27,8 +30,8 @@ export async function readTopic(topic: string, timeoutMs = 30_000): Promise<Topi
         offset: message.offset,
         key: message.key,
         value: message.value,
-        decodedKey: message.key ? ((await registry.client.decode(message.key)) as Record<string, unknown>) : null,
-        decodedValue: message.value ? ((await registry.client.decode(message.value)) as Record<string, unknown>) : null,
+        decodedKey: message.key ? await decode(message.key) : null,
+        decodedValue: message.value ? await decode(message.value) : null,
       });
     },
     { timeoutMs, groupPrefix: 'test' },

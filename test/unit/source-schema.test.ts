@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { avroType } from '../../src/core/avro-types.ts';
 import type { CdcError } from '../../src/core/errors.ts';
-import { envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
+import { changedColumns, envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
 import { canonicalValue, columnDef } from '../../src/source/column-types.ts';
 import { deriveTableSchema } from '../../src/source/table-schema.ts';
 
@@ -52,6 +52,19 @@ describe('column kinds', () => {
     assert.equal(canonicalValue(def('bigint'), '-9223372036854775808'), -(2n ** 63n));
     assert.equal(canonicalValue(def('bigint unsigned'), '18446744073709551615'), '18446744073709551615');
     assert.equal(canonicalValue(def('bit(1)'), Buffer.from([1])), true);
+    assert.equal(canonicalValue(def('year'), 1900), 0, 'zongji reads YEAR 0000 as 1900');
+    assert.equal(canonicalValue(def('year'), 2155), 2155);
+  });
+
+  it('turns the text of MariaDB UUID/INET4/INET6 (a SELECT) into the bytes the binlog carries', () => {
+    const hex = (type: string, text: string) => (canonicalValue(def(type), text) as Buffer).toString('hex');
+    assert.equal(hex('uuid', '123e4567-e89b-12d3-a456-426614174000'), '123e4567e89b12d3a456426614174000');
+    assert.equal(hex('inet4', '192.168.0.1'), 'c0a80001');
+    assert.equal(hex('inet6', '2001:db8::ff00:42:8329'), '20010db8000000000000ff0000428329');
+    assert.equal(hex('inet6', '::'), '0'.repeat(32));
+    assert.equal(hex('inet6', '::ffff:1.2.3.4'), '00000000000000000000ffff01020304');
+    assert.equal(hex('inet6', '1::'), `0001${'0'.repeat(28)}`);
+    assert.equal(hex('binary(4)', 'ab'), '6162');
   });
 });
 
@@ -80,5 +93,14 @@ describe('Avro schemas of a table', () => {
   it('refuses two columns that adjust to the same Avro name', () => {
     const clash = deriveTableSchema('d', 't', [{ COLUMN_NAME: 'a-b', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'a_b', COLUMN_TYPE: 'int' }], [3, 3], []);
     assert.throws(() => envelopeSchema('cdc', clash), /both map to the Avro field a_b/);
+  });
+});
+
+describe('changed columns between two schema versions', () => {
+  it('names added, dropped and retyped columns of the envelope and of the key', () => {
+    const v1 = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'id', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'qty', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'note', COLUMN_TYPE: 'text' }], [], [0]);
+    const v2 = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'id', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'qty', COLUMN_TYPE: 'varchar(20)' }, { COLUMN_NAME: 'extra', COLUMN_TYPE: 'int' }], [], [0]);
+    assert.deepEqual(changedColumns(envelopeSchema('p', v1), envelopeSchema('p', v2)), ['qty: ["null","int"] → ["null","string"]', 'extra: added', 'note: dropped']);
+    assert.deepEqual(changedColumns(keySchema('p', v1)!, keySchema('p', v2)!), []);
   });
 });

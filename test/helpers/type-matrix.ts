@@ -1,0 +1,220 @@
+import { JsonText } from '../../src/core/avro-types.ts';
+
+/**
+ * The round-trip type matrix: one table per type family, each column with the rule that turns
+ * the server's own SELECT output (read in UTC, values as exact strings, see mysql.ts) into the
+ * value a document must hold. The rules are written here independently of the product's
+ * conversions; `docs/types.md` states the same table for users.
+ */
+export type Expect =
+  | 'text' // the SELECT text itself (integers, decimals, strings, dates, JSON text)
+  | 'float32' // equal after rounding both sides to float32
+  | 'float64'
+  | 'bit1' // BIT(1): true/false
+  | 'base64' // bytes
+  | 'time' // [-]HH:MM:SS.ffffff
+  | 'datetime' // YYYY-MM-DDTHH:MM:SS.ffffff
+  | 'timestamp' // YYYY-MM-DDTHH:MM:SS.ffffffZ (read in UTC)
+  | 'date-or-null'; // zero and partial dates have no instant
+
+export interface MatrixTable {
+  name: string;
+  /** Column definitions after `id INT PRIMARY KEY`. */
+  /** `selectAs`: the expression whose SELECT output the column must equal (default: the column). */
+  columns: Array<{ name: string; ddl: string; expect: Expect; selectAs?: string }>;
+  /** Rows as SQL value lists (without the id), written in the server's non-UTC session zone. */
+  rows: string[];
+}
+
+/** A UTC instant as a literal of the session's (non-UTC) zone: the TIMESTAMP range is defined in UTC. */
+const utc = (instant: string) => `CONVERT_TZ('${instant}', '+00:00', @@session.time_zone)`;
+
+const MAX_DEC = `${'9'.repeat(35)}.${'9'.repeat(30)}`;
+
+export const MATRIX: MatrixTable[] = [
+  {
+    name: 'm_integers',
+    columns: [
+      { name: 'ti', ddl: 'TINYINT', expect: 'text' },
+      { name: 'tiu', ddl: 'TINYINT UNSIGNED', expect: 'text' },
+      { name: 'si', ddl: 'SMALLINT', expect: 'text' },
+      { name: 'siu', ddl: 'SMALLINT UNSIGNED', expect: 'text' },
+      { name: 'mi', ddl: 'MEDIUMINT', expect: 'text' },
+      { name: 'miu', ddl: 'MEDIUMINT UNSIGNED', expect: 'text' },
+      { name: 'i', ddl: 'INT', expect: 'text' },
+      { name: 'iu', ddl: 'INT UNSIGNED', expect: 'text' },
+      { name: 'bi', ddl: 'BIGINT', expect: 'text' },
+      { name: 'biu', ddl: 'BIGINT UNSIGNED', expect: 'text' },
+      { name: 'yr', ddl: 'YEAR', expect: 'text' },
+      { name: 'flag', ddl: 'BOOLEAN', expect: 'text' },
+      { name: 'b1', ddl: 'BIT(1)', expect: 'bit1' },
+      { name: 'b8', ddl: 'BIT(8)', expect: 'base64' },
+      { name: 'b64', ddl: 'BIT(64)', expect: 'base64' },
+    ],
+    rows: [
+      "-128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0, 1901, 0, b'0', b'0', b'0'",
+      "127, 255, 32767, 65535, 8388607, 16777215, 2147483647, 4294967295, 9223372036854775807, 18446744073709551615, 2155, 1, b'1', b'11111111', b'1111111111111111111111111111111111111111111111111111111111111111'",
+      "0, 0, 0, 0, 0, 0, 0, 0, 9007199254740993, 9223372036854775808, 0, 0, b'0', b'10000000', b'1000000000000000000000000000000000000000000000000000000000000001'",
+      'NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL',
+    ],
+  },
+  {
+    name: 'm_numbers',
+    columns: [
+      { name: 'd65', ddl: 'DECIMAL(65,30)', expect: 'text' },
+      { name: 'd10', ddl: 'DECIMAL(10,0)', expect: 'text' },
+      { name: 'd52', ddl: 'DECIMAL(5,2) UNSIGNED', expect: 'text' },
+      { name: 'f', ddl: 'FLOAT', expect: 'float32' },
+      { name: 'd', ddl: 'DOUBLE', expect: 'float64' },
+    ],
+    rows: [
+      `${MAX_DEC}, 9999999999, 999.99, 3.40282e38, 1.7976931348623157e308`,
+      `-${MAX_DEC}, -9999999999, 0.01, -3.40282e38, -1.7976931348623157e308`,
+      `0.000000000000000000000000000001, 0, 0, 1.1, 2.2250738585072014e-308`,
+      `12345678901234567890.123456789012345678901234567890, 1, 12.30, -0.0, 0.1`,
+      'NULL, NULL, NULL, NULL, NULL',
+    ],
+  },
+  {
+    name: 'm_strings',
+    columns: [
+      { name: 'c', ddl: 'CHAR(10)', expect: 'text' },
+      { name: 'vc', ddl: 'VARCHAR(300)', expect: 'text' },
+      { name: 'tx', ddl: 'TEXT', expect: 'text' },
+      { name: 'lt', ddl: 'LONGTEXT', expect: 'text' },
+      { name: 'latin', ddl: 'VARCHAR(20) CHARACTER SET latin1', expect: 'text' },
+      { name: 'e', ddl: "ENUM('small','medium','large','')", expect: 'text' },
+      { name: 's', ddl: "SET('a','b','c','d')", expect: 'text' },
+    ],
+    rows: [
+      "'abc', '🐬 emoji 𝄞 4-byte', '', 'ünïcödé — 中文 🎉', 'Größe café', 'small', 'a,c'",
+      "'', '', 'x', '', '', '', ''",
+      `'0123456789', '${'é'.repeat(300)}', '${'🐬'.repeat(1000)}', 'line1\\nline2\\t"quoted"\\\\', 'ÿ', 'large', 'a,b,c,d'`,
+      'NULL, NULL, NULL, NULL, NULL, NULL, NULL',
+    ],
+  },
+  {
+    name: 'm_binary',
+    columns: [
+      { name: 'bn', ddl: 'BINARY(4)', expect: 'base64' },
+      { name: 'vb', ddl: 'VARBINARY(10)', expect: 'base64' },
+      { name: 'bl', ddl: 'BLOB', expect: 'base64' },
+    ],
+    rows: ["x'00000000', x'', x''", "x'01', x'00ff0000', x'f09f90ac00'", "x'ffffffff', x'ffffffffffffffffffff', REPEAT(x'00ff', 3000)", 'NULL, NULL, NULL'],
+  },
+  {
+    name: 'm_temporal',
+    columns: [
+      { name: 'dt', ddl: 'DATE', expect: 'date-or-null' },
+      { name: 't0', ddl: 'TIME', expect: 'time' },
+      { name: 't6', ddl: 'TIME(6)', expect: 'time' },
+      { name: 'dt0', ddl: 'DATETIME', expect: 'datetime' },
+      { name: 'dt3', ddl: 'DATETIME(3)', expect: 'datetime' },
+      { name: 'dt6', ddl: 'DATETIME(6)', expect: 'datetime' },
+      { name: 'ts0', ddl: 'TIMESTAMP NULL DEFAULT NULL', expect: 'timestamp' },
+      { name: 'ts6', ddl: 'TIMESTAMP(6) NULL DEFAULT NULL', expect: 'timestamp' },
+    ],
+    // The session zone is Europe/Berlin (or +05:30): TIMESTAMP literals are local times there.
+    rows: [
+      `'1000-01-01', '-838:59:59', '-838:59:59.000000', '1000-01-01 00:00:00', '1000-01-01 00:00:00.000', '1000-01-01 00:00:00.000000', ${utc('1970-01-01 00:00:01')}, ${utc('1970-01-01 00:00:01.000001')}`,
+      `'9999-12-31', '838:59:59', '838:59:59.000000', '9999-12-31 23:59:59', '9999-12-31 23:59:59.999', '9999-12-31 23:59:59.999999', ${utc('2038-01-19 03:14:07')}, ${utc('2038-01-19 03:14:07.999999')}`,
+      "'2024-02-29', '00:00:00', '-00:00:00.000001', '2024-02-29 12:00:00', '2024-02-29 12:00:00.5', '2024-02-29 23:59:59.999999', '2024-03-31 01:59:59', '2024-03-31 01:59:59.999999'",
+      "'2000-02-29', '-01:02:03', '100:00:00.5', '2024-03-31 02:30:00', '2024-10-27 02:30:00.123', '2024-10-27 02:30:00.123456', '2024-03-31 03:00:00', '2024-10-27 02:59:59.999999'",
+      "'2023-10-29', '23:59:59', '-12:34:56.789012', '2023-03-26 02:00:00', '1970-01-01 00:00:00.001', '1969-12-31 23:59:59.999999', '2024-10-27 03:00:00', '2024-10-27 01:59:59.5'",
+      "'0000-00-00', '00:00:00', '00:00:00', '0000-00-00 00:00:00', '2024-00-10 00:00:00', '2024-05-00 10:00:00', '0000-00-00 00:00:00', NULL",
+      'NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL',
+    ],
+  },
+  {
+    name: 'm_json',
+    columns: [{ name: 'j', ddl: 'JSON', expect: 'text' }],
+    rows: [
+      `'{"big": 12345678901234567890, "neg": -9223372036854775809, "f": 1.5e300, "nested": {"a": [1, {"b": null}, "🐬"]}}'`,
+      `'[]'`,
+      `'"just a string"'`,
+      `'123456789012345678901234567890'`,
+      'NULL',
+    ],
+  },
+  {
+    name: 'm_mariadb',
+    columns: [
+      // The binlog carries these as BINARY(16)/BINARY(4)/BINARY(16) without a type marker: bytes.
+      { name: 'u', ddl: 'UUID', expect: 'base64', selectAs: 'CAST(u AS BINARY(16))' },
+      { name: 'ip4', ddl: 'INET4', expect: 'base64', selectAs: 'CAST(ip4 AS BINARY(4))' },
+      { name: 'ip6', ddl: 'INET6', expect: 'base64', selectAs: 'CAST(ip6 AS BINARY(16))' },
+      { name: 'base', ddl: 'INT NOT NULL DEFAULT 7', expect: 'text' },
+      { name: 'gen_stored', ddl: 'INT AS (base * 2) STORED', expect: 'text' },
+      { name: 'gen_virtual', ddl: 'INT AS (base * 3) VIRTUAL', expect: 'text' },
+      { name: 'hidden', ddl: "VARCHAR(10) INVISIBLE DEFAULT 'secret'", expect: 'text' },
+      { name: 'dflt', ddl: "VARCHAR(10) NOT NULL DEFAULT 'dflt'", expect: 'text' },
+    ],
+    rows: [
+      "'123e4567-e89b-12d3-a456-426614174000', '192.168.0.1', '2001:db8::ff00:42:8329', 1, DEFAULT, DEFAULT, 'shown', 'x'",
+      "'00000000-0000-0000-0000-000000000000', '0.0.0.0', '::', DEFAULT, DEFAULT, DEFAULT, DEFAULT, DEFAULT",
+      "'ffffffff-ffff-ffff-ffff-ffffffffffff', '255.255.255.255', '::ffff:1.2.3.4', -5, DEFAULT, DEFAULT, NULL, ''",
+      'NULL, NULL, NULL, 0, DEFAULT, DEFAULT, NULL, DEFAULT',
+    ],
+  },
+];
+
+export function createTableSql(table: MatrixTable): string {
+  return `CREATE TABLE ${table.name} (id INT PRIMARY KEY, ${table.columns.map((c) => `${c.name} ${c.ddl}`).join(', ')})`;
+}
+
+/** Selects every column (INVISIBLE ones too), each as the value its documents must equal. */
+export function selectSql(table: MatrixTable): string {
+  return `SELECT id, ${table.columns.map((c) => (c.selectAs ? `${c.selectAs} AS ${c.name}` : c.name)).join(', ')} FROM ${table.name} ORDER BY id`;
+}
+
+/** Inserts the table's rows with ids `firstId`, `firstId + 1`, … */
+export function insertSql(table: MatrixTable, firstId: number): string {
+  const names = table.columns.map((c) => c.name).join(', ');
+  return `INSERT INTO ${table.name} (id, ${names}) VALUES ${table.rows.map((r, i) => `(${firstId + i}, ${r})`).join(', ')}`;
+}
+
+/** What a column of a SELECT row must look like in a document (and in the decoded Kafka record), as text. */
+export function expectedText(expect: Expect, value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  const text = Buffer.isBuffer(value) ? value.toString('base64') : String(value);
+  switch (expect) {
+    case 'bit1':
+      return String((value as Buffer).some((b) => b !== 0));
+    case 'time':
+      return withMicros(text);
+    case 'datetime':
+      return isZeroDate(text) ? null : withMicros(text.replace(' ', 'T'));
+    case 'timestamp':
+      return isZeroDate(text) ? null : `${withMicros(text.replace(' ', 'T'))}Z`;
+    case 'date-or-null':
+      return isZeroDate(text) ? null : text;
+    default:
+      return text;
+  }
+}
+
+/** A value from a document or a decoded Avro record, as text comparable with expectedText. */
+export function actualText(expect: Expect, value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  if (value instanceof JsonText) return value.text;
+  if (expect === 'float32') return String(Math.fround(Number(value)));
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+export function sameValue(expect: Expect, expected: string | null, actual: string | null): boolean {
+  if (expected === null || actual === null) return expected === actual;
+  if (expect === 'float32') return Math.fround(Number(expected)) === Math.fround(Number(actual));
+  if (expect === 'float64') return Number(expected) === Number(actual);
+  return expected === actual;
+}
+
+function isZeroDate(value: string): boolean {
+  return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(value);
+}
+
+function withMicros(value: string): string {
+  const dot = value.indexOf('.');
+  return dot < 0 ? `${value}.000000` : value.slice(0, dot + 1) + value.slice(dot + 1).padEnd(6, '0');
+}

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import type mysql from 'mysql2/promise';
+import { dumpIndex, es } from '../helpers/elasticsearch.ts';
+import { readTopic } from '../helpers/kafka.ts';
+import { rootConnection, rows } from '../helpers/mysql.ts';
+import { Pipeline } from '../helpers/pipeline.ts';
+import { uniqueName } from '../helpers/services.ts';
+import { actualText, createTableSql, expectedText, insertSql, MATRIX, sameValue, selectSql, type MatrixTable } from '../helpers/type-matrix.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+/**
+ * Every type family with its edge values, written under a non-UTC server time zone, half before
+ * the source starts (snapshot) and half after (binlog): each decoded Kafka record and each
+ * Elasticsearch document must equal the server's own SELECT output, field by field. Once with
+ * each VALUE_CONVERTER: the sink reads whichever the topic holds.
+ */
+for (const converter of ['avro', 'json'] as const) describe(`type matrix (${converter}): every column type, MariaDB → Kafka → Elasticsearch, exact`, () => {
+  const pipeline = new Pipeline(uniqueName('cdc_types'));
+  const SNAPSHOT_FIRST_ID = 1;
+  const STREAM_FIRST_ID = 101;
+  let conn: mysql.Connection;
+  let writer: mysql.Connection;
+  let globalZone = 'SYSTEM';
+
+  before(async () => {
+    conn = await pipeline.createDatabase(MATRIX.map(createTableSql).join(';\n'));
+    globalZone = String((await rows(conn, 'SELECT @@GLOBAL.time_zone AS z'))[0]!.z);
+    const zone = await nonUtcZone(conn);
+    await conn.query('SET GLOBAL time_zone = ?', [zone]);
+    // The writer works in the server zone, as its applications would; the checks read in UTC.
+    writer = await rootConnection(pipeline.database);
+    await writer.query("SET time_zone = @@GLOBAL.time_zone, sql_mode = ''");
+    for (const table of MATRIX) await writer.query(insertSql(table, SNAPSHOT_FIRST_ID));
+    await pipeline.startSource({ SNAPSHOT_MODE: 'initial', VALUE_CONVERTER: converter });
+    await pipeline.startSink();
+    await indexed(1);
+    // Only now, so that these rows come from the binlog, not from the snapshot.
+    for (const table of MATRIX) await writer.query(insertSql(table, STREAM_FIRST_ID));
+    await indexed(2);
+  });
+
+  async function indexed(copies: number): Promise<void> {
+    for (const table of MATRIX) {
+      await waitFor(`${table.name} to be indexed`, async () => (await dumpIndex(pipeline.indexOf(table.name))).size === table.rows.length * copies, 180_000, 1000);
+    }
+  }
+
+  after(async () => {
+    await conn?.query('SET GLOBAL time_zone = ?', [globalZone]);
+    await pipeline.stopAll();
+    await writer?.end();
+    await conn?.end();
+  });
+
+  async function selectAll(table: MatrixTable): Promise<Map<string, Record<string, unknown>>> {
+    const result = await rows(conn, selectSql(table));
+    return new Map(result.map((r) => [String(r.id), r]));
+  }
+
+  /** Every mismatch between a row image and the SELECT row, as readable lines. */
+  function mismatches(table: MatrixTable, id: string, expected: Record<string, unknown>, actual: Record<string, unknown>, where: string): string[] {
+    const problems: string[] = [];
+    for (const column of table.columns) {
+      const want = expectedText(column.expect, expected[column.name]);
+      const got = actualText(column.expect, actual[column.name]);
+      if (!sameValue(column.expect, want, got)) problems.push(`${where} ${table.name} id=${id} ${column.name} (${column.ddl}): expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+    }
+    const extra = Object.keys(actual).filter((k) => k !== 'id' && !table.columns.some((c) => c.name === k));
+    if (extra.length > 0) problems.push(`${where} ${table.name} id=${id}: unexpected fields ${extra.join(', ')}`);
+    return problems;
+  }
+
+  for (const table of MATRIX) {
+    it(`${table.name}: each Elasticsearch document equals its row (snapshot and binlog rows)`, async () => {
+      const selected = await selectAll(table);
+      const docs = await dumpIndex(pipeline.indexOf(table.name));
+      const problems: string[] = [];
+      for (const [id, row] of selected) {
+        const doc = docs.get(id);
+        if (!doc) problems.push(`${table.name} id=${id} is missing`);
+        else problems.push(...mismatches(table, id, row, doc.source, 'es'));
+      }
+      assert.deepEqual(problems, []);
+      assert.equal(docs.size, selected.size);
+    });
+
+    it(`${table.name}: each decoded Kafka record equals its row`, async () => {
+      const selected = await selectAll(table);
+      const records = await readTopic(pipeline.topicOf(table.name));
+      const problems: string[] = [];
+      const seen = new Set<string>();
+      for (const record of records) {
+        if (record.value) assert.equal(record.value[0], converter === 'json' ? 0x7b : 0x00, `a ${converter} record`);
+        const id = String(record.decodedKey?.id);
+        const after = record.decodedValue?.after as Record<string, unknown> | undefined;
+        if (!after) continue;
+        seen.add(id);
+        problems.push(...mismatches(table, id, selected.get(id) ?? {}, after, 'kafka'));
+      }
+      assert.deepEqual(problems, []);
+      assert.deepEqual([...seen].sort(), [...selected.keys()].sort());
+    });
+  }
+
+  it('maps exact numbers so that _source keeps every digit and dates are dates', async () => {
+    const mapping = (await es('GET', `/${pipeline.indexOf('m_numbers')},${pipeline.indexOf('m_temporal')}/_mapping`)).body as Record<string, { mappings: { properties: Record<string, { type: string }> } }>;
+    const numbers = mapping[pipeline.indexOf('m_numbers')]!.mappings.properties;
+    const temporal = mapping[pipeline.indexOf('m_temporal')]!.mappings.properties;
+    assert.equal(numbers.d65!.type, 'double');
+    assert.equal(temporal.dt!.type, 'date');
+    assert.equal(temporal.ts6!.type, 'date');
+    assert.equal(temporal.t6!.type, 'keyword');
+    const hit = await es('POST', `/${pipeline.indexOf('m_temporal')}/_search`, { query: { range: { ts6: { gte: '2024-03-31T00:59:59Z', lt: '2024-03-31T01:00:00Z' } } } });
+    const ids = ((hit.body as { hits: { hits: Array<{ _id: string }> } }).hits.hits.map((h) => h._id)).sort();
+    assert.deepEqual(ids, ['103', '3'], 'the DST-boundary TIMESTAMP is searchable as the UTC instant');
+  });
+});
+
+/**
+ * Europe/Berlin when the server knows it (loaded into the server's zone tables from the
+ * machine's zoneinfo if missing), else a fixed non-UTC offset.
+ */
+async function nonUtcZone(conn: mysql.Connection): Promise<string> {
+  const known = async () => (await rows(conn, "SELECT CONVERT_TZ('2024-01-01 00:00:00', '+00:00', 'Europe/Berlin') AS t"))[0]!.t !== null;
+  if (await known()) return 'Europe/Berlin';
+  try {
+    const sql = execFileSync('mariadb-tzinfo-to-sql', ['/usr/share/zoneinfo/Europe/Berlin', 'Europe/Berlin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const [[{ db }]] = (await conn.query('SELECT DATABASE() AS db')) as unknown as [[{ db: string }]];
+    // The generated statements work on the current database's zone tables.
+    await conn.query('USE mysql');
+    try {
+      await conn.query(sql);
+    } finally {
+      await conn.query(`USE \`${db}\``);
+    }
+    if (await known()) return 'Europe/Berlin';
+  } catch {
+    // no zoneinfo on this machine: a fixed offset still moves every instant
+  }
+  return '+05:30';
+}
