@@ -9,6 +9,7 @@ import { Registry } from '../core/schema-registry.ts';
 import { versionOf } from '../core/version.ts';
 import { redactConfig } from '../config/env.ts';
 import { sinkSpec, sinkTopicPatterns, type SinkConfig } from '../config/sink.ts';
+import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
 import { BulkWriter, collapseById, type BulkAction } from './bulk-writer.ts';
@@ -54,6 +55,13 @@ export class SinkService implements Probe {
   #fatal: CdcError | undefined;
   readonly #counts = new Map<string, number>();
   readonly #positions = new Map<string, string>();
+  /** Why consumption is paused (admin API); undefined while consuming. */
+  #pausedBy: string | undefined;
+  /** When the chunk being made durable started; undefined between chunks. */
+  #chunkSince: number | undefined;
+  #lastProgressAt = 0;
+  /** Why the last Elasticsearch health probe failed; undefined when it answered. */
+  #elasticsearchProblem: string | undefined;
 
   constructor(config: SinkConfig, log: Logger) {
     this.#config = config;
@@ -79,6 +87,7 @@ export class SinkService implements Probe {
   /** Runs until stop() or a fatal error (which it throws). */
   async run(): Promise<void> {
     const signal = this.#stop.signal;
+    const probing = this.#probeElasticsearch(signal);
     for (let attempt = 0; !signal.aborted; ) {
       try {
         const topics = await this.#matchingTopics();
@@ -101,13 +110,33 @@ export class SinkService implements Probe {
           throw cdc;
         }
         this.#state = 'retrying';
+        this.metrics.restarts.inc({ code: cdc.code });
         const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt++, 8));
         this.#log.warn({ ...errorFields(cdc), retryInMs: delay }, 'sink failed; restarting from the committed offsets');
         await sleep(delay, undefined, { signal }).catch(() => undefined);
       }
     }
     await this.#closeConsumer();
+    await probing;
     this.#state = 'stopped';
+  }
+
+  /**
+   * Asks Elasticsearch for its health every few seconds, so readiness reflects an unreachable
+   * cluster even while no change is flowing. Ends with `signal`.
+   */
+  async #probeElasticsearch(signal: AbortSignal): Promise<void> {
+    const every = Math.min(5_000, (this.#config.READY_STALL_SECONDS * 1000) / 2);
+    while (!signal.aborted) {
+      try {
+        await this.#es.cluster.health({ timeout: '5s' }, { requestTimeout: 5_000, signal });
+        this.#elasticsearchProblem = undefined;
+      } catch (error) {
+        if (!signal.aborted) this.#elasticsearchProblem = errorMessage(error);
+      }
+      this.metrics.elasticsearchUp.set(this.#elasticsearchProblem ? 0 : 1);
+      await sleep(every, undefined, { signal }).catch(() => undefined);
+    }
   }
 
   async stop(): Promise<void> {
@@ -147,7 +176,7 @@ export class SinkService implements Probe {
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     this.#subscribed = topics;
-    this.#log.info({ topics: [...topics], group: this.#config.SINK_GROUP_ID }, 'consuming');
+    this.#log.info({ topics: [...topics], group: this.#config.SINK_GROUP_ID, paused: this.#pausedBy ?? false }, 'consuming');
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -170,6 +199,7 @@ export class SinkService implements Probe {
               throw cdc;
             }
             const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
+            this.metrics.batchRetries.inc({ code: cdc.code });
             this.#log.warn({ ...errorFields(cdc), topic: batch.topic, partition: batch.partition, retryInMs: delay }, 'batch failed; retrying');
             for (const until = Date.now() + delay; Date.now() < until && active(); ) {
               await sleep(Math.min(1000, until - Date.now()));
@@ -179,6 +209,7 @@ export class SinkService implements Probe {
         }
       },
     });
+    if (this.#pausedBy) consumer.pause([...topics].map((topic) => ({ topic })));
   }
 
   /**
@@ -190,6 +221,7 @@ export class SinkService implements Probe {
     const chunkSize = this.#config.BULK_MAX_ACTIONS;
     while (progress.next < batch.messages.length && active()) {
       const messages = batch.messages.slice(progress.next, progress.next + chunkSize);
+      this.#chunkSince ??= Date.now();
       const letters: DeadLetter[] = [];
       const actions: BulkAction<KafkaMessage>[] = [];
       for (const message of messages) {
@@ -218,7 +250,11 @@ export class SinkService implements Probe {
       await consumer.commitOffsets([{ topic, partition, offset: next }]).catch((error: unknown) => {
         throw kafkaError(error, `committing offset ${next} of ${topic}/${partition}`);
       });
+      this.#chunkSince = undefined;
+      this.#lastProgressAt = Date.now();
       this.metrics.records.inc({ topic }, messages.length);
+      this.metrics.bytes.inc({ topic }, messages.reduce((sum, m) => sum + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0));
+      this.metrics.lagSeconds.set({ topic }, Math.max(0, (Date.now() - Number(messages.at(-1)!.timestamp)) / 1000));
       this.#counts.set(topic, (this.#counts.get(topic) ?? 0) + messages.length);
       this.#positions.set(`${topic}/${partition}`, next);
       this.metrics.lagRecords.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
@@ -285,6 +321,7 @@ export class SinkService implements Probe {
     this.#consumer = undefined;
     this.#subscribed = new Set();
     this.#joined = false;
+    this.#chunkSince = undefined;
     await consumer?.disconnect().catch(() => undefined);
     await this.#dlq.close();
   }
@@ -293,9 +330,52 @@ export class SinkService implements Probe {
     return this.#state !== 'failed';
   }
 
-  ready(): { ready: boolean; reason?: string } {
-    if (this.#state === 'running' && (this.#joined || this.#subscribed.size === 0)) return { ready: true };
-    return { ready: false, reason: this.#lastError ? this.#lastError.describe() : this.#state };
+  /**
+   * Stops fetching (the batch in hand is finished and committed) without leaving the consumer
+   * group, so no rebalance moves the partitions elsewhere. Returns false when already paused.
+   */
+  pause(reason: string): boolean {
+    if (this.#pausedBy) return false;
+    this.#pausedBy = reason;
+    this.#consumer?.pause([...this.#subscribed].map((topic) => ({ topic })));
+    this.metrics.paused.set(1);
+    this.#log.warn({ reason }, 'sink paused: not consuming until resumed');
+    return true;
+  }
+
+  resume(): boolean {
+    if (!this.#pausedBy) return false;
+    this.#pausedBy = undefined;
+    this.#consumer?.resume([...this.#subscribed].map((topic) => ({ topic })));
+    this.metrics.paused.set(0);
+    this.#log.info('sink resumed');
+    return true;
+  }
+
+  ready(): Readiness {
+    const stall = this.#config.READY_STALL_SECONDS;
+    const chunkIdle = secondsSince(this.#chunkSince) ?? 0;
+    const failing = secondsSince(this.#writer.failingSince) ?? 0;
+    return readiness(
+      this.#state,
+      [
+        this.#state !== 'running' && (this.#lastError ? this.#lastError.describe() : `the sink is ${this.#state}`),
+        this.#state === 'running' && this.#subscribed.size > 0 && !this.#joined && 'the consumer has not joined its group yet',
+        this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
+        this.#elasticsearchProblem !== undefined && `Elasticsearch does not answer its health check: ${this.#elasticsearchProblem}`,
+        failing > stall && `bulk requests keep failing for ${failing} s: ${this.#writer.lastFailure?.message ?? ''}`,
+        chunkIdle > stall && `a batch has waited ${chunkIdle} s to become durable (READY_STALL_SECONDS=${stall})`,
+      ],
+      {
+        paused: this.#pausedBy ?? false,
+        joined: this.#joined,
+        elasticsearch: this.#elasticsearchProblem ?? 'ok',
+        secondsSinceProgress: secondsSince(this.#lastProgressAt || undefined),
+        secondsInCurrentBatch: secondsSince(this.#chunkSince),
+        bulkFailingSeconds: secondsSince(this.#writer.failingSince),
+        lastError: this.#lastError?.code ?? null,
+      },
+    );
   }
 
   status(): unknown {
@@ -303,6 +383,7 @@ export class SinkService implements Probe {
       service: 'sink',
       version: VERSION,
       state: this.#state,
+      paused: this.#pausedBy ?? false,
       group: this.#config.SINK_GROUP_ID,
       topics: [...this.#subscribed],
       committed: Object.fromEntries(this.#positions),

@@ -29,6 +29,8 @@ export interface BinlogReaderEvents {
   transaction: [SourceTransaction];
   /** A commit that touched no captured table still moves the stored position forward. */
   progress: [SourcePosition];
+  /** The server's idle heartbeat (see `heartbeatSeconds`): where the binlog ends right now. */
+  heartbeat: [SourcePosition];
   error: [CdcError];
 }
 
@@ -58,15 +60,25 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #bytes = 0;
   #gtid: string | undefined;
   #stopped = false;
+  readonly #pausedBy = new Set<string>();
+  readonly #heartbeatSeconds: number;
+  /** When the last binlog event (server heartbeats included) arrived: readiness detects a stalled stream with it. */
+  lastEventAt = Date.now();
 
-  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean) {
+  /**
+   * `heartbeatSeconds` asks the server for a heartbeat event after that much idle time
+   * (`@master_heartbeat_period`), so a healthy idle stream still shows signs of life.
+   */
+  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean, heartbeatSeconds = 0) {
     super();
     this.#serverId = serverId;
+    this.#heartbeatSeconds = heartbeatSeconds;
     this.#captures = captures;
     // dateStrings keeps DATETIME(6) microseconds; timezone 'Z' renders TIMESTAMPs as UTC;
     // jsonStrings keeps JSON text exact.
     this.#zongji = new ZongJi({ ...connection, dateStrings: true, timezone: 'Z', jsonStrings: true, charset: 'utf8mb4' } as never);
     this.#zongji.on('binlog', (event: unknown) => {
+      this.lastEventAt = Date.now();
       try {
         this.#onEvent(event as BinlogEventLike);
       } catch (error) {
@@ -84,16 +96,42 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     } else {
       options.startAtEnd = true;
     }
+    this.lastEventAt = Date.now();
     this.#zongji.start(options as never);
+    // start() opened the replication connection synchronously and sends the dump command only
+    // after its own set-up queries, so this setting is queued before the dump (as a replica sets it).
+    const replication = (this.#zongji as unknown as { connection?: { query(sql: string, done: (error: unknown) => void): void } }).connection;
+    if (this.#heartbeatSeconds > 0) {
+      replication?.query(`SET @master_heartbeat_period = ${Math.round(this.#heartbeatSeconds * 1e9)}`, (error) => {
+        if (error) this.#fail(classifyReaderError(error));
+      });
+    }
+    if (this.#pausedBy.size > 0) this.#socket('pause');
   }
 
-  /** Backpressure: stop reading from the server socket until resume(). */
-  pause(): void {
-    (this.#zongji as unknown as { connection?: { pause(): void } }).connection?.pause();
+  /**
+   * Stops reading from the server socket until every pauser (`reason`: queue backpressure, an
+   * operator, …) resumed. Nothing is lost: the server holds the rest of the binlog.
+   */
+  pause(reason = 'backpressure'): void {
+    this.#pausedBy.add(reason);
+    this.#socket('pause');
   }
 
-  resume(): void {
-    (this.#zongji as unknown as { connection?: { resume(): void } }).connection?.resume();
+  resume(reason = 'backpressure'): void {
+    this.#pausedBy.delete(reason);
+    if (this.#pausedBy.size > 0) return;
+    this.#socket('resume');
+    // The server could not send anything while paused: the stall clock restarts now.
+    this.lastEventAt = Date.now();
+  }
+
+  get paused(): boolean {
+    return this.#pausedBy.size > 0;
+  }
+
+  #socket(action: 'pause' | 'resume'): void {
+    (this.#zongji as unknown as { connection?: { pause(): void; resume(): void } }).connection?.[action]();
   }
 
   async stop(): Promise<void> {
@@ -155,6 +193,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     }
     if (type === 'Heartbeat') {
       if (event.nextPosition > 0) this.#cursor = event.nextPosition;
+      if (!this.#open && this.#file) this.emit('heartbeat', new SourcePosition(this.#file, this.#cursor));
       return this.#cursor;
     }
     // zongji's `size` excludes the 19-byte event header and the checksum.

@@ -9,6 +9,7 @@ import { Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
+import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { BinlogReader, type MysqlConnectionOptions, type StartFrom, type SourceTransaction } from './binlog-reader.ts';
 import mysql from 'mysql2/promise';
@@ -56,6 +57,11 @@ export class SourceService implements Probe {
   #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
   #snapshot: InitialSnapshot | undefined;
   readonly #counts = new Map<string, number>();
+  #queue: TransactionQueue | undefined;
+  /** Since when the current state (streaming, snapshotting) has run: the stall clock's origin. */
+  #stateSince = Date.now();
+  /** Why an operator (or the service itself) paused reading the binlog; undefined while reading. */
+  #pausedBy: string | undefined;
 
   constructor(config: SourceConfig, log: Logger) {
     this.#config = config;
@@ -161,9 +167,11 @@ export class SourceService implements Probe {
         : { position: new SourcePosition(await withRetry(() => this.#oldestBinlog(connection), { signal, onRetry }), 4) };
     this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
 
-    const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table));
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table), heartbeatSeconds(config.READY_STALL_SECONDS));
     this.#reader = reader;
+    if (this.#pausedBy) reader.pause('operator');
     const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
+    this.#queue = queue;
     let readerError: CdcError | undefined;
     let progress: SourcePosition | undefined;
     reader.on('transaction', (tx) => queue.push(tx));
@@ -176,6 +184,7 @@ export class SourceService implements Probe {
     });
     reader.start(from);
     this.#state = 'streaming';
+    this.#stateSince = Date.now();
 
     const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
     while (!signal.aborted) {
@@ -206,6 +215,7 @@ export class SourceService implements Probe {
     const snapshot = new InitialSnapshot(connection, { captures: (db, t) => this.#captures(db, t), chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#serverId }, this.#log);
     this.#snapshot = snapshot;
     this.#state = 'snapshotting';
+    this.#stateSince = Date.now();
     const report = new SnapshotReporter(snapshot, this.metrics, this.#log);
     for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
       const started = process.hrtime.bigint();
@@ -324,6 +334,8 @@ export class SourceService implements Probe {
     this.#lastCommitAt = Date.now();
     this.metrics.transactions.inc();
     this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.metrics.transactionEvents.observe(records.length);
+    for (const record of records) this.metrics.bytes.inc({ topic: record.topic }, record.bytes);
     let lastTs = 0;
     for (const tx of batch) {
       for (const event of tx.events) {
@@ -349,18 +361,64 @@ export class SourceService implements Probe {
   async #teardown(): Promise<void> {
     await this.#reader?.stop();
     this.#reader = undefined;
+    this.#queue = undefined;
     await this.#writer?.close();
     this.#writer = undefined;
     if (this.#stop.signal.aborted) this.#state = 'stopped';
+  }
+
+  /**
+   * Stops reading the binlog until resume(): what is queued is still committed, the stored
+   * position stays where it is, and readiness says why. For operators (admin API) and for the
+   * service itself when it must wait for one. Returns false when it was already paused.
+   */
+  pause(reason: string): boolean {
+    if (this.#pausedBy) return false;
+    this.#pausedBy = reason;
+    this.#reader?.pause('operator');
+    this.metrics.paused.set(1);
+    this.#log.warn({ reason }, 'source paused: not reading the binlog until resumed');
+    return true;
+  }
+
+  /** Resumes reading after pause(); false when it was not paused. */
+  resume(): boolean {
+    if (!this.#pausedBy) return false;
+    this.#pausedBy = undefined;
+    this.#reader?.resume('operator');
+    this.metrics.paused.set(0);
+    this.#log.info('source resumed');
+    return true;
   }
 
   healthy(): boolean {
     return this.#state !== 'failed';
   }
 
-  ready(): { ready: boolean; reason?: string } {
-    if (this.#state === 'streaming' || this.#state === 'snapshotting') return { ready: true };
-    return { ready: false, reason: this.#lastError ? this.#lastError.describe() : this.#state };
+  ready(): Readiness {
+    const stall = this.#config.READY_STALL_SECONDS;
+    const running = this.#state === 'streaming' || this.#state === 'snapshotting';
+    const reader = this.#reader;
+    const readerIdle = reader && !reader.paused ? secondsSince(reader.lastEventAt)! : 0;
+    const progressIdle = secondsSince(Math.max(this.#lastCommitAt, this.#stateSince))!;
+    const queued = this.#queue?.length ?? 0;
+    return readiness(
+      this.#state,
+      [
+        !running && (this.#lastError ? this.#lastError.describe() : `the source is ${this.#state}`),
+        this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
+        this.#state === 'streaming' && readerIdle > stall && `the binlog reader received nothing from the server, not even a heartbeat, for ${readerIdle} s (READY_STALL_SECONDS=${stall})`,
+        this.#state === 'streaming' && queued > 0 && progressIdle > stall && `${queued} binlog transaction(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
+        this.#state === 'snapshotting' && progressIdle > stall && `no snapshot chunk was committed for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
+      ],
+      {
+        paused: this.#pausedBy ?? false,
+        secondsSinceBinlogEvent: reader ? secondsSince(reader.lastEventAt) : null,
+        secondsSinceCommit: secondsSince(this.#lastCommitAt || undefined),
+        queuedTransactions: queued,
+        lastError: this.#lastError?.code ?? null,
+      },
+    );
   }
 
   status(): unknown {
@@ -368,6 +426,7 @@ export class SourceService implements Probe {
       service: 'source',
       version: VERSION,
       state: this.#state,
+      paused: this.#pausedBy ?? false,
       sourceId: this.#config.SOURCE_ID,
       server: this.#facts,
       position: this.#committed?.toJSON(),
@@ -379,4 +438,9 @@ export class SourceService implements Probe {
       config: redactConfig(sourceSpec, this.#config),
     };
   }
+}
+
+/** Server heartbeats well inside the stall bound, so an idle but healthy stream never looks stalled. */
+function heartbeatSeconds(stallSeconds: number): number {
+  return Math.max(1, Math.min(30, Math.floor(stallSeconds / 3)));
 }
