@@ -7,8 +7,13 @@ import { configReference, loadConfig, redactConfig, type Spec } from './config/e
 import { offsetsSpec } from './config/offsets.ts';
 import { sinkSpec } from './config/sink.ts';
 import { sourceSpec } from './config/source.ts';
+import type { AdminToken } from './config/admin.ts';
+import { offsetsActions, pauseActions, restartAction, type Pausable } from './http/admin-actions.ts';
+import { startAdminServer, type AdminAction, type AdminSettings } from './http/admin-server.ts';
 import { startHttpServer, type Probe } from './http/server.ts';
+import { AuditLog, audited, cliActor, type AuditSettings } from './ops/audit-log.ts';
 import { parseResetTarget, resetOffsets, showOffsets } from './ops/offsets.ts';
+import { Supervisor } from './ops/supervisor.ts';
 import { runSourceCheck } from './source/check-source.ts';
 import { SourceService } from './source/source-service.ts';
 import { SinkService } from './sink/sink-service.ts';
@@ -34,10 +39,30 @@ function configOrExit<T extends Spec>(spec: T) {
   }
 }
 
-/** Runs a long-lived service with its HTTP server; SIGTERM/SIGINT drain it, a second one exits at once. */
-async function serve(name: string, service: Probe & { run(): Promise<void>; stop(): Promise<void>; metrics: { registry: MetricsRegistry } }, host: string, port: number, log: Logger) {
-  const http = await startHttpServer(host, port, service, service.metrics.registry);
+type ServiceConfig = Omit<AdminSettings, 'ADMIN_TOKENS'> & AuditSettings & { ADMIN_TOKENS?: AdminToken[] | undefined; HTTP_HOST: string; HTTP_PORT: number; KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string };
+type Service = Probe & Pausable & { run(): Promise<void>; stop(): Promise<void>; metrics: { registry: MetricsRegistry } };
+
+/**
+ * Runs a long-lived service with its HTTP server and, when ADMIN_TOKENS is set, its admin API;
+ * SIGTERM/SIGINT drain it, a second one exits at once.
+ */
+async function serve(name: string, service: Service, config: ServiceConfig, log: Logger, extraActions: AdminAction[] = []) {
+  const supervisor = new Supervisor(service, log, config.ADMIN_TOKENS !== undefined);
+  const probe: Probe = { healthy: () => supervisor.healthy(), ready: () => service.ready(), status: () => service.status() };
+  const http = await startHttpServer(config.HTTP_HOST, config.HTTP_PORT, probe, service.metrics.registry);
   log.info({ port: http.port }, `${name} HTTP server listening`);
+  let audit: AuditLog | undefined;
+  let admin: { close(): void } | undefined;
+  if (config.ADMIN_TOKENS) {
+    audit = new AuditLog(name, config, log, createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log));
+    const actions = [...pauseActions(service, name === 'source' ? 'reading the binlog' : 'consuming'), restartAction(supervisor), ...extraActions];
+    admin = await startAdminServer({ ...config, ADMIN_TOKENS: config.ADMIN_TOKENS }, actions, audit, service.metrics.registry, log).catch((error: unknown) => fail(error, log));
+  }
+  const close = async () => {
+    http.close();
+    admin?.close();
+    await audit?.close();
+  };
   let signals = 0;
   const onSignal = (signal: string) => {
     signals += 1;
@@ -46,17 +71,17 @@ async function serve(name: string, service: Probe & { run(): Promise<void>; stop
       process.exit(130);
     }
     log.info({ signal }, `${name} stopping`);
-    void service.stop();
+    void supervisor.stop();
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   try {
-    await service.run();
+    await supervisor.run();
     log.info(`${name} stopped`);
-    http.close();
+    await close();
     process.exit(0);
   } catch (error) {
-    http.close();
+    await close();
     fail(error, log);
   }
 }
@@ -70,7 +95,7 @@ program
     const config = configOrExit(sourceSpec);
     const log = createLogger(config.LOG_LEVEL, 'source');
     log.info({ config: redactConfig(sourceSpec, config), version: VERSION }, 'source starting');
-    await serve('source', new SourceService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
+    await serve('source', new SourceService(config, log), config, log);
   });
 
 program
@@ -80,7 +105,8 @@ program
     const config = configOrExit(sinkSpec);
     const log = createLogger(config.LOG_LEVEL, 'sink');
     log.info({ config: redactConfig(sinkSpec, config), version: VERSION }, 'sink starting');
-    await serve('sink', new SinkService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
+    const sink = new SinkService(config, log);
+    await serve('sink', sink, config, log, offsetsActions(sink));
   });
 
 program
@@ -103,7 +129,8 @@ const offsets = program.command('offsets').description('show or reset where the 
 function offsetsSetup(group: string | undefined) {
   const config = configOrExit(offsetsSpec);
   const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'offsets');
-  return { config: { ...config, SINK_GROUP_ID: group ?? config.SINK_GROUP_ID }, kafka: createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log) };
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
+  return { config: { ...config, SINK_GROUP_ID: group ?? config.SINK_GROUP_ID }, kafka, audit: new AuditLog('cli', config, log, kafka) };
 }
 
 offsets
@@ -127,9 +154,12 @@ offsets
   .option('--group <id>', 'consumer group (default SINK_GROUP_ID)')
   .option('--dry-run', 'print what would change and change nothing')
   .action(async (options: { to: string; group?: string; dryRun?: boolean }) => {
-    const { config, kafka } = offsetsSetup(options.group);
+    const { config, kafka, audit } = offsetsSetup(options.group);
     try {
-      const plan = await resetOffsets(kafka, config, parseResetTarget(options.to), options.dryRun === true);
+      const dryRun = options.dryRun === true;
+      const subject = { who: cliActor(), action: 'offsets reset', params: { group: config.SINK_GROUP_ID, to: options.to, dryRun } };
+      const plan = await audited(audit, subject, () => resetOffsets(kafka, config, parseResetTarget(options.to), dryRun));
+      await audit.close();
       process.stdout.write(`${JSON.stringify({ dryRun: options.dryRun === true, ...plan }, null, 2)}\n`);
       process.exit(0);
     } catch (error) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { adminSpec } from './admin.ts';
 import { commonSpec } from './common.ts';
 import { bool, envVar, int, regexList, text, type ConfigOf } from './env.ts';
 
@@ -79,6 +80,7 @@ export const sourceSpec = {
   TXN_MAX_BYTES: envVar(int(1024).default(16 * 1024 * 1024), 'Most encoded bytes grouped into one Kafka transaction.', { default: '16777216' }),
   TXN_LINGER_MS: envVar(int(0, 60_000).default(50), 'How long to wait for more binlog transactions before committing a Kafka transaction.', { default: '50' }),
   QUEUE_MAX_BYTES: envVar(int(1024).default(64 * 1024 * 1024), 'Bound of the queue between binlog reader and Kafka writer; the reader pauses when it is full.', { default: '67108864' }),
+  ...adminSpec,
 };
 
 export type SourceConfig = ConfigOf<typeof sourceSpec>;

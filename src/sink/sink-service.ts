@@ -8,7 +8,9 @@ import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
 import { Registry } from '../core/schema-registry.ts';
 import { versionOf } from '../core/version.ts';
 import { redactConfig } from '../config/env.ts';
+import type { OffsetsConfig } from '../config/offsets.ts';
 import { sinkSpec, sinkTopicPatterns, type SinkConfig } from '../config/sink.ts';
+import { resetOffsets, showOffsets, type OffsetsReport, type ResetPlan, type ResetTarget } from '../ops/offsets.ts';
 import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
@@ -62,6 +64,8 @@ export class SinkService implements Probe {
   #lastProgressAt = 0;
   /** Why the last Elasticsearch health probe failed; undefined when it answered. */
   #elasticsearchProblem: string | undefined;
+  /** Serialises consumer replacement (topic refresh) with admin operations that need it stopped. */
+  #consumerLock: Promise<unknown> = Promise.resolve();
 
   constructor(config: SinkConfig, log: Logger) {
     this.#config = config;
@@ -88,14 +92,10 @@ export class SinkService implements Probe {
   async run(): Promise<void> {
     const signal = this.#stop.signal;
     const probing = this.#probeElasticsearch(signal);
+    this.#fatal = undefined;
     for (let attempt = 0; !signal.aborted; ) {
       try {
-        const topics = await this.#matchingTopics();
-        if (!sameSet(topics, this.#subscribed) || !this.#consumer) {
-          await this.#closeConsumer();
-          if (topics.size > 0) await this.#startConsumer(topics);
-          else this.#log.info({ patterns: this.#topicPatterns.map(String) }, 'no matching topics yet; waiting');
-        }
+        await this.#exclusive(() => this.#refreshConsumer());
         this.#state = 'running';
         attempt = 0;
         await sleep(this.#config.TOPIC_REFRESH_MS, undefined, { signal }).catch(() => undefined);
@@ -141,6 +141,54 @@ export class SinkService implements Probe {
 
   async stop(): Promise<void> {
     this.#stop.abort();
+  }
+
+  /** (Re)starts the consumer when the matching topics changed or it is gone. */
+  async #refreshConsumer(): Promise<void> {
+    const topics = await this.#matchingTopics();
+    if (sameSet(topics, this.#subscribed) && this.#consumer) return;
+    await this.#closeConsumer();
+    if (topics.size > 0) await this.#startConsumer(topics);
+    else this.#log.info({ patterns: this.#topicPatterns.map(String) }, 'no matching topics yet; waiting');
+  }
+
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.#consumerLock.then(work);
+    this.#consumerLock = done.catch(() => undefined);
+    return done;
+  }
+
+  #offsetsConfig(): OffsetsConfig {
+    return { ...this.#config, SOURCE_ID: undefined };
+  }
+
+  /** The group's committed offsets, log ranges and lag (the same report as `cdc offsets show`). */
+  showOffsets(): Promise<OffsetsReport> {
+    return showOffsets(this.#kafka, this.#offsetsConfig());
+  }
+
+  /**
+   * The same reset as `cdc offsets reset`. A reset is refused while the group has members, so this
+   * sink leaves its group for it (offsets committed so far stay), resets and rejoins; other running
+   * members of the group still make it fail with GROUP_ACTIVE. A dry run leaves the group alone.
+   */
+  async resetOffsets(target: ResetTarget, dryRun: boolean): Promise<ResetPlan> {
+    if (dryRun) return resetOffsets(this.#kafka, this.#offsetsConfig(), target, true);
+    return this.#exclusive(async () => {
+      await this.#closeConsumer();
+      try {
+        return await resetOffsets(this.#kafka, this.#offsetsConfig(), target, false);
+      } catch (error) {
+        if (error instanceof CdcError && error.code === 'GROUP_ACTIVE') {
+          throw new CdcError('GROUP_ACTIVE', `${error.message} besides this sink, which left the group for the reset and rejoined`, {
+            hint: 'Other sinks of this group are running: stop them (or stop all and use `cdc offsets reset`), then reset again.',
+          });
+        }
+        throw error;
+      } finally {
+        await this.#refreshConsumer().catch((error: unknown) => this.#log.warn(errorFields(error), 'rejoining after the offsets reset failed; the next topic refresh retries'));
+      }
+    });
   }
 
   async #matchingTopics(): Promise<Set<string>> {
