@@ -13,6 +13,7 @@ import { startAdminServer, type AdminAction, type AdminSettings } from './http/a
 import { startHttpServer, type Probe } from './http/server.ts';
 import { AuditLog, audited, cliActor, type AuditSettings } from './ops/audit-log.ts';
 import { parseResetTarget, resetOffsets, showOffsets } from './ops/offsets.ts';
+import { planReplay, runReplay } from './ops/replay.ts';
 import { Supervisor } from './ops/supervisor.ts';
 import { runSourceCheck } from './source/check-source.ts';
 import { SourceService } from './source/source-service.ts';
@@ -164,6 +165,33 @@ offsets
       process.exit(0);
     } catch (error) {
       fail(error, undefined, error instanceof CdcError && ['ARGUMENT_INVALID', 'GROUP_ACTIVE'].includes(error.code) ? EXIT_BAD_INPUT : undefined);
+    }
+  });
+
+program
+  .command('replay')
+  .description('re-send one table\'s changes since a time or binlog position to its topic, with the live source\'s encoding and versions (source configuration; audited)')
+  .requiredOption('--table <db.table>', 'the table to replay')
+  .requiredOption('--since <time|position>', 'ISO-8601 time, ms since the epoch, or <binlog file>:<position>')
+  .option('--dry-run', 'print the position found, the file range, whether the server still has it and the target topic; change nothing')
+  .action(async (options: { table: string; since: string; dryRun?: boolean }) => {
+    const config = configOrExit(sourceSpec);
+    const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'replay');
+    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
+    const audit = new AuditLog('cli', config, log, kafka);
+    const dryRun = options.dryRun === true;
+    const subject = { who: cliActor(), action: 'replay', params: { table: options.table, since: options.since, dryRun } };
+    try {
+      const result = await audited(audit, subject, async () => {
+        const plan = await planReplay(config, options.table, options.since);
+        return dryRun ? plan : runReplay(config, plan, kafka);
+      });
+      await audit.close();
+      process.stdout.write(`${JSON.stringify({ dryRun, ...result }, null, 2)}\n`);
+      process.exit(0);
+    } catch (error) {
+      await audit.close().catch(() => undefined);
+      fail(error, undefined, error instanceof CdcError && ['ARGUMENT_INVALID', 'SOURCE_POSITION_PURGED'].includes(error.code) ? EXIT_BAD_INPUT : undefined);
     }
   });
 

@@ -95,3 +95,8 @@ export function replicaServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | '
 export function probeServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {
   return (replicaServerId(config) + 2_000_000_000) % 2 ** 32;
 }
+
+/** Server id of `cdc replay`'s reader, which runs beside the live source: neither its nor the probe's. */
+export function replayServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {
+  return (replicaServerId(config) + 1_000_000_000) % 2 ** 32;
+}

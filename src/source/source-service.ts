@@ -320,10 +320,7 @@ export class SourceService implements Probe {
       const markers = this.#config.TRANSACTION_METADATA ? transactionMarkers(tx, this.#config.TOPIC_PREFIX) : undefined;
       if (markers) records.push(markers.begin);
       for (const event of tx.events) {
-        const record = await encoder.encode(event);
-        records.push(record);
-        // A tombstone after a delete lets log compaction drop the key (Debezium's default too).
-        if (event.op === 'd' && this.#config.TOMBSTONES_ON_DELETE && record.key) records.push({ topic: record.topic, key: record.key, value: null, bytes: record.key.length });
+        records.push(...(await encoder.encodeChange(event, this.#config.TOMBSTONES_ON_DELETE)));
       }
       if (markers) records.push(markers.end);
     }
