@@ -11,7 +11,6 @@ import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
-import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -25,19 +24,7 @@ describe('cdc replay', () => {
   let createdAt: string;
   let since: string;
 
-  const replay = (...args: string[]) => {
-    const stack = stackEnv();
-    return runCli(['replay', '--table', `${pipeline.database}.customers`, ...args], {
-      MYSQL_HOST: stack.MYSQL_HOST,
-      MYSQL_PORT: stack.MYSQL_PORT,
-      MYSQL_USER: stack.MYSQL_USER,
-      MYSQL_PASSWORD: stack.MYSQL_PASSWORD,
-      KAFKA_BROKERS: stack.KAFKA_BROKERS,
-      SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
-      AUDIT_LOG_FILE: auditFile,
-      ...pipeline.sourceEnv(),
-    });
-  };
+  const replay = (...args: string[]) => runCli(['replay', '--table', `${pipeline.database}.customers`, ...args], { ...pipeline.sourceCommandEnv(), AUDIT_LOG_FILE: auditFile });
   const counts = async () => {
     const out: Record<string, number> = {};
     for (const topic of [pipeline.topicOf('customers'), pipeline.topicOf('order_lines'), `${pipeline.prefix}.offsets`]) {
