@@ -32,7 +32,8 @@ export function probeBinlog<T, E = unknown>(
     const timer = setTimeout(() => end(new Error('timed out')), timeoutMs);
     zongji.on('binlog', (event: unknown) => onEvent(event as E, (value) => end(undefined, value)));
     zongji.on('error', (error: unknown) => end(error));
+    // 'ready' comes after zongji's own set-up queries, just before it queues the dump command.
+    zongji.once('ready', () => (zongji as unknown as { connection?: { query(sql: string, done: () => void): void } }).connection?.query('SET @master_heartbeat_period = 1000000000', () => undefined));
     zongji.start(start as never);
-    (zongji as unknown as { connection?: { query(sql: string, done: () => void): void } }).connection?.query('SET @master_heartbeat_period = 1000000000', () => undefined);
   });
 }

@@ -97,15 +97,17 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       options.startAtEnd = true;
     }
     this.lastEventAt = Date.now();
-    this.#zongji.start(options as never);
-    // start() opened the replication connection synchronously and sends the dump command only
-    // after its own set-up queries, so this setting is queued before the dump (as a replica sets it).
-    const replication = (this.#zongji as unknown as { connection?: { query(sql: string, done: (error: unknown) => void): void } }).connection;
+    // zongji emits 'ready' after its own set-up queries and just before it queues the dump
+    // command, so this setting reaches the server first (as a replica sets it).
     if (this.#heartbeatSeconds > 0) {
-      replication?.query(`SET @master_heartbeat_period = ${Math.round(this.#heartbeatSeconds * 1e9)}`, (error) => {
-        if (error) this.#fail(classifyReaderError(error));
+      this.#zongji.once('ready', () => {
+        const replication = (this.#zongji as unknown as { connection?: { query(sql: string, done: (error: unknown) => void): void } }).connection;
+        replication?.query(`SET @master_heartbeat_period = ${Math.round(this.#heartbeatSeconds * 1e9)}`, (error) => {
+          if (error) this.#fail(classifyReaderError(error));
+        });
       });
     }
+    this.#zongji.start(options as never);
     if (this.#pausedBy.size > 0) this.#socket('pause');
   }
 
