@@ -8,7 +8,7 @@ export const commonSpec = {
   HTTP_PORT: envVar(int(0, 65535).default(8080), 'Port of the health/metrics/status HTTP server (0 picks a free port).', { default: '8080' }),
   READY_STALL_SECONDS: envVar(
     int(2, 86_400).default(60),
-    '/readyz turns unready when the service has work but made no progress for this long (source: no binlog event, not even a server heartbeat, or queued changes not committed; sink: a batch not made durable, or Elasticsearch unreachable).',
+    '/readyz turns unready when the service has work but made no progress for this long (source: queued changes not committed, or no snapshot chunk; sink: a batch not made durable, or bulk requests failing).',
     { default: '60' },
   ),
   KAFKA_BROKERS: envVar(list(), 'Comma-separated bootstrap brokers, `host:port`.'),

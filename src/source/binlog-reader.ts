@@ -67,7 +67,9 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
 
   /**
    * `heartbeatSeconds` asks the server for a heartbeat event after that much idle time
-   * (`@master_heartbeat_period`), so a healthy idle stream still shows signs of life.
+   * (`@master_heartbeat_period`), so a reader that must stop at the binlog's end hears it (replay).
+   * The live source does not use it: with periodic heartbeats its reader lost changes in the
+   * exactly-once suite (not understood yet), so its readiness cannot tell a silent stream from an idle one.
    */
   constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean, heartbeatSeconds = 0) {
     super();

@@ -167,7 +167,7 @@ export class SourceService implements Probe {
         : { position: new SourcePosition(await withRetry(() => this.#oldestBinlog(connection), { signal, onRetry }), 4) };
     this.#log.info({ from: resumeAt ? resumeAt.toJSON() : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
 
-    const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table), heartbeatSeconds(config.READY_STALL_SECONDS));
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => this.#captures(db, table));
     this.#reader = reader;
     if (this.#pausedBy) reader.pause('operator');
     const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
@@ -396,7 +396,6 @@ export class SourceService implements Probe {
     const stall = this.#config.READY_STALL_SECONDS;
     const running = this.#state === 'streaming' || this.#state === 'snapshotting';
     const reader = this.#reader;
-    const readerIdle = reader && !reader.paused ? secondsSince(reader.lastEventAt)! : 0;
     const progressIdle = secondsSince(Math.max(this.#lastCommitAt, this.#stateSince))!;
     const queued = this.#queue?.length ?? 0;
     return readiness(
@@ -404,7 +403,6 @@ export class SourceService implements Probe {
       [
         !running && (this.#lastError ? this.#lastError.describe() : `the source is ${this.#state}`),
         this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
-        this.#state === 'streaming' && readerIdle > stall && `the binlog reader received nothing from the server, not even a heartbeat, for ${readerIdle} s (READY_STALL_SECONDS=${stall})`,
         this.#state === 'streaming' && queued > 0 && progressIdle > stall && `${queued} binlog transaction(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
         this.#state === 'snapshotting' && progressIdle > stall && `no snapshot chunk was committed for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
       ],
@@ -435,9 +433,4 @@ export class SourceService implements Probe {
       config: redactConfig(sourceSpec, this.#config),
     };
   }
-}
-
-/** Server heartbeats well inside the stall bound, so an idle but healthy stream never looks stalled. */
-function heartbeatSeconds(stallSeconds: number): number {
-  return Math.max(1, Math.min(30, Math.floor(stallSeconds / 3)));
 }
