@@ -132,7 +132,7 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
   const encoder = new EventEncoder(registry, { prefix: config.TOPIC_PREFIX, sourceId: config.SOURCE_ID, connector, compatibility: config.SCHEMA_COMPATIBILITY, version: VERSION });
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const until = new SourcePosition(plan.until.file, plan.until.pos);
-  const reader = new BinlogReader(connectionOf(config), replayServerId(config), (db, t) => db === database && t === name, 1);
+  const reader = new BinlogReader(connectionOf(config), replayServerId(config), (db, t) => db === database && t === name);
   const result: ReplayResult = { ...plan, records: 0, changes: { c: 0, u: 0, d: 0 } };
   try {
     await producer.connect();
@@ -160,7 +160,6 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
         chain.catch(reject);
       });
       reader.on('progress', reached);
-      reader.on('heartbeat', reached);
       reader.on('error', reject);
       reader.start({ position: new SourcePosition(plan.from.file, plan.from.pos) });
     });

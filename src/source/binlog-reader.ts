@@ -29,8 +29,6 @@ export interface BinlogReaderEvents {
   transaction: [SourceTransaction];
   /** A commit that touched no captured table still moves the stored position forward. */
   progress: [SourcePosition];
-  /** The server's idle heartbeat (see `heartbeatSeconds`): where the binlog ends right now. */
-  heartbeat: [SourcePosition];
   error: [CdcError];
 }
 
@@ -61,20 +59,12 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #gtid: string | undefined;
   #stopped = false;
   readonly #pausedBy = new Set<string>();
-  readonly #heartbeatSeconds: number;
-  /** When the last binlog event (server heartbeats included) arrived: readiness detects a stalled stream with it. */
+  /** When the last binlog event arrived (shown by readiness; an idle server sends none). */
   lastEventAt = Date.now();
 
-  /**
-   * `heartbeatSeconds` asks the server for a heartbeat event after that much idle time
-   * (`@master_heartbeat_period`), so a reader that must stop at the binlog's end hears it (replay).
-   * The live source does not use it: with periodic heartbeats its reader lost changes in the
-   * exactly-once suite (not understood yet), so its readiness cannot tell a silent stream from an idle one.
-   */
-  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean, heartbeatSeconds = 0) {
+  constructor(connection: MysqlConnectionOptions, serverId: number, captures: (database: string, table: string) => boolean) {
     super();
     this.#serverId = serverId;
-    this.#heartbeatSeconds = heartbeatSeconds;
     this.#captures = captures;
     // dateStrings keeps DATETIME(6) microseconds; timezone 'Z' renders TIMESTAMPs as UTC;
     // jsonStrings keeps JSON text exact.
@@ -99,16 +89,6 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       options.startAtEnd = true;
     }
     this.lastEventAt = Date.now();
-    // zongji emits 'ready' after its own set-up queries and just before it queues the dump
-    // command, so this setting reaches the server first (as a replica sets it).
-    if (this.#heartbeatSeconds > 0) {
-      this.#zongji.once('ready', () => {
-        const replication = (this.#zongji as unknown as { connection?: { query(sql: string, done: (error: unknown) => void): void } }).connection;
-        replication?.query(`SET @master_heartbeat_period = ${Math.round(this.#heartbeatSeconds * 1e9)}`, (error) => {
-          if (error) this.#fail(classifyReaderError(error));
-        });
-      });
-    }
     this.#zongji.start(options as never);
     if (this.#pausedBy.size > 0) this.#socket('pause');
   }
@@ -197,7 +177,6 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     }
     if (type === 'Heartbeat') {
       if (event.nextPosition > 0) this.#cursor = event.nextPosition;
-      if (!this.#open && this.#file) this.emit('heartbeat', new SourcePosition(this.#file, this.#cursor));
       return this.#cursor;
     }
     // zongji's `size` excludes the 19-byte event header and the checksum.
