@@ -10,9 +10,15 @@ import { insecureSettings } from './config/security.ts';
 import { snapshotRequestSpec } from './config/snapshot-request.ts';
 import { sinkSpec } from './config/sink.ts';
 import { sourceSpec } from './config/source.ts';
+import type { AdminToken } from './config/admin.ts';
+import { offsetsActions, pauseActions, restartAction, snapshotAction, type Pausable } from './http/admin-actions.ts';
+import { startAdminServer, type AdminAction, type AdminSettings } from './http/admin-server.ts';
 import { startHttpServer, type Probe } from './http/server.ts';
+import { AuditLog, audited, cliActor, type AuditSettings } from './ops/audit-log.ts';
 import { parseResetTarget, resetOffsets, showOffsets } from './ops/offsets.ts';
+import { planReplay, runReplay } from './ops/replay.ts';
 import { requestSnapshot } from './ops/request-snapshot.ts';
+import { Supervisor } from './ops/supervisor.ts';
 import { runSourceCheck } from './source/check-source.ts';
 import { SourceService } from './source/source-service.ts';
 import { SinkService } from './sink/sink-service.ts';
@@ -41,14 +47,37 @@ function configOrExit<T extends Spec>(spec: T) {
 }
 
 /** Certificate verification turned off is allowed, never silent. */
-function warnInsecure(config: Record<string, unknown>, log: Logger): void {
-  for (const warning of insecureSettings(config)) log.warn({ insecure: true }, warning);
+function warnInsecure(config: object, log: Logger): void {
+  for (const warning of insecureSettings(config as Record<string, unknown>)) log.warn({ insecure: true }, warning);
 }
 
-/** Runs a long-lived service with its HTTP server; SIGTERM/SIGINT drain it, a second one exits at once. */
-async function serve(name: string, service: Probe & { run(): Promise<void>; stop(): Promise<void>; metrics: { registry: MetricsRegistry } }, host: string, port: number, log: Logger) {
-  const http = await startHttpServer(host, port, service, service.metrics.registry);
+type ServiceConfig = Omit<AdminSettings, 'ADMIN_TOKENS'> & AuditSettings & { ADMIN_TOKENS?: AdminToken[] | undefined; HTTP_HOST: string; HTTP_PORT: number } & Parameters<typeof kafkaSettings>[0];
+/** Services that can pause (source, sink) get the pause and resume actions. */
+type Service = Probe & Partial<Pausable> & { run(): Promise<void>; stop(): Promise<void>; metrics: { registry: MetricsRegistry } };
+
+/**
+ * Runs a long-lived service with its HTTP server and, when ADMIN_TOKENS is set, its admin API;
+ * SIGTERM/SIGINT drain it, a second one exits at once.
+ */
+async function serve(name: string, service: Service, config: ServiceConfig, log: Logger, extraActions: AdminAction[] = []) {
+  warnInsecure(config, log);
+  const supervisor = new Supervisor(service, log, config.ADMIN_TOKENS !== undefined);
+  const probe: Probe = { healthy: () => supervisor.healthy(), ready: () => service.ready(), status: () => service.status() };
+  const http = await startHttpServer(config.HTTP_HOST, config.HTTP_PORT, probe, service.metrics.registry);
   log.info({ port: http.port }, `${name} HTTP server listening`);
+  let audit: AuditLog | undefined;
+  let admin: { close(): void } | undefined;
+  if (config.ADMIN_TOKENS) {
+    audit = new AuditLog(name, config, log, createKafka(kafkaSettings(config), log));
+    const pausable = service.pause && service.resume ? pauseActions(service as Pausable, name === 'source' ? 'reading the binlog' : 'consuming') : [];
+    const actions = [...pausable, restartAction(supervisor), ...extraActions];
+    admin = await startAdminServer({ ...config, ADMIN_TOKENS: config.ADMIN_TOKENS }, actions, audit, service.metrics.registry, log).catch((error: unknown) => fail(error, log));
+  }
+  const close = async () => {
+    http.close();
+    admin?.close();
+    await audit?.close();
+  };
   let signals = 0;
   const onSignal = (signal: string) => {
     signals += 1;
@@ -57,17 +86,17 @@ async function serve(name: string, service: Probe & { run(): Promise<void>; stop
       process.exit(130);
     }
     log.info({ signal }, `${name} stopping`);
-    void service.stop();
+    void supervisor.stop();
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   try {
-    await service.run();
+    await supervisor.run();
     log.info(`${name} stopped`);
-    http.close();
+    await close();
     process.exit(0);
   } catch (error) {
-    http.close();
+    await close();
     fail(error, log);
   }
 }
@@ -81,8 +110,7 @@ program
     const config = configOrExit(sourceSpec);
     const log = createLogger(config.LOG_LEVEL, 'source');
     log.info({ config: redactConfig(sourceSpec, config), version: VERSION }, 'source starting');
-    warnInsecure(config, log);
-    await serve('source', new SourceService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
+    await serve('source', new SourceService(config, log), config, log, config.SIGNAL_TABLE ? [snapshotAction((tables) => requestSnapshot({ ...config, SIGNAL_TABLE: config.SIGNAL_TABLE! }, tables))] : []);
   });
 
 program
@@ -92,8 +120,8 @@ program
     const config = configOrExit(sinkSpec);
     const log = createLogger(config.LOG_LEVEL, 'sink');
     log.info({ config: redactConfig(sinkSpec, config), version: VERSION }, 'sink starting');
-    warnInsecure(config, log);
-    await serve('sink', new SinkService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
+    const sink = new SinkService(config, log);
+    await serve('sink', sink, config, log, offsetsActions(sink));
   });
 
 program
@@ -102,7 +130,7 @@ program
   .action(async () => {
     const config = configOrExit(fileSinkSpec);
     const log = createLogger(config.LOG_LEVEL, 'file-sink');
-    await serve('file-sink', new FileSinkService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
+    await serve('file-sink', new FileSinkService(config, log), config, log);
   });
 
 program
@@ -111,7 +139,7 @@ program
   .action(async () => {
     const config = configOrExit(fileSourceSpec);
     const log = createLogger(config.LOG_LEVEL, 'file-source');
-    await serve('file-source', new FileSourceService(config, log), config.HTTP_HOST, config.HTTP_PORT, log);
+    await serve('file-source', new FileSourceService(config, log), config, log);
   });
 
 program
@@ -137,7 +165,8 @@ function offsetsSetup(group: string | undefined) {
   const config = configOrExit(offsetsSpec);
   const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'offsets');
   warnInsecure(config, log);
-  return { config: { ...config, SINK_GROUP_ID: group ?? config.SINK_GROUP_ID }, kafka: createKafka(kafkaSettings(config), log) };
+  const kafka = createKafka(kafkaSettings(config), log);
+  return { config: { ...config, SINK_GROUP_ID: group ?? config.SINK_GROUP_ID }, kafka, audit: new AuditLog('cli', config, log, kafka) };
 }
 
 offsets
@@ -161,13 +190,44 @@ offsets
   .option('--group <id>', 'consumer group (default SINK_GROUP_ID)')
   .option('--dry-run', 'print what would change and change nothing')
   .action(async (options: { to: string; group?: string; dryRun?: boolean }) => {
-    const { config, kafka } = offsetsSetup(options.group);
+    const { config, kafka, audit } = offsetsSetup(options.group);
     try {
-      const plan = await resetOffsets(kafka, config, parseResetTarget(options.to), options.dryRun === true);
+      const dryRun = options.dryRun === true;
+      const subject = { who: cliActor(), action: 'offsets reset', params: { group: config.SINK_GROUP_ID, to: options.to, dryRun } };
+      const plan = await audited(audit, subject, () => resetOffsets(kafka, config, parseResetTarget(options.to), dryRun));
+      await audit.close();
       process.stdout.write(`${JSON.stringify({ dryRun: options.dryRun === true, ...plan }, null, 2)}\n`);
       process.exit(0);
     } catch (error) {
       fail(error, undefined, error instanceof CdcError && ['ARGUMENT_INVALID', 'GROUP_ACTIVE'].includes(error.code) ? EXIT_BAD_INPUT : undefined);
+    }
+  });
+
+program
+  .command('replay')
+  .description('re-send one table\'s changes since a time or binlog position to its topic, with the live source\'s encoding and versions (source configuration; audited)')
+  .requiredOption('--table <db.table>', 'the table to replay')
+  .requiredOption('--since <time|position>', 'ISO-8601 time, ms since the epoch, or <binlog file>:<position>')
+  .option('--dry-run', 'print the position found, the file range, whether the server still has it and the target topic; change nothing')
+  .action(async (options: { table: string; since: string; dryRun?: boolean }) => {
+    const config = configOrExit(sourceSpec);
+    const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'replay');
+    warnInsecure(config, log);
+    const kafka = createKafka(kafkaSettings(config), log);
+    const audit = new AuditLog('cli', config, log, kafka);
+    const dryRun = options.dryRun === true;
+    const subject = { who: cliActor(), action: 'replay', params: { table: options.table, since: options.since, dryRun } };
+    try {
+      const result = await audited(audit, subject, async () => {
+        const plan = await planReplay(config, options.table, options.since);
+        return dryRun ? plan : runReplay(config, plan, kafka);
+      });
+      await audit.close();
+      process.stdout.write(`${JSON.stringify({ dryRun, ...result }, null, 2)}\n`);
+      process.exit(0);
+    } catch (error) {
+      await audit.close().catch(() => undefined);
+      fail(error, undefined, error instanceof CdcError && ['ARGUMENT_INVALID', 'SOURCE_POSITION_PURGED'].includes(error.code) ? EXIT_BAD_INPUT : undefined);
     }
   });
 

@@ -7,6 +7,11 @@ export const commonSpec = {
   LOG_LEVEL: envVar(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), 'pino log level.', { default: 'info' }),
   HTTP_HOST: envVar(text().default('0.0.0.0'), 'Address of the health/metrics/status HTTP server.', { default: '0.0.0.0' }),
   HTTP_PORT: envVar(int(0, 65535).default(8080), 'Port of the health/metrics/status HTTP server (0 picks a free port).', { default: '8080' }),
+  READY_STALL_SECONDS: envVar(
+    int(2, 86_400).default(60),
+    '/readyz turns unready when the service has work but made no progress for this long (source: queued changes not committed, or no snapshot chunk; sink: a batch not made durable, or bulk requests failing).',
+    { default: '60' },
+  ),
   KAFKA_BROKERS: envVar(list(), 'Comma-separated bootstrap brokers, `host:port`.'),
   KAFKA_CLIENT_ID: envVar(text().default('cdc'), 'Kafka client id (shows up in broker logs and quotas).', { default: 'cdc' }),
   ...kafkaSecuritySpec,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { adminSpec } from './admin.ts';
 import { commonSpec } from './common.ts';
 import { envVar, int, list, text, type ConfigOf } from './env.ts';
 
@@ -10,6 +11,7 @@ export const fileSinkSpec = {
   FILE_SINK_GROUP_ID: envVar(text().default('cdc-file-sink'), 'Consumer group; its offsets are committed only after the lines are fsynced.', { default: 'cdc-file-sink' }),
   FILE_ROTATE_BYTES: envVar(int(1024).default(64 * 1024 * 1024), 'Start a new file after this many bytes.', { default: '67108864' }),
   FILE_ROTATE_MS: envVar(int(1000).default(3_600_000), 'Start a new file after this many milliseconds.', { default: '3600000' }),
+  ...adminSpec,
 };
 
 /** `cdc file-source`: an archive → Kafka, re-encoded through the registry, then exit. */
@@ -28,6 +30,7 @@ export const fileSourceSpec = {
       .optional(),
     'Restore into other topics: `regex=replacement` over the archived topic name (e.g. `^old\\.(.*)=new.$1`). Default: the same names.',
   ),
+  ...adminSpec,
 };
 
 export type FileSinkConfig = ConfigOf<typeof fileSinkSpec>;

@@ -1,3 +1,4 @@
+import { auditSpec } from './admin.ts';
 import { commonSpec } from './common.ts';
 import { kafkaSecuritySpec } from './security.ts';
 import { envVar, text, type ConfigOf } from './env.ts';
@@ -13,6 +14,7 @@ export const offsetsSpec = {
   SINK_GROUP_ID: sinkSpec.SINK_GROUP_ID,
   SINK_TOPICS: sinkSpec.SINK_TOPICS,
   SOURCE_ID: envVar(text().optional(), 'Source whose stored position `cdc offsets show` prints (optional there).'),
+  ...auditSpec,
 };
 
 export type OffsetsConfig = ConfigOf<typeof offsetsSpec>;

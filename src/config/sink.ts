@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { adminSpec } from './admin.ts';
 import { commonSpec } from './common.ts';
 import { elasticsearchSecuritySpec } from './security.ts';
 import { bool, envVar, int, list, regexList, text, url, type ConfigOf } from './env.ts';
@@ -68,6 +69,7 @@ export const sinkSpec = {
   ),
   BULK_MAX_ACTIONS: envVar(int(1, 100_000).default(5000), 'Most actions in one bulk request.', { default: '5000' }),
   BULK_MAX_BYTES: envVar(int(1024).default(8 * 1024 * 1024), 'Most bytes in one bulk request.', { default: '8388608' }),
+  ...adminSpec,
 };
 
 export type SinkConfig = ConfigOf<typeof sinkSpec>;

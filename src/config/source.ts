@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { adminSpec } from './admin.ts';
 import { commonSpec } from './common.ts';
 import { mysqlSecuritySpec } from './security.ts';
 import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
@@ -130,6 +131,7 @@ export const sourceSpec = {
   TXN_MAX_BYTES: envVar(int(1024).default(16 * 1024 * 1024), 'Most encoded bytes grouped into one Kafka transaction.', { default: '16777216' }),
   TXN_LINGER_MS: envVar(int(0, 60_000).default(50), 'How long to wait for more binlog transactions before committing a Kafka transaction.', { default: '50' }),
   QUEUE_MAX_BYTES: envVar(int(1024).default(64 * 1024 * 1024), 'Bound of the queue between binlog reader and Kafka writer; the reader pauses when it is full.', { default: '67108864' }),
+  ...adminSpec,
 };
 
 export type SourceConfig = ConfigOf<typeof sourceSpec>;
@@ -144,4 +146,9 @@ export function replicaServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | '
 /** Server id of the short connection that reads binlog start times: outside every derived reader id. */
 export function probeServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {
   return (replicaServerId(config) + 2_000_000_000) % 2 ** 32;
+}
+
+/** Server id of `cdc replay`'s reader, which runs beside the live source: neither its nor the probe's. */
+export function replayServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {
+  return (replicaServerId(config) + 1_000_000_000) % 2 ** 32;
 }

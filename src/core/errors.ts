@@ -26,6 +26,11 @@ export const ERROR_CODES = {
   GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',
   TLS_CERT_INVALID: 'A service\'s TLS certificate failed verification (unknown CA, expired, wrong host); the message names the service and the setting.',
   AUTH_FAILED: 'A service refused the configured credentials; the message names the service and the settings.',
+  ADMIN_UNAUTHENTICATED: 'An admin API call came without a bearer token (HTTP 401).',
+  ADMIN_FORBIDDEN: 'An admin API call presented a token that is not in ADMIN_TOKENS (HTTP 403).',
+  ADMIN_NOT_FOUND: 'No admin action answers this method and path; GET /admin/actions lists them (HTTP 404).',
+  ACTION_NOT_APPLICABLE: 'The admin action does not apply in the service\'s current state, e.g. restarting a component that has not failed (HTTP 409).',
+  AUDIT_UNAVAILABLE: 'The audit log could not be written, so the action was not performed (fail closed).',
   INTERNAL: 'An unexpected internal error (a bug): please report it with the log line.',
 } as const;
 

@@ -9,6 +9,7 @@ import { errorFields, type Logger } from '../core/logger.ts';
 import type { Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { fileSinkSpec, type FileSinkConfig } from '../config/file-connector.ts';
+import { readiness, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
 import { connectorClients } from './connector-clients.ts';
@@ -197,8 +198,8 @@ export class FileSinkService implements Probe {
     return this.#state !== 'failed';
   }
 
-  ready(): { ready: boolean; reason?: string } {
-    return this.#state === 'running' ? { ready: true } : { ready: false, reason: this.#lastError?.describe() ?? this.#state };
+  ready(): Readiness {
+    return readiness(this.#state, [this.#state !== 'running' && (this.#lastError?.describe() ?? this.#state)], {});
   }
 
   status(): unknown {

@@ -11,6 +11,7 @@ import type { Registry } from '../core/schema-registry.ts';
 import { readTopicToEnd } from '../core/topic-reader.ts';
 import { redactConfig } from '../config/env.ts';
 import { fileSourceSpec, type FileSourceConfig } from '../config/file-connector.ts';
+import { readiness, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
 import { connectorClients } from './connector-clients.ts';
@@ -237,8 +238,8 @@ export class FileSourceService implements Probe {
     return this.#state !== 'failed';
   }
 
-  ready(): { ready: boolean; reason?: string } {
-    return this.#state === 'restoring' || this.#state === 'done' ? { ready: true } : { ready: false, reason: this.#lastError?.describe() ?? this.#state };
+  ready(): Readiness {
+    return readiness(this.#state, [this.#state !== 'restoring' && this.#state !== 'done' && (this.#lastError?.describe() ?? this.#state)], {});
   }
 
   status(): unknown {

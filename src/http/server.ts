@@ -1,12 +1,13 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import type { Readiness } from './readiness.ts';
 
 export interface Probe {
   /** Alive: the process is running its loop (false only when it is wedged or stopping). */
   healthy(): boolean;
   /** Ready: connected and making progress; the reason is shown when not. */
-  ready(): { ready: boolean; reason?: string };
+  ready(): Readiness;
   /** JSON status: position, lag, counts, last error, redacted configuration. */
   status(): unknown;
 }

@@ -56,18 +56,20 @@ export function parseResetTarget(text: string): ResetTarget {
 
 export interface ResetPlan {
   group: string;
+  /** Running members of the group: a dry run shows the plan anyway, a real reset is refused. */
+  members: number;
   changes: Array<{ topic: string; partition: number; from: string | null; to: string }>;
 }
 
 /**
  * Computes (and unless `dryRun`, applies) the new committed offsets of the group on every
- * partition of the sink's topics. Refuses while the group has members: a running sink would
- * overwrite the reset with its next commit.
+ * partition of the sink's topics. A real reset is refused while the group has members: a running
+ * sink would overwrite the reset with its next commit.
  */
 export async function resetOffsets(kafka: Kafka, config: OffsetsConfig, target: ResetTarget, dryRun: boolean): Promise<ResetPlan> {
   return withAdmin(kafka, 'resetting offsets', async (admin) => {
     const group = await groupOf(admin, config.SINK_GROUP_ID);
-    if (group.members > 0) {
+    if (group.members > 0 && !dryRun) {
       throw new CdcError('GROUP_ACTIVE', `Consumer group ${group.id} has ${group.members} running member(s) (state ${group.state})`, {
         hint: 'Stop every sink of this group, then run the reset again (add --dry-run to preview).',
         details: { group: group.id, state: group.state },
@@ -87,7 +89,7 @@ export async function resetOffsets(kafka: Kafka, config: OffsetsConfig, target: 
         await admin.setOffsets({ groupId: config.SINK_GROUP_ID, topic, partitions: entries });
       }
     }
-    return { group: config.SINK_GROUP_ID, changes };
+    return { group: config.SINK_GROUP_ID, members: group.members, changes };
   });
 }
 

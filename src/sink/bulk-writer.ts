@@ -65,6 +65,9 @@ export class BulkWriter {
   readonly #client: Client;
   readonly #settings: BulkSettings;
   readonly #log: Logger;
+  /** Since when bulk requests keep failing retriably (undefined after one fully succeeded): readiness reads it. */
+  failingSince: number | undefined;
+  lastFailure: CdcError | undefined;
 
   constructor(client: Client, settings: BulkSettings, log: Logger) {
     this.#client = client;
@@ -78,6 +81,12 @@ export class BulkWriter {
       let pending = chunk;
       for (let attempt = 0; pending.length > 0; attempt++) {
         const { retry, reason } = await this.#send(pending, stats);
+        if (reason) {
+          this.failingSince ??= Date.now();
+          this.lastFailure = reason;
+        } else {
+          this.failingSince = undefined;
+        }
         pending = retry;
         if (pending.length === 0) break;
         stats.retried += pending.length;

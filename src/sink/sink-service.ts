@@ -8,7 +8,10 @@ import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
 import { Registry, registrySettings } from '../core/schema-registry.ts';
 import { versionOf } from '../core/version.ts';
 import { redactConfig } from '../config/env.ts';
+import type { OffsetsConfig } from '../config/offsets.ts';
 import { sinkSpec, sinkTopicPatterns, type SinkConfig } from '../config/sink.ts';
+import { resetOffsets, showOffsets, type OffsetsReport, type ResetPlan, type ResetTarget } from '../ops/offsets.ts';
+import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
 import { BulkWriter, collapseById, type BulkAction } from './bulk-writer.ts';
@@ -46,6 +49,15 @@ export class SinkService implements Probe {
   #fatal: CdcError | undefined;
   readonly #counts = new Map<string, number>();
   readonly #positions = new Map<string, string>();
+  /** Why consumption is paused (admin API); undefined while consuming. */
+  #pausedBy: string | undefined;
+  /** When the chunk being made durable started; undefined between chunks. */
+  #chunkSince: number | undefined;
+  #lastProgressAt = 0;
+  /** Why the last Elasticsearch health probe failed; undefined when it answered. */
+  #elasticsearchProblem: string | undefined;
+  /** Serialises consumer replacement (topic refresh) with admin operations that need it stopped. */
+  #consumerLock: Promise<unknown> = Promise.resolve();
 
   constructor(config: SinkConfig, log: Logger) {
     this.#config = config;
@@ -76,14 +88,11 @@ export class SinkService implements Probe {
       this.#lastError = error as CdcError;
       throw error;
     });
+    const probing = this.#probeElasticsearch(signal);
+    this.#fatal = undefined;
     for (let attempt = 0; !signal.aborted; ) {
       try {
-        const topics = await this.#matchingTopics();
-        if (!sameSet(topics, this.#subscribed) || !this.#consumer) {
-          await this.#closeConsumer();
-          if (topics.size > 0) await this.#startConsumer(topics);
-          else this.#log.info({ patterns: this.#topicPatterns.map(String) }, 'no matching topics yet; waiting');
-        }
+        await this.#exclusive(() => this.#refreshConsumer());
         this.#state = 'running';
         attempt = 0;
         await sleep(this.#config.TOPIC_REFRESH_MS, undefined, { signal }).catch(() => undefined);
@@ -98,17 +107,85 @@ export class SinkService implements Probe {
           throw cdc;
         }
         this.#state = 'retrying';
+        this.metrics.restarts.inc({ code: cdc.code });
         const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt++, 8));
         this.#log.warn({ ...errorFields(cdc), retryInMs: delay }, 'sink failed; restarting from the committed offsets');
         await sleep(delay, undefined, { signal }).catch(() => undefined);
       }
     }
     await this.#closeConsumer();
+    await probing;
     this.#state = 'stopped';
+  }
+
+  /**
+   * Asks Elasticsearch for its health every few seconds, so readiness reflects an unreachable
+   * cluster even while no change is flowing. Ends with `signal`.
+   */
+  async #probeElasticsearch(signal: AbortSignal): Promise<void> {
+    const every = Math.min(5_000, (this.#config.READY_STALL_SECONDS * 1000) / 2);
+    while (!signal.aborted) {
+      try {
+        await this.#es.cluster.health({ timeout: '5s' }, { requestTimeout: 5_000, signal });
+        this.#elasticsearchProblem = undefined;
+      } catch (error) {
+        if (!signal.aborted) this.#elasticsearchProblem = errorMessage(error);
+      }
+      this.metrics.elasticsearchUp.set(this.#elasticsearchProblem ? 0 : 1);
+      await sleep(every, undefined, { signal }).catch(() => undefined);
+    }
   }
 
   async stop(): Promise<void> {
     this.#stop.abort();
+  }
+
+  /** (Re)starts the consumer when the matching topics changed or it is gone. */
+  async #refreshConsumer(): Promise<void> {
+    const topics = await this.#matchingTopics();
+    if (sameSet(topics, this.#subscribed) && this.#consumer) return;
+    await this.#closeConsumer();
+    if (topics.size > 0) await this.#startConsumer(topics);
+    else this.#log.info({ patterns: this.#topicPatterns.map(String) }, 'no matching topics yet; waiting');
+  }
+
+  #exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.#consumerLock.then(work);
+    this.#consumerLock = done.catch(() => undefined);
+    return done;
+  }
+
+  #offsetsConfig(): OffsetsConfig {
+    return { ...this.#config, SOURCE_ID: undefined };
+  }
+
+  /** The group's committed offsets, log ranges and lag (the same report as `cdc offsets show`). */
+  showOffsets(): Promise<OffsetsReport> {
+    return showOffsets(this.#kafka, this.#offsetsConfig());
+  }
+
+  /**
+   * The same reset as `cdc offsets reset`. A reset is refused while the group has members, so this
+   * sink leaves its group for it (offsets committed so far stay), resets and rejoins; other running
+   * members of the group still make it fail with GROUP_ACTIVE. A dry run leaves the group alone.
+   */
+  async resetOffsets(target: ResetTarget, dryRun: boolean): Promise<ResetPlan> {
+    if (dryRun) return resetOffsets(this.#kafka, this.#offsetsConfig(), target, true);
+    return this.#exclusive(async () => {
+      await this.#closeConsumer();
+      try {
+        return await resetOffsets(this.#kafka, this.#offsetsConfig(), target, false);
+      } catch (error) {
+        if (error instanceof CdcError && error.code === 'GROUP_ACTIVE') {
+          throw new CdcError('GROUP_ACTIVE', `${error.message} besides this sink, which left the group for the reset and rejoined`, {
+            hint: 'Other sinks of this group are running: stop them (or stop all and use `cdc offsets reset`), then reset again.',
+          });
+        }
+        throw error;
+      } finally {
+        await this.#refreshConsumer().catch((error: unknown) => this.#log.warn(errorFields(error), 'rejoining after the offsets reset failed; the next topic refresh retries'));
+      }
+    });
   }
 
   async #matchingTopics(): Promise<Set<string>> {
@@ -144,7 +221,7 @@ export class SinkService implements Probe {
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });
     this.#subscribed = topics;
-    this.#log.info({ topics: [...topics], group: this.#config.SINK_GROUP_ID }, 'consuming');
+    this.#log.info({ topics: [...topics], group: this.#config.SINK_GROUP_ID, paused: this.#pausedBy ?? false }, 'consuming');
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -171,6 +248,7 @@ export class SinkService implements Probe {
               throw cdc;
             }
             const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
+            this.metrics.batchRetries.inc({ code: cdc.code });
             this.#log.warn({ ...errorFields(cdc), topic: batch.topic, partition: batch.partition, retryInMs: delay }, 'batch failed; retrying');
             for (const until = Date.now() + delay; Date.now() < until && active(); ) {
               await sleep(Math.min(1000, until - Date.now()));
@@ -180,6 +258,7 @@ export class SinkService implements Probe {
         }
       },
     });
+    if (this.#pausedBy) consumer.pause([...topics].map((topic) => ({ topic })));
   }
 
   /**
@@ -191,6 +270,7 @@ export class SinkService implements Probe {
     const chunkSize = this.#config.BULK_MAX_ACTIONS;
     while (progress.next < batch.messages.length && active()) {
       const messages = batch.messages.slice(progress.next, progress.next + chunkSize);
+      this.#chunkSince ??= Date.now();
       const letters: DeadLetter[] = [];
       const actions: BulkAction<KafkaMessage>[] = [];
       for (const message of messages) {
@@ -219,7 +299,11 @@ export class SinkService implements Probe {
       await consumer.commitOffsets([{ topic, partition, offset: next }]).catch((error: unknown) => {
         throw kafkaError(error, `committing offset ${next} of ${topic}/${partition}`);
       });
+      this.#chunkSince = undefined;
+      this.#lastProgressAt = Date.now();
       this.metrics.records.inc({ topic }, messages.length);
+      this.metrics.bytes.inc({ topic }, messages.reduce((sum, m) => sum + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0));
+      this.metrics.lagSeconds.set({ topic }, Math.max(0, (Date.now() - Number(messages.at(-1)!.timestamp)) / 1000));
       this.#counts.set(topic, (this.#counts.get(topic) ?? 0) + messages.length);
       this.#positions.set(`${topic}/${partition}`, next);
       this.metrics.lagRecords.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
@@ -294,6 +378,7 @@ export class SinkService implements Probe {
     this.#consumer = undefined;
     this.#subscribed = new Set();
     this.#joined = false;
+    this.#chunkSince = undefined;
     await consumer?.disconnect().catch(() => undefined);
     await this.#dlq.close();
   }
@@ -302,9 +387,52 @@ export class SinkService implements Probe {
     return this.#state !== 'failed';
   }
 
-  ready(): { ready: boolean; reason?: string } {
-    if (this.#state === 'running' && (this.#joined || this.#subscribed.size === 0)) return { ready: true };
-    return { ready: false, reason: this.#lastError ? this.#lastError.describe() : this.#state };
+  /**
+   * Stops fetching (the batch in hand is finished and committed) without leaving the consumer
+   * group, so no rebalance moves the partitions elsewhere. Returns false when already paused.
+   */
+  pause(reason: string): boolean {
+    if (this.#pausedBy) return false;
+    this.#pausedBy = reason;
+    this.#consumer?.pause([...this.#subscribed].map((topic) => ({ topic })));
+    this.metrics.paused.set(1);
+    this.#log.warn({ reason }, 'sink paused: not consuming until resumed');
+    return true;
+  }
+
+  resume(): boolean {
+    if (!this.#pausedBy) return false;
+    this.#pausedBy = undefined;
+    this.#consumer?.resume([...this.#subscribed].map((topic) => ({ topic })));
+    this.metrics.paused.set(0);
+    this.#log.info('sink resumed');
+    return true;
+  }
+
+  ready(): Readiness {
+    const stall = this.#config.READY_STALL_SECONDS;
+    const chunkIdle = secondsSince(this.#chunkSince) ?? 0;
+    const failing = secondsSince(this.#writer.failingSince) ?? 0;
+    return readiness(
+      this.#state,
+      [
+        this.#state !== 'running' && (this.#lastError ? this.#lastError.describe() : `the sink is ${this.#state}`),
+        this.#state === 'running' && this.#subscribed.size > 0 && !this.#joined && 'the consumer has not joined its group yet',
+        this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
+        this.#elasticsearchProblem !== undefined && `Elasticsearch does not answer its health check: ${this.#elasticsearchProblem}`,
+        failing > stall && `bulk requests keep failing for ${failing} s: ${this.#writer.lastFailure?.message ?? ''}`,
+        chunkIdle > stall && `a batch has waited ${chunkIdle} s to become durable (READY_STALL_SECONDS=${stall})`,
+      ],
+      {
+        paused: this.#pausedBy ?? false,
+        joined: this.#joined,
+        elasticsearch: this.#elasticsearchProblem ?? 'ok',
+        secondsSinceProgress: secondsSince(this.#lastProgressAt || undefined),
+        secondsInCurrentBatch: secondsSince(this.#chunkSince),
+        bulkFailingSeconds: secondsSince(this.#writer.failingSince),
+        lastError: this.#lastError?.code ?? null,
+      },
+    );
   }
 
   status(): unknown {
@@ -312,6 +440,7 @@ export class SinkService implements Probe {
       service: 'sink',
       version: VERSION,
       state: this.#state,
+      paused: this.#pausedBy ?? false,
       group: this.#config.SINK_GROUP_ID,
       topics: [...this.#subscribed],
       committed: Object.fromEntries(this.#positions),

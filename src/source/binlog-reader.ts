@@ -62,6 +62,9 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #bytes = 0;
   #gtid: string | undefined;
   #stopped = false;
+  readonly #pausedBy = new Set<string>();
+  /** When the last binlog event arrived (shown by readiness; an idle server sends none). */
+  lastEventAt = Date.now();
 
   /** binlog_row_metadata=MINIMAL only: TableMaps carry no primary key. */
   readonly #informationSchemaKeys: InformationSchemaKeys | undefined;
@@ -82,6 +85,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     // jsonStrings keeps JSON text exact.
     this.#zongji = new ZongJi({ ...connection, dateStrings: true, timezone: 'Z', jsonStrings: true, charset: 'utf8mb4' } as never);
     this.#zongji.on('binlog', (event: unknown) => {
+      this.lastEventAt = Date.now();
       try {
         this.#onEvent(event as BinlogEventLike);
       } catch (error) {
@@ -97,16 +101,34 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     const options: Record<string, unknown> = { serverId: this.#serverId };
     if (from.gtids) options.gtidSet = from.gtids;
     else Object.assign(options, { filename: from.file, position: from.pos });
+    this.lastEventAt = Date.now();
     this.#zongji.start(options as never);
+    if (this.#pausedBy.size > 0) this.#socket('pause');
   }
 
-  /** Backpressure: stop reading from the server socket until resume(). */
-  pause(): void {
-    (this.#zongji as unknown as { connection?: { pause(): void } }).connection?.pause();
+  /**
+   * Stops reading from the server socket until every pauser (`reason`: queue backpressure, an
+   * operator, …) resumed. Nothing is lost: the server holds the rest of the binlog.
+   */
+  pause(reason = 'backpressure'): void {
+    this.#pausedBy.add(reason);
+    this.#socket('pause');
   }
 
-  resume(): void {
-    (this.#zongji as unknown as { connection?: { resume(): void } }).connection?.resume();
+  resume(reason = 'backpressure'): void {
+    this.#pausedBy.delete(reason);
+    if (this.#pausedBy.size > 0) return;
+    this.#socket('resume');
+    // The server could not send anything while paused: the stall clock restarts now.
+    this.lastEventAt = Date.now();
+  }
+
+  get paused(): boolean {
+    return this.#pausedBy.size > 0;
+  }
+
+  #socket(action: 'pause' | 'resume'): void {
+    (this.#zongji as unknown as { connection?: { pause(): void; resume(): void } }).connection?.[action]();
   }
 
   async stop(): Promise<void> {

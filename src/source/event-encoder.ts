@@ -100,6 +100,14 @@ export class EventEncoder {
     return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
   }
 
+  /** The records of one change: its envelope, and after a delete (with `tombstones`) a tombstone. */
+  async encodeChange(event: ChangeEvent, tombstones: boolean): Promise<EncodedRecord[]> {
+    const record = await this.encode(event);
+    // A tombstone after a delete lets log compaction drop the key (Debezium's default too).
+    if (event.op === 'd' && tombstones && record.key) return [record, { topic: record.topic, key: record.key, value: null, bytes: record.key.length }];
+    return [record];
+  }
+
   #encoding(schema: TableSchema): Promise<TableEncoding> {
     let encoding = this.#tables.get(schema);
     if (!encoding) {

@@ -7,7 +7,7 @@ export function createSourceMetrics() {
   return {
     registry,
     events: new Counter({ name: 'cdc_source_events_total', help: 'Row changes committed to Kafka', labelNames: ['table', 'op'], registers: [registry] }),
-    bytes: new Counter({ name: 'cdc_source_bytes_total', help: 'Encoded bytes committed to Kafka', labelNames: ['table'], registers: [registry] }),
+    bytes: new Counter({ name: 'cdc_source_bytes_total', help: 'Encoded bytes (key and value) of change records committed to Kafka', labelNames: ['topic'], registers: [registry] }),
     transactions: new Counter({ name: 'cdc_source_kafka_transactions_total', help: 'Kafka transactions committed', registers: [registry] }),
     commitSeconds: new Histogram({
       name: 'cdc_source_kafka_commit_seconds',
@@ -15,6 +15,13 @@ export function createSourceMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    transactionEvents: new Histogram({
+      name: 'cdc_source_kafka_transaction_records',
+      help: 'Records per committed Kafka transaction (changes, tombstones, transaction markers)',
+      buckets: [1, 10, 100, 1000, 5000, 20000, 50000],
+      registers: [registry],
+    }),
+    paused: new Gauge({ name: 'cdc_source_paused', help: '1 while reading the binlog is paused (admin API)', registers: [registry] }),
     queueBytes: new Gauge({ name: 'cdc_source_queue_bytes', help: 'Binlog bytes waiting between reader and Kafka writer', registers: [registry] }),
     lagSeconds: new Gauge({ name: 'cdc_source_lag_seconds', help: 'Now minus the commit time of the last change committed to Kafka', registers: [registry] }),
     headroomBytes: new Gauge({ name: 'cdc_source_binlog_headroom_bytes', help: 'Binlog bytes on the server before the stored position: how much can be purged before the position is lost', registers: [registry] }),

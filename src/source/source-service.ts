@@ -9,6 +9,7 @@ import { Registry, registrySettings } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
+import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { BinlogReader, type MysqlConnectionOptions, type SourceTransaction } from './binlog-reader.ts';
 import { binlogEnd } from './binlog-end.ts';
@@ -69,6 +70,11 @@ export class SourceService implements Probe {
   /** Aborted at teardown: ends the incremental snapshot's driver with the pipeline. */
   #pipelineStop = new AbortController();
   readonly #counts = new Map<string, number>();
+  #queue: TransactionQueue | undefined;
+  /** Since when the current state (streaming, snapshotting) has run: the stall clock's origin. */
+  #stateSince = Date.now();
+  /** Why an operator (or the service itself) paused reading the binlog; undefined while reading. */
+  #pausedBy: string | undefined;
 
   constructor(config: SourceConfig, log: Logger) {
     this.#config = config;
@@ -226,7 +232,9 @@ export class SourceService implements Probe {
       keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL',
     });
     this.#reader = reader;
+    if (this.#pausedBy) reader.pause('operator');
     const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
+    this.#queue = queue;
     let readerError: CdcError | undefined;
     let progress: SourcePosition | undefined;
     reader.on('transaction', (tx) => queue.push(tx));
@@ -239,7 +247,10 @@ export class SourceService implements Probe {
     });
     await reader.start(from);
     // After a pause the source counts as streaming (ready) only once it committed again.
-    if (this.#state !== 'paused') this.#state = 'streaming';
+    if (this.#state !== 'paused') {
+      this.#state = 'streaming';
+      this.#stateSince = Date.now();
+    }
     this.#pipelineStop = new AbortController();
     incremental?.run(this.#pipelineStop.signal).catch((error: unknown) => {
       readerError = error as CdcError;
@@ -282,6 +293,7 @@ export class SourceService implements Probe {
     const snapshot = new InitialSnapshot(connection, { captures, chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#serverId, keys }, this.#log);
     this.#snapshot = snapshot;
     this.#state = 'snapshotting';
+    this.#stateSince = Date.now();
     const report = new SnapshotReporter(snapshot, this.metrics, this.#log);
     for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
       const started = process.hrtime.bigint();
@@ -383,10 +395,7 @@ export class SourceService implements Probe {
       const markers = this.#config.TRANSACTION_METADATA && tx.events.length > 0 ? transactionMarkers(tx, this.#config.TOPIC_PREFIX) : undefined;
       if (markers) records.push(markers.begin);
       for (const event of events) {
-        const record = await encoder.encode(event);
-        records.push(record);
-        // A tombstone after a delete lets log compaction drop the key (Debezium's default too).
-        if (event.op === 'd' && this.#config.TOMBSTONES_ON_DELETE && record.key) records.push({ topic: record.topic, key: record.key, value: null, bytes: record.key.length });
+        records.push(...(await encoder.encodeChange(event, this.#config.TOMBSTONES_ON_DELETE)));
       }
       if (markers) records.push(markers.end);
     }
@@ -397,6 +406,8 @@ export class SourceService implements Probe {
     this.#lastCommitAt = Date.now();
     this.metrics.transactions.inc();
     this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    this.metrics.transactionEvents.observe(records.length);
+    for (const record of records) this.metrics.bytes.inc({ topic: record.topic }, record.bytes);
     const lastTs = batch.at(-1)!.events.at(-1)?.tsMs ?? Date.now();
     for (const event of changes) {
       const table = `${event.schema.database}.${event.schema.table}`;
@@ -421,18 +432,62 @@ export class SourceService implements Probe {
     this.#pipelineStop.abort();
     await this.#reader?.stop();
     this.#reader = undefined;
+    this.#queue = undefined;
     await this.#writer?.close();
     this.#writer = undefined;
     if (this.#stop.signal.aborted) this.#state = 'stopped';
+  }
+
+  /**
+   * Stops reading the binlog until resume(): what is queued is still committed, the stored
+   * position stays where it is, and readiness says why. For operators (admin API) and for the
+   * service itself when it must wait for one. Returns false when it was already paused.
+   */
+  pause(reason: string): boolean {
+    if (this.#pausedBy) return false;
+    this.#pausedBy = reason;
+    this.#reader?.pause('operator');
+    this.metrics.paused.set(1);
+    this.#log.warn({ reason }, 'source paused: not reading the binlog until resumed');
+    return true;
+  }
+
+  /** Resumes reading after pause(); false when it was not paused. */
+  resume(): boolean {
+    if (!this.#pausedBy) return false;
+    this.#pausedBy = undefined;
+    this.#reader?.resume('operator');
+    this.metrics.paused.set(0);
+    this.#log.info('source resumed');
+    return true;
   }
 
   healthy(): boolean {
     return this.#state !== 'failed';
   }
 
-  ready(): { ready: boolean; reason?: string } {
-    if (this.#state === 'streaming' || this.#state === 'snapshotting') return { ready: true };
-    return { ready: false, reason: this.#lastError ? this.#lastError.describe() : this.#state };
+  ready(): Readiness {
+    const stall = this.#config.READY_STALL_SECONDS;
+    const running = this.#state === 'streaming' || this.#state === 'snapshotting';
+    const reader = this.#reader;
+    const progressIdle = secondsSince(Math.max(this.#lastCommitAt, this.#stateSince))!;
+    const queued = this.#queue?.length ?? 0;
+    return readiness(
+      this.#state,
+      [
+        !running && (this.#lastError ? this.#lastError.describe() : `the source is ${this.#state}`),
+        this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
+        this.#state === 'streaming' && queued > 0 && progressIdle > stall && `${queued} binlog transaction(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
+        this.#state === 'snapshotting' && progressIdle > stall && `no snapshot chunk was committed for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
+      ],
+      {
+        paused: this.#pausedBy ?? false,
+        secondsSinceBinlogEvent: reader ? secondsSince(reader.lastEventAt) : null,
+        secondsSinceCommit: secondsSince(this.#lastCommitAt || undefined),
+        queuedTransactions: queued,
+        lastError: this.#lastError?.code ?? null,
+      },
+    );
   }
 
   status(): unknown {
@@ -440,6 +495,7 @@ export class SourceService implements Probe {
       service: 'source',
       version: VERSION,
       state: this.#state,
+      paused: this.#pausedBy ?? false,
       sourceId: this.#config.SOURCE_ID,
       server: this.#facts,
       position: this.#committed?.toJSON(),

@@ -5,6 +5,7 @@ import { readTopic } from './kafka.ts';
 import { differences, type TableCheck } from './demo-tables.ts';
 import { freshDatabase, rootConnection, rows } from './mysql.ts';
 import { startService, uniqueName, waitReady, type ServiceProcess } from './services.ts';
+import { stackEnv } from './stack.ts';
 import { waitFor } from './wait.ts';
 
 /** One source and sink pair on its own database, topic prefix and consumer group. */
@@ -41,6 +42,20 @@ export class Pipeline {
 
   sourceEnv(extra: Record<string, string> = {}): Record<string, string> {
     return { SOURCE_ID: this.sourceId, TOPIC_PREFIX: this.prefix, DATABASE_INCLUDE: this.database, START_POSITION: 'latest', SNAPSHOT_MODE: 'never', ...extra };
+  }
+
+  /** The environment of a one-shot command run with the source's configuration (check-source, replay). */
+  sourceCommandEnv(extra: Record<string, string> = {}): Record<string, string> {
+    const stack = stackEnv();
+    return {
+      MYSQL_HOST: stack.MYSQL_HOST,
+      MYSQL_PORT: stack.MYSQL_PORT,
+      MYSQL_USER: stack.MYSQL_USER,
+      MYSQL_PASSWORD: stack.MYSQL_PASSWORD,
+      KAFKA_BROKERS: stack.KAFKA_BROKERS,
+      SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
+      ...this.sourceEnv(extra),
+    };
   }
 
   sinkEnv(extra: Record<string, string> = {}): Record<string, string> {

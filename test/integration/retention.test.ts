@@ -5,7 +5,6 @@ import { readTopic } from '../helpers/kafka.ts';
 import { freshDatabase, rootConnection, rows } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { runCli, startService, uniqueName } from '../helpers/services.ts';
-import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('a stored position purged from the server', () => {
@@ -13,16 +12,7 @@ describe('a stored position purged from the server', () => {
   let conn: mysql.Connection;
 
   function checkSource() {
-    const stack = stackEnv();
-    return runCli(['check-source'], {
-      MYSQL_HOST: stack.MYSQL_HOST,
-      MYSQL_PORT: stack.MYSQL_PORT,
-      MYSQL_USER: stack.MYSQL_USER,
-      MYSQL_PASSWORD: stack.MYSQL_PASSWORD,
-      KAFKA_BROKERS: stack.KAFKA_BROKERS,
-      SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
-      ...pipeline.sourceEnv(),
-    });
+    return runCli(['check-source'], pipeline.sourceCommandEnv());
   }
 
   async function currentFile(): Promise<string> {

@@ -1,0 +1,175 @@
+import type { Kafka } from 'kafkajs';
+import mysql from 'mysql2/promise';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { kafkaError } from '../core/kafka.ts';
+import { binlogFileIndex, SourcePosition } from '../core/position.ts';
+import { Registry, registrySettings } from '../core/schema-registry.ts';
+import { probeServerId, replayServerId, type SourceConfig } from '../config/source.ts';
+import { BinlogReader, type MysqlConnectionOptions } from '../source/binlog-reader.ts';
+import { binlogStartTime } from '../source/binlog-start-time.ts';
+import { transactionStartAfter } from '../source/binlog-time-search.ts';
+import { EventEncoder, topicFor, type EncodedRecord } from '../source/event-encoder.ts';
+import { slices } from '../source/kafka-writer.ts';
+import { mysqlConnection } from '../source/mysql-connection.ts';
+import { checkSource } from '../source/preconditions.ts';
+import { checkRetention } from '../source/retention.ts';
+import { TableKeys } from '../source/table-keys.ts';
+import { VERSION } from '../version.ts';
+
+/**
+ * `cdc replay`: re-reads one table's changes from the binlog since a time or position, up to
+ * where the binlog ended when the replay started, and writes them to the table's topic exactly as
+ * the live source does (same encoding, same source positions, hence the same Elasticsearch
+ * versions). The sink applies only what is newer than the index, so a replay repairs a damaged
+ * or rebuilt index and can never make it older. It writes no source offset and does not fence
+ * the live source (no transactional id).
+ */
+
+export type ReplaySince = { time: number } | { position: SourcePosition };
+
+export function parseSince(text: string): ReplaySince {
+  const position = /^(.+\.\d+):(\d+)$/.exec(text);
+  if (position) return { position: new SourcePosition(position[1]!, Number(position[2])) };
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (Number.isFinite(ms)) return { time: ms };
+  throw new CdcError('ARGUMENT_INVALID', `--since ${JSON.stringify(text)} is neither a time nor a binlog position`, {
+    hint: 'Use an ISO-8601 time (2025-01-31T12:00:00Z), milliseconds since the epoch, or <binlog file>:<position> (mariadb-bin.000042:1234).',
+  });
+}
+
+export interface ReplayPlan {
+  table: string;
+  topic: string;
+  since: string;
+  /** The first position read (a transaction boundary). */
+  from: { file: string; pos: number };
+  /** Where the binlog ended when the replay started: the last position read. */
+  until: { file: string; pos: number };
+  files: string[];
+  /** Checked before anything is written: the server still has `from`. */
+  serverHasPosition: true;
+  oldestBinlog: string;
+}
+
+export interface ReplayResult extends ReplayPlan {
+  records: number;
+  changes: { c: number; u: number; d: number };
+}
+
+/** Finds where to start and checks that the server still has it; changes nothing. */
+export async function planReplay(config: SourceConfig, table: string, sinceText: string): Promise<ReplayPlan> {
+  const [database, name, extra] = table.split('.');
+  if (!database || !name || extra !== undefined) throw new CdcError('ARGUMENT_INVALID', `--table ${JSON.stringify(table)} is not <database>.<table>`);
+  const since = parseSince(sinceText);
+  const connection = mysqlConnection(config);
+  const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 }).catch((error: unknown) => {
+    throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${connection.host}:${connection.port}: ${errorMessage(error)}`, { cause: error, retriable: true });
+  });
+  try {
+    const [found] = await conn.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, name]);
+    if ((found as unknown[]).length === 0) throw new CdcError('ARGUMENT_INVALID', `Table ${table} does not exist on the source server`);
+    const [logRows] = await conn.query('SHOW BINARY LOGS');
+    const logs = (logRows as Array<{ Log_name: string; File_size: number | string }>).map((r) => ({ name: r.Log_name, size: Number(r.File_size) }));
+    const last = logs.at(-1)!;
+    const until = new SourcePosition(last.name, last.size);
+    const startOf = (file: string) => binlogStartTime(connection, file, probeServerId(config));
+    let from: SourcePosition;
+    if ('position' in since) {
+      from = since.position;
+    } else {
+      from = await positionForTime(connection, replayServerId(config), logs, until, since.time, startOf, logs[0]!.name);
+    }
+    // Same check as the live source's: the file is still listed and (GTIDs) nothing it needs was purged.
+    const retention = await checkRetention(conn, from, { positionTimeMs: Date.now(), startTimeOf: startOf });
+    if (from.isAfter(until)) throw new CdcError('ARGUMENT_INVALID', `--since ${sinceText} lies after the end of the binlog (${until.toString()})`);
+    return {
+      table,
+      topic: topicFor(config.TOPIC_PREFIX, database, name),
+      since: 'time' in since ? new Date(since.time).toISOString() : from.toString(),
+      from: { file: from.file, pos: from.pos },
+      until: { file: until.file, pos: until.pos },
+      files: logs.map((l) => l.name).filter((f) => binlogFileIndex(f) >= from.fileIndex),
+      serverHasPosition: true,
+      oldestBinlog: retention.oldestFile,
+    };
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
+/** The last binlog file started at or before `since`, scanned for the first transaction committed since then. */
+async function positionForTime(
+  connection: MysqlConnectionOptions,
+  serverId: number,
+  logs: Array<{ name: string; size: number }>,
+  until: SourcePosition,
+  since: number,
+  startOf: (file: string) => Promise<number>,
+  oldest: string,
+): Promise<SourcePosition> {
+  for (let i = logs.length - 1; i >= 0; i--) {
+    const log = logs[i]!;
+    if ((await startOf(log.name)) > since) continue;
+    const pos = await transactionStartAfter(connection, serverId, log.name, log.size, since);
+    if (pos !== undefined) return new SourcePosition(log.name, pos);
+    // Nothing committed since then in this file: the next file (started after `since`) holds the rest.
+    const next = logs[i + 1];
+    return next ? new SourcePosition(next.name, 4) : until;
+  }
+  throw new CdcError('SOURCE_POSITION_PURGED', `The server no longer has the binlog of ${new Date(since).toISOString()}: its oldest binlog ${oldest} starts later`, {
+    hint: 'Changes from before the oldest binlog cannot be replayed. Replay from a later time, or re-snapshot the table (incremental snapshots are planned).',
+    details: { oldestFile: oldest },
+  });
+}
+
+/** Replays the plan's range into the table's topic; returns what it wrote. */
+export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: Kafka): Promise<ReplayResult> {
+  const [database, name] = plan.table.split('.') as [string, string];
+  const registry = new Registry(registrySettings(config));
+  const { connector, rowMetadata } = await checkSource(mysqlConnection(config), replayServerId(config));
+  const encoder = new EventEncoder(registry, { prefix: config.TOPIC_PREFIX, sourceId: config.SOURCE_ID, connector, compatibility: config.SCHEMA_COMPATIBILITY, version: VERSION, converter: config.VALUE_CONVERTER });
+  // The live source's keys, so the replayed changes land on the same documents.
+  const keys = new TableKeys(config.KEY_COLUMNS);
+  const conn = await mysql.createConnection({ ...mysqlConnection(config), connectTimeout: 10_000 });
+  await keys.load(conn).finally(() => conn.end());
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const until = new SourcePosition(plan.until.file, plan.until.pos);
+  const reader = new BinlogReader(mysqlConnection(config), replayServerId(config), (db, t) => db === database && t === name, keys, { keysFromInformationSchema: rowMetadata !== 'FULL' });
+  const result: ReplayResult = { ...plan, records: 0, changes: { c: 0, u: 0, d: 0 } };
+  try {
+    await producer.connect();
+    await new Promise<void>((resolve, reject) => {
+      // Transactions are written one at a time, in binlog order; the reader waits meanwhile.
+      let chain = Promise.resolve();
+      const reached = (position: SourcePosition) => {
+        if (!until.isAfter(position)) chain.then(resolve, reject);
+      };
+      reader.on('transaction', (tx) => {
+        if (tx.end.isAfter(until)) return reached(tx.end);
+        reader.pause('replay');
+        chain = chain.then(async () => {
+          const records: EncodedRecord[] = [];
+          for (const event of tx.events) {
+            records.push(...(await encoder.encodeChange(event, config.TOMBSTONES_ON_DELETE)));
+            result.changes[event.op as 'c' | 'u' | 'd'] += 1;
+          }
+          const messages = [{ topic: plan.topic, messages: records.map((r) => ({ key: r.key, value: r.value })) }];
+          for (const topicMessages of slices(messages, 128 * 1024)) await producer.sendBatch({ topicMessages, acks: -1 });
+          result.records += records.length;
+          reader.resume('replay');
+          reached(tx.end);
+        });
+        chain.catch(reject);
+      });
+      reader.on('progress', reached);
+      reader.on('error', reject);
+      reader.start(new SourcePosition(plan.from.file, plan.from.pos)).catch(reject);
+    });
+  } catch (error) {
+    throw error instanceof CdcError ? error : kafkaError(error, 'replaying');
+  } finally {
+    await reader.stop();
+    await producer.disconnect().catch(() => undefined);
+  }
+  return result;
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Registry } from 'prom-client';
+import { loadConfig } from '../../src/config/env.ts';
+import { adminSpec } from '../../src/config/admin.ts';
+import { CdcError } from '../../src/core/errors.ts';
+import { createLogger } from '../../src/core/logger.ts';
+import { startAdminServer } from '../../src/http/admin-server.ts';
+import { authenticate } from '../../src/http/bearer-auth.ts';
+import { AuditLog } from '../../src/ops/audit-log.ts';
+
+const TOKEN = 'ops-token-0123456789abcdef';
+
+/** The admin listener in-process over TLS with a throw-away certificate: authentication, errors, audit. */
+describe('admin API server', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdc-admin-'));
+  const auditFile = join(dir, 'audit.jsonl');
+  let server: Awaited<ReturnType<typeof startAdminServer>>;
+  let ca: Buffer;
+  let paused = 0;
+
+  const call = (method: string, path: string, token?: string, body?: string) =>
+    new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: server.port, method, path, ca, servername: 'localhost', headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  before(async () => {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    ca = readFileSync(join(dir, 'cert.pem'));
+    const config = loadConfig(adminSpec, { ADMIN_TOKENS: `ops:${TOKEN}`, ADMIN_HOST: '127.0.0.1', ADMIN_PORT: '0', ADMIN_TLS_CERT_FILE: join(dir, 'cert.pem'), ADMIN_TLS_KEY_FILE: join(dir, 'key.pem'), AUDIT_LOG_FILE: auditFile });
+    const log = createLogger('silent', 'test');
+    const actions = [
+      { method: 'POST' as const, path: '/admin/pause', description: 'count', run: async () => ({ paused: ++paused }) },
+      { method: 'POST' as const, path: '/admin/fail', description: 'fails', run: async () => Promise.reject(new CdcError('ARGUMENT_INVALID', 'bad argument')) },
+    ];
+    server = await startAdminServer({ ...config, ADMIN_TOKENS: config.ADMIN_TOKENS! }, actions, new AuditLog('test', config, log), new Registry(), log);
+    assert.equal(server.tls, true);
+  });
+  after(() => server?.close());
+
+  it('authenticates bearer tokens: 401 without, 403 wrong, 200 right, over TLS', async () => {
+    assert.equal((await call('POST', '/admin/pause')).status, 401);
+    assert.equal((await call('POST', '/admin/pause', 'x')).status, 403);
+    assert.equal((await call('POST', '/admin/pause', `${TOKEN}x`)).status, 403);
+    const ok = await call('POST', '/admin/pause', TOKEN);
+    assert.deepEqual([ok.status, ok.body], [200, { ok: true, result: { paused: 1 } }]);
+    assert.equal(paused, 1, 'refused calls ran nothing');
+    const failed = await call('POST', '/admin/fail', TOKEN);
+    assert.deepEqual([failed.status, failed.body.error.code], [400, 'ARGUMENT_INVALID']);
+    assert.equal((await call('GET', '/admin/nothing', TOKEN)).status, 404);
+  });
+
+  it('audits every call without the token', () => {
+    const text = readFileSync(auditFile, 'utf8');
+    assert.ok(!text.includes(TOKEN));
+    const entries = text.trim().split('\n').map((l) => JSON.parse(l) as { who: string | null; outcome: string });
+    assert.deepEqual(entries.map((e) => [e.who, e.outcome]), [
+      [null, 'unauthenticated'],
+      [null, 'forbidden'],
+      [null, 'forbidden'],
+      ['ops', 'started'],
+      ['ops', 'ok'],
+      ['ops', 'started'],
+      ['ops', 'failed'],
+      ['ops', 'not_found'],
+    ]);
+  });
+
+  it('reads tokens as id:token pairs and rejects malformed lists without echoing them', () => {
+    const tokens = loadConfig(adminSpec, { ADMIN_TOKENS: `a:${TOKEN}\nb:${TOKEN}-2` }).ADMIN_TOKENS!;
+    assert.deepEqual(authenticate(`Bearer ${TOKEN}-2`, tokens), { outcome: 'ok', id: 'b' });
+    assert.deepEqual(authenticate('Basic abc', tokens), { outcome: 'unauthenticated' });
+    assert.throws(() => loadConfig(adminSpec, { ADMIN_TOKENS: 'short:abc,noid' }), (error: CdcError) => {
+      const problems = (error.details!.problems as string[]).join('\n');
+      return /shorter than 16/.test(problems) && !problems.includes('abc');
+    });
+  });
+});
