@@ -42,7 +42,8 @@ export function topicFor(prefix: string, database: string, table: string): strin
 export class EventEncoder {
   readonly #registry: Registry;
   readonly #settings: EncoderSettings;
-  readonly #tables = new Map<TableSchema, Promise<TableEncoding>>();
+  /** Per table schema, per topic (a route transform can send one table to another topic). */
+  readonly #tables = new Map<TableSchema, Map<string, Promise<TableEncoding>>>();
 
   constructor(registry: Registry, settings: EncoderSettings) {
     this.#registry = registry;
@@ -54,7 +55,7 @@ export class EventEncoder {
   }
 
   async encode(event: ChangeEvent): Promise<EncodedRecord> {
-    const encoding = await this.#encoding(event.schema);
+    const encoding = await this.#encoding(event.schema, event.topic ?? this.topicOf(event.schema));
     const { prefix, sourceId, connector, version } = this.#settings;
     const envelope = {
       before: event.before && toRecord(encoding.fields, event.before),
@@ -83,20 +84,22 @@ export class EventEncoder {
     return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
   }
 
-  #encoding(schema: TableSchema): Promise<TableEncoding> {
-    let encoding = this.#tables.get(schema);
+  #encoding(schema: TableSchema, topic: string): Promise<TableEncoding> {
+    let byTopic = this.#tables.get(schema);
+    if (!byTopic) this.#tables.set(schema, (byTopic = new Map()));
+    let encoding = byTopic.get(topic);
     if (!encoding) {
-      encoding = this.#register(schema);
-      this.#tables.set(schema, encoding);
+      encoding = this.#register(schema, topic);
+      byTopic.set(topic, encoding);
       // A failed registration must be retried with the next event, not cached.
-      encoding.catch(() => this.#tables.delete(schema));
+      encoding.catch(() => byTopic.delete(topic));
     }
     return encoding;
   }
 
-  async #register(schema: TableSchema): Promise<TableEncoding> {
+  /** Subjects follow the topic the record is written to (TopicNameStrategy), routed or not. */
+  async #register(schema: TableSchema, topic: string): Promise<TableEncoding> {
     const { prefix, compatibility } = this.#settings;
-    const topic = this.topicOf(schema);
     const valueId = await this.#registry.register(`${topic}-value`, envelopeSchema(prefix, schema), compatibility);
     const key = keySchema(prefix, schema);
     const keyId = key ? await this.#registry.register(`${topic}-key`, key, compatibility) : null;

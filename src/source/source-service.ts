@@ -22,6 +22,9 @@ import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { transactionMarkers } from './transaction-metadata.ts';
 import { TransactionQueue } from './transaction-queue.ts';
+import { sourceTransform } from './source-transform.ts';
+import { tableSelected } from '../transforms/selection.ts';
+import type { Transform } from '../transforms/transform.ts';
 import { VERSION } from '../version.ts';
 
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
@@ -56,10 +59,13 @@ export class SourceService implements Probe {
   #state: 'starting' | 'snapshotting' | 'streaming' | 'retrying' | 'stopped' | 'failed' = 'starting';
   #snapshot: InitialSnapshot | undefined;
   readonly #counts = new Map<string, number>();
+  /** Column selection, masking and TRANSFORMS: every snapshot row and streamed change passes here before encoding. */
+  readonly #transform: Transform;
 
   constructor(config: SourceConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
+    this.#transform = sourceTransform(config);
     this.#serverId = replicaServerId(config);
     this.#kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID }, log);
     this.#registry = new Registry({ url: config.SCHEMA_REGISTRY_URL, username: config.SCHEMA_REGISTRY_USERNAME, password: config.SCHEMA_REGISTRY_PASSWORD });
@@ -210,7 +216,10 @@ export class SourceService implements Probe {
     for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
       const started = process.hrtime.bigint();
       const records: EncodedRecord[] = [];
-      for (const event of chunk.events) records.push(await encoder.encode(event));
+      for (const event of chunk.events) {
+        const shaped = this.#transform(event);
+        if (shaped) records.push(await encoder.encode(shaped));
+      }
       await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
       const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
       const finished = chunk.progress.done.length === chunk.progress.tables.length;
@@ -310,10 +319,12 @@ export class SourceService implements Probe {
       const markers = this.#config.TRANSACTION_METADATA ? transactionMarkers(tx, this.#config.TOPIC_PREFIX) : undefined;
       if (markers) records.push(markers.begin);
       for (const event of tx.events) {
-        const record = await encoder.encode(event);
+        const shaped = this.#transform(event);
+        if (!shaped) continue;
+        const record = await encoder.encode(shaped);
         records.push(record);
         // A tombstone after a delete lets log compaction drop the key (Debezium's default too).
-        if (event.op === 'd' && this.#config.TOMBSTONES_ON_DELETE && record.key) records.push({ topic: record.topic, key: record.key, value: null, bytes: record.key.length });
+        if (shaped.op === 'd' && this.#config.TOMBSTONES_ON_DELETE && record.key) records.push({ topic: record.topic, key: record.key, value: null, bytes: record.key.length });
       }
       if (markers) records.push(markers.end);
     }
@@ -338,12 +349,7 @@ export class SourceService implements Probe {
   }
 
   #captures(database: string, table: string): boolean {
-    const { DATABASE_INCLUDE, TABLE_INCLUDE, TABLE_EXCLUDE } = this.#config;
-    const qualified = `${database}.${table}`;
-    if (DATABASE_INCLUDE && !DATABASE_INCLUDE.some((re) => re.test(database))) return false;
-    if (TABLE_INCLUDE && !TABLE_INCLUDE.some((re) => re.test(qualified))) return false;
-    if (TABLE_EXCLUDE?.some((re) => re.test(qualified))) return false;
-    return true;
+    return tableSelected(this.#config, database, table);
   }
 
   async #teardown(): Promise<void> {
