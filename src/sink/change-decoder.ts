@@ -1,9 +1,10 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Type } from 'avsc';
+import type { TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { SourcePosition } from '../core/position.ts';
 import type { Registry } from '../core/schema-registry.ts';
-import { rowTypeOfEnvelope } from './index-mapping.ts';
+import { rowTypeOfEnvelope, tableSchemaOfRow } from './index-mapping.ts';
 
 /** A change as the sink sees it after decoding: enough to index or delete one document. */
 export interface DecodedChange {
@@ -17,22 +18,24 @@ export interface DecodedChange {
   /** Commit time on the source server, ms since the epoch. */
   tsMs: bigint;
   gtid: string | null;
-  /** Registry id of the value schema and its row type, for index mappings. */
-  valueSchemaId: number;
-  rowType: Type | undefined;
+  snapshot: 'true' | 'last' | 'false';
+  serverId: number;
+  /** The row's columns and kinds, from the value schema: what the sink's transforms and index mappings work on. */
+  schema: TableSchema;
 }
 
 interface Envelope {
   op: string;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
-  source: { db: string; table: string; file: string; pos: bigint | number; row: number; ts_ms: bigint; gtid: string | null };
+  source: { db: string; table: string; file: string; pos: bigint | number; row: number; ts_ms: bigint; gtid: string | null; snapshot: string; server_id: bigint | number };
 }
 
 /** Decodes Confluent-framed Avro change records. A record that cannot be decoded is DECODE_FAILED. */
 export class ChangeDecoder {
   readonly #registry: Registry;
-  readonly #rowTypes = new Map<number, Type | undefined>();
+  /** Per value schema id and table: one schema object, so per-schema caches downstream keep hitting. */
+  readonly #schemas = new Map<string, TableSchema>();
 
   constructor(registry: Registry) {
     this.#registry = registry;
@@ -58,8 +61,9 @@ export class ChangeDecoder {
       table: source.table,
       tsMs: source.ts_ms,
       gtid: source.gtid ?? null,
-      valueSchemaId,
-      rowType: await this.#rowType(valueSchemaId),
+      snapshot: source.snapshot === 'true' || source.snapshot === 'last' ? source.snapshot : 'false',
+      serverId: Number(source.server_id),
+      schema: await this.#schema(valueSchemaId, source.db, source.table),
     };
   }
 
@@ -79,9 +83,14 @@ export class ChangeDecoder {
     }
   }
 
-  async #rowType(id: number): Promise<Type | undefined> {
-    if (!this.#rowTypes.has(id)) this.#rowTypes.set(id, rowTypeOfEnvelope((await this.#registry.client.getSchema(id)) as unknown as Type));
-    return this.#rowTypes.get(id);
+  async #schema(id: number, database: string, table: string): Promise<TableSchema> {
+    const cacheKey = `${id}\u0000${database}\u0000${table}`;
+    let schema = this.#schemas.get(cacheKey);
+    if (!schema) {
+      schema = tableSchemaOfRow(database, table, rowTypeOfEnvelope((await this.#registry.client.getSchema(id)) as unknown as Type));
+      this.#schemas.set(cacheKey, schema);
+    }
+    return schema;
   }
 }
 
