@@ -15,6 +15,8 @@
  *    acknowledged) ÷ a bare producer re-sending the same records, and ÷ `mariadb-dump
  *    --single-transaction` of the table to /dev/null; a writer's p99 latency during ÷ without.
  * 6. Recovery: time from SIGKILL of the source to a change committed by its successor.
+ * 7. Transforms: events/s through a chain of four transforms and through masking ÷ no chain,
+ *    in process (bench/transforms.ts).
  * Nothing here gates CI.
  */
 import { spawnSync } from 'node:child_process';
@@ -28,11 +30,12 @@ import { readTopicToEnd } from '../src/core/topic-reader.ts';
 import { testKafka } from '../test/helpers/kafka.ts';
 import { startService, uniqueName, type ServiceProcess } from '../test/helpers/services.ts';
 import { stackEnv } from '../test/helpers/stack.ts';
+import { transformsBench } from './transforms.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
-/** Comma-separated parts to run (e2e, source, snapshot, recovery); all by default. */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery').split(','));
+/** Comma-separated parts to run (e2e, source, snapshot, recovery, transforms); all by default. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery,transforms').split(','));
 const TX_ROWS = 1000;
 const BULK = 5000;
 
@@ -267,4 +270,5 @@ if (ONLY.has('recovery')) {
   for (let i = 0; i < 3; i++) recoveries.push(await recovery());
   console.log(`SIGKILL → successor committed a new change: ${recoveries.map((s) => s.toFixed(2)).join(', ')} s`);
 }
+if (ONLY.has('transforms')) await transformsBench();
 process.exit(0);
