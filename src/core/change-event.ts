@@ -85,6 +85,8 @@ export interface ChangeEvent {
   topic?: string;
   /** Set by an `index_router` transform on the sink: the Elasticsearch index, overriding INDEX_NAME_TEMPLATE. */
   index?: string;
+  /** Set by `unwrap` on the source: the record's value is the `after` row alone, not the envelope. */
+  flat?: boolean;
 }
 
 export function keyOf(event: ChangeEvent): Row {

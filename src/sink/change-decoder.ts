@@ -48,7 +48,9 @@ export class ChangeDecoder {
     const envelope = (await this.#decode(message.value, 'value')) as Envelope;
     const key = message.key && message.key.length > 0 ? ((await this.#decode(message.key, 'key')) as Record<string, unknown>) : null;
     if (!['c', 'u', 'd', 'r'].includes(envelope.op) || !envelope.source) {
-      throw new CdcError('DECODE_FAILED', `Record is not a change envelope (op=${JSON.stringify(envelope.op)})`);
+      throw new CdcError('DECODE_FAILED', `Record is not a change envelope (op=${JSON.stringify(envelope.op)})`, {
+        hint: 'The sink indexes change envelopes. Records written by the source\'s `unwrap` transform are flat rows for other consumers: leave their topics out of SINK_TOPICS.',
+      });
     }
     const { source } = envelope;
     return {

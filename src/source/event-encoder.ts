@@ -1,7 +1,7 @@
 import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
 import { keyOf } from '../core/change-event.ts';
 import type { Registry } from '../core/schema-registry.ts';
-import { avroName, envelopeSchema, keySchema } from './avro-schema.ts';
+import { avroName, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 
 export interface EncodedRecord {
   topic: string;
@@ -55,7 +55,12 @@ export class EventEncoder {
   }
 
   async encode(event: ChangeEvent): Promise<EncodedRecord> {
-    const encoding = await this.#encoding(event.schema, event.topic ?? this.topicOf(event.schema));
+    const encoding = await this.#encoding(event.schema, event.topic ?? this.topicOf(event.schema), event.flat === true);
+    const key = encoding.keyId === null ? null : await this.#registry.encode(encoding.keyId, toRecord(encoding.keyFields, keyOf(event)));
+    if (event.flat) {
+      const value = await this.#registry.encode(encoding.valueId, toRecord(encoding.fields, event.after!));
+      return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
+    }
     const { prefix, sourceId, connector, version } = this.#settings;
     const envelope = {
       before: event.before && toRecord(encoding.fields, event.before),
@@ -80,27 +85,27 @@ export class EventEncoder {
       transaction: event.transaction ? { id: event.transaction.id, total_order: event.transaction.totalOrder, data_collection_order: event.transaction.tableOrder } : null,
     };
     const value = await this.#registry.encode(encoding.valueId, envelope);
-    const key = encoding.keyId === null ? null : await this.#registry.encode(encoding.keyId, toRecord(encoding.keyFields, keyOf(event)));
     return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
   }
 
-  #encoding(schema: TableSchema, topic: string): Promise<TableEncoding> {
+  #encoding(schema: TableSchema, topic: string, flat: boolean): Promise<TableEncoding> {
     let byTopic = this.#tables.get(schema);
     if (!byTopic) this.#tables.set(schema, (byTopic = new Map()));
-    let encoding = byTopic.get(topic);
+    const cacheKey = flat ? `${topic}\u0000flat` : topic;
+    let encoding = byTopic.get(cacheKey);
     if (!encoding) {
-      encoding = this.#register(schema, topic);
-      byTopic.set(topic, encoding);
+      encoding = this.#register(schema, topic, flat);
+      byTopic.set(cacheKey, encoding);
       // A failed registration must be retried with the next event, not cached.
-      encoding.catch(() => byTopic.delete(topic));
+      encoding.catch(() => byTopic.delete(cacheKey));
     }
     return encoding;
   }
 
   /** Subjects follow the topic the record is written to (TopicNameStrategy), routed or not. */
-  async #register(schema: TableSchema, topic: string): Promise<TableEncoding> {
+  async #register(schema: TableSchema, topic: string, flat: boolean): Promise<TableEncoding> {
     const { prefix, compatibility } = this.#settings;
-    const valueId = await this.#registry.register(`${topic}-value`, envelopeSchema(prefix, schema), compatibility);
+    const valueId = await this.#registry.register(`${topic}-value`, flat ? flatValueSchema(prefix, schema) : envelopeSchema(prefix, schema), compatibility);
     const key = keySchema(prefix, schema);
     const keyId = key ? await this.#registry.register(`${topic}-key`, key, compatibility) : null;
     const fieldsOf = (columns: ColumnDef[]) => columns.map((c): [string, string] => [c.name, avroName(c.name)]);

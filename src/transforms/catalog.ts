@@ -7,6 +7,7 @@ import { FILTER_OPERATORS, filter, type FilterOperator } from './filter.ts';
 import { indexRouter } from './index-router.ts';
 import { route } from './route.ts';
 import { scoped, type Transform } from './transform.ts';
+import { UNWRAP_FIELDS, unwrap, type UnwrapField } from './unwrap.ts';
 
 export type Side = 'source' | 'sink';
 
@@ -124,6 +125,16 @@ export const TRANSFORM_TYPES: Record<string, TransformType> = {
     sides: ['source', 'sink'],
     options: { SPEC: { schema: pairs(z.enum(CAST_TYPES), 'column:type'), doc: `Comma-separated \`column:type\` pairs; types: ${CAST_TYPES.join(', ')}.`, required: true } },
     build: (name, o) => cast(name, o.SPEC as Map<string, CastType>),
+  },
+  unwrap: {
+    doc: 'Source only: the record value becomes the row image plus chosen change metadata (Debezium ExtractNewRecordState).',
+    sides: ['source'],
+    options: {
+      FIELDS: { schema: list().pipe(z.array(z.enum(UNWRAP_FIELDS))).default([]), doc: `Comma-separated change metadata to add, each as \`<PREFIX><field>\`: ${UNWRAP_FIELDS.join(', ')}.` },
+      DELETES: { schema: z.enum(['rewrite', 'drop']).default('rewrite'), doc: '`rewrite` (default): a delete becomes its last image with `<PREFIX>deleted: true`; `drop`: deletes are dropped.' },
+      PREFIX: { schema: text().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a field name prefix').default('__'), doc: 'Prefix of the metadata fields (default `__`).' },
+    },
+    build: (_name, o) => unwrap({ fields: o.FIELDS as UnwrapField[], deletes: o.DELETES as 'rewrite' | 'drop', prefix: o.PREFIX as string }),
   },
   index_router: {
     doc: 'Sink only: chooses the Elasticsearch index of events whose topic fully matches REGEX.',

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { ColumnDef, ColumnValue, Row } from '../core/change-event.ts';
+import { matches } from './selection.ts';
 import { columnTransform, keep, qualifiedName, transformError, type ColumnPlan, type Transform } from './transform.ts';
 
 /** Column masking rules of the source (regular expressions over `database.table.column`). */
@@ -11,8 +12,6 @@ export interface MaskingRules {
   COLUMN_TRUNCATE?: RegExp[] | undefined;
   COLUMN_TRUNCATE_CHARS?: number | undefined;
 }
-
-const matches = (patterns: RegExp[] | undefined, name: string) => Boolean(patterns?.some((re) => re.test(name)));
 
 /**
  * Replaces matching columns' values before they are encoded, with the Avro type following:

@@ -11,7 +11,8 @@ export interface SelectionRules {
   COLUMN_EXCLUDE?: RegExp[] | undefined;
 }
 
-const matches = (patterns: RegExp[] | undefined, name: string) => Boolean(patterns?.some((re) => re.test(name)));
+/** Whether any of `patterns` (full-match regular expressions) matches `name`. */
+export const matches = (patterns: RegExp[] | undefined, name: string): boolean => Boolean(patterns?.some((re) => re.test(name)));
 
 /** Whether a table is captured: its database and `database.table` pass both include and exclude lists. */
 export function tableSelected(rules: SelectionRules, database: string, table: string): boolean {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { dumpIndex, es } from '../helpers/elasticsearch.ts';
+import { readTopic } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
@@ -146,5 +147,47 @@ describe('transform chains end to end', () => {
     const sink = await runCli(['sink'], { KAFKA_BROKERS: '127.0.0.1:1', SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1', ELASTICSEARCH_URL: 'http://127.0.0.1:1', TRANSFORMS: 'c', TRANSFORMS_C_TYPE: 'cast', TRANSFORMS_C_SPEC: 'a:decimal' });
     assert.equal(sink.status, 2, sink.stderr);
     assert.match(sink.stderr, /TRANSFORMS_C_SPEC: "a:decimal" is not a valid column:type pair/);
+  });
+});
+
+/** unwrap: flat rows with change metadata in a routed topic, readable by any Avro consumer. */
+describe('unwrap end to end', () => {
+  const pipeline = new Pipeline(uniqueName('cdc_flat'));
+  const flatTopic = `${pipeline.prefix}.flat.customers`;
+  let conn: mysql.Connection;
+
+  before(async () => {
+    conn = await pipeline.createDatabase(DDL);
+    await pipeline.startSource({
+      TRANSFORMS: 'route,unwrap',
+      TRANSFORMS_ROUTE_TYPE: 'route',
+      TRANSFORMS_ROUTE_REGEX: `${pipeline.prefix}\\.${pipeline.database}\\.(.*)`,
+      TRANSFORMS_ROUTE_REPLACEMENT: `${pipeline.prefix}.flat.$1`,
+      TRANSFORMS_UNWRAP_TYPE: 'unwrap',
+      TRANSFORMS_UNWRAP_FIELDS: 'op,table,source_ts_ms',
+    });
+    await conn.query("INSERT INTO customers VALUES (1, 'Ada', 'active', '1.50', 'x'), (2, 'Bob', 'active', '2.50', 'y')");
+    await conn.query("UPDATE customers SET status = 'gone' WHERE id = 1");
+    await conn.query('DELETE FROM customers WHERE id = 2');
+    await waitFor('the flat topic to hold every change', async () => (await readTopic(flatTopic)).length === 5, 120_000, 1000);
+  });
+
+  after(async () => {
+    await pipeline.stopAll();
+    await conn?.end();
+  });
+
+  it('writes each change as the row plus metadata, a rewritten delete and its tombstone', async () => {
+    const records = await readTopic(flatTopic);
+    const values = records.map((r) => r.decodedValue && { ...r.decodedValue, __source_ts_ms: typeof r.decodedValue.__source_ts_ms });
+    const row = (id: number, name: string, status: string, balance: string, internal: string) => ({ id, name, status, balance, internal, __table: 'customers', __source_ts_ms: 'bigint' });
+    assert.deepEqual(values, [
+      { ...row(1, 'Ada', 'active', '1.50', 'x'), __op: 'c', __deleted: false },
+      { ...row(2, 'Bob', 'active', '2.50', 'y'), __op: 'c', __deleted: false },
+      { ...row(1, 'Ada', 'gone', '1.50', 'x'), __op: 'u', __deleted: false },
+      { ...row(2, 'Bob', 'active', '2.50', 'y'), __op: 'd', __deleted: true },
+      null,
+    ]);
+    assert.deepEqual(records.map((r) => ({ ...r.decodedKey })), [{ id: 1 }, { id: 2 }, { id: 1 }, { id: 2 }, { id: 2 }]);
   });
 });

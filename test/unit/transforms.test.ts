@@ -6,7 +6,7 @@ import { CdcError } from '../../src/core/errors.ts';
 import { loadConfig } from '../../src/config/env.ts';
 import { sinkSpec } from '../../src/config/sink.ts';
 import { sourceSpec } from '../../src/config/source.ts';
-import { envelopeSchema } from '../../src/source/avro-schema.ts';
+import { envelopeSchema, flatValueSchema } from '../../src/source/avro-schema.ts';
 import { topicFor } from '../../src/source/event-encoder.ts';
 import { cast } from '../../src/transforms/cast.ts';
 import { buildTransforms, COMMON_OPTIONS, TRANSFORM_TYPES } from '../../src/transforms/catalog.ts';
@@ -15,6 +15,7 @@ import { filter } from '../../src/transforms/filter.ts';
 import { indexRouter } from '../../src/transforms/index-router.ts';
 import { route } from '../../src/transforms/route.ts';
 import { chain, scoped } from '../../src/transforms/transform.ts';
+import { unwrap } from '../../src/transforms/unwrap.ts';
 import { customerEvent } from '../helpers/change-events.ts';
 
 const topicOf = (event: ChangeEvent) => event.topic ?? topicFor('cdc', event.schema.database, event.schema.table);
@@ -95,6 +96,18 @@ describe('transforms, each alone', () => {
     const event = indexRouter(/^cdc\.(\w+)\.(\w+)$/, '$2-{database}')({ ...customerEvent('c'), topic: 'cdc.shop.customers' })!;
     assert.equal(event.index, 'customers-{database}');
     assert.equal(indexRouter(/^other$/, 'x')({ ...customerEvent('c'), topic: 'cdc.shop.customers' })!.index, undefined);
+  });
+
+  it('unwrap: the row plus chosen metadata as a flat record; deletes rewritten or dropped', () => {
+    const flat = unwrap({ fields: ['op', 'source_ts_ms', 'position'], deletes: 'rewrite', prefix: '__' });
+    const update = flat(customerEvent('u'))!;
+    assert.equal(update.flat, true);
+    assert.deepEqual(update.after, { ...customerEvent('u').after, __op: 'u', __source_ts_ms: 1704164645678n, __position: 'mariadb-bin.000003:1200#2', __deleted: false });
+    const deleted = flat(customerEvent('d'))!;
+    assert.equal(deleted.after!.__deleted, true);
+    assert.equal(deleted.after!.balance, '9.00', 'a rewritten delete carries the last image');
+    assert.deepEqual(Object.keys(flatValueSchema('cdc', update.schema)), ['type', 'name', 'namespace', 'fields']);
+    assert.equal(unwrap({ fields: [], deletes: 'drop', prefix: '__' })(customerEvent('d')), null);
   });
 
   it('TABLES limits a transform to some tables', () => {
