@@ -23,7 +23,7 @@ export const sourceSpec = {
   DATABASE_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions; matching databases are never captured.'),
   TABLE_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; only matching tables are captured.'),
   TABLE_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; matching tables are never captured.'),
-  COLUMN_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; only matching columns (and always the key) are captured. Applied before schemas are derived: other columns reach neither Kafka nor the registry.'),
+  COLUMN_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; only matching columns (and always the key columns) are captured. Applied before schemas are derived: other columns reach neither Kafka nor the registry.'),
   COLUMN_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; matching columns are never captured (a key column cannot be excluded: hash it).'),
   COLUMN_HASH: envVar(
     regexList().optional(),

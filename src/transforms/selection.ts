@@ -26,17 +26,17 @@ export function tableSelected(rules: SelectionRules, database: string, table: st
 /**
  * Drops the columns outside COLUMN_INCLUDE / inside COLUMN_EXCLUDE (over `database.table.column`)
  * from the schema and both row images, before the Avro schema is derived: an excluded column
- * reaches neither Kafka nor the registry. A key column cannot be excluded (the key is the row's
- * identity in Kafka and Elasticsearch): that is a coded error naming it.
+ * reaches neither Kafka nor the registry. The key is the row's identity in Kafka and
+ * Elasticsearch: an include list keeps key columns without naming them, and excluding one
+ * explicitly is a coded error naming it.
  */
 export function columnSelection(rules: SelectionRules): Transform | undefined {
   const { COLUMN_INCLUDE: include, COLUMN_EXCLUDE: exclude } = rules;
   if (!include && !exclude) return undefined;
   return columnTransform((schema) => {
-    const selected = (column: ColumnDef) => {
-      const name = `${qualifiedName(schema)}.${column.name}`;
-      return (!include || matches(include, name)) && !matches(exclude, name);
-    };
+    const excluded = (column: ColumnDef) => matches(exclude, `${qualifiedName(schema)}.${column.name}`);
+    const selected = (column: ColumnDef) =>
+      (!include || schema.key.includes(column.name) || matches(include, `${qualifiedName(schema)}.${column.name}`)) && !excluded(column);
     if (schema.columns.every(selected)) return null;
     const droppedKey = schema.key.find((name) => !selected(schema.columns.find((c) => c.name === name)!));
     if (droppedKey !== undefined) {
