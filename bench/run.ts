@@ -19,6 +19,8 @@
  *    KAFKA_COMPRESSION, rows/s and the topic's bytes on disk, each ÷ the uncompressed run's.
  * 8. Converters: the source alone with VALUE_CONVERTER=avro and =json (rows/s into Kafka, bytes
  *    per event in the topic), then a sink indexing each topic (docs/s); json ÷ avro.
+ * 9. Transforms: events/s through a chain of four transforms and through masking ÷ no chain,
+ *    in process (bench/transforms.ts).
  * Nothing here gates CI.
  */
 import { spawnSync } from 'node:child_process';
@@ -33,11 +35,12 @@ import { readTopicToEnd } from '../src/core/topic-reader.ts';
 import { testKafka } from '../test/helpers/kafka.ts';
 import { startService, uniqueName, type ServiceProcess } from '../test/helpers/services.ts';
 import { stackEnv } from '../test/helpers/stack.ts';
+import { transformsBench } from './transforms.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
-/** Comma-separated parts to run (e2e, source, snapshot, recovery, converters; compression only when named). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery,converters').split(','));
+/** Comma-separated parts to run (e2e, source, snapshot, recovery, converters, transforms; compression only when named). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery,converters,transforms').split(','));
 const TX_ROWS = 1000;
 const BULK = 5000;
 
@@ -324,4 +327,5 @@ if (ONLY.has('recovery')) {
   for (let i = 0; i < 3; i++) recoveries.push(await recovery());
   console.log(`SIGKILL → successor committed a new change: ${recoveries.map((s) => s.toFixed(2)).join(', ')} s`);
 }
+if (ONLY.has('transforms')) await transformsBench();
 process.exit(0);

@@ -17,6 +17,13 @@ export interface VarSpec<S extends z.ZodType = z.ZodType> {
   file?: boolean;
   /** A rule across variables, checked once each value parsed: returns what is wrong, or nothing. */
   check?: (config: Record<string, unknown>) => string | undefined;
+  /** Another variable that must be set whenever this one is. */
+  requires?: string;
+  /**
+   * The variable also owns every `NAME_*` variable (TRANSFORMS_ROUTE_REGEX, …): its schema gets
+   * `{ value, vars }` and reports problems with the owned variable's name as the issue path.
+   */
+  prefixed?: boolean;
 }
 
 export type Spec = Record<string, VarSpec>;
@@ -42,18 +49,26 @@ export const list = () =>
     .string()
     .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
     .pipe(z.array(z.string()).min(1, 'must list at least one item'));
-export const regexList = () =>
-  list().transform((items, ctx) => {
-    const out: RegExp[] = [];
-    for (const item of items) {
-      try {
-        out.push(new RegExp(`^(?:${item})$`));
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not a valid regular expression (${(error as Error).message})` });
-      }
-    }
-    return out;
-  });
+/** A regular expression that must match a whole name, or a message saying why it is invalid. */
+function fullMatch(pattern: string): RegExp | string {
+  try {
+    return new RegExp(`^(?:${pattern})$`);
+  } catch (error) {
+    return `${JSON.stringify(pattern)} is not a valid regular expression (${(error as Error).message})`;
+  }
+}
+const toRegexes = (items: string[], ctx: z.RefinementCtx): RegExp[] => {
+  const out: RegExp[] = [];
+  for (const item of items) {
+    const re = fullMatch(item);
+    if (typeof re === 'string') ctx.addIssue({ code: 'custom', message: re });
+    else out.push(re);
+  }
+  return out;
+};
+export const regexList = () => list().transform(toRegexes);
+/** One regular expression (it may contain commas), matched against whole names. */
+export const regex = () => text().transform((item, ctx) => toRegexes([item], ctx)[0]!);
 /** `db.table`: one dot between two non-empty names. */
 export const qualifiedTable = () => text().regex(/^[^.\s]+\.[^.\s]+$/, 'must be `database.table`');
 /** `db.table:col1,col2;db.other:col` → Map from `db.table` to its key columns in order. */
@@ -81,9 +96,17 @@ export function loadConfig<T extends Spec>(
   readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): ConfigOf<T> {
   const problems: string[] = [];
-  const input: Record<string, string | undefined> = {};
+  const input: Record<string, unknown> = {};
+  /** The raw text of every variable read, to show next to its problem. */
+  const raw: Record<string, string | undefined> = {};
   for (const [name, varSpec] of Object.entries(spec)) {
     const direct = env[name];
+    if (varSpec.prefixed) {
+      const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[0].startsWith(`${name}_`) && Boolean(e[1])));
+      Object.assign(raw, vars, { [name]: direct || undefined });
+      input[name] = { value: direct || undefined, vars };
+      continue;
+    }
     const file = varSpec.secret ? env[`${name}_FILE`] : undefined;
     if (direct !== undefined && direct !== '' && file) {
       problems.push(`${name}: set either ${name} or ${name}_FILE, not both`);
@@ -98,14 +121,16 @@ export function loadConfig<T extends Spec>(
     } else {
       input[name] = direct === '' ? undefined : direct;
     }
+    raw[name] = input[name] as string | undefined;
   }
   const shape = Object.fromEntries(Object.entries(spec).map(([name, v]) => [name, v.schema]));
   const result = z.object(shape).safeParse(input);
   if (!result.success) {
     for (const issue of result.error.issues) {
-      const name = String(issue.path[0] ?? '');
+      const [first, second] = issue.path;
+      const name = spec[String(first)]?.prefixed && typeof second === 'string' ? second : String(first ?? '');
       const secret = spec[name]?.secret;
-      const received = input[name];
+      const received = raw[name];
       const shown = received === undefined ? 'not set' : secret ? 'value hidden' : `got ${JSON.stringify(received)}`;
       const message = received === undefined && issue.code === 'invalid_type' ? 'is required' : issue.message;
       problems.push(`${name}: ${message} (${shown})`);
@@ -125,6 +150,9 @@ export function loadConfig<T extends Spec>(
       const problem = varSpec.check?.(config);
       if (problem) problems.push(`${name}: ${problem}`);
     }
+  }
+  for (const [name, varSpec] of Object.entries(spec)) {
+    if (varSpec.requires && raw[name] !== undefined && raw[varSpec.requires] === undefined) problems.push(`${varSpec.requires}: is required when ${name} is set (not set)`);
   }
   if (problems.length > 0) {
     throw new CdcError('CONFIG_INVALID', `Invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`, {
@@ -146,19 +174,29 @@ export function secretNames(spec: Spec): string[] {
 export function redactConfig<T extends Spec>(spec: T, config: ConfigOf<T>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(config)) {
-    if (value === undefined) continue;
-    out[name] = spec[name]?.secret ? '[redacted]' : value instanceof Map ? Object.fromEntries(value) : value instanceof RegExp || Array.isArray(value) ? String(value) : value;
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    out[name] = spec[name]?.secret ? '[redacted]' : shown(value);
   }
   return out;
+}
+
+/** Regular expressions and lists as text, structured values (the transform chain) as JSON-safe objects. */
+function shown(value: unknown): unknown {
+  if (value instanceof RegExp) return String(value);
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [k, shown(v)]));
+  if (Array.isArray(value)) return value.every((v) => v === null || typeof v !== 'object' || v instanceof RegExp) ? String(value) : value.map(shown);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shown(v)]));
+  return value;
 }
 
 /** Markdown reference of one service's variables, generated from the spec itself. */
 export function configReference(title: string, spec: Spec): string {
   const rows = Object.entries(spec).map(([name, v]) => {
-    const required = v.schema.safeParse(undefined).success ? '' : ' **(required)**';
+    const required = v.schema.safeParse(v.prefixed ? { vars: {} } : undefined).success ? '' : ' **(required)**';
     const def = v.default !== undefined ? `\`${v.default}\`` : '';
     const secret = v.secret ? ` Secret: may be given as \`${name}_FILE\`.` : '';
-    return `| \`${name}\`${required} | ${def} | ${v.doc}${secret} |`;
+    const requires = v.requires ? ` Requires \`${v.requires}\`.` : '';
+    return `| \`${name}\`${required} | ${def} | ${v.doc}${requires}${secret} |`;
   });
   return [`## ${title}`, '', '| Variable | Default | Meaning |', '|---|---|---|', ...rows, ''].join('\n');
 }

@@ -3,6 +3,7 @@ import { adminSpec } from './admin.ts';
 import { commonSpec } from './common.ts';
 import { elasticsearchSecuritySpec } from './security.ts';
 import { bool, envVar, int, list, regexList, text, url, type ConfigOf } from './env.ts';
+import { transformsVar } from './transforms.ts';
 
 /** Change metadata a document can carry besides the row image (DOCUMENT_METADATA). */
 export const METADATA_FIELDS = ['op', 'ts_ms', 'position', 'gtid', 'version', 'key'] as const;
@@ -67,6 +68,7 @@ export const sinkSpec = {
     'Dead-letter topic (original key, value and headers plus `__connect.errors.*` context headers).',
     { default: '<TOPIC_PREFIX>.dlq' },
   ),
+  TRANSFORMS: transformsVar('sink'),
   BULK_MAX_ACTIONS: envVar(int(1, 100_000).default(5000), 'Most actions in one bulk request.', { default: '5000' }),
   BULK_MAX_BYTES: envVar(int(1024).default(8 * 1024 * 1024), 'Most bytes in one bulk request.', { default: '8388608' }),
   ...adminSpec,

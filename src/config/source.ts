@@ -5,6 +5,7 @@ import { commonSpec } from './common.ts';
 import { mysqlSecuritySpec } from './security.ts';
 import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
 import { bool, envVar, int, keyColumns, qualifiedTable, regexList, text, type ConfigOf } from './env.ts';
+import { transformsVar } from './transforms.ts';
 
 export const sourceSpec = {
   ...commonSpec,
@@ -22,9 +23,27 @@ export const sourceSpec = {
     'Replica server id this reader presents; must differ from every server and other reader. Default: derived from SOURCE_ID.',
     { default: 'hash of SOURCE_ID' },
   ),
-  DATABASE_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions; only matching databases are captured (full match).'),
+  DATABASE_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions; only matching databases are captured (full match, like every list below).'),
+  DATABASE_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions; matching databases are never captured.'),
   TABLE_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; only matching tables are captured.'),
   TABLE_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; matching tables are never captured.'),
+  COLUMN_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; only matching columns (and always the key columns) are captured. Applied before schemas are derived: other columns reach neither Kafka nor the registry.'),
+  COLUMN_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; matching columns are never captured (a key column cannot be excluded: hash it).'),
+  COLUMN_HASH: envVar(
+    regexList().optional(),
+    'Comma-separated regular expressions over `database.table.column`; matching columns carry the hex HMAC-SHA-256 of their value keyed with COLUMN_HASH_SALT (an Avro string). Key columns may be hashed.',
+    { requires: 'COLUMN_HASH_SALT' },
+  ),
+  COLUMN_HASH_SALT: envVar(text().optional(), 'Secret key of COLUMN_HASH: without it nobody can recompute a hash from a guessed value.', { secret: true }),
+  COLUMN_MASK: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; non-null values of matching columns are replaced by COLUMN_MASK_VALUE (an Avro string).'),
+  COLUMN_MASK_VALUE: envVar(z.string().default('****'), 'The text masked columns carry.', { default: '****' }),
+  COLUMN_TRUNCATE: envVar(
+    regexList().optional(),
+    'Comma-separated regular expressions over `database.table.column`; matching string (binary) columns are cut to COLUMN_TRUNCATE_CHARS characters (bytes).',
+    { requires: 'COLUMN_TRUNCATE_CHARS' },
+  ),
+  COLUMN_TRUNCATE_CHARS: envVar(int(0).optional(), 'Length COLUMN_TRUNCATE cuts to.'),
+  TRANSFORMS: transformsVar('source'),
   START_POSITION: envVar(
     z.enum(['earliest', 'latest']).default('earliest'),
     'Where a source without a stored position starts: the `earliest` binlog still on the server, or `latest`: the end of the binlog at its first start, stored at once, so a restart before the first change resumes there and skips nothing.',

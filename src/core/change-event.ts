@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SourcePosition } from './position.ts';
 
 /**
@@ -80,6 +81,12 @@ export interface ChangeEvent {
   serverId: number;
   /** Where the event stands in its binlog transaction (TRANSACTION_METADATA=true). */
   transaction?: { id: string; totalOrder: number; tableOrder: number };
+  /** Set by a `route` transform: the Kafka topic (source) or the topic the index name is derived from (sink). */
+  topic?: string;
+  /** Set by an `index_router` transform on the sink: the Elasticsearch index, overriding INDEX_NAME_TEMPLATE. */
+  index?: string;
+  /** Set by `unwrap` on the source: the record's value is the `after` row alone, not the envelope. */
+  flat?: boolean;
 }
 
 export function keyOf(event: ChangeEvent): Row {
@@ -88,4 +95,10 @@ export function keyOf(event: ChangeEvent): Row {
   const key: Row = {};
   for (const name of event.schema.key) key[name] = row[name] ?? null;
   return key;
+}
+
+/** Changes whenever the column list, any type or the key changes; keys schema caches. */
+export function schemaFingerprint(columns: ColumnDef[], key: string[]): string {
+  const text = JSON.stringify([columns.map((c) => [c.name, c.kind, c.sqlType, c.optional, c.symbols ?? null]), key]);
+  return createHash('sha1').update(text).digest('hex').slice(0, 16);
 }

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   SOURCE_POSITION_INVALID: 'The stored source position cannot be parsed.',
   SNAPSHOT_FAILED: 'A snapshot query failed for a reason retrying cannot fix (privileges, a dropped table); the snapshot resumes once fixed.',
   SOURCE_FENCED: 'Another source instance with the same SOURCE_ID took over; this one stopped without writing.',
+  TRANSFORM_FAILED: 'A column selection, masking rule or transform cannot apply to a table or value as configured (it would drop or blank a key column, a cast cannot convert a value, a route gives an invalid topic); the message names the transform, table and column. Nothing is written past it.',
   UNSUPPORTED_COLUMN_TYPE: 'A captured column has a type this version cannot convert exactly.',
   SCHEMA_INCOMPATIBLE: 'The registry refused a new schema version under the subject\'s compatibility level. The source pauses at its last committed position (alive, unready) and retries every SCHEMA_RETRY_INTERVAL_MS until the operator relaxes the subject\'s level; see docs/schema-evolution.md.',
   REGISTRY_UNAVAILABLE: 'The schema registry could not be reached or answered with a server error.',

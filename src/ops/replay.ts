@@ -13,6 +13,7 @@ import { slices } from '../source/kafka-writer.ts';
 import { mysqlConnection } from '../source/mysql-connection.ts';
 import { checkSource } from '../source/preconditions.ts';
 import { checkRetention } from '../source/retention.ts';
+import { sourceTransform } from '../source/source-transform.ts';
 import { TableKeys } from '../source/table-keys.ts';
 import { VERSION } from '../version.ts';
 
@@ -129,6 +130,7 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
   const { connector, rowMetadata } = await checkSource(mysqlConnection(config), replayServerId(config));
   const encoder = new EventEncoder(registry, { prefix: config.TOPIC_PREFIX, sourceId: config.SOURCE_ID, connector, compatibility: config.SCHEMA_COMPATIBILITY, version: VERSION, converter: config.VALUE_CONVERTER });
   // The live source's keys, so the replayed changes land on the same documents.
+  const transform = sourceTransform(config);
   const keys = new TableKeys(config.KEY_COLUMNS);
   const conn = await mysql.createConnection({ ...mysqlConnection(config), connectTimeout: 10_000 });
   await keys.load(conn).finally(() => conn.end());
@@ -150,10 +152,15 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
         chain = chain.then(async () => {
           const records: EncodedRecord[] = [];
           for (const event of tx.events) {
-            records.push(...(await encoder.encodeChange(event, config.TOMBSTONES_ON_DELETE)));
+            // The live source's selection, masking and transforms: a replay never writes more than it would.
+            const shaped = transform(event);
+            if (!shaped) continue;
+            records.push(...(await encoder.encodeChange(shaped, config.TOMBSTONES_ON_DELETE)));
             result.changes[event.op as 'c' | 'u' | 'd'] += 1;
           }
-          const messages = [{ topic: plan.topic, messages: records.map((r) => ({ key: r.key, value: r.value })) }];
+          // Each record's own topic: a route transform may send the table elsewhere.
+          const topics = [...new Set(records.map((r) => r.topic))];
+          const messages = topics.map((topic) => ({ topic, messages: records.filter((r) => r.topic === topic).map((r) => ({ key: r.key, value: r.value })) }));
           for (const topicMessages of slices(messages, 128 * 1024)) await producer.sendBatch({ topicMessages, acks: -1 });
           result.records += records.length;
           reader.resume('replay');

@@ -1,11 +1,12 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Type } from 'avsc';
 import { avroType } from '../core/avro-types.ts';
+import type { TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { isJsonRecord, parseJsonRecord } from '../core/json-record.ts';
 import { SourcePosition } from '../core/position.ts';
 import { registrySecurityError, type Registry } from '../core/schema-registry.ts';
-import { rowTypeOfEnvelope } from './index-mapping.ts';
+import { rowTypeOfEnvelope, tableSchemaOfRow } from './index-mapping.ts';
 
 /** A change as the sink sees it after decoding: enough to index or delete one document. */
 export interface DecodedChange {
@@ -19,16 +20,17 @@ export interface DecodedChange {
   /** Commit time on the source server, ms since the epoch. */
   tsMs: bigint;
   gtid: string | null;
-  /** Registry id of the value schema and its row type, for index mappings. */
-  valueSchemaId: number;
-  rowType: Type | undefined;
+  snapshot: 'true' | 'last' | 'incremental' | 'false';
+  serverId: number;
+  /** The row's columns and kinds, from the value schema: what the sink's transforms and index mappings work on. */
+  schema: TableSchema;
 }
 
 interface Envelope {
   op: string;
   before: Record<string, unknown> | null;
   after: Record<string, unknown> | null;
-  source: { db: string; table: string; file: string; pos: bigint | number; row: number; ts_ms: bigint | number; gtid: string | null };
+  source: { db: string; table: string; file: string; pos: bigint | number; row: number; ts_ms: bigint | number; gtid: string | null; snapshot: string; server_id: bigint | number };
 }
 
 /**
@@ -37,8 +39,8 @@ interface Envelope {
  */
 export class ChangeDecoder {
   readonly #registry: Registry;
-  readonly #rowTypes = new Map<number, Type | undefined>();
-  readonly #jsonSchemas = new Map<string, { id: number; rowType: Type | undefined }>();
+  /** Per value schema (registry id, or JSON schema text) and table: one schema object, so per-schema caches downstream keep hitting. */
+  readonly #schemas = new Map<string, TableSchema>();
 
   constructor(registry: Registry) {
     this.#registry = registry;
@@ -49,30 +51,34 @@ export class ChangeDecoder {
     if (message.value === null || message.value.length === 0) return null;
     if (isJsonRecord(message.value)) return this.#decodeJson(message.value, message.key);
     const valueSchemaId = schemaIdOf(message.value);
-    const envelope = (await this.#decode(message.value, 'value')) as Envelope;
+    const envelope = checkedEnvelope((await this.#decode(message.value, 'value')) as Envelope);
     const key = message.key && message.key.length > 0 ? ((await this.#decode(message.key, 'key')) as Record<string, unknown>) : null;
-    return changeOf(envelope, key, valueSchemaId, await this.#rowType(valueSchemaId));
+    const rowType = async () => rowTypeOfEnvelope((await this.#registry.client.getSchema(valueSchemaId)) as unknown as Type);
+    return changeOf(envelope, key, await this.#schema(String(valueSchemaId), envelope, rowType));
   }
 
-  /**
-   * VALUE_CONVERTER=json records carry their Avro schema: it gives the row type (for mappings)
-   * and a local id per distinct schema (negative, so it never meets a registry id).
-   */
-  #decodeJson(value: Buffer, keyBuffer: Buffer | null): DecodedChange {
-    let envelope: Envelope;
+  /** VALUE_CONVERTER=json records carry their Avro schema: it gives the row's columns. */
+  async #decodeJson(value: Buffer, keyBuffer: Buffer | null): Promise<DecodedChange> {
+    let record: ReturnType<typeof parseJsonRecord>;
     let key: Record<string, unknown> | null = null;
-    let schemaText: string;
     try {
-      const record = parseJsonRecord(value);
-      envelope = record.payload as unknown as Envelope;
-      schemaText = JSON.stringify(record.schema);
+      record = parseJsonRecord(value);
       if (keyBuffer && keyBuffer.length > 0) key = parseJsonRecord(keyBuffer).payload;
-      if (!this.#jsonSchemas.has(schemaText)) this.#jsonSchemas.set(schemaText, { id: -1 - this.#jsonSchemas.size, rowType: rowTypeOfEnvelope(avroType(record.schema as never)) });
     } catch (error) {
       throw new CdcError('DECODE_FAILED', `Cannot decode a JSON change record: ${errorMessage(error)}`, { cause: error });
     }
-    const { id, rowType } = this.#jsonSchemas.get(schemaText)!;
-    return changeOf(envelope, key, id, rowType);
+    const envelope = checkedEnvelope(record.payload as unknown as Envelope);
+    return changeOf(envelope, key, await this.#schema(JSON.stringify(record.schema), envelope, async () => rowTypeOfEnvelope(avroType(record.schema as never))));
+  }
+
+  async #schema(schemaKey: string, envelope: Envelope, rowType: () => Promise<Type | undefined>): Promise<TableSchema> {
+    const cacheKey = `${schemaKey}\u0000${envelope.source.db}\u0000${envelope.source.table}`;
+    let schema = this.#schemas.get(cacheKey);
+    if (!schema) {
+      schema = tableSchemaOfRow(envelope.source.db, envelope.source.table, await rowType());
+      this.#schemas.set(cacheKey, schema);
+    }
+    return schema;
   }
 
   async #decode(buffer: Buffer, what: string): Promise<unknown> {
@@ -93,16 +99,18 @@ export class ChangeDecoder {
     }
   }
 
-  async #rowType(id: number): Promise<Type | undefined> {
-    if (!this.#rowTypes.has(id)) this.#rowTypes.set(id, rowTypeOfEnvelope((await this.#registry.client.getSchema(id)) as unknown as Type));
-    return this.#rowTypes.get(id);
-  }
 }
 
-function changeOf(envelope: Envelope, key: Record<string, unknown> | null, valueSchemaId: number, rowType: Type | undefined): DecodedChange {
-  if (!['c', 'u', 'd', 'r'].includes(envelope.op) || !envelope.source) {
-    throw new CdcError('DECODE_FAILED', `Record is not a change envelope (op=${JSON.stringify(envelope.op)})`);
+function checkedEnvelope(envelope: Envelope): Envelope {
+  if (!envelope || !['c', 'u', 'd', 'r'].includes(envelope.op) || !envelope.source) {
+    throw new CdcError('DECODE_FAILED', `Record is not a change envelope (op=${JSON.stringify(envelope?.op)})`, {
+      hint: 'The sink indexes change envelopes. Records written by the source\'s `unwrap` transform are flat rows for other consumers: leave their topics out of SINK_TOPICS.',
+    });
   }
+  return envelope;
+}
+
+function changeOf(envelope: Envelope, key: Record<string, unknown> | null, schema: TableSchema): DecodedChange {
   const { source } = envelope;
   return {
     op: envelope.op as DecodedChange['op'],
@@ -114,8 +122,9 @@ function changeOf(envelope: Envelope, key: Record<string, unknown> | null, value
     table: source.table,
     tsMs: BigInt(source.ts_ms),
     gtid: source.gtid ?? null,
-    valueSchemaId,
-    rowType,
+    snapshot: source.snapshot === 'true' || source.snapshot === 'last' || source.snapshot === 'incremental' ? source.snapshot : 'false',
+    serverId: Number(source.server_id),
+    schema,
   };
 }
 

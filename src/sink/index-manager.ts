@@ -1,6 +1,6 @@
 import { elasticsearchSecurityError } from './elasticsearch-client.ts';
 import { errors, type Client } from '@elastic/elasticsearch';
-import type { Type } from 'avsc';
+import type { TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { isRetriableTransportError } from './bulk-writer.ts';
@@ -34,11 +34,11 @@ export class IndexManager {
     this.#log = log;
   }
 
-  /** Makes `name` (an index, or an alias with INDEX_WRITE_ALIAS) ready for documents of a schema. */
-  async ensure(name: string, schemaId: number, rowType: Type | undefined): Promise<void> {
-    const cacheKey = `${name}\u0000${schemaId}`;
+  /** Makes `name` (an index, or an alias with INDEX_WRITE_ALIAS) ready for documents of a (transformed) table schema. */
+  async ensure(name: string, schema: TableSchema): Promise<void> {
+    const cacheKey = `${name}\u0000${schema.fingerprint}`;
     if (this.#done.has(cacheKey)) return;
-    const properties: Record<string, unknown> = { ...(rowType ? propertiesOf(rowType) : {}), ...this.#settings.extraProperties };
+    const properties: Record<string, unknown> = { ...propertiesOf(schema), ...this.#settings.extraProperties };
     if (this.#settings.softDeletes) properties.__deleted = { type: 'boolean' };
     try {
       // `exists` is true for an alias too; mappings put through an alias reach every index behind it.

@@ -1,56 +1,82 @@
 import type { Type } from 'avsc';
+import { schemaFingerprint, type ColumnDef, type ColumnKind, type TableSchema } from '../core/change-event.ts';
 
 type Mapping = Record<string, unknown>;
 
 /**
- * Elasticsearch field mappings generated from the Avro row schema, so the index never depends on
- * dynamic guessing (a first value of "12.50" would otherwise map a DECIMAL as text). The document
- * keeps every value exactly in `_source`; the mapping decides how it is searched:
+ * Elasticsearch field mappings generated from the row's column kinds (read back from the Avro
+ * schema, then changed by the sink's transforms), so the index never depends on dynamic guessing
+ * (a first value of "12.50" would otherwise map a DECIMAL as text). The document keeps every
+ * value exactly in `_source`; the mapping decides how it is searched:
  * - DECIMAL and BIGINT UNSIGNED are indexed as `double` (range queries work, beyond 15–17
  *   significant digits they are approximate; `_source` stays exact). `scaled_float` would be
  *   closer but needs the mapper-extras module, which not every distribution ships.
  * - TIME is a `keyword` (`-838:59:59.000000` has no date meaning).
  * - JSON columns are stored unindexed (`enabled: false`): any JSON shape is accepted.
  */
-export function mappingFor(fieldType: Type): Mapping {
-  const type = unwrapNullable(fieldType);
-  switch (type.typeName) {
+const MAPPINGS: Record<ColumnKind, Mapping> = {
+  int32: { type: 'integer' },
+  int64: { type: 'long' },
+  decimal: { type: 'double' },
+  float32: { type: 'float' },
+  float64: { type: 'double' },
+  boolean: { type: 'boolean' },
+  string: { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } },
+  bytes: { type: 'binary' },
+  date: { type: 'date', format: 'strict_date' },
+  time: { type: 'keyword' },
+  datetime: { type: 'date', format: 'strict_date_optional_time' },
+  timestamp: { type: 'date', format: 'strict_date_optional_time' },
+  json: { type: 'object', enabled: false },
+};
+
+export function propertiesOf(schema: TableSchema): Record<string, Mapping> {
+  return Object.fromEntries(schema.columns.map((column) => [column.name, MAPPINGS[column.kind]]));
+}
+
+/** The column kind an Avro field type carries (the inverse of the source's avroTypeOf). */
+function kindOf(fieldType: Type): ColumnKind {
+  switch (unwrapNullable(fieldType).typeName) {
     case 'int':
-      return { type: 'integer' };
+      return 'int32';
     case 'long':
     case 'abstract:long':
-      return { type: 'long' };
+      return 'int64';
     case 'float':
-      return { type: 'float' };
+      return 'float32';
     case 'double':
+      return 'float64';
     case 'logical:decimal':
-      return { type: 'double' };
+      return 'decimal';
     case 'boolean':
-      return { type: 'boolean' };
-    case 'string':
-      return { type: 'text', fields: { keyword: { type: 'keyword', ignore_above: 256 } } };
+      return 'boolean';
     case 'bytes':
     case 'fixed':
-      return { type: 'binary' };
+      return 'bytes';
     case 'logical:date':
-      return { type: 'date', format: 'strict_date' };
-    case 'logical:local-timestamp-micros':
-    case 'logical:timestamp-micros':
-      return { type: 'date', format: 'strict_date_optional_time' };
+      return 'date';
     case 'logical:time-micros':
-      return { type: 'keyword' };
+      return 'time';
+    case 'logical:local-timestamp-micros':
+      return 'datetime';
+    case 'logical:timestamp-micros':
+      return 'timestamp';
     case 'logical:json':
-      return { type: 'object', enabled: false };
-    case 'record':
-      return { properties: propertiesOf(type) };
+      return 'json';
     default:
-      return { type: 'keyword' };
+      return 'string';
   }
 }
 
-export function propertiesOf(recordType: Type): Record<string, Mapping> {
-  const fields = (recordType as unknown as { fields: Array<{ name: string; type: Type }> }).fields;
-  return Object.fromEntries(fields.map((field) => [field.name, mappingFor(field.type)]));
+/**
+ * The table schema of a change record's row type, so the sink's transforms see the same typed
+ * schema as the source's. Its key is empty: on the sink the document id comes from the record's
+ * key, not from the row.
+ */
+export function tableSchemaOfRow(database: string, table: string, rowType: Type | undefined): TableSchema {
+  const fields = (rowType as unknown as { fields?: Array<{ name: string; type: Type }> } | undefined)?.fields ?? [];
+  const columns = fields.map((field): ColumnDef => ({ name: field.name, kind: kindOf(field.type), sqlType: unwrapNullable(field.type).typeName, optional: true }));
+  return { database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) };
 }
 
 function unwrapNullable(type: Type): Type {

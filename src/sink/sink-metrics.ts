@@ -23,7 +23,7 @@ export function createSinkMetrics() {
     batchSize: new Histogram({ name: 'cdc_sink_batch_records', help: 'Records per processed batch', buckets: [1, 10, 100, 500, 1000, 5000, 10000], registers: [registry] }),
     lagRecords: new Gauge({ name: 'cdc_sink_lag_records', help: 'Records behind the end of each partition', labelNames: ['topic', 'partition'], registers: [registry] }),
     deadLetters: new Counter({ name: 'cdc_sink_dead_letters_total', help: 'Records sent to the dead-letter topic, by error code', labelNames: ['code'], registers: [registry] }),
-    skipped: new Counter({ name: 'cdc_sink_skipped_total', help: 'Records not indexed, by reason (tombstone, keyless)', labelNames: ['reason'], registers: [registry] }),
+    skipped: new Counter({ name: 'cdc_sink_skipped_total', help: 'Records not indexed, by reason (tombstone, keyless, filtered)', labelNames: ['reason'], registers: [registry] }),
   };
 }
 

@@ -23,6 +23,9 @@ import { checkElasticsearchAccess, elasticsearchClient } from './elasticsearch-c
 import { IndexManager } from './index-manager.ts';
 import { indexName } from './index-naming.ts';
 import { createSinkMetrics, type SinkMetrics } from './sink-metrics.ts';
+import type { ChangeEvent, Row } from '../core/change-event.ts';
+import { buildTransforms } from '../transforms/catalog.ts';
+import { chain, type Transform } from '../transforms/transform.ts';
 
 /**
  * The sink: a consumer group on the change topics → decode → one document action per change with
@@ -40,6 +43,8 @@ export class SinkService implements Probe {
   readonly #writer: BulkWriter;
   readonly #dlq: DeadLetterQueue;
   readonly #topicPatterns: RegExp[];
+  /** TRANSFORMS: every decoded change passes here before it becomes a document. */
+  readonly #transform: Transform;
   readonly #stop = new AbortController();
   #consumer: Consumer | undefined;
   #subscribed = new Set<string>();
@@ -78,6 +83,7 @@ export class SinkService implements Probe {
     this.#writer = new BulkWriter(this.#es, { maxActions: config.BULK_MAX_ACTIONS, maxBytes: config.BULK_MAX_BYTES }, log);
     this.#dlq = new DeadLetterQueue(this.#kafka, config.DLQ_TOPIC ?? `${config.TOPIC_PREFIX}.dlq`);
     this.#topicPatterns = sinkTopicPatterns(config);
+    this.#transform = chain(buildTransforms(config.TRANSFORMS, { side: 'sink', topicOf: (event) => event.topic! }));
   }
 
   /** Runs until stop() or a fatal error (which it throws). */
@@ -323,30 +329,36 @@ export class SinkService implements Probe {
       this.metrics.skipped.inc({ reason: 'keyless' });
       return [];
     }
-    const index = indexName(this.#config.INDEX_NAME_TEMPLATE, { topic, prefix: this.#config.TOPIC_PREFIX, database: change.database, table: change.table });
-    await this.#indices.ensure(index, change.valueSchemaId, change.rowType);
+    const event = this.#transform(changeEvent(change, topic));
+    if (!event) {
+      this.metrics.skipped.inc({ reason: 'filtered' });
+      return [];
+    }
+    const index = indexName(event.index ?? this.#config.INDEX_NAME_TEMPLATE, { topic: event.topic ?? topic, prefix: this.#config.TOPIC_PREFIX, database: change.database, table: change.table });
+    await this.#indices.ensure(index, event.schema);
     const version = versionOf(change.position);
-    if (change.key) return [{ index, id: documentId(change.key), version, document: this.#document(change), origin: message }];
+    if (change.key) return [{ index, id: documentId(change.key), version, document: this.#document(change, event), origin: message }];
     // Keyless: the row's content is its identity. An update removes the old content's document
     // and indexes the new one, both under the change's version, so replays stay idempotent.
-    const removed = change.before && rowDocumentId(change.before);
-    const added = change.after && rowDocumentId(change.after);
+    const removed = event.before && rowDocumentId(event.before);
+    const added = event.after && rowDocumentId(event.after);
     const actions: BulkAction<KafkaMessage>[] = [];
-    if (removed && removed !== added) actions.push({ index, id: removed, version, document: this.#document({ ...change, op: 'd' }), origin: message });
-    if (added) actions.push({ index, id: added, version, document: this.#document(change), origin: message });
+    if (removed && removed !== added) actions.push({ index, id: removed, version, document: this.#document({ ...change, op: 'd' }, event), origin: message });
+    if (added) actions.push({ index, id: added, version, document: this.#document(change, event), origin: message });
     return actions;
   }
 
   /**
-   * The document text of a change; null deletes. In soft delete mode a delete is the row's last
-   * image marked `__deleted: true`, indexed under the delete's version like any other change.
+   * The document text of a change (its row images as the transforms left them); null deletes. In
+   * soft delete mode a delete is the row's last image marked `__deleted: true`, indexed under the
+   * delete's version like any other change.
    */
-  #document(change: DecodedChange): string | null {
+  #document(change: DecodedChange, event: ChangeEvent): string | null {
     const deleted = change.op === 'd';
     if (deleted && this.#config.DELETE_MODE === 'hard') return null;
     const metadata = this.#config.DOCUMENT_METADATA ? metadataOf(change, this.#config.DOCUMENT_METADATA, this.#config.DOCUMENT_METADATA_PREFIX) : {};
     const flag = this.#config.DELETE_MODE === 'soft' ? { __deleted: deleted } : {};
-    return documentJson({ ...((deleted ? change.before : change.after) ?? {}), ...flag, ...metadata });
+    return documentJson({ ...((deleted ? event.before : event.after) ?? {}), ...flag, ...metadata });
   }
 
   #letter(topic: string, partition: number, message: KafkaMessage, error: CdcError): DeadLetter {
@@ -449,6 +461,22 @@ export class SinkService implements Probe {
       config: redactConfig(sinkSpec, this.#config),
     };
   }
+}
+
+/** A decoded change as the typed event the transforms take; its topic is the record's. */
+function changeEvent(change: DecodedChange, topic: string): ChangeEvent {
+  return {
+    op: change.op,
+    schema: change.schema,
+    before: change.before as Row | null,
+    after: change.after as Row | null,
+    position: change.position,
+    gtid: change.gtid ?? undefined,
+    tsMs: Number(change.tsMs),
+    snapshot: change.snapshot,
+    serverId: change.serverId,
+    topic,
+  };
 }
 
 function sameSet(a: Set<string>, b: Set<string>): boolean {

@@ -69,6 +69,11 @@ export function keySchema(prefix: string, table: TableSchema): Record<string, un
   return recordOf('Key', avroNamespace(prefix, table), table, keyColumns.map((c) => ({ ...c, optional: false })));
 }
 
+/** Value schema of unwrapped (flat) records: the table's Value record alone. */
+export function flatValueSchema(prefix: string, table: TableSchema): Record<string, unknown> {
+  return recordOf('Value', avroNamespace(prefix, table), table, table.columns);
+}
+
 /** Envelope schema: the template around the table's Value record and the fixed Source block. */
 export function envelopeSchema(prefix: string, table: TableSchema): Record<string, unknown> {
   const namespace = avroNamespace(prefix, table);

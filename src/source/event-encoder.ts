@@ -4,7 +4,7 @@ import type { Registry } from '../core/schema-registry.ts';
 import { JsonText } from '../core/avro-types.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { jsonRecord } from '../core/json-record.ts';
-import { avroName, changedColumns, envelopeSchema, keySchema } from './avro-schema.ts';
+import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 
 export interface EncodedRecord {
   topic: string;
@@ -50,7 +50,8 @@ export function topicFor(prefix: string, database: string, table: string): strin
 export class EventEncoder {
   readonly #registry: Registry;
   readonly #settings: EncoderSettings;
-  readonly #tables = new Map<TableSchema, Promise<TableEncoding>>();
+  /** Per table schema, per topic (a route transform can send one table to another topic). */
+  readonly #tables = new Map<TableSchema, Map<string, Promise<TableEncoding>>>();
 
   constructor(registry: Registry, settings: EncoderSettings) {
     this.#registry = registry;
@@ -62,7 +63,9 @@ export class EventEncoder {
   }
 
   async encode(event: ChangeEvent): Promise<EncodedRecord> {
-    const encoding = await this.#encoding(event.schema);
+    const encoding = await this.#encoding(event.schema, event.topic ?? this.topicOf(event.schema), event.flat === true);
+    const keyRecord = encoding.key && toRecord(encoding.keyFields, keyOf(event));
+    if (event.flat) return this.#record(encoding, keyRecord, toRecord(encoding.fields, event.after!));
     const { prefix, sourceId, connector, version } = this.#settings;
     const envelope = {
       before: event.before && toRecord(encoding.fields, event.before),
@@ -86,15 +89,19 @@ export class EventEncoder {
       ts_ms: Date.now(),
       transaction: event.transaction ? { id: event.transaction.id, total_order: event.transaction.totalOrder, data_collection_order: event.transaction.tableOrder } : null,
     };
-    const keyRecord = encoding.key && toRecord(encoding.keyFields, keyOf(event));
+    if (this.#settings.converter === 'json' && encoding.jsonColumns.size > 0) for (const row of [envelope.before, envelope.after]) if (row) embedJson(row, encoding.jsonColumns);
+    return this.#record(encoding, keyRecord, envelope);
+  }
+
+  /** Key and value in the configured converter's format. */
+  async #record(encoding: TableEncoding, keyRecord: Record<string, unknown> | null, valueRecord: Record<string, unknown>): Promise<EncodedRecord> {
     let key: Buffer | null;
     let value: Buffer;
     if (this.#settings.converter === 'json') {
-      if (encoding.jsonColumns.size > 0) for (const row of [envelope.before, envelope.after]) if (row) embedJson(row, encoding.jsonColumns);
-      value = jsonRecord(encoding.value.schema, envelope);
+      value = jsonRecord(encoding.value.schema, valueRecord);
       key = keyRecord && jsonRecord(encoding.key!.schema, keyRecord);
     } else {
-      value = await this.#registry.encode(encoding.value.id!, envelope);
+      value = await this.#registry.encode(encoding.value.id!, valueRecord);
       key = keyRecord && (await this.#registry.encode(encoding.key!.id!, keyRecord));
     }
     return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
@@ -108,22 +115,25 @@ export class EventEncoder {
     return [record];
   }
 
-  #encoding(schema: TableSchema): Promise<TableEncoding> {
-    let encoding = this.#tables.get(schema);
+  #encoding(schema: TableSchema, topic: string, flat: boolean): Promise<TableEncoding> {
+    let byTopic = this.#tables.get(schema);
+    if (!byTopic) this.#tables.set(schema, (byTopic = new Map()));
+    const cacheKey = flat ? `${topic}\u0000flat` : topic;
+    let encoding = byTopic.get(cacheKey);
     if (!encoding) {
-      encoding = this.#register(schema);
-      this.#tables.set(schema, encoding);
+      encoding = this.#register(schema, topic, flat);
+      byTopic.set(cacheKey, encoding);
       // A failed registration must be retried with the next event, not cached.
-      encoding.catch(() => this.#tables.delete(schema));
+      encoding.catch(() => byTopic.delete(cacheKey));
     }
     return encoding;
   }
 
-  async #register(schema: TableSchema): Promise<TableEncoding> {
+  /** Subjects follow the topic the record is written to (TopicNameStrategy), routed or not. */
+  async #register(schema: TableSchema, topic: string, flat: boolean): Promise<TableEncoding> {
     const { prefix } = this.#settings;
-    const topic = this.topicOf(schema);
     const json = this.#settings.converter === 'json';
-    const valueSchema = envelopeSchema(prefix, schema);
+    const valueSchema = flat ? flatValueSchema(prefix, schema) : envelopeSchema(prefix, schema);
     const value = { schema: valueSchema, id: json ? undefined : await this.#registerOrExplain(`${topic}-value`, valueSchema, schema) };
     const keyAvro = keySchema(prefix, schema);
     const key = keyAvro && { schema: keyAvro, id: json ? undefined : await this.#registerOrExplain(`${topic}-key`, keyAvro, schema) };

@@ -30,6 +30,9 @@ import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { transactionMarkers } from './transaction-metadata.ts';
 import { TransactionQueue } from './transaction-queue.ts';
 import { OperatorPause } from './operator-pause.ts';
+import { sourceTransform } from './source-transform.ts';
+import { tableSelected } from '../transforms/selection.ts';
+import type { Transform } from '../transforms/transform.ts';
 import { VERSION } from '../version.ts';
 import type { ChangeEvent } from '../core/change-event.ts';
 
@@ -75,10 +78,13 @@ export class SourceService implements Probe {
   #stateSince = Date.now();
   /** Why an operator (or the service itself) paused reading the binlog; undefined while reading. */
   #pausedBy: string | undefined;
+  /** Column selection, masking and TRANSFORMS: every snapshot row and streamed change passes here before encoding. */
+  readonly #transform: Transform;
 
   constructor(config: SourceConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
+    this.#transform = sourceTransform(config);
     this.#serverId = replicaServerId(config);
     this.#kafka = createKafka(kafkaSettings(config), log);
     this.#registry = new Registry(registrySettings(config));
@@ -298,7 +304,10 @@ export class SourceService implements Probe {
     for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
       const started = process.hrtime.bigint();
       const records: EncodedRecord[] = [];
-      for (const event of chunk.events) records.push(await encoder.encode(event));
+      for (const event of chunk.events) {
+        const shaped = this.#transform(event);
+        if (shaped) records.push(await encoder.encode(shaped));
+      }
       await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
       const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
       const finished = chunk.progress.done.length === chunk.progress.tables.length;
@@ -395,7 +404,9 @@ export class SourceService implements Probe {
       const markers = this.#config.TRANSACTION_METADATA && tx.events.length > 0 ? transactionMarkers(tx, this.#config.TOPIC_PREFIX) : undefined;
       if (markers) records.push(markers.begin);
       for (const event of events) {
-        records.push(...(await encoder.encodeChange(event, this.#config.TOMBSTONES_ON_DELETE)));
+        const shaped = this.#transform(event);
+        if (!shaped) continue;
+        records.push(...(await encoder.encodeChange(shaped, this.#config.TOMBSTONES_ON_DELETE)));
       }
       if (markers) records.push(markers.end);
     }
@@ -420,12 +431,7 @@ export class SourceService implements Probe {
   }
 
   #captures(database: string, table: string): boolean {
-    const { DATABASE_INCLUDE, TABLE_INCLUDE, TABLE_EXCLUDE } = this.#config;
-    const qualified = `${database}.${table}`;
-    if (DATABASE_INCLUDE && !DATABASE_INCLUDE.some((re) => re.test(database))) return false;
-    if (TABLE_INCLUDE && !TABLE_INCLUDE.some((re) => re.test(qualified))) return false;
-    if (TABLE_EXCLUDE?.some((re) => re.test(qualified))) return false;
-    return true;
+    return tableSelected(this.#config, database, table);
   }
 
   async #teardown(): Promise<void> {

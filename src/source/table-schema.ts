@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import type { ColumnDef, TableSchema } from '../core/change-event.ts';
+import { schemaFingerprint, type ColumnDef, type TableSchema } from '../core/change-event.ts';
 import { columnDef, type BinlogColumn } from './column-types.ts';
 
 /**
@@ -18,12 +17,7 @@ export function deriveTableSchema(
   const keyIndexes = new Set(primaryKey ?? []);
   const defs: ColumnDef[] = columns.map((column, i) => columnDef(`${database}.${table}`, column, typeCodes[i], !keyIndexes.has(i)));
   const key = (primaryKey ?? []).map((i) => defs[i]!.name);
-  return { database, table, columns: defs, key, fingerprint: fingerprintOf(defs, key) };
-}
-
-function fingerprintOf(columns: ColumnDef[], key: string[]): string {
-  const text = JSON.stringify([columns.map((c) => [c.name, c.kind, c.sqlType, c.optional, c.symbols ?? null]), key]);
-  return createHash('sha1').update(text).digest('hex').slice(0, 16);
+  return { database, table, columns: defs, key, fingerprint: schemaFingerprint(defs, key) };
 }
 
 /** Caches schemas by table id and metadata so each TableMap costs one lookup, not a derivation. */

@@ -1,0 +1,74 @@
+import type { ChangeEvent, ColumnKind, ColumnValue, Op } from '../core/change-event.ts';
+import { textOf, type Transform } from './transform.ts';
+
+export const FILTER_OPERATORS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'in', 'not_in', 'matches', 'is_null', 'not_null'] as const;
+export type FilterOperator = (typeof FILTER_OPERATORS)[number];
+
+export interface FilterOptions {
+  ops?: Op[] | undefined;
+  field?: string | undefined;
+  operator: FilterOperator;
+  value?: string | undefined;
+  mode: 'include' | 'exclude';
+}
+
+const NUMERIC = new Set<ColumnKind>(['int32', 'int64', 'decimal', 'float32', 'float64']);
+
+/**
+ * Keeps (`include`) or drops (`exclude`) the events that match every given condition: the op is
+ * one of `ops`, and `field` of the row image (after, or before for deletes) compares with
+ * `value`. Numeric columns compare as numbers, everything else as canonical text (so dates and
+ * timestamps compare in time order). Like any filter on a change stream, dropping the update that
+ * moves a row out of the condition leaves the row's last image downstream.
+ */
+export function filter(options: FilterOptions): Transform {
+  const { ops, field, operator, value, mode } = options;
+  const list = operator === 'in' || operator === 'not_in' ? new Set((value ?? '').split(',').map((v) => v.trim())) : undefined;
+  const pattern = operator === 'matches' ? new RegExp(`^(?:${value})$`) : undefined;
+  const number = Number(value);
+  const holds = (event: ChangeEvent): boolean => {
+    if (ops && !ops.includes(event.op)) return false;
+    if (field === undefined) return true;
+    const actual: ColumnValue = (event.after ?? event.before)?.[field] ?? null;
+    switch (operator) {
+      case 'is_null':
+        return actual === null;
+      case 'not_null':
+        return actual !== null;
+      case 'in':
+        return actual !== null && list!.has(textOf(actual));
+      case 'not_in':
+        return actual === null || !list!.has(textOf(actual));
+      case 'matches':
+        return actual !== null && pattern!.test(textOf(actual));
+      default: {
+        if (actual === null) return operator === 'ne';
+        const kind = event.schema.columns.find((c) => c.name === field)?.kind;
+        const order = kind && NUMERIC.has(kind) && !Number.isNaN(number) ? Math.sign(Number(actual) - number) : compareText(textOf(actual), value ?? '');
+        return compare(operator, order);
+      }
+    }
+  };
+  return mode === 'include' ? (event) => (holds(event) ? event : null) : (event) => (holds(event) ? null : event);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compare(operator: FilterOperator, order: number): boolean {
+  switch (operator) {
+    case 'eq':
+      return order === 0;
+    case 'ne':
+      return order !== 0;
+    case 'lt':
+      return order < 0;
+    case 'le':
+      return order <= 0;
+    case 'gt':
+      return order > 0;
+    default:
+      return order >= 0;
+  }
+}
