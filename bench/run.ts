@@ -186,6 +186,7 @@ async function compressionBench(): Promise<void> {
   for (const [codec, { rate, bytes }] of results) {
     console.log(`KAFKA_COMPRESSION=${codec.padEnd(6)} ${rate.toFixed(0).padStart(7)} rows/s (${(rate / none.rate).toFixed(3)} of none), ${(bytes / 1048576).toFixed(1).padStart(6)} MiB on disk (${(bytes / none.bytes).toFixed(3)} of none)`);
   }
+}
 
 /** Key and value bytes per record of a topic. */
 async function bytesPerRecord(topic: string): Promise<number> {
