@@ -40,7 +40,7 @@ describe('idle captured tables', () => {
       'the stored position to reach the last uncaptured change',
       async () => {
         const stored = (await lastValue(`${pipeline.prefix}.offsets`, pipeline.sourceId))?.position as { file: string; pos: number } | undefined;
-        return stored?.file === master!.File && stored.pos === Number(master!.Position);
+        return stored?.file === master!.File && stored?.pos === Number(master!.Position);
       },
       30_000,
       500,

@@ -5,6 +5,7 @@ import { readTopic } from '../helpers/kafka.ts';
 import { freshDatabase, rootConnection, rows } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { runCli, startService, uniqueName } from '../helpers/services.ts';
+import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 describe('a stored position purged from the server', () => {
