@@ -11,7 +11,7 @@ import { snapshotRequestSpec } from './config/snapshot-request.ts';
 import { sinkSpec } from './config/sink.ts';
 import { sourceSpec } from './config/source.ts';
 import type { AdminToken } from './config/admin.ts';
-import { offsetsActions, pauseActions, restartAction, snapshotAction, type Pausable } from './http/admin-actions.ts';
+import { offsetsActions, pauseActions, restartAction, retryAction, snapshotAction, type Pausable } from './http/admin-actions.ts';
 import { startAdminServer, type AdminAction, type AdminSettings } from './http/admin-server.ts';
 import { startHttpServer, type Probe } from './http/server.ts';
 import { AuditLog, audited, cliActor, type AuditSettings } from './ops/audit-log.ts';
@@ -110,7 +110,9 @@ program
     const config = configOrExit(sourceSpec);
     const log = createLogger(config.LOG_LEVEL, 'source');
     log.info({ config: redactConfig(sourceSpec, config), version: VERSION }, 'source starting');
-    await serve('source', new SourceService(config, log), config, log, config.SIGNAL_TABLE ? [snapshotAction((tables) => requestSnapshot({ ...config, SIGNAL_TABLE: config.SIGNAL_TABLE! }, tables))] : []);
+    const source = new SourceService(config, log);
+    const snapshot = config.SIGNAL_TABLE ? [snapshotAction((tables) => requestSnapshot({ ...config, SIGNAL_TABLE: config.SIGNAL_TABLE! }, tables))] : [];
+    await serve('source', source, config, log, [retryAction(source), ...snapshot]);
   });
 
 program

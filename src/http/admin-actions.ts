@@ -68,3 +68,13 @@ export function snapshotAction(request: (tables: string[]) => Promise<unknown>):
     },
   };
 }
+
+/** Ends a SCHEMA_INCOMPATIBLE pause's wait at once, after the operator fixed the subject's level. */
+export function retryAction(source: { retryNow(): boolean }): AdminAction {
+  return {
+    method: 'POST',
+    path: '/admin/retry',
+    description: 'Retry now what a SCHEMA_INCOMPATIBLE pause waits for (after relaxing the subject\'s compatibility); otherwise it retries every SCHEMA_RETRY_INTERVAL_MS',
+    run: async () => ({ retried: source.retryNow() }),
+  };
+}

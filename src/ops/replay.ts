@@ -118,7 +118,7 @@ async function positionForTime(
     return next ? new SourcePosition(next.name, 4) : until;
   }
   throw new CdcError('SOURCE_POSITION_PURGED', `The server no longer has the binlog of ${new Date(since).toISOString()}: its oldest binlog ${oldest} starts later`, {
-    hint: 'Changes from before the oldest binlog cannot be replayed. Replay from a later time, or re-snapshot the table (incremental snapshots are planned).',
+    hint: 'Changes from before the oldest binlog cannot be replayed. Replay from a later time, or re-snapshot the table while streaming goes on: `cdc snapshot --tables <db.table>` (incremental snapshot).',
     details: { oldestFile: oldest },
   });
 }
