@@ -211,7 +211,8 @@ program
   .requiredOption('--table <db.table>', 'the table to replay')
   .requiredOption('--since <time|position>', 'ISO-8601 time, ms since the epoch, or <binlog file>:<position>')
   .option('--dry-run', 'print the position found, the file range, whether the server still has it and the target topic; change nothing')
-  .action(async (options: { table: string; since: string; dryRun?: boolean }) => {
+  .option('--snapshot-if-gone', 'when the server no longer has that binlog, request an incremental snapshot of the table instead (needs SIGNAL_TABLE)')
+  .action(async (options: { table: string; since: string; dryRun?: boolean; snapshotIfGone?: boolean }) => {
     const config = configOrExit(sourceSpec);
     const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'replay');
     warnInsecure(config, log);
@@ -221,8 +222,16 @@ program
     const subject = { who: cliActor(), action: 'replay', params: { table: options.table, since: options.since, dryRun } };
     try {
       const result = await audited(audit, subject, async () => {
-        const plan = await planReplay(config, options.table, options.since);
-        return dryRun ? plan : runReplay(config, plan, kafka);
+        const plan = await planReplay(config, options.table, options.since).catch((error: unknown) => {
+          const gone = error instanceof CdcError && error.code === 'SOURCE_POSITION_PURGED';
+          if (!gone || !options.snapshotIfGone) throw error;
+          if (!config.SIGNAL_TABLE) throw new CdcError('ARGUMENT_INVALID', '--snapshot-if-gone needs SIGNAL_TABLE (incremental snapshots write their watermarks there)', { cause: error });
+          return undefined;
+        });
+        if (plan) return dryRun ? plan : runReplay(config, plan, kafka);
+        // The binlog is gone: the table's current rows, by an incremental snapshot, are the best replay left.
+        const request = { table: options.table, fallback: 'incremental snapshot', reason: 'the server no longer has the binlog for --since' };
+        return dryRun ? request : { ...request, ...(await requestSnapshot({ ...config, SIGNAL_TABLE: config.SIGNAL_TABLE! }, [options.table])) };
       });
       await audit.close();
       process.stdout.write(`${JSON.stringify({ dryRun, ...result }, null, 2)}\n`);

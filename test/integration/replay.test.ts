@@ -11,6 +11,7 @@ import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
+import { stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -117,6 +118,23 @@ describe('cdc replay', () => {
     assert.deepEqual(await counts(), before);
   });
 
+  it('with --snapshot-if-gone requests an incremental snapshot of the table when the binlog is gone', async () => {
+    await conn.query('CREATE TABLE cdc_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT)');
+    const { MYSQL_USER } = stackEnv();
+    for (const host of ['127.0.0.1', 'localhost']) await conn.query(`GRANT INSERT, DELETE ON \`${pipeline.database}\`.cdc_signal TO '${MYSQL_USER}'@'${host}'`);
+    const withSignal = (...args: string[]) =>
+      runCli(['replay', '--table', `${pipeline.database}.customers`, ...args], { ...pipeline.sourceCommandEnv({ SIGNAL_TABLE: `${pipeline.database}.cdc_signal` }), AUDIT_LOG_FILE: auditFile });
+    const dry = await withSignal('--since', '2000-01-01T00:00:00Z', '--snapshot-if-gone', '--dry-run');
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.equal(JSON.parse(dry.stdout).fallback, 'incremental snapshot');
+    assert.deepEqual(await rows(conn, 'SELECT type FROM cdc_signal'), [], 'a dry run writes no request');
+    const real = await withSignal('--since', '2000-01-01T00:00:00Z', '--snapshot-if-gone');
+    assert.equal(real.status, 0, real.stderr);
+    const [signal] = await rows(conn, 'SELECT type, data FROM cdc_signal');
+    assert.equal(signal?.type, 'execute-snapshot');
+    assert.deepEqual(JSON.parse(String(signal?.data)), { 'data-collections': [`${pipeline.database}.customers`], type: 'incremental' });
+  });
+
   it('audits every replay with its outcome', () => {
     const entries = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { who: string; action: string; outcome: string; params: { dryRun: boolean }; error?: { code: string } });
     const finished = entries.filter((e) => e.outcome !== 'started');
@@ -126,6 +144,8 @@ describe('cdc replay', () => {
       ['replay', 'ok', false, undefined],
       ['replay', 'failed', false, 'SOURCE_POSITION_PURGED'],
       ['replay', 'failed', false, 'ARGUMENT_INVALID'],
+      ['replay', 'ok', true, undefined],
+      ['replay', 'ok', false, undefined],
     ]);
     assert.ok(entries.every((e) => e.who.startsWith('cli:')));
   });
