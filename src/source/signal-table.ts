@@ -3,7 +3,7 @@ import { CdcError } from '../core/errors.ts';
 import { splitQualified } from './table-reader.ts';
 
 /** The signal table's layout (Debezium's), for the hint of a missing or malformed one. */
-export function signalTableDdl(qualified: string): string {
+function signalTableDdl(qualified: string): string {
   const [database, table] = splitQualified(qualified);
   return `CREATE TABLE \`${database}\`.\`${table}\` (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT)`;
 }

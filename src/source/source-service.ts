@@ -399,9 +399,7 @@ export class SourceService implements Probe {
     for (const binlogTx of batch) {
       const events = this.#incremental ? this.#incremental.process(binlogTx) : binlogTx.events;
       changes.push(...events);
-      // Snapshot rows were not part of the binlog transaction: its metadata counts only its own rows.
-      const tx = { ...binlogTx, events: events.filter((e) => e.snapshot === 'false') };
-      const markers = this.#config.TRANSACTION_METADATA && tx.events.length > 0 ? transactionMarkers(tx, this.#config.TOPIC_PREFIX) : undefined;
+      const markers = this.#config.TRANSACTION_METADATA ? this.#markers(binlogTx, events) : undefined;
       if (markers) records.push(markers.begin);
       for (const event of events) {
         const shaped = this.#transform(event);
@@ -428,6 +426,12 @@ export class SourceService implements Probe {
     }
     this.metrics.lagSeconds.set(Math.max(0, (Date.now() - lastTs) / 1000));
     this.#positionTime = lastTs;
+  }
+
+  /** BEGIN/END records of a binlog transaction; snapshot rows appended to it were not part of it. */
+  #markers(binlogTx: SourceTransaction, events: ChangeEvent[]): ReturnType<typeof transactionMarkers> | undefined {
+    const own = events.filter((e) => e.snapshot === 'false');
+    return own.length > 0 ? transactionMarkers({ ...binlogTx, events: own }, this.#config.TOPIC_PREFIX) : undefined;
   }
 
   #captures(database: string, table: string): boolean {
