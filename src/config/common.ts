@@ -2,6 +2,16 @@ import { z } from 'zod';
 import { envVar, int, list, text, url } from './env.ts';
 import { kafkaSecuritySpec, registrySecuritySpec } from './security.ts';
 
+const REGISTRY_URL_DOC = 'Base URL of the Confluent-compatible Schema Registry API (Confluent, Karapace, Apicurio `/apis/ccompat/v7`).';
+
+/**
+ * The source and the sink also run without a registry when every record is self-describing JSON
+ * (VALUE_CONVERTER=json), as Kafka Connect's JsonConverter does; `when` says when it is needed.
+ */
+export function optionalRegistryUrl(when: string, extra: { requiredUnless?: { variable: string; value: string } } = {}) {
+  return envVar(url().optional(), `${REGISTRY_URL_DOC} ${when}`, extra);
+}
+
 /** Variables every service reads: logging, HTTP, Kafka, the registry and topic naming. */
 export const commonSpec = {
   LOG_LEVEL: envVar(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), 'pino log level.', { default: 'info' }),
@@ -15,7 +25,7 @@ export const commonSpec = {
   KAFKA_BROKERS: envVar(list(), 'Comma-separated bootstrap brokers, `host:port`.'),
   KAFKA_CLIENT_ID: envVar(text().default('cdc'), 'Kafka client id (shows up in broker logs and quotas).', { default: 'cdc' }),
   ...kafkaSecuritySpec,
-  SCHEMA_REGISTRY_URL: envVar(url(), 'Base URL of the Confluent-compatible Schema Registry API (Confluent, Karapace, Apicurio `/apis/ccompat/v7`).'),
+  SCHEMA_REGISTRY_URL: envVar(url(), REGISTRY_URL_DOC),
   ...registrySecuritySpec,
   TOPIC_PREFIX: envVar(
     text()

@@ -20,6 +20,11 @@ export interface VarSpec<S extends z.ZodType = z.ZodType> {
   /** Another variable that must be set whenever this one is. */
   requires?: string;
   /**
+   * The variable is required unless another one has this value (SCHEMA_REGISTRY_URL unless
+   * VALUE_CONVERTER=json). Judged on the raw values, so it is listed even when others are invalid.
+   */
+  requiredUnless?: { variable: string; value: string };
+  /**
    * The variable also owns every `NAME_*` variable (TRANSFORMS_ROUTE_REGEX, …): its schema gets
    * `{ value, vars }` and reports problems with the owned variable's name as the issue path.
    */
@@ -153,6 +158,8 @@ export function loadConfig<T extends Spec>(
   }
   for (const [name, varSpec] of Object.entries(spec)) {
     if (varSpec.requires && raw[name] !== undefined && raw[varSpec.requires] === undefined) problems.push(`${varSpec.requires}: is required when ${name} is set (not set)`);
+    const unless = varSpec.requiredUnless;
+    if (unless && raw[name] === undefined && raw[unless.variable] !== unless.value) problems.push(`${name}: is required unless ${unless.variable}=${unless.value} (not set)`);
   }
   if (problems.length > 0) {
     throw new CdcError('CONFIG_INVALID', `Invalid configuration (${problems.length} problem${problems.length > 1 ? 's' : ''}):\n  - ${problems.join('\n  - ')}`, {
@@ -196,7 +203,8 @@ export function configReference(title: string, spec: Spec): string {
     const def = v.default !== undefined ? `\`${v.default}\`` : '';
     const secret = v.secret ? ` Secret: may be given as \`${name}_FILE\`.` : '';
     const requires = v.requires ? ` Requires \`${v.requires}\`.` : '';
-    return `| \`${name}\`${required} | ${def} | ${v.doc}${requires}${secret} |`;
+    const unless = v.requiredUnless ? ` Required unless \`${v.requiredUnless.variable}=${v.requiredUnless.value}\`.` : '';
+    return `| \`${name}\`${required} | ${def} | ${v.doc}${requires}${unless}${secret} |`;
   });
   return [`## ${title}`, '', '| Variable | Default | Meaning |', '|---|---|---|', ...rows, ''].join('\n');
 }

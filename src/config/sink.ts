@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminSpec } from './admin.ts';
-import { commonSpec } from './common.ts';
+import { commonSpec, optionalRegistryUrl } from './common.ts';
 import { elasticsearchSecuritySpec } from './security.ts';
 import { bool, envVar, int, list, regexList, text, url, type ConfigOf } from './env.ts';
 import { transformsVar } from './transforms.ts';
@@ -10,6 +10,9 @@ export const METADATA_FIELDS = ['op', 'ts_ms', 'position', 'gtid', 'version', 'k
 
 export const sinkSpec = {
   ...commonSpec,
+  SCHEMA_REGISTRY_URL: optionalRegistryUrl(
+    'May be left unset when every consumed topic holds VALUE_CONVERTER=json records: a Confluent Avro record then stops the sink with CONFIG_INVALID before anything of it is indexed or dead-lettered.',
+  ),
   SINK_GROUP_ID: envVar(text().default('cdc-sink'), 'Kafka consumer group of the sink; its committed offsets are the sink\'s position.', { default: 'cdc-sink' }),
   SINK_TOPICS: envVar(
     regexList().optional(),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { adminSpec } from './admin.ts';
-import { commonSpec } from './common.ts';
+import { commonSpec, optionalRegistryUrl } from './common.ts';
 import { mysqlSecuritySpec } from './security.ts';
 import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
 import { bool, envVar, int, keyColumns, qualifiedTable, regexList, text, type ConfigOf } from './env.ts';
@@ -9,6 +9,7 @@ import { transformsVar } from './transforms.ts';
 
 export const sourceSpec = {
   ...commonSpec,
+  SCHEMA_REGISTRY_URL: optionalRegistryUrl('Not needed with VALUE_CONVERTER=json.', { requiredUnless: { variable: 'VALUE_CONVERTER', value: 'json' } }),
   SOURCE_ID: envVar(
     text().regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ., _ and -'),
     'Identity of this source: Kafka transactional id (a second instance with the same id fences the first) and key of its stored position.',

@@ -72,6 +72,16 @@ export function isRetriable(error: unknown): boolean {
   return Boolean(error && typeof error === 'object' && 'retriable' in error && (error as { retriable: unknown }).retriable);
 }
 
+/**
+ * Codes that describe the service's own settings or credentials, never one record: a record that
+ * meets one is not dead-lettered (every record after it would be too); the service stops instead.
+ */
+const SERVICE_CODES: ReadonlySet<ErrorCode> = new Set(['CONFIG_INVALID', 'AUTH_FAILED', 'TLS_CERT_INVALID']);
+
+export function isServiceError(error: CdcError): boolean {
+  return SERVICE_CODES.has(error.code);
+}
+
 /** Wrap anything thrown into a CdcError, keeping an existing code. */
 export function toCdcError(error: unknown, code: ErrorCode, message: string, options: CdcErrorOptions = {}): CdcError {
   if (error instanceof CdcError) return error;

@@ -13,13 +13,21 @@ export interface RegistrySettings {
   insecure?: boolean | undefined;
 }
 
-export function registrySettings(config: {
-  SCHEMA_REGISTRY_URL: string;
+interface RegistryConfig {
+  SCHEMA_REGISTRY_URL?: string | undefined;
   SCHEMA_REGISTRY_USERNAME?: string | undefined;
   SCHEMA_REGISTRY_PASSWORD?: string | undefined;
   SCHEMA_REGISTRY_SSL_CA_FILE?: string | undefined;
   SCHEMA_REGISTRY_SSL_INSECURE: boolean;
-}): RegistrySettings {
+}
+
+/** The registry client, or undefined without SCHEMA_REGISTRY_URL (self-describing JSON records need none). */
+export function optionalRegistry(config: RegistryConfig): Registry | undefined {
+  const url = config.SCHEMA_REGISTRY_URL;
+  return url === undefined ? undefined : new Registry(registrySettings({ ...config, SCHEMA_REGISTRY_URL: url }));
+}
+
+export function registrySettings(config: RegistryConfig & { SCHEMA_REGISTRY_URL: string }): RegistrySettings {
   return {
     url: config.SCHEMA_REGISTRY_URL,
     username: config.SCHEMA_REGISTRY_USERNAME,

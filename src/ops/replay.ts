@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { kafkaError } from '../core/kafka.ts';
 import { binlogFileIndex, SourcePosition } from '../core/position.ts';
-import { Registry, registrySettings } from '../core/schema-registry.ts';
+import { optionalRegistry } from '../core/schema-registry.ts';
 import { probeServerId, replayServerId, type SourceConfig } from '../config/source.ts';
 import { BinlogReader, type MysqlConnectionOptions } from '../source/binlog-reader.ts';
 import { binlogStartTime } from '../source/binlog-start-time.ts';
@@ -126,7 +126,7 @@ async function positionForTime(
 /** Replays the plan's range into the table's topic; returns what it wrote. */
 export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: Kafka): Promise<ReplayResult> {
   const [database, name] = plan.table.split('.') as [string, string];
-  const registry = new Registry(registrySettings(config));
+  const registry = optionalRegistry(config);
   const { connector, rowMetadata } = await checkSource(mysqlConnection(config), replayServerId(config));
   const encoder = new EventEncoder(registry, { prefix: config.TOPIC_PREFIX, sourceId: config.SOURCE_ID, connector, compatibility: config.SCHEMA_COMPATIBILITY, version: VERSION, converter: config.VALUE_CONVERTER });
   // The live source's keys, so the replayed changes land on the same documents.

@@ -38,22 +38,32 @@ interface Envelope {
  * whichever the topic holds. A record that cannot be decoded is DECODE_FAILED.
  */
 export class ChangeDecoder {
-  readonly #registry: Registry;
+  readonly #registry: Registry | undefined;
   /** Per value schema (registry id, or JSON schema text) and table: one schema object, so per-schema caches downstream keep hitting. */
   readonly #schemas = new Map<string, TableSchema>();
 
-  constructor(registry: Registry) {
+  /** Without a registry (no SCHEMA_REGISTRY_URL) only self-describing JSON records decode. */
+  constructor(registry: Registry | undefined) {
     this.#registry = registry;
+  }
+
+  /** An Avro record needs the registry: without one the sink stops rather than dead-letter a whole topic. */
+  #avroRegistry(buffer: Buffer): Registry {
+    if (this.#registry) return this.#registry;
+    throw new CdcError('CONFIG_INVALID', `A record holds Confluent-framed Avro (schema id ${schemaIdOf(buffer)}), but SCHEMA_REGISTRY_URL is not set`, {
+      hint: 'Set SCHEMA_REGISTRY_URL to the registry the source writes to, or consume only topics written with VALUE_CONVERTER=json.',
+    });
   }
 
   /** null for tombstones (the delete before them already carried the change). */
   async decode(message: KafkaMessage): Promise<DecodedChange | null> {
-    if (message.value === null || message.value.length === 0) return null;
-    if (isJsonRecord(message.value)) return this.#decodeJson(message.value, message.key);
-    const valueSchemaId = schemaIdOf(message.value);
-    const envelope = checkedEnvelope((await this.#decode(message.value, 'value')) as Envelope);
+    const { value } = message;
+    if (value === null || value.length === 0) return null;
+    if (isJsonRecord(value)) return this.#decodeJson(value, message.key);
+    const valueSchemaId = schemaIdOf(value);
+    const envelope = checkedEnvelope((await this.#decode(value, 'value')) as Envelope);
     const key = message.key && message.key.length > 0 ? ((await this.#decode(message.key, 'key')) as Record<string, unknown>) : null;
-    const rowType = async () => rowTypeOfEnvelope((await this.#registry.client.getSchema(valueSchemaId)) as unknown as Type);
+    const rowType = async () => rowTypeOfEnvelope((await this.#avroRegistry(value).client.getSchema(valueSchemaId)) as unknown as Type);
     return changeOf(envelope, key, await this.#schema(String(valueSchemaId), envelope, rowType));
   }
 
@@ -85,8 +95,9 @@ export class ChangeDecoder {
     if (buffer[0] !== 0 || buffer.length < 5) {
       throw new CdcError('DECODE_FAILED', `The ${what} is not in the Confluent wire format (magic byte ${buffer[0]})`);
     }
+    const registry = this.#avroRegistry(buffer);
     try {
-      return await this.#registry.client.decode(buffer);
+      return await registry.client.decode(buffer);
     } catch (error) {
       const security = registrySecurityError(error);
       if (security) throw security;

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@elastic/elasticsearch';
 import type { Batch, Consumer, Kafka, KafkaMessage } from 'kafkajs';
-import { CdcError, errorMessage } from '../core/errors.ts';
+import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { createKafka, kafkaError, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
-import { Registry, registrySettings } from '../core/schema-registry.ts';
+import { optionalRegistry } from '../core/schema-registry.ts';
 import { versionOf } from '../core/version.ts';
 import { redactConfig } from '../config/env.ts';
 import type { OffsetsConfig } from '../config/offsets.ts';
@@ -69,7 +69,7 @@ export class SinkService implements Probe {
     this.#log = log;
     this.#kafka = createKafka(kafkaSettings(config), log);
     this.#es = elasticsearchClient(config);
-    this.#decoder = new ChangeDecoder(new Registry(registrySettings(config)));
+    this.#decoder = new ChangeDecoder(optionalRegistry(config));
     this.#indices = new IndexManager(
       this.#es,
       {
@@ -282,7 +282,7 @@ export class SinkService implements Probe {
       for (const message of messages) {
         const actionsOfMessage = await this.#actionsFor(topic, message).catch((error: unknown) => {
           const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
-          if (cdc.retriable) throw cdc;
+          if (cdc.retriable || isServiceError(cdc)) throw cdc;
           letters.push(this.#letter(topic, partition, message, cdc));
           return [];
         });

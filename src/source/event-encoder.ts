@@ -48,14 +48,21 @@ export function topicFor(prefix: string, database: string, table: string): strin
  * a table (or a new version of it) is seen.
  */
 export class EventEncoder {
-  readonly #registry: Registry;
+  readonly #registry: Registry | undefined;
   readonly #settings: EncoderSettings;
   /** Per table schema, per topic (a route transform can send one table to another topic). */
   readonly #tables = new Map<TableSchema, Map<string, Promise<TableEncoding>>>();
 
-  constructor(registry: Registry, settings: EncoderSettings) {
+  /** `registry` may be undefined with the json converter, which registers nothing. */
+  constructor(registry: Registry | undefined, settings: EncoderSettings) {
     this.#registry = registry;
     this.#settings = settings;
+  }
+
+  /** The configuration requires SCHEMA_REGISTRY_URL with VALUE_CONVERTER=avro. */
+  get #avroRegistry(): Registry {
+    if (!this.#registry) throw new CdcError('CONFIG_INVALID', 'VALUE_CONVERTER=avro needs SCHEMA_REGISTRY_URL');
+    return this.#registry;
   }
 
   topicOf(schema: TableSchema): string {
@@ -101,8 +108,8 @@ export class EventEncoder {
       value = jsonRecord(encoding.value.schema, valueRecord);
       key = keyRecord && jsonRecord(encoding.key!.schema, keyRecord);
     } else {
-      value = await this.#registry.encode(encoding.value.id!, valueRecord);
-      key = keyRecord && (await this.#registry.encode(encoding.key!.id!, keyRecord));
+      value = await this.#avroRegistry.encode(encoding.value.id!, valueRecord);
+      key = keyRecord && (await this.#avroRegistry.encode(encoding.key!.id!, keyRecord));
     }
     return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
   }
@@ -146,10 +153,10 @@ export class EventEncoder {
   /** A refused version becomes SCHEMA_INCOMPATIBLE naming the table, the changed columns and the registry's answer. */
   async #registerOrExplain(subject: string, avro: Record<string, unknown>, schema: TableSchema): Promise<number> {
     try {
-      return await this.#registry.register(subject, avro, this.#settings.compatibility);
+      return await this.#avroRegistry.register(subject, avro, this.#settings.compatibility);
     } catch (error) {
       if (!(error instanceof CdcError) || error.code !== 'SCHEMA_INCOMPATIBLE') throw error;
-      const previous = await this.#registry.latest(subject).catch(() => undefined);
+      const previous = await this.#avroRegistry.latest(subject).catch(() => undefined);
       const columns = previous ? changedColumns(previous, avro) : [];
       const table = `${schema.database}.${schema.table}`;
       throw new CdcError('SCHEMA_INCOMPATIBLE', `The new schema of ${table} (subject ${subject}; changed columns: ${columns.join('; ') || 'unknown'}) was refused by the schema registry: ${errorMessage(error.cause ?? error)}`, {

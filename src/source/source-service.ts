@@ -5,7 +5,7 @@ import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { SourcePosition } from '../core/position.ts';
 import { backoffDelay, DEFAULT_RETRY, withRetry } from '../core/retry.ts';
-import { Registry, registrySettings } from '../core/schema-registry.ts';
+import { optionalRegistry, type Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
@@ -51,7 +51,7 @@ export class SourceService implements Probe {
   readonly #config: SourceConfig;
   readonly #log: Logger;
   readonly #kafka: Kafka;
-  readonly #registry: Registry;
+  readonly #registry: Registry | undefined;
   readonly #serverId: number;
   readonly #stop = new AbortController();
   #writer: TransactionalWriter | undefined;
@@ -87,7 +87,7 @@ export class SourceService implements Probe {
     this.#transform = sourceTransform(config);
     this.#serverId = replicaServerId(config);
     this.#kafka = createKafka(kafkaSettings(config), log);
-    this.#registry = new Registry(registrySettings(config));
+    this.#registry = optionalRegistry(config);
   }
 
   get offsetsTopic(): string {

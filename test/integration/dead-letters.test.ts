@@ -58,6 +58,28 @@ describe('dead letters', () => {
     assert.match(String((fatal?.err as { message?: string } | undefined)?.message), /(DECODE_FAILED|ELASTICSEARCH_REJECTED)?.*record .*@\d+; ERRORS_TOLERANCE=none/);
   });
 
+  it('without SCHEMA_REGISTRY_URL an Avro record stops the sink with CONFIG_INVALID: nothing dead-lettered, nothing committed', async () => {
+    const group = uniqueName('noregistry');
+    const dlq = `${pipeline.prefix}.dlq-noregistry`;
+    const sink = startService('sink', pipeline.sinkEnv({ SCHEMA_REGISTRY_URL: '', SINK_GROUP_ID: group, DLQ_TOPIC: dlq }));
+    const code = await Promise.race([sink.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
+    if (code === 'still running') await sink.stop('SIGKILL');
+    assert.equal(code, 2, 'exit 2: bad configuration');
+    const fatal = sink.lines.find((l) => l.level === 'fatal');
+    assert.match(String((fatal?.err as { message?: string } | undefined)?.message), /Confluent-framed Avro .*SCHEMA_REGISTRY_URL is not set/);
+    assert.equal((fatal?.err as { code?: string } | undefined)?.code, 'CONFIG_INVALID');
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      const topics = await admin.listTopics();
+      if (topics.includes(dlq)) assert.equal((await deadLetters(dlq)).length, 0, 'no record was dead-lettered');
+      const [committed] = await admin.fetchOffsets({ groupId: group, topics: [pipeline.topicOf('good')] });
+      assert.ok(committed!.partitions.every((p) => p.offset === '-1'), `no offset committed: ${JSON.stringify(committed)}`);
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
   it('ERRORS_TOLERANCE=all sends the poison record and the mapping conflict to the DLQ with context, and goes on', async () => {
     const dlq = `${pipeline.prefix}.dlq`;
     const sink = startService('sink', pipeline.sinkEnv());

@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait.ts';
  * Every type family with its edge values, written under a non-UTC server time zone, half before
  * the source starts (snapshot) and half after (binlog): each decoded Kafka record and each
  * Elasticsearch document must equal the server's own SELECT output, field by field. Once with
- * each VALUE_CONVERTER: the sink reads whichever the topic holds.
+ * each VALUE_CONVERTER: the sink reads whichever the topic holds (json with no registry at all).
  */
 for (const converter of ['avro', 'json'] as const) describe(`type matrix (${converter}): every column type, MariaDB → Kafka → Elasticsearch, exact`, () => {
   const pipeline = new Pipeline(uniqueName('cdc_types'));
@@ -33,8 +33,10 @@ for (const converter of ['avro', 'json'] as const) describe(`type matrix (${conv
     writer = await rootConnection(pipeline.database);
     await writer.query("SET time_zone = @@GLOBAL.time_zone, sql_mode = ''");
     for (const table of MATRIX) await writer.query(insertSql(table, SNAPSHOT_FIRST_ID));
-    await pipeline.startSource({ SNAPSHOT_MODE: 'initial', VALUE_CONVERTER: converter });
-    await pipeline.startSink();
+    // Self-describing JSON needs no registry on either side.
+    const registry: Record<string, string> = converter === 'json' ? { SCHEMA_REGISTRY_URL: '' } : {};
+    await pipeline.startSource({ SNAPSHOT_MODE: 'initial', VALUE_CONVERTER: converter, ...registry });
+    await pipeline.startSink(registry);
     await indexed(1);
     // Only now, so that these rows come from the binlog, not from the snapshot.
     for (const table of MATRIX) await writer.query(insertSql(table, STREAM_FIRST_ID));

@@ -44,6 +44,13 @@ describe('configuration', () => {
     assert.deepEqual(problems.map((p) => p.slice(0, p.indexOf(':'))).sort(), ['ON_POSITION_LOST', 'SNAPSHOT_METHOD']);
   });
 
+  it('needs SCHEMA_REGISTRY_URL only for Avro: the json converter and a sink of json topics run without one', () => {
+    const { SCHEMA_REGISTRY_URL: _url, ...withoutRegistry } = base;
+    assert.deepEqual(problemsOf(() => loadConfig(sourceSpec, withoutRegistry)), ['SCHEMA_REGISTRY_URL: is required unless VALUE_CONVERTER=json (not set)']);
+    assert.equal(loadConfig(sourceSpec, { ...withoutRegistry, VALUE_CONVERTER: 'json' }).SCHEMA_REGISTRY_URL, undefined);
+    assert.equal(loadConfig(sinkSpec, { KAFKA_BROKERS: 'k:9092', ELASTICSEARCH_URL: 'http://es:9200' }).SCHEMA_REGISTRY_URL, undefined);
+  });
+
   it('reads secrets from NAME_FILE and never shows them', () => {
     const config = loadConfig(sourceSpec, { ...base, MYSQL_PASSWORD_FILE: '/run/secrets/pw' }, (path) => (path === '/run/secrets/pw' ? `${SECRET}\n` : ''));
     assert.equal(config.MYSQL_PASSWORD, SECRET);
