@@ -2,7 +2,7 @@ import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from './logger.ts';
 import { CdcError, causeChain, errorMessage } from './errors.ts';
-import { authError, certificateError, tlsOptions } from './tls.ts';
+import { authError, certificateError, clientCertificateRefusal, tlsOptions } from './tls.ts';
 // Registers the zstd, snappy and LZ4 codecs, so every Kafka client of ours can read every batch.
 import './kafka-codecs.ts';
 
@@ -79,7 +79,7 @@ export function isFencedError(error: unknown): boolean {
 
 export function kafkaError(error: unknown, what: string): CdcError {
   if (error instanceof CdcError) return error;
-  const tls = certificateError(error, 'Kafka', 'KAFKA_SSL_CA_FILE');
+  const tls = certificateError(error, 'Kafka', 'KAFKA_SSL_CA_FILE') ?? clientCertificateRefusal(error, 'Kafka', 'KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
   if (tls) return tls;
   if ([...causeChain(error)].some((e) => e.name === 'KafkaJSSASLAuthenticationError')) return authError(error, 'Kafka', 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
   const retriable = Boolean((error as { retriable?: boolean }).retriable) || /ECONNREFUSED|Connection|timeout|not available|leader/i.test(errorMessage(error));

@@ -75,9 +75,32 @@ export function certificateError(error: unknown, service: string, caSetting: str
   });
 }
 
-/** AUTH_FAILED: `service` refused the credentials given by `settings`. */
-export function authError(error: unknown, service: string, settings: string): CdcError {
-  return new CdcError('AUTH_FAILED', `${service} refused the credentials (${settings})`, {
+// The TLS alerts a server sends when it refuses the client's certificate, or its absence (mutual TLS).
+const CLIENT_CERTIFICATE_ALERTS: Array<[RegExp, string]> = [
+  [/alert bad certificate|SSL alert number 42\b/i, 'it refused the client certificate, or requires one and none was sent'],
+  [/alert certificate expired|SSL alert number 45\b/i, 'the client certificate has expired'],
+  [/alert certificate unknown|SSL alert number 46\b/i, 'it does not trust the client certificate'],
+  [/alert unknown ca|SSL alert number 48\b/i, 'it does not trust the CA that signed the client certificate'],
+  [/alert certificate required|SSL alert number 116\b/i, 'it requires a client certificate and none was sent'],
+];
+
+/**
+ * AUTH_FAILED when `service` ended the TLS handshake because of the client certificate given by
+ * `certSettings` (missing, expired, or of a CA it does not trust). Without this, the closed
+ * connection looks like an outage and would be retried forever.
+ */
+export function clientCertificateRefusal(error: unknown, service: string, certSettings: string): CdcError | undefined {
+  for (const { message } of causeChain(error)) {
+    if (typeof message !== 'string') continue;
+    const alert = CLIENT_CERTIFICATE_ALERTS.find(([pattern]) => pattern.test(message));
+    if (alert) return authError(error, service, certSettings, alert[1]);
+  }
+  return undefined;
+}
+
+/** AUTH_FAILED: `service` refused the credentials given by `settings` (`why`, when known). */
+export function authError(error: unknown, service: string, settings: string, why?: string): CdcError {
+  return new CdcError('AUTH_FAILED', `${service} refused the credentials (${settings})${why ? `: ${why}` : ''}`, {
     cause: error,
     details: { service, setting: settings },
     hint: `Check ${settings}.`,

@@ -10,21 +10,36 @@ import { stackEnv } from './stack.ts';
 /** The wrong password the security suites try; a secret too: printing a refused password leaks it. */
 export const WRONG_PASSWORD = recordSecret('wrong-password-for-the-leak-check');
 
-export type KafkaListener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+/** MTLS: the SSL listener that requires a client certificate, presented from KAFKA_SSL_CERT_FILE/KEY_FILE. */
+export type KafkaListener = 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL' | 'MTLS';
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-512';
 
 /** Client settings for one of the test broker's secured listeners, with the right credentials. */
 export function kafkaSecurityEnv(protocol: KafkaListener, mechanism?: SaslMechanism): Record<string, string> {
   const env = stackEnv();
-  const brokers = { SSL: env.CDC_KAFKA_SSL_BROKERS, SASL_PLAINTEXT: env.CDC_KAFKA_SASL_BROKERS, SASL_SSL: env.CDC_KAFKA_SASL_SSL_BROKERS }[protocol];
+  const brokers = { SSL: env.CDC_KAFKA_SSL_BROKERS, SASL_PLAINTEXT: env.CDC_KAFKA_SASL_BROKERS, SASL_SSL: env.CDC_KAFKA_SASL_SSL_BROKERS, MTLS: env.CDC_KAFKA_MTLS_BROKERS }[protocol];
   return {
     KAFKA_BROKERS: brokers,
-    KAFKA_SECURITY_PROTOCOL: protocol,
-    ...(protocol.endsWith('SSL') ? { KAFKA_SSL_CA_FILE: env.CDC_TLS_CA_FILE } : {}),
+    KAFKA_SECURITY_PROTOCOL: protocol === 'MTLS' ? 'SSL' : protocol,
+    ...(protocol.endsWith('SSL') || protocol === 'MTLS' ? { KAFKA_SSL_CA_FILE: env.CDC_TLS_CA_FILE } : {}),
+    ...(protocol === 'MTLS' ? { KAFKA_SSL_CERT_FILE: env.CDC_TLS_CLIENT_CERT_FILE, KAFKA_SSL_KEY_FILE: env.CDC_TLS_CLIENT_KEY_FILE } : {}),
     ...(mechanism === 'PLAIN' ? { KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: env.CDC_KAFKA_PLAIN_USER, KAFKA_SASL_PASSWORD: env.CDC_KAFKA_PLAIN_PASSWORD } : {}),
     ...(mechanism === 'SCRAM-SHA-512'
       ? { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: env.CDC_KAFKA_SCRAM_USER, KAFKA_SASL_PASSWORD: env.CDC_KAFKA_SCRAM_PASSWORD }
       : {}),
+  };
+}
+
+/** The stack's passwordless REQUIRE X509 user: its client certificate is its only credential. */
+export function x509User(certificate: 'ours' | 'other CA' | 'none' = 'ours'): Record<string, string> {
+  const env = stackEnv();
+  const files = { ours: [env.CDC_TLS_CLIENT_CERT_FILE, env.CDC_TLS_CLIENT_KEY_FILE], 'other CA': [env.CDC_TLS_OTHER_CLIENT_CERT_FILE, env.CDC_TLS_OTHER_CLIENT_KEY_FILE], none: [] }[certificate];
+  return {
+    MYSQL_USER: env.CDC_MYSQL_X509_USER,
+    MYSQL_PASSWORD: '',
+    MYSQL_SSL_MODE: 'verify_identity',
+    MYSQL_SSL_CA_FILE: env.CDC_TLS_CA_FILE,
+    ...(files.length > 0 ? { MYSQL_SSL_CERT_FILE: files[0]!, MYSQL_SSL_KEY_FILE: files[1]! } : {}),
   };
 }
 

@@ -38,6 +38,15 @@ export interface StackEnv {
   CDC_MYSQL_KEY_FILE: string;
   CDC_TLS_EXPIRED_CERT_FILE: string;
   CDC_TLS_EXPIRED_KEY_FILE: string;
+  /** An SSL listener that requires a client certificate of the stack's CA (mutual TLS). */
+  CDC_KAFKA_MTLS_BROKERS: string;
+  /** A client certificate of the stack's CA and one of the other CA (subject /O=cdc-stack/CN=cdc-client). */
+  CDC_TLS_CLIENT_CERT_FILE: string;
+  CDC_TLS_CLIENT_KEY_FILE: string;
+  CDC_TLS_OTHER_CLIENT_CERT_FILE: string;
+  CDC_TLS_OTHER_CLIENT_KEY_FILE: string;
+  /** A MariaDB user without password created REQUIRE SUBJECT (that client certificate's) AND ISSUER. */
+  CDC_MYSQL_X509_USER: string;
   CDC_KAFKA_PLAIN_USER: string;
   CDC_KAFKA_PLAIN_PASSWORD: string;
   CDC_KAFKA_SCRAM_USER: string;
@@ -53,7 +62,7 @@ export function stackEnv(): StackEnv {
   if (cached) return cached;
   const out = execFileSync('bash', [`${repoRoot}scripts/stack`, 'env'], { encoding: 'utf8' });
   const env: Record<string, string> = {};
-  for (const match of out.matchAll(/([A-Z_]+)=("[^"]*"|'[^']*'|\S+)/g)) env[match[1]!] = match[2]!.replace(/^["']|["']$/g, '');
+  for (const match of out.matchAll(/([A-Z][A-Z0-9_]*)=("[^"]*"|'[^']*'|\S+)/g)) env[match[1]!] = match[2]!.replace(/^["']|["']$/g, '');
   cached = env as unknown as StackEnv;
   return cached;
 }

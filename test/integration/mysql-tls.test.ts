@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { rootConnection } from '../helpers/mysql.ts';
-import { WRONG_PASSWORD, assertCodedFailure, checkSource, describeSecuredPipeline } from '../helpers/security.ts';
+import { WRONG_PASSWORD, assertCodedFailure, checkSource, describeSecuredPipeline, x509User } from '../helpers/security.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
 /** The stack's REQUIRE SSL user: it cannot log in without TLS, so a success proves TLS was used. */
@@ -30,6 +30,19 @@ describe('MariaDB over TLS (MYSQL_SSL_MODE) against the server configured with s
 
   it('an unknown CA is TLS_CERT_INVALID naming MySQL/MariaDB and MYSQL_SSL_CA_FILE', async () => {
     assertCodedFailure(await checkSource(tlsUser('verify_ca', stackEnv().CDC_TLS_OTHER_CA_FILE)), 'TLS_CERT_INVALID', 'MySQL/MariaDB', 'MYSQL_SSL_CA_FILE', 'not signed by a trusted CA');
+  });
+
+  it('connects with a client certificate as a passwordless REQUIRE X509 user (mutual TLS)', async () => {
+    const result = await checkSource(x509User());
+    assert.equal(result.status, 0, result.stderr.slice(-1500));
+  });
+
+  it('that user without a client certificate is AUTH_FAILED naming MySQL/MariaDB and MYSQL_SSL_CERT_FILE', async () => {
+    assertCodedFailure(await checkSource(x509User('none')), 'AUTH_FAILED', 'MySQL/MariaDB', 'MYSQL_SSL_CERT_FILE');
+  });
+
+  it('a client certificate of a CA the server does not trust is AUTH_FAILED naming MySQL/MariaDB and MYSQL_SSL_CERT_FILE', async () => {
+    assertCodedFailure(await checkSource(x509User('other CA')), 'AUTH_FAILED', 'MySQL/MariaDB', 'MYSQL_SSL_CERT_FILE', 'does not trust the CA');
   });
 
   it('MYSQL_SSL_MODE=required encrypts without verifying (an unknown CA passes) and warns', async () => {

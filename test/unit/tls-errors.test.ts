@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { authError, certificateError, certificateProblem } from '../../src/core/tls.ts';
+import { authError, certificateError, certificateProblem, clientCertificateRefusal } from '../../src/core/tls.ts';
 
 describe('TLS and authentication errors', () => {
   it('recognises certificate failures by code, by message (kafkajs keeps only that) and down the cause chain', () => {
@@ -20,5 +20,14 @@ describe('TLS and authentication errors', () => {
     assert.equal(auth.code, 'AUTH_FAILED');
     assert.equal(auth.retriable, false);
     assert.match(auth.describe(), /^AUTH_FAILED: Elasticsearch .*ELASTICSEARCH_PASSWORD/);
+  });
+
+  it('reads the alert a server sends when it refuses the client certificate (mutual TLS) as AUTH_FAILED naming the certificate settings', () => {
+    const alert = (text: string) => new Error('retries exceeded', { cause: new Error(`Connection error: 40:error:0A000412:SSL routines:ssl3_read_bytes:${text}`) });
+    const settings = 'KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE';
+    assert.match(clientCertificateRefusal(alert('ssl/tls alert bad certificate:…:SSL alert number 42'), 'Kafka', settings)!.describe(), /^AUTH_FAILED: Kafka .*KAFKA_SSL_CERT_FILE.*none was sent/);
+    assert.match(clientCertificateRefusal(alert('tlsv1 alert unknown ca:…:SSL alert number 48'), 'Kafka', settings)!.message, /does not trust the CA/);
+    assert.match(clientCertificateRefusal(alert('tlsv13 alert certificate required:…:SSL alert number 116'), 'Kafka', settings)!.message, /requires a client certificate/);
+    assert.equal(clientCertificateRefusal(new Error('connect ECONNREFUSED'), 'Kafka', settings), undefined);
   });
 });
