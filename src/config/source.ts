@@ -79,6 +79,19 @@ export const sourceSpec = {
     keyColumns().optional(),
     'Key columns per table, `db.table:col1,col2;db.other:col` (Debezium\'s message.key.columns): they replace the primary key as Kafka key, Elasticsearch id and snapshot order, and give keyless tables a key. They must identify a row uniquely. Without it a keyless table uses its first unique index over NOT NULL columns.',
   ),
+  ZERO_DATES: envVar(
+    z.enum(['null', 'sentinel']).default('null'),
+    'What zero and partial dates (`0000-00-00`, `2024-00-10`, `0000-00-00 00:00:00`) in DATE, DATETIME and TIMESTAMP columns become: `null`, or ZERO_DATE_SENTINEL (DATETIME: that day at 00:00:00.000000, TIMESTAMP: that instant in UTC). Key columns always get the sentinel: a key is never null.',
+    { default: 'null' },
+  ),
+  ZERO_DATE_SENTINEL: envVar(
+    text()
+      .regex(/^\d{4}-\d\d-\d\d$/, 'must be a date YYYY-MM-DD')
+      .refine(validDay, 'must be a real day between 0001-01-01 and 9999-12-31 (no zero month or day, no 02-30)')
+      .default('1970-01-01'),
+    'The day zero and partial dates become where they get a sentinel (see ZERO_DATES).',
+    { default: '1970-01-01' },
+  ),
   SIGNAL_TABLE: envVar(
     qualifiedTable().optional(),
     'Signal table `db.table` (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT) for incremental snapshots: a row `execute-snapshot` requests one (`cdc snapshot --tables`), and the source writes its chunk watermarks there. MYSQL_USER needs INSERT and DELETE on it.',
@@ -155,6 +168,14 @@ export const sourceSpec = {
 };
 
 export type SourceConfig = ConfigOf<typeof sourceSpec>;
+
+/** A calendar day that exists (Avro `date` and Elasticsearch `strict_date` hold it). */
+function validDay(day: string): boolean {
+  const [y, m, d] = day.split('-').map(Number) as [number, number, number];
+  const date = new Date(0);
+  date.setUTCFullYear(y, m - 1, d);
+  return y >= 1 && date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
 
 
 /** A stable server id per SOURCE_ID, far from the small ids servers usually take. */

@@ -11,6 +11,9 @@ import avro from 'avsc';
  * Readers that do not know a logical type fall back to the underlying type, as Avro specifies.
  */
 
+/** Full name of the record GEOMETRY columns are (see source/avro-schema.ts), as Debezium names it. */
+export const GEOMETRY_NAME = 'io.debezium.data.geometry.Geometry';
+
 const MICROS_PER_DAY = 86_400_000_000n;
 const MS_PER_DAY = 86_400_000;
 

@@ -20,6 +20,7 @@ import type { SourcePosition } from './position.ts';
  * | datetime  | string `YYYY-MM-DDTHH:MM:SS.ffffff` (no zone)          |
  * | timestamp | string `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC instant)     |
  * | json      | string, the JSON text exactly as stored                |
+ * | geometry  | GeometryValue: the WKB and the SRID as the server stores them |
  */
 export type ColumnKind =
   | 'int32'
@@ -34,9 +35,30 @@ export type ColumnKind =
   | 'time'
   | 'datetime'
   | 'timestamp'
-  | 'json';
+  | 'json'
+  | 'geometry';
 
-export type ColumnValue = number | bigint | string | boolean | Buffer | null;
+/**
+ * A GEOMETRY value (any of its subtypes) as MySQL/MariaDB store it: the SRID (0: none given) and
+ * the OGC WKB, which carries the exact subtype of the value and of every collection member.
+ */
+export interface GeometryValue {
+  wkb: Buffer;
+  srid: number;
+}
+
+export type ColumnValue = number | bigint | string | boolean | Buffer | GeometryValue | null;
+
+export function isGeometry(value: unknown): value is GeometryValue {
+  return typeof value === 'object' && value !== null && 'wkb' in value && 'srid' in value;
+}
+
+/** The server's own storage form: 4-byte little-endian SRID, then the WKB (what `HEX(g)` shows). */
+export function storedGeometry(value: GeometryValue): Buffer {
+  const srid = Buffer.alloc(4);
+  srid.writeUInt32LE(value.srid);
+  return Buffer.concat([srid, value.wkb]);
+}
 export type Row = Record<string, ColumnValue>;
 
 export interface ColumnDef {
@@ -50,6 +72,12 @@ export interface ColumnDef {
   /** enum/set only: the allowed values. */
   symbols?: string[];
   optional: boolean;
+  /**
+   * date, datetime and timestamp only: the value a zero or partial date (`0000-00-00`,
+   * `2024-00-10`) becomes, in this kind's canonical form; absent: null. Set from ZERO_DATES, and
+   * always for key columns, which cannot be null.
+   */
+  zeroDate?: string;
 }
 
 export interface TableSchema {

@@ -11,6 +11,7 @@ export function exactJson(value: unknown): string {
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : JSON.stringify(String(value));
   if (value instanceof JsonText) return value.text;
   if (Buffer.isBuffer(value)) return JSON.stringify(value.toString('base64'));
+  if (Array.isArray(value)) return `[${value.map(exactJson).join(',')}]`;
   if (typeof value === 'object') {
     let out = '{';
     let first = true;

@@ -14,7 +14,7 @@ import { mysqlConnection } from '../source/mysql-connection.ts';
 import { checkSource } from '../source/preconditions.ts';
 import { checkRetention } from '../source/retention.ts';
 import { sourceTransform } from '../source/source-transform.ts';
-import { TableKeys } from '../source/table-keys.ts';
+import { schemaRules } from '../source/table-schema.ts';
 import { VERSION } from '../version.ts';
 
 /**
@@ -129,14 +129,14 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
   const registry = optionalRegistry(config);
   const { connector, rowMetadata } = await checkSource(mysqlConnection(config), replayServerId(config));
   const encoder = new EventEncoder(registry, { prefix: config.TOPIC_PREFIX, sourceId: config.SOURCE_ID, connector, compatibility: config.SCHEMA_COMPATIBILITY, version: VERSION, converter: config.VALUE_CONVERTER });
-  // The live source's keys, so the replayed changes land on the same documents.
+  // The live source's keys and zero-date rule, so the replayed changes land on the same documents.
   const transform = sourceTransform(config);
-  const keys = new TableKeys(config.KEY_COLUMNS);
+  const rules = schemaRules(config);
   const conn = await mysql.createConnection({ ...mysqlConnection(config), connectTimeout: 10_000 });
-  await keys.load(conn).finally(() => conn.end());
+  await rules.keys.load(conn).finally(() => conn.end());
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const until = new SourcePosition(plan.until.file, plan.until.pos);
-  const reader = new BinlogReader(mysqlConnection(config), replayServerId(config), (db, t) => db === database && t === name, keys, { keysFromInformationSchema: rowMetadata !== 'FULL' });
+  const reader = new BinlogReader(mysqlConnection(config), replayServerId(config), (db, t) => db === database && t === name, rules, { keysFromInformationSchema: rowMetadata !== 'FULL' });
   const result: ReplayResult = { ...plan, records: 0, changes: { c: 0, u: 0, d: 0 } };
   try {
     await producer.connect();

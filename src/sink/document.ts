@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { JsonText } from '../core/avro-types.ts';
+import type { TableSchema } from '../core/change-event.ts';
 import { exactJson } from '../core/exact-json.ts';
+import { positionsOf, wkbToGeoJson, type GeoJsonGeometry } from '../core/wkb.ts';
 
 /**
  * Serializes a decoded row as the JSON text of an Elasticsearch document, exactly (see exactJson:
@@ -8,6 +10,37 @@ import { exactJson } from '../core/exact-json.ts';
  */
 export function documentJson(row: Record<string, unknown>): string {
   return exactJson(row);
+}
+
+/**
+ * The row as its document holds it: GEOMETRY columns become `{wkb, srid, geojson}`, where
+ * `geojson` (for the `geo_shape` sub-field) is present only when the value can be a shape on the
+ * globe: SRID 0 or 4326 (x as longitude, y as latitude, the order MariaDB stores), every
+ * position within ±180/±90, not empty. `wkb` (base64) and `srid` are always there, exactly.
+ */
+export function documentRow(schema: TableSchema, row: Record<string, unknown>): Record<string, unknown> {
+  const geometries = schema.columns.filter((c) => c.kind === 'geometry' && row[c.name] != null);
+  if (geometries.length === 0) return row;
+  const out = { ...row };
+  for (const { name } of geometries) {
+    const value = row[name] as { wkb: Buffer | string; srid: number | bigint };
+    const geojson = globeShape(Buffer.isBuffer(value.wkb) ? value.wkb : Buffer.from(value.wkb, 'base64'), Number(value.srid));
+    out[name] = geojson ? { ...value, geojson } : value;
+  }
+  return out;
+}
+
+function globeShape(wkb: Buffer, srid: number): GeoJsonGeometry | undefined {
+  if (srid !== 0 && srid !== 4326) return undefined;
+  let geometry: GeoJsonGeometry;
+  try {
+    geometry = wkbToGeoJson(wkb);
+  } catch {
+    return undefined;
+  }
+  const positions = positionsOf(geometry);
+  if (positions.length === 0) return undefined;
+  return positions.every(([x, y]) => Math.abs(x) <= 180 && Math.abs(y) <= 90) ? geometry : undefined;
 }
 
 /** Elasticsearch limits `_id` to 512 bytes. */

@@ -27,6 +27,8 @@ export class IndexManager {
   readonly #settings: IndexSettings;
   readonly #log: Logger;
   readonly #done = new Set<string>();
+  /** Whether the cluster knows `geo_shape` (the spatial module); learnt from its first refusal. */
+  #geoShape = true;
 
   constructor(client: Client, settings: IndexSettings, log: Logger) {
     this.#client = client;
@@ -38,7 +40,7 @@ export class IndexManager {
   async ensure(name: string, schema: TableSchema): Promise<void> {
     const cacheKey = `${name}\u0000${schema.fingerprint}`;
     if (this.#done.has(cacheKey)) return;
-    const properties: Record<string, unknown> = { ...propertiesOf(schema), ...this.#settings.extraProperties };
+    const properties: Record<string, unknown> = { ...propertiesOf(schema, this.#geoShape), ...this.#settings.extraProperties };
     if (this.#settings.softDeletes) properties.__deleted = { type: 'boolean' };
     try {
       // `exists` is true for an alias too; mappings put through an alias reach every index behind it.
@@ -46,6 +48,11 @@ export class IndexManager {
       else await this.#addFields(name, properties);
       this.#done.add(cacheKey);
     } catch (error) {
+      if (this.#geoShape && /mapper type \[geo_shape\]/.test(JSON.stringify((error as { body?: unknown }).body ?? ''))) {
+        this.#geoShape = false;
+        this.#log.warn({ index: name }, 'this Elasticsearch has no geo_shape field type (spatial module missing): GEOMETRY columns keep their GeoJSON unindexed in _source');
+        return this.ensure(name, schema);
+      }
       if (isRetriableTransportError(error)) {
         throw new CdcError('ELASTICSEARCH_UNAVAILABLE', `Cannot prepare index ${name}: ${errorMessage(error)}`, { cause: error, retriable: true });
       }

@@ -1,5 +1,6 @@
 import type { Type } from 'avsc';
 import { schemaFingerprint, type ColumnDef, type ColumnKind, type TableSchema } from '../core/change-event.ts';
+import { GEOMETRY_NAME } from '../core/avro-types.ts';
 
 type Mapping = Record<string, unknown>;
 
@@ -13,6 +14,11 @@ type Mapping = Record<string, unknown>;
  *   closer but needs the mapper-extras module, which not every distribution ships.
  * - TIME is a `keyword` (`-838:59:59.000000` has no date meaning).
  * - JSON columns are stored unindexed (`enabled: false`): any JSON shape is accepted.
+ * - GEOMETRY is an object: `wkb` (binary), `srid`, and `geojson` as a `geo_shape` (see
+ *   document.ts for when it is present). `ignore_malformed`: a shape Elasticsearch refuses (a
+ *   self-intersecting polygon, …) leaves the field unindexed instead of sending the row to the
+ *   dead-letter topic. Distributions without the spatial module have no `geo_shape`: there the
+ *   GeoJSON is kept unindexed (see IndexManager).
  */
 const MAPPINGS: Record<ColumnKind, Mapping> = {
   int32: { type: 'integer' },
@@ -28,15 +34,24 @@ const MAPPINGS: Record<ColumnKind, Mapping> = {
   datetime: { type: 'date', format: 'strict_date_optional_time' },
   timestamp: { type: 'date', format: 'strict_date_optional_time' },
   json: { type: 'object', enabled: false },
+  geometry: geometryMapping({ type: 'geo_shape', ignore_malformed: true }),
 };
 
-export function propertiesOf(schema: TableSchema): Record<string, Mapping> {
-  return Object.fromEntries(schema.columns.map((column) => [column.name, MAPPINGS[column.kind]]));
+function geometryMapping(geojson: Mapping): Mapping {
+  return { properties: { wkb: { type: 'binary' }, srid: { type: 'long' }, geojson } };
+}
+
+/** `geoShape`: whether the cluster has the `geo_shape` field type. */
+export function propertiesOf(schema: TableSchema, geoShape = true): Record<string, Mapping> {
+  const geometry = geoShape ? MAPPINGS.geometry : geometryMapping({ type: 'object', enabled: false });
+  return Object.fromEntries(schema.columns.map((column) => [column.name, column.kind === 'geometry' ? geometry : MAPPINGS[column.kind]]));
 }
 
 /** The column kind an Avro field type carries (the inverse of the source's avroTypeOf). */
 function kindOf(fieldType: Type): ColumnKind {
-  switch (unwrapNullable(fieldType).typeName) {
+  const type = unwrapNullable(fieldType);
+  if (type.typeName === 'record' && type.name === GEOMETRY_NAME) return 'geometry';
+  switch (type.typeName) {
     case 'int':
       return 'int32';
     case 'long':

@@ -17,7 +17,7 @@ import { VERSION } from '../version.ts';
 import { BulkWriter, collapseById, type BulkAction } from './bulk-writer.ts';
 import { ChangeDecoder, type DecodedChange } from './change-decoder.ts';
 import { DeadLetterQueue, type DeadLetter } from './dead-letter-queue.ts';
-import { documentId, rowDocumentId, documentJson } from './document.ts';
+import { documentId, documentJson, documentRow, rowDocumentId } from './document.ts';
 import { metadataMappings, metadataOf } from './document-metadata.ts';
 import { checkElasticsearchAccess, elasticsearchClient } from './elasticsearch-client.ts';
 import { IndexManager } from './index-manager.ts';
@@ -358,7 +358,7 @@ export class SinkService implements Probe {
     if (deleted && this.#config.DELETE_MODE === 'hard') return null;
     const metadata = this.#config.DOCUMENT_METADATA ? metadataOf(change, this.#config.DOCUMENT_METADATA, this.#config.DOCUMENT_METADATA_PREFIX) : {};
     const flag = this.#config.DELETE_MODE === 'soft' ? { __deleted: deleted } : {};
-    return documentJson({ ...((deleted ? event.before : event.after) ?? {}), ...flag, ...metadata });
+    return documentJson({ ...documentRow(event.schema, (deleted ? event.before : event.after) ?? {}), ...flag, ...metadata });
   }
 
   #letter(topic: string, partition: number, message: KafkaMessage, error: CdcError): DeadLetter {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ColumnDef, ColumnKind, TableSchema } from '../core/change-event.ts';
+import { GEOMETRY_NAME } from '../core/avro-types.ts';
 import { CdcError } from '../core/errors.ts';
 
 type AvroSchema = Record<string, unknown> | string | unknown[];
@@ -11,8 +12,28 @@ const ENVELOPE_TEMPLATE = JSON.parse(readFileSync(new URL('envelope.template.avs
   doc: string;
 };
 
-/** Avro type of each column kind; logical types carry exactness (see core/avro-types.ts). */
-function avroTypeOf(column: ColumnDef): AvroSchema {
+/**
+ * GEOMETRY columns, in the shape of Debezium's `io.debezium.data.geometry.Geometry`: the WKB and
+ * the SRID. The SRID is a `long` (Debezium: an optional int) because the server allows any
+ * unsigned 32-bit SRID, and it is never null: MariaDB stores 0 for "none".
+ */
+const GEOMETRY_RECORD = {
+  type: 'record',
+  name: 'Geometry',
+  namespace: 'io.debezium.data.geometry',
+  doc: 'Geometry as OGC WKB (the exact subtype of the value and of each collection member) and its SRID (0: none)',
+  fields: [
+    { name: 'wkb', type: 'bytes' },
+    { name: 'srid', type: 'long' },
+  ],
+};
+
+/**
+ * Avro type of each column kind; logical types carry exactness (see core/avro-types.ts). A named
+ * type may be defined only once per schema: `named` holds those already defined, and later uses
+ * refer to them by name.
+ */
+function avroTypeOf(column: ColumnDef, named: Set<string>): AvroSchema {
   const byKind: Record<ColumnKind, AvroSchema> = {
     int32: 'int',
     int64: 'long',
@@ -27,8 +48,12 @@ function avroTypeOf(column: ColumnDef): AvroSchema {
     datetime: { type: 'long', logicalType: 'local-timestamp-micros' },
     timestamp: { type: 'long', logicalType: 'timestamp-micros' },
     json: { type: 'string', logicalType: 'json' },
+    geometry: GEOMETRY_RECORD,
   };
-  return byKind[column.kind];
+  if (column.kind !== 'geometry') return byKind[column.kind];
+  if (named.has(GEOMETRY_NAME)) return GEOMETRY_NAME;
+  named.add(GEOMETRY_NAME);
+  return GEOMETRY_RECORD;
 }
 
 /**
@@ -43,6 +68,7 @@ export function avroName(name: string): string {
 
 function recordOf(name: string, namespace: string, table: TableSchema, columns: ColumnDef[]): Record<string, unknown> {
   const seen = new Map<string, string>();
+  const named = new Set<string>();
   const fields = columns.map((column) => {
     const field = avroName(column.name);
     const clash = seen.get(field);
@@ -52,7 +78,7 @@ function recordOf(name: string, namespace: string, table: TableSchema, columns: 
       });
     }
     seen.set(field, column.name);
-    const type = avroTypeOf(column);
+    const type = avroTypeOf(column, named);
     return column.optional ? { name: field, type: ['null', type], default: null } : { name: field, type };
   });
   return { type: 'record', name, namespace, fields };

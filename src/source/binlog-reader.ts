@@ -7,8 +7,7 @@ import type { TlsOptions } from '../core/tls.ts';
 import type { BinlogColumn } from './column-types.ts';
 import { InformationSchemaKeys } from './information-schema-keys.ts';
 import { canonicalRow } from './table-reader.ts';
-import type { TableKeys } from './table-keys.ts';
-import { TableSchemaCache } from './table-schema.ts';
+import { TableSchemaCache, type SchemaRules } from './table-schema.ts';
 
 export interface MysqlConnectionOptions {
   host: string;
@@ -51,8 +50,8 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   readonly #zongji: ZongJi;
   readonly #serverId: number;
   readonly #captures: (database: string, table: string) => boolean;
-  readonly #keys: TableKeys;
-  readonly #schemas = new TableSchemaCache();
+  readonly #keys: SchemaRules['keys'];
+  readonly #schemas: TableSchemaCache;
   readonly #tables = new Map<number, TableMapInfo>();
   #file = '';
   #cursor = 0;
@@ -73,13 +72,14 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     connection: MysqlConnectionOptions,
     serverId: number,
     captures: (database: string, table: string) => boolean,
-    keys: TableKeys,
+    rules: SchemaRules,
     options: { keysFromInformationSchema?: boolean } = {},
   ) {
     super();
     this.#serverId = serverId;
     this.#captures = captures;
-    this.#keys = keys;
+    this.#keys = rules.keys;
+    this.#schemas = new TableSchemaCache(rules.zeroDates);
     this.#informationSchemaKeys = options.keysFromInformationSchema ? new InformationSchemaKeys(connection) : undefined;
     // dateStrings keeps DATETIME(6) microseconds; timezone 'Z' renders TIMESTAMPs as UTC;
     // jsonStrings keeps JSON text exact.
@@ -236,6 +236,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #onTableMap(event: BinlogEventLike): void {
     const tableId = event.tableId!;
     const entry = event.tableMap?.[tableId];
+    if (entry) readGeometryAsStored(entry);
     const database = event.schemaName!;
     const table = event.tableName!;
     if (!entry || !this.#captures(database, table)) {
@@ -283,6 +284,26 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   }
 }
 
+/** MySQL binlog type codes: a geometry value is written exactly like a BLOB's (length prefix, bytes). */
+const MYSQL_TYPE_BLOB = 252;
+const MYSQL_TYPE_GEOMETRY = 255;
+
+/**
+ * zongji decodes GEOMETRY values into coordinate arrays that lose the SRID and the subtype of
+ * collection members. Its rows events read each value by the column entry of this very table map
+ * object, and zongji emits a TableMap synchronously before it parses the next event: marking the
+ * geometry columns as binary BLOBs here makes the rows that follow arrive as the stored bytes
+ * (SRID + WKB). Done for every table (captured or not), so zongji's geometry decoder never runs.
+ */
+function readGeometryAsStored(entry: ZongjiTableMap): void {
+  for (const column of entry.columns ?? []) {
+    if (column.type === MYSQL_TYPE_GEOMETRY) {
+      column.type = MYSQL_TYPE_BLOB;
+      column.charset = null;
+    }
+  }
+}
+
 function sameKey(schema: TableSchema, a: Row, b: Row): boolean {
   return schema.key.every((name) => {
     const x = a[name];
@@ -316,6 +337,12 @@ function classifyReaderError(error: unknown): CdcError {
   return new CdcError('SOURCE_UNREACHABLE', `Binlog reader failed: ${message}`, { cause: error, retriable: true });
 }
 
+/** zongji's per-table state, which its rows events decode values by. */
+interface ZongjiTableMap {
+  columnSchemas: unknown[];
+  columns?: Array<{ type: number; charset: string | null }>;
+}
+
 /** The fields of zongji's events this reader uses (its typings model them per event class). */
 interface BinlogEventLike {
   getTypeName(): string;
@@ -332,6 +359,6 @@ interface BinlogEventLike {
   tableName?: string;
   columnTypes?: number[];
   primaryKey?: number[];
-  tableMap?: Record<number, { columnSchemas: unknown[] }>;
+  tableMap?: Record<number, ZongjiTableMap>;
   rows?: unknown[];
 }

@@ -1,4 +1,4 @@
-import type { ColumnDef, ColumnKind, ColumnValue } from '../core/change-event.ts';
+import type { ColumnDef, ColumnKind, ColumnValue, GeometryValue } from '../core/change-event.ts';
 import { CdcError } from '../core/errors.ts';
 
 /** What zongji tells us about a column (from FULL binlog metadata or information_schema). */
@@ -10,18 +10,29 @@ export interface BinlogColumn {
   SET_VALUES?: string[];
 }
 
+/** What zero and partial dates become (ZERO_DATES, ZERO_DATE_SENTINEL in the source config). */
+export interface ZeroDates {
+  mode: 'null' | 'sentinel';
+  /** A real day, `YYYY-MM-DD`: also what key columns get in mode null. */
+  sentinel: string;
+}
+
+export const ZERO_DATES_DEFAULT: ZeroDates = { mode: 'null', sentinel: '1970-01-01' };
+
 /** MySQL binlog type code of JSON: MariaDB's JSON is a LONGTEXT alias and arrives as text. */
 const MYSQL_TYPE_JSON = 245;
 
 const SMALL_INTS = new Set(['tinyint', 'smallint', 'mediumint']);
 const TEXTS = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set']);
+// zongji names GEOMETRYCOLLECTION `geomcollection` (from FULL metadata), information_schema `geometrycollection`.
+const GEOMETRIES = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection']);
 const BINARIES = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'uuid', 'inet4', 'inet6', 'vector']);
 
 /**
  * Maps one column to its kind. Never guesses: a type without an exact mapping is a coded error
  * naming the column, so no value is ever silently wrong.
  */
-export function columnDef(table: string, column: BinlogColumn, typeCode: number | undefined, optional: boolean): ColumnDef {
+export function columnDef(table: string, column: BinlogColumn, typeCode: number | undefined, optional: boolean, zeroDates: ZeroDates = ZERO_DATES_DEFAULT): ColumnDef {
   const sqlType = column.COLUMN_TYPE.toLowerCase();
   const base = /^[a-z0-9]+/.exec(sqlType)?.[0] ?? '';
   const unsigned = column.UNSIGNED ?? / unsigned/.test(sqlType);
@@ -43,10 +54,15 @@ export function columnDef(table: string, column: BinlogColumn, typeCode: number 
     return def('string', symbols ? { symbols } : {});
   }
   if (BINARIES.has(base)) return def('bytes');
-  if (base === 'date') return def('date');
+  if (GEOMETRIES.has(base)) return def('geometry');
   if (base === 'time') return def('time');
-  if (base === 'datetime') return def('datetime');
-  if (base === 'timestamp') return def('timestamp');
+  if (base === 'date' || base === 'datetime' || base === 'timestamp') {
+    // A key column cannot be null (the Avro key is not optional), so it always gets the sentinel.
+    const sentinel = !optional || zeroDates.mode === 'sentinel' ? zeroDates.sentinel : undefined;
+    if (base === 'date') return def('date', sentinel ? { zeroDate: sentinel } : {});
+    if (base === 'datetime') return def('datetime', sentinel ? { zeroDate: `${sentinel}T00:00:00.000000` } : {});
+    return def('timestamp', sentinel ? { zeroDate: `${sentinel}T00:00:00.000000Z` } : {});
+  }
   throw new CdcError('UNSUPPORTED_COLUMN_TYPE', `Column ${table}.${column.COLUMN_NAME} has type ${sqlType}, which cannot be converted exactly yet`, {
     hint: 'Exclude the table (TABLE_EXCLUDE) or the column until this type is supported.',
     details: { table, column: column.COLUMN_NAME, type: sqlType },
@@ -56,7 +72,7 @@ export function columnDef(table: string, column: BinlogColumn, typeCode: number 
 /**
  * Turns a value as zongji decodes it (with dateStrings, timezone 'Z' and jsonStrings) into the
  * canonical value of its kind (see ColumnKind). Zero dates (`0000-00-00`) and partial dates
- * (`2024-00-10`) have no instant: they become null.
+ * (`2024-00-10`) name no day: they become the column's zeroDate (null, or the sentinel).
  */
 export function canonicalValue(column: ColumnDef, raw: unknown): ColumnValue {
   if (raw === null || raw === undefined) return null;
@@ -79,15 +95,26 @@ export function canonicalValue(column: ColumnDef, raw: unknown): ColumnValue {
       return Buffer.isBuffer(raw) ? raw : textToBytes(column.sqlType, String(raw));
     case 'json':
       return typeof raw === 'string' ? raw : JSON.stringify(raw);
+    case 'geometry':
+      return geometryOf(raw as Buffer);
     case 'date':
-      return isZeroDate(String(raw)) ? null : String(raw);
+      return isZeroDate(String(raw)) ? (column.zeroDate ?? null) : String(raw);
     case 'time':
       return sixDigitFraction(String(raw));
     case 'datetime':
-      return isZeroDate(String(raw)) ? null : sixDigitFraction(String(raw).replace(' ', 'T'));
+      return isZeroDate(String(raw)) ? (column.zeroDate ?? null) : sixDigitFraction(String(raw).replace(' ', 'T'));
     case 'timestamp':
-      return isZeroDate(String(raw)) ? null : `${sixDigitFraction(String(raw).replace(' ', 'T'))}Z`;
+      return isZeroDate(String(raw)) ? (column.zeroDate ?? null) : `${sixDigitFraction(String(raw).replace(' ', 'T'))}Z`;
   }
+}
+
+/**
+ * Both readers hand over a geometry as the server stores it (see binlog-reader.ts and
+ * openTableConnection): the SRID as 4 little-endian bytes, then the WKB.
+ */
+function geometryOf(stored: Buffer): GeometryValue {
+  if (!Buffer.isBuffer(stored) || stored.length < 5) throw new CdcError('INTERNAL', `A geometry value arrived as ${Buffer.isBuffer(stored) ? `${stored.length} bytes` : typeof stored}, not as SRID and WKB`);
+  return { srid: stored.readUInt32LE(0), wkb: stored.subarray(4) };
 }
 
 /**

@@ -3,7 +3,7 @@ import type mysql from 'mysql2/promise';
 import type { ChangeEvent, Row, TableSchema } from '../core/change-event.ts';
 import type { Logger } from '../core/logger.ts';
 import type { MysqlConnectionOptions, SourceTransaction } from './binlog-reader.ts';
-import type { TableKeys } from './table-keys.ts';
+import type { SchemaRules } from './table-schema.ts';
 import { keyJson, keyParam, largestKey, openTableConnection, readChunk, snapshotQueryError, splitQualified, tableSchema } from './table-reader.ts';
 
 /**
@@ -38,7 +38,7 @@ export interface IncrementalOptions {
   signalTable: string;
   chunkRows: number;
   captures: (database: string, table: string) => boolean;
-  keys: TableKeys;
+  rules: SchemaRules;
 }
 
 /**
@@ -220,7 +220,7 @@ export class IncrementalSnapshot {
 
   async #openWindow(conn: mysql.Connection, qualified: string, signal: AbortSignal): Promise<void> {
     const [database, table] = splitQualified(qualified);
-    const schema = await tableSchema(conn, database, table, this.#options.keys);
+    const schema = await tableSchema(conn, database, table, this.#options.rules);
     const current = this.#progress?.current?.table === qualified ? this.#progress.current : undefined;
     const upTo = current ? current.upTo.map(keyParam) : schema.key.length > 0 ? await largestKey(conn, schema) : undefined;
     if (schema.columns.length === 0 || schema.key.length === 0 || !upTo) {

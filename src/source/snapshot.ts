@@ -4,7 +4,7 @@ import { CdcError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { SourcePosition, type SerializedPosition } from '../core/position.ts';
 import type { MysqlConnectionOptions } from './binlog-reader.ts';
-import type { TableKeys } from './table-keys.ts';
+import type { SchemaRules } from './table-schema.ts';
 import { capturedTables, estimatedRows, keyJson, keyParam, openTableConnection, readChunk, snapshotQueryError, splitQualified, tableSchema } from './table-reader.ts';
 
 /**
@@ -51,18 +51,18 @@ export class InitialSnapshot {
   readonly #captures: (database: string, table: string) => boolean;
   readonly #chunkRows: number;
   readonly #serverId: number;
-  readonly #keys: TableKeys;
+  readonly #rules: SchemaRules;
   readonly #log: Logger;
   readonly progress = new Map<string, TableProgress>();
   /** When this process started a table, and the rows already done then (a resumed table's rate counts only its own rows). */
   readonly tableStartedAt = new Map<string, { ms: number; rows: number }>();
 
-  constructor(connection: MysqlConnectionOptions, options: { captures: (database: string, table: string) => boolean; chunkRows: number; serverId: number; keys: TableKeys }, log: Logger) {
+  constructor(connection: MysqlConnectionOptions, options: { captures: (database: string, table: string) => boolean; chunkRows: number; serverId: number; rules: SchemaRules }, log: Logger) {
     this.#connection = connection;
     this.#captures = options.captures;
     this.#chunkRows = options.chunkRows;
     this.#serverId = options.serverId;
-    this.#keys = options.keys;
+    this.#rules = options.rules;
     this.#log = log;
   }
 
@@ -88,7 +88,7 @@ export class InitialSnapshot {
       for (const qualified of tables) {
         if (progress.done.includes(qualified)) continue;
         const [database, table] = splitQualified(qualified);
-        const schema = await tableSchema(conn, database, table, this.#keys);
+        const schema = await tableSchema(conn, database, table, this.#rules);
         const state = this.progress.get(qualified)!;
         state.rowsEstimated = await estimatedRows(conn, database, table);
         // A keyless table has no resumable order: after a restart it is read again from its start.

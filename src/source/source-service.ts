@@ -22,9 +22,9 @@ import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, oldestBinlogFile, type RetentionReport } from './retention.ts';
 import { IncrementalSnapshot } from './incremental-snapshot.ts';
 import { capturedTables } from './table-reader.ts';
+import { schemaRules, type SchemaRules } from './table-schema.ts';
 import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
 import { checkSignalTable } from './signal-table.ts';
-import { TableKeys } from './table-keys.ts';
 import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { transactionMarkers } from './transaction-metadata.ts';
@@ -167,8 +167,8 @@ export class SourceService implements Probe {
       converter: config.VALUE_CONVERTER,
       version: VERSION,
     });
-    const keys = new TableKeys(config.KEY_COLUMNS);
-    await withRetry(() => this.#withConnection((conn) => keys.load(conn)), { signal, onRetry });
+    const rules = schemaRules(config);
+    await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });
     if (config.SIGNAL_TABLE) await withRetry(() => this.#withConnection((conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
     let stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
     this.#committed = stored?.position;
@@ -207,7 +207,7 @@ export class SourceService implements Probe {
       snapshotIncrementally = `initial snapshot (SNAPSHOT_METHOD=${config.SNAPSHOT_METHOD})`;
     }
     if (config.SNAPSHOT_MODE !== 'never' && !snapshotIncrementally && (!stored || resumeSnapshot)) {
-      const streamFrom = await this.#takeSnapshot(connection, encoder, resumeSnapshot, captured, keys);
+      const streamFrom = await this.#takeSnapshot(connection, encoder, resumeSnapshot, captured, rules);
       if (!streamFrom) return;
       stored = { position: streamFrom, ts: Date.now() };
     }
@@ -216,7 +216,7 @@ export class SourceService implements Probe {
       return;
     }
     const incremental = config.SIGNAL_TABLE
-      ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, keys }, resumeIncremental, this.#log)
+      ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, rules }, resumeIncremental, this.#log)
       : undefined;
     this.#incremental = incremental;
     if (snapshotIncrementally) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), snapshotIncrementally);
@@ -234,7 +234,7 @@ export class SourceService implements Probe {
     if (config.RESUME_BY === 'file') from = new SourcePosition(from.file, from.pos);
     this.#log.info({ from: from.toJSON(), startPosition: stored ? 'stored' : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
-    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), keys, {
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), rules, {
       keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL',
     });
     this.#reader = reader;
@@ -293,10 +293,10 @@ export class SourceService implements Probe {
     encoder: EventEncoder,
     resume: SnapshotProgress | undefined,
     captures: (database: string, table: string) => boolean,
-    keys: TableKeys,
+    rules: SchemaRules,
   ): Promise<SourcePosition | undefined> {
     const config = this.#config;
-    const snapshot = new InitialSnapshot(connection, { captures, chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#serverId, keys }, this.#log);
+    const snapshot = new InitialSnapshot(connection, { captures, chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#serverId, rules }, this.#log);
     this.#snapshot = snapshot;
     this.#state = 'snapshotting';
     this.#stateSince = Date.now();

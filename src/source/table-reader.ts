@@ -3,8 +3,7 @@ import type { Row, TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import type { MysqlConnectionOptions } from './binlog-reader.ts';
 import { canonicalValue, type BinlogColumn } from './column-types.ts';
-import type { TableKeys } from './table-keys.ts';
-import { deriveTableSchema } from './table-schema.ts';
+import { deriveTableSchema, type SchemaRules } from './table-schema.ts';
 
 /**
  * Reading tables with SELECT, for the initial and the incremental snapshot: rows come out in the
@@ -22,13 +21,15 @@ export async function openTableConnection(connection: MysqlConnectionOptions): P
     bigNumberStrings: true,
     jsonStrings: true,
     charset: 'utf8mb4',
+    // A geometry as the server stores it (SRID + WKB), the bytes the binlog reader gets too.
+    typeCast: (field: { type: string; buffer(): Buffer | null }, next: () => unknown) => (field.type === 'GEOMETRY' ? field.buffer() : next()),
   } as mysql.ConnectionOptions);
   await conn.query("SET SESSION time_zone = '+00:00'");
   return conn;
 }
 
 /** A table's schema from information_schema, converted exactly as the binlog path converts it. */
-export async function tableSchema(conn: mysql.Connection, database: string, table: string, keys: TableKeys): Promise<TableSchema> {
+export async function tableSchema(conn: mysql.Connection, database: string, table: string, rules: SchemaRules): Promise<TableSchema> {
   const [rows] = await conn.query(
     'SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
     [database, table],
@@ -45,7 +46,7 @@ export async function tableSchema(conn: mysql.Connection, database: string, tabl
   });
   const names = columns.map((c) => c.COLUMN_NAME);
   const primaryKey = (keyRows as Array<{ COLUMN_NAME: string }>).map((r) => names.indexOf(r.COLUMN_NAME));
-  return deriveTableSchema(database, table, columns, [], keys.keyOf(database, table, names, primaryKey));
+  return deriveTableSchema(database, table, columns, [], rules.keys.keyOf(database, table, names, primaryKey), rules.zeroDates);
 }
 
 export interface ChunkBounds {

@@ -1,5 +1,22 @@
 import { schemaFingerprint, type ColumnDef, type TableSchema } from '../core/change-event.ts';
-import { columnDef, type BinlogColumn } from './column-types.ts';
+import { columnDef, ZERO_DATES_DEFAULT, type BinlogColumn, type ZeroDates } from './column-types.ts';
+import type { SourceConfig } from '../config/source.ts';
+import { TableKeys } from './table-keys.ts';
+
+/**
+ * What the configuration adds to a table's own metadata when its schema is derived: which columns
+ * are the key (KEY_COLUMNS, unique indexes) and what zero dates become (ZERO_DATES). The binlog
+ * reader and the snapshots derive schemas with the same rules, so a row reads alike on both paths.
+ */
+export interface SchemaRules {
+  keys: TableKeys;
+  zeroDates: ZeroDates;
+}
+
+/** The rules a source configuration sets; the keys still need `keys.load()` before use. */
+export function schemaRules(config: Pick<SourceConfig, 'KEY_COLUMNS' | 'ZERO_DATES' | 'ZERO_DATE_SENTINEL'>): SchemaRules {
+  return { keys: new TableKeys(config.KEY_COLUMNS), zeroDates: { mode: config.ZERO_DATES, sentinel: config.ZERO_DATE_SENTINEL } };
+}
 
 /**
  * Derives a table's schema from what the TableMap event carries. With binlog_row_metadata=FULL
@@ -13,9 +30,10 @@ export function deriveTableSchema(
   columns: BinlogColumn[],
   typeCodes: number[],
   primaryKey: number[] | undefined,
+  zeroDates: ZeroDates = ZERO_DATES_DEFAULT,
 ): TableSchema {
   const keyIndexes = new Set(primaryKey ?? []);
-  const defs: ColumnDef[] = columns.map((column, i) => columnDef(`${database}.${table}`, column, typeCodes[i], !keyIndexes.has(i)));
+  const defs: ColumnDef[] = columns.map((column, i) => columnDef(`${database}.${table}`, column, typeCodes[i], !keyIndexes.has(i), zeroDates));
   const key = (primaryKey ?? []).map((i) => defs[i]!.name);
   return { database, table, columns: defs, key, fingerprint: schemaFingerprint(defs, key) };
 }
@@ -23,6 +41,11 @@ export function deriveTableSchema(
 /** Caches schemas by table id and metadata so each TableMap costs one lookup, not a derivation. */
 export class TableSchemaCache {
   readonly #byKey = new Map<string, TableSchema>();
+  readonly #zeroDates: ZeroDates;
+
+  constructor(zeroDates: ZeroDates) {
+    this.#zeroDates = zeroDates;
+  }
 
   get(database: string, table: string, columns: BinlogColumn[], typeCodes: number[], primaryKey: number[] | undefined): TableSchema {
     const cacheKey = `${database}\u0000${table}\u0000${typeCodes.join(',')}\u0000${(primaryKey ?? []).join(',')}\u0000${columns
@@ -30,7 +53,7 @@ export class TableSchemaCache {
       .join('\u0002')}`;
     let schema = this.#byKey.get(cacheKey);
     if (!schema) {
-      schema = deriveTableSchema(database, table, columns, typeCodes, primaryKey);
+      schema = deriveTableSchema(database, table, columns, typeCodes, primaryKey, this.#zeroDates);
       this.#byKey.set(cacheKey, schema);
     }
     return schema;

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { ColumnDef, ColumnValue, Row } from '../core/change-event.ts';
+import { isGeometry, storedGeometry, type ColumnDef, type ColumnValue, type Row } from '../core/change-event.ts';
 import { matches } from './selection.ts';
 import { columnTransform, keep, qualifiedName, transformError, type ColumnPlan, type Transform } from './transform.ts';
 
@@ -15,7 +15,7 @@ export interface MaskingRules {
 
 /**
  * Replaces matching columns' values before they are encoded, with the Avro type following:
- * - hash: hex HMAC-SHA-256 keyed with COLUMN_HASH_SALT of the value (binary: its bytes; anything
+ * - hash: hex HMAC-SHA-256 keyed with COLUMN_HASH_SALT of the value (binary: its bytes; geometry: its stored SRID + WKB; anything
  *   else: its canonical text), a `string` column. Equal values hash equally, so a hashed column
  *   still joins and groups, and a hashed key still identifies its row;
  * - mask: COLUMN_MASK_VALUE in place of every non-null value, a `string` column;
@@ -67,7 +67,7 @@ function planOf(def: ColumnDef, qualified: string, rules: MaskingRules): { kind:
 function hashed(value: ColumnValue, salt: string): string | null {
   if (value === null) return null;
   return createHmac('sha256', salt)
-    .update(Buffer.isBuffer(value) ? value : String(value))
+    .update(Buffer.isBuffer(value) ? value : isGeometry(value) ? storedGeometry(value) : String(value))
     .digest('hex');
 }
 

@@ -1,4 +1,4 @@
-import { schemaFingerprint, type ChangeEvent, type ColumnDef, type ColumnValue, type Row, type TableSchema } from '../core/change-event.ts';
+import { isGeometry, schemaFingerprint, storedGeometry, type ChangeEvent, type ColumnDef, type ColumnValue, type Row, type TableSchema } from '../core/change-event.ts';
 import { CdcError } from '../core/errors.ts';
 
 /** A single-message transform: one event in, the changed event (a new object) or null (dropped) out. */
@@ -87,6 +87,8 @@ export function transformError(what: string, message: string, hint: string): Cdc
 /** The text of a value for hashing, comparing and casting: numbers exact, binary as base64. */
 export function textOf(value: ColumnValue): string {
   if (Buffer.isBuffer(value)) return value.toString('base64');
+  // A geometry as text is its stored form (SRID + WKB) in base64, like any binary value.
+  if (isGeometry(value)) return storedGeometry(value).toString('base64');
   if (value !== null && typeof value === 'object' && 'text' in value) return String((value as { text: unknown }).text);
   return String(value);
 }

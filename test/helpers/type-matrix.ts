@@ -15,13 +15,17 @@ export type Expect =
   | 'time' // [-]HH:MM:SS.ffffff
   | 'datetime' // YYYY-MM-DDTHH:MM:SS.ffffff
   | 'timestamp' // YYYY-MM-DDTHH:MM:SS.ffffffZ (read in UTC)
-  | 'date-or-null'; // zero and partial dates have no instant
+  | 'date' // YYYY-MM-DD
+  | 'geometry'; // `srid:WKB-hex`, from the stored `HEX(c)` (4-byte little-endian SRID + WKB)
+// date, datetime, timestamp: a zero or partial date becomes null, or the run's ZERO_DATE_SENTINEL
+// (with ZERO_DATES=sentinel, and in key columns always).
 
 export interface MatrixTable {
   name: string;
   /** Column definitions after `id INT PRIMARY KEY`. */
   /** `selectAs`: the expression whose SELECT output the column must equal (default: the column). */
-  columns: Array<{ name: string; ddl: string; expect: Expect; selectAs?: string }>;
+  /** `key`: the column is part of the primary key (after id). */
+  columns: Array<{ name: string; ddl: string; expect: Expect; selectAs?: string; key?: true }>;
   /** Rows as SQL value lists (without the id), written in the server's non-UTC session zone. */
   rows: string[];
 }
@@ -105,7 +109,7 @@ export const MATRIX: MatrixTable[] = [
   {
     name: 'm_temporal',
     columns: [
-      { name: 'dt', ddl: 'DATE', expect: 'date-or-null' },
+      { name: 'dt', ddl: 'DATE', expect: 'date' },
       { name: 't0', ddl: 'TIME', expect: 'time' },
       { name: 't6', ddl: 'TIME(6)', expect: 'time' },
       { name: 'dt0', ddl: 'DATETIME', expect: 'datetime' },
@@ -122,6 +126,55 @@ export const MATRIX: MatrixTable[] = [
       "'2000-02-29', '-01:02:03', '100:00:00.5', '2024-03-31 02:30:00', '2024-10-27 02:30:00.123', '2024-10-27 02:30:00.123456', '2024-03-31 03:00:00', '2024-10-27 02:59:59.999999'",
       "'2023-10-29', '23:59:59', '-12:34:56.789012', '2023-03-26 02:00:00', '1970-01-01 00:00:00.001', '1969-12-31 23:59:59.999999', '2024-10-27 03:00:00', '2024-10-27 01:59:59.5'",
       "'0000-00-00', '00:00:00', '00:00:00', '0000-00-00 00:00:00', '2024-00-10 00:00:00', '2024-05-00 10:00:00', '0000-00-00 00:00:00', NULL",
+      'NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL',
+    ],
+  },
+  {
+    // A zero date in a key column cannot become null (Avro keys are required): always the sentinel.
+    name: 'm_zero_key',
+    columns: [
+      { name: 'kd', ddl: 'DATE NOT NULL', expect: 'date', key: true },
+      { name: 'kdt', ddl: 'DATETIME(6) NOT NULL', expect: 'datetime', key: true },
+      { name: 'note', ddl: 'VARCHAR(10)', expect: 'text' },
+    ],
+    rows: ["'0000-00-00', '0000-00-00 00:00:00', 'zero'", "'2024-00-10', '2024-02-00 12:00:00.5', 'partial'", "'1970-01-01', '1970-01-01 00:00:00', 'the day'"],
+  },
+  {
+    // Each spatial type with SRID 4326, then with 3857 (and 0), then NULL. Selected as HEX(c):
+    // the server's own stored bytes, SRID then WKB.
+    name: 'm_geometry',
+    columns: [
+      { name: 'g', ddl: 'GEOMETRY', expect: 'geometry', selectAs: 'HEX(g)' },
+      { name: 'p', ddl: 'POINT', expect: 'geometry', selectAs: 'HEX(p)' },
+      { name: 'l', ddl: 'LINESTRING', expect: 'geometry', selectAs: 'HEX(l)' },
+      { name: 'pg', ddl: 'POLYGON', expect: 'geometry', selectAs: 'HEX(pg)' },
+      { name: 'mp', ddl: 'MULTIPOINT', expect: 'geometry', selectAs: 'HEX(mp)' },
+      { name: 'ml', ddl: 'MULTILINESTRING', expect: 'geometry', selectAs: 'HEX(ml)' },
+      { name: 'mpg', ddl: 'MULTIPOLYGON', expect: 'geometry', selectAs: 'HEX(mpg)' },
+      { name: 'gc', ddl: 'GEOMETRYCOLLECTION', expect: 'geometry', selectAs: 'HEX(gc)' },
+    ],
+    rows: [
+      [
+        "POINT(13.4 52.5)",
+        'POINT(-180 -90)',
+        'LINESTRING(0 0, 1 1, 2 0)',
+        'POLYGON((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 1))',
+        'MULTIPOINT(1 1, 2 2)',
+        'MULTILINESTRING((0 0, 1 1), (2 2, 3 3))',
+        'MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))',
+        'GEOMETRYCOLLECTION(POINT(1 1), LINESTRING(0 0, 1 1), MULTIPOINT(3 3))',
+      ].map((wkt) => `ST_GeomFromText('${wkt}', 4326)`).join(', '),
+      [
+        // A collection inside a collection (MariaDB's WKT parser refuses nesting; its WKB reader does not).
+        "ST_GeomFromWKB(x'0107000000020000000107000000010000000101000000000000000000F03F000000000000F03F0101000000000000000000004000000000000000C0', 3857)",
+        "ST_GeomFromText('POINT(1500000.5 7000000.25)', 3857)",
+        "ST_GeomFromText('LINESTRING(-1e7 -1e7, 1e7 1e7)', 3857)",
+        "ST_GeomFromText('POLYGON((0 0, 1e6 0, 1e6 1e6, 0 0))', 0)",
+        "ST_GeomFromText('MULTIPOINT(1e6 1e6)', 3857)",
+        "ST_GeomFromText('MULTILINESTRING((0 0, 1 1))', 4294967295)",
+        "ST_GeomFromText('MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)))', 3857)",
+        "ST_GeomFromText('GEOMETRYCOLLECTION EMPTY')",
+      ].join(', '),
       'NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL',
     ],
   },
@@ -159,7 +212,8 @@ export const MATRIX: MatrixTable[] = [
 ];
 
 export function createTableSql(table: MatrixTable): string {
-  return `CREATE TABLE ${table.name} (id INT PRIMARY KEY, ${table.columns.map((c) => `${c.name} ${c.ddl}`).join(', ')})`;
+  const key = ['id', ...table.columns.filter((c) => c.key).map((c) => c.name)];
+  return `CREATE TABLE ${table.name} (id INT, ${table.columns.map((c) => `${c.name} ${c.ddl}`).join(', ')}, PRIMARY KEY (${key.join(', ')}))`;
 }
 
 /** Selects every column (INVISIBLE ones too), each as the value its documents must equal. */
@@ -173,21 +227,27 @@ export function insertSql(table: MatrixTable, firstId: number): string {
   return `INSERT INTO ${table.name} (id, ${names}) VALUES ${table.rows.map((r, i) => `(${firstId + i}, ${r})`).join(', ')}`;
 }
 
-/** What a column of a SELECT row must look like in a document (and in the decoded Kafka record), as text. */
-export function expectedText(expect: Expect, value: unknown): string | null {
+/**
+ * What a column of a SELECT row must look like in a document (and in the decoded Kafka record), as
+ * text. `zeroDay`: the day a zero or partial date becomes in this column, or undefined for null.
+ */
+export function expectedText(expect: Expect, value: unknown, zeroDay?: string): string | null {
   if (value === null || value === undefined) return null;
   const text = Buffer.isBuffer(value) ? value.toString('base64') : String(value);
+  if (expect === 'geometry') return `${Buffer.from(text.slice(0, 8), 'hex').readUInt32LE(0)}:${text.slice(8).toLowerCase()}`;
+  const zero = ['date', 'datetime', 'timestamp'].includes(expect) && isZeroDate(text);
+  if (zero && zeroDay === undefined) return null;
   switch (expect) {
     case 'bit1':
       return String((value as Buffer).some((b) => b !== 0));
     case 'time':
       return withMicros(text);
     case 'datetime':
-      return isZeroDate(text) ? null : withMicros(text.replace(' ', 'T'));
+      return zero ? `${zeroDay}T00:00:00.000000` : withMicros(text.replace(' ', 'T'));
     case 'timestamp':
-      return isZeroDate(text) ? null : `${withMicros(text.replace(' ', 'T'))}Z`;
-    case 'date-or-null':
-      return isZeroDate(text) ? null : text;
+      return zero ? `${zeroDay}T00:00:00.000000Z` : `${withMicros(text.replace(' ', 'T'))}Z`;
+    case 'date':
+      return zero ? zeroDay! : text;
     default:
       return text;
   }
@@ -196,6 +256,11 @@ export function expectedText(expect: Expect, value: unknown): string | null {
 /** A value from a document or a decoded Avro record, as text comparable with expectedText. */
 export function actualText(expect: Expect, value: unknown): string | null {
   if (value === null || value === undefined) return null;
+  if (expect === 'geometry') {
+    // Avro gives the WKB as bytes and the SRID as a BigInt; JSON (Kafka and documents) base64 and a number.
+    const { wkb, srid } = value as { wkb: Buffer | string; srid: bigint | number };
+    return `${srid}:${(Buffer.isBuffer(wkb) ? wkb : Buffer.from(wkb, 'base64')).toString('hex')}`;
+  }
   if (Buffer.isBuffer(value)) return value.toString('base64');
   if (value instanceof JsonText) return value.text;
   if (expect === 'float32') return String(Math.fround(Number(value)));

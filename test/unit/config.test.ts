@@ -51,6 +51,17 @@ describe('configuration', () => {
     assert.equal(loadConfig(sinkSpec, { KAFKA_BROKERS: 'k:9092', ELASTICSEARCH_URL: 'http://es:9200' }).SCHEMA_REGISTRY_URL, undefined);
   });
 
+  it('validates ZERO_DATE_SENTINEL as a real day and defaults zero dates to null', () => {
+    const config = loadConfig(sourceSpec, base);
+    assert.equal(config.ZERO_DATES, 'null');
+    assert.equal(config.ZERO_DATE_SENTINEL, '1970-01-01');
+    assert.equal(loadConfig(sourceSpec, { ...base, ZERO_DATES: 'sentinel', ZERO_DATE_SENTINEL: '2000-02-29' }).ZERO_DATE_SENTINEL, '2000-02-29');
+    for (const bad of ['1970-1-1', '0000-00-00', '2023-02-29', '2024-13-01', 'yesterday']) {
+      assert.match(problemsOf(() => loadConfig(sourceSpec, { ...base, ZERO_DATE_SENTINEL: bad })).join(), /^ZERO_DATE_SENTINEL: must be/, bad);
+    }
+    assert.match(problemsOf(() => loadConfig(sourceSpec, { ...base, ZERO_DATES: 'zero' })).join(), /^ZERO_DATES:/);
+  });
+
   it('reads secrets from NAME_FILE and never shows them', () => {
     const config = loadConfig(sourceSpec, { ...base, MYSQL_PASSWORD_FILE: '/run/secrets/pw' }, (path) => (path === '/run/secrets/pw' ? `${SECRET}\n` : ''));
     assert.equal(config.MYSQL_PASSWORD, SECRET);

@@ -40,7 +40,7 @@ describe('column kinds', () => {
   });
 
   it('refuses types it cannot convert exactly, naming the column', () => {
-    assert.throws(() => def('geometry'), (e: unknown) => (e as CdcError).code === 'UNSUPPORTED_COLUMN_TYPE' && /db\.t\.c has type geometry/.test((e as Error).message));
+    assert.throws(() => def('xmltype'), (e: unknown) => (e as CdcError).code === 'UNSUPPORTED_COLUMN_TYPE' && /db\.t\.c has type xmltype/.test((e as Error).message));
   });
 
   it('gives canonical values', () => {
@@ -54,6 +54,28 @@ describe('column kinds', () => {
     assert.equal(canonicalValue(def('bit(1)'), Buffer.from([1])), true);
     assert.equal(canonicalValue(def('year'), 1900), 0, 'zongji reads YEAR 0000 as 1900');
     assert.equal(canonicalValue(def('year'), 2155), 2155);
+  });
+
+  it('turns zero and partial dates into null or the sentinel (ZERO_DATES), and key columns always into the sentinel', () => {
+    const sentinel = { mode: 'sentinel', sentinel: '1999-12-31' } as const;
+    const nulls = { mode: 'null', sentinel: '1999-12-31' } as const;
+    const column = (type: string, optional: boolean, rule: typeof sentinel | typeof nulls) => columnDef('db.t', { COLUMN_NAME: 'c', COLUMN_TYPE: type }, undefined, optional, rule);
+    for (const zero of ['0000-00-00', '2024-00-10', '2024-05-00']) {
+      assert.equal(canonicalValue(column('date', true, nulls), zero), null);
+      assert.equal(canonicalValue(column('date', true, sentinel), zero), '1999-12-31');
+      assert.equal(canonicalValue(column('date', false, nulls), zero), '1999-12-31', 'a key column is never null');
+      assert.equal(canonicalValue(column('datetime(6)', true, sentinel), `${zero} 00:00:00`), '1999-12-31T00:00:00.000000');
+      assert.equal(canonicalValue(column('datetime', false, nulls), `${zero} 10:00:00`), '1999-12-31T00:00:00.000000');
+      assert.equal(canonicalValue(column('timestamp(3)', true, sentinel), `${zero} 00:00:00.000`), '1999-12-31T00:00:00.000000Z');
+      assert.equal(canonicalValue(column('timestamp', true, nulls), `${zero} 00:00:00`), null);
+    }
+    assert.equal(canonicalValue(column('date', true, sentinel), '2024-02-29'), '2024-02-29', 'real dates are untouched');
+    assert.equal(canonicalValue(column('date', true, sentinel), null), null, 'NULL stays NULL');
+    assert.equal(column('time', false, sentinel).zeroDate, undefined, 'TIME 00:00:00 is a real value');
+    const table = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'd', COLUMN_TYPE: 'date' }, { COLUMN_NAME: 'e', COLUMN_TYPE: 'date' }], [], [0]);
+    assert.deepEqual(table.columns.map((c) => c.zeroDate), ['1970-01-01', undefined], 'default: null, key columns 1970-01-01');
+    // The sentinel is a valid Avro date in the key record, where null would not encode.
+    assert.ok(avroType(keySchema('p', table) as never).isValid({ d: '1970-01-01' }));
   });
 
   it('turns the text of MariaDB UUID/INET4/INET6 (a SELECT) into the bytes the binlog carries', () => {
