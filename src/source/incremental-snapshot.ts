@@ -29,6 +29,8 @@ interface Window {
   upTo: unknown[];
   /** Filled before the closing watermark is written, so it is always there when that arrives. */
   rows: Row[] | undefined;
+  /** The last row's key as the server returned it: where the next chunk starts. */
+  lastKey: unknown[] | undefined;
   /** Keys the binlog changed between the watermarks: those rows are newer in the binlog. */
   changed: Set<string>;
   open: boolean;
@@ -169,12 +171,11 @@ export class IncrementalSnapshot {
     }
     const p = this.#progress!;
     const previous = p.current?.table === w.table ? p.current.rows : 0;
-    const last = rows.at(-1);
     if (rows.length < this.#options.chunkRows) {
       this.#progress = { ...p, done: [...p.done, w.table], current: undefined };
       this.#log.info({ table: w.table, rows: previous + rows.length }, 'incremental snapshot of table done');
     } else {
-      this.#progress = { ...p, current: { table: w.table, lastKey: w.schema.key.map((k) => keyJson(last![k] ?? null)), upTo: w.upTo.map(keyJson), rows: previous + rows.length } };
+      this.#progress = { ...p, current: { table: w.table, lastKey: w.lastKey!.map(keyJson), upTo: w.upTo.map(keyJson), rows: previous + rows.length } };
     }
     if (this.#progress!.done.length === this.#progress!.tables.length) {
       this.#log.info({ tables: this.#progress!.tables }, 'incremental snapshot complete');
@@ -233,12 +234,12 @@ export class IncrementalSnapshot {
       if (this.#progress.done.length === this.#progress.tables.length) this.#progress = undefined;
       return;
     }
-    const window: Window = { id: randomUUID(), table: qualified, schema, after: current?.lastKey?.map(keyParam), upTo, rows: undefined, changed: new Set(), open: false };
+    const window: Window = { id: randomUUID(), table: qualified, schema, after: current?.lastKey?.map(keyParam), upTo, rows: undefined, lastKey: undefined, changed: new Set(), open: false };
     this.#window = window;
     const signalTable = `${conn.escapeId(this.#signal[0])}.${conn.escapeId(this.#signal[1])}`;
     const insert = 'INSERT INTO ' + signalTable + ' (id, type, data) VALUES (?, ?, ?)';
     await conn.query(insert, [`${window.id}-open`, 'snapshot-window-open', JSON.stringify({ table: qualified })]);
-    window.rows = await readChunk(conn, schema, { after: window.after, upTo, limit: this.#options.chunkRows });
+    ({ rows: window.rows, lastKey: window.lastKey } = await readChunk(conn, schema, { after: window.after, upTo, limit: this.#options.chunkRows }));
     await conn.query(insert, [`${window.id}-close`, 'snapshot-window-close', JSON.stringify({ table: qualified, rows: window.rows.length })]);
     // The watermarks did their work once they are in the binlog; keep the table small.
     await conn.query('DELETE FROM ' + signalTable + ' WHERE id IN (?, ?)', [`${window.id}-open`, `${window.id}-close`]);

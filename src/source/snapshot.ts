@@ -98,7 +98,7 @@ export class InitialSnapshot {
         this.tableStartedAt.set(qualified, { ms: Date.now(), rows: state.rowsDone });
         for (;;) {
           if (signal.aborted) return;
-          const rows = await readChunk(conn, schema, { after: lastKey, limit: this.#chunkRows, offset: state.rowsDone });
+          const { rows, lastKey: next } = await readChunk(conn, schema, { after: lastKey, limit: this.#chunkRows, offset: state.rowsDone });
           const tableDone = rows.length < this.#chunkRows;
           const events = rows.map((row): ChangeEvent => ({
             op: 'r',
@@ -112,8 +112,7 @@ export class InitialSnapshot {
             serverId: this.#serverId,
           }));
           state.rowsDone += rows.length;
-          const last = rows.at(-1);
-          if (last) lastKey = schema.key.map((k) => keyParam(keyJson(last[k])));
+          if (next) lastKey = next;
           progress = tableDone
             ? { ...progress, done: [...progress.done, qualified], current: undefined }
             : { ...progress, current: { table: qualified, lastKey: lastKey!.map(keyJson), rows: state.rowsDone } };

@@ -59,12 +59,22 @@ export interface ChunkBounds {
   offset?: number;
 }
 
+/** One chunk's rows, and where the next chunk starts. */
+export interface Chunk {
+  rows: Row[];
+  /**
+   * The last row's key as the server returned it (undefined when empty): the next chunk pages from
+   * it, not from the canonical values, which can differ (a zero date's sentinel would skip rows).
+   */
+  lastKey: unknown[] | undefined;
+}
+
 /**
  * The next rows in key order within `bounds`. A composite key uses the expanded form
  * `(a > ?) OR (a = ? AND b > ?)`, which every MariaDB/MySQL version serves from the index.
  * A keyless table is paged by offset, which is stable only inside one read view.
  */
-export async function readChunk(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds): Promise<Row[]> {
+export async function readChunk(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds): Promise<Chunk> {
   const id = (name: string) => conn.escapeId(name);
   const columns = schema.columns.map((c) => id(c.name)).join(', ');
   const from = `${id(schema.database)}.${id(schema.table)}`;
@@ -87,8 +97,10 @@ export async function readChunk(conn: mysql.Connection, schema: TableSchema, bou
     const where = [bounds.after && after(bounds.after), bounds.upTo && `NOT ${after(bounds.upTo)}`].filter(Boolean);
     sql = `SELECT ${columns} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${schema.key.map(id).join(', ')} LIMIT ${bounds.limit}`;
   }
-  const [rows] = await conn.query({ sql, values: params });
-  return (rows as Array<Record<string, unknown>>).map((raw) => canonicalRow(schema, raw));
+  const [result] = await conn.query({ sql, values: params });
+  const raw = result as Array<Record<string, unknown>>;
+  const last = raw.at(-1);
+  return { rows: raw.map((r) => canonicalRow(schema, r)), lastKey: last && schema.key.map((name) => last[name]) };
 }
 
 /** The largest key of a table now (undefined when empty): where an incremental snapshot of it stops. */
@@ -98,8 +110,8 @@ export async function largestKey(conn: mysql.Connection, schema: TableSchema): P
     `SELECT ${schema.key.map(id).join(', ')} FROM ${id(schema.database)}.${id(schema.table)} ORDER BY ${schema.key.map((k) => `${id(k)} DESC`).join(', ')} LIMIT 1`,
   );
   const row = (rows as Array<Record<string, unknown>>)[0];
-  if (!row) return undefined;
-  return schema.key.map((name) => keyParam(keyJson(canonicalValue(schema.columns.find((c) => c.name === name)!, row[name]))));
+  // As the server returned it, like Chunk.lastKey: the bound is compared by the server.
+  return row && schema.key.map((name) => row[name]);
 }
 
 export function canonicalRow(schema: TableSchema, raw: Record<string, unknown>): Row {

@@ -212,7 +212,8 @@ export const MATRIX: MatrixTable[] = [
 ];
 
 export function createTableSql(table: MatrixTable): string {
-  const key = ['id', ...table.columns.filter((c) => c.key).map((c) => c.name)];
+  // Key columns lead, so the snapshot pages by them (m_zero_key: by zero dates).
+  const key = [...table.columns.filter((c) => c.key).map((c) => c.name), 'id'];
   return `CREATE TABLE ${table.name} (id INT, ${table.columns.map((c) => `${c.name} ${c.ddl}`).join(', ')}, PRIMARY KEY (${key.join(', ')}))`;
 }
 
