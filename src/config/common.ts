@@ -19,7 +19,7 @@ export const commonSpec = {
   HTTP_PORT: envVar(int(0, 65535).default(8080), 'Port of the health/metrics/status HTTP server (0 picks a free port).', { default: '8080' }),
   READY_STALL_SECONDS: envVar(
     int(2, 86_400).default(60),
-    '/readyz turns unready when the service has work but made no progress for this long (source: queued changes not committed, or no snapshot chunk; sink: a batch not made durable, or bulk requests failing).',
+    '/readyz turns unready when the service has work but made no progress for this long (source: queued changes not committed, no snapshot chunk, or a binlog connection silent that long; the source asks the server for a heartbeat every third of it, at most every 30 s; sink: a batch not made durable, or bulk requests failing).',
     { default: '60' },
   ),
   KAFKA_BROKERS: envVar(list(), 'Comma-separated bootstrap brokers, `host:port`.'),

@@ -1,5 +1,6 @@
 import ZongJi from '@vlasky/zongji';
 import { CdcError, errorMessage } from '../core/errors.ts';
+import { requestHeartbeats } from './binlog-heartbeat.ts';
 import type { MysqlConnectionOptions } from './binlog-reader.ts';
 
 /** What a probe's event handler can do: end the probe with a value (undefined: found nothing). */
@@ -32,8 +33,8 @@ export function probeBinlog<T, E = unknown>(
     const timer = setTimeout(() => end(new Error('timed out')), timeoutMs);
     zongji.on('binlog', (event: unknown) => onEvent(event as E, (value) => end(undefined, value)));
     zongji.on('error', (error: unknown) => end(error));
-    // 'ready' comes after zongji's own set-up queries, just before it queues the dump command.
-    zongji.once('ready', () => (zongji as unknown as { connection?: { query(sql: string, done: () => void): void } }).connection?.query('SET @master_heartbeat_period = 1000000000', () => undefined));
+    // A failed request only costs the wait for the timeout.
+    requestHeartbeats(zongji, 1, () => undefined);
     zongji.start(start as never);
   });
 }

@@ -4,6 +4,7 @@ import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts'
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { SourcePosition } from '../core/position.ts';
 import type { TlsOptions } from '../core/tls.ts';
+import { requestHeartbeats } from './binlog-heartbeat.ts';
 import type { BinlogColumn } from './column-types.ts';
 import { InformationSchemaKeys } from './information-schema-keys.ts';
 import { canonicalRow } from './table-reader.ts';
@@ -62,7 +63,10 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #gtid: string | undefined;
   #stopped = false;
   readonly #pausedBy = new Set<string>();
-  /** When the last binlog event arrived (shown by readiness; an idle server sends none). */
+  /**
+   * When the last binlog event arrived, server heartbeats included: with `heartbeatSeconds` an
+   * idle server still sends one that often, so a silence longer than that means a dead stream.
+   */
   lastEventAt = Date.now();
 
   /** binlog_row_metadata=MINIMAL only: TableMaps carry no primary key. */
@@ -73,7 +77,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     serverId: number,
     captures: (database: string, table: string) => boolean,
     rules: SchemaRules,
-    options: { keysFromInformationSchema?: boolean } = {},
+    options: { keysFromInformationSchema?: boolean; heartbeatSeconds?: number } = {},
   ) {
     super();
     this.#serverId = serverId;
@@ -93,6 +97,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       }
     });
     this.#zongji.on('error', (error: unknown) => this.#fail(classifyReaderError(error)));
+    if (options.heartbeatSeconds) requestHeartbeats(this.#zongji, options.heartbeatSeconds, (error) => this.#fail(classifyReaderError(error)));
   }
 
   /** Starts after `from`: by its GTID set when it has one, else by file and position. */
@@ -189,7 +194,12 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       return this.#cursor;
     }
     if (type === 'Heartbeat') {
-      if (event.nextPosition > 0) this.#cursor = event.nextPosition;
+      // A heartbeat states where the server's read of the named file stands: the end of the binlog
+      // while it waits for new events (MariaDB sends them only then), or past transactions a GTID
+      // dump skipped (MySQL). It emits nothing, so no position is ever stored from it; and it is
+      // adopted only between transactions in the reader's own file, so it cannot move the cursor
+      // of a transaction or into another file (positions above 4 GiB come as 0 and are ignored).
+      if (!this.#open && event.binlogName === this.#file && event.nextPosition > 0) this.#cursor = event.nextPosition;
       return this.#cursor;
     }
     // zongji's `size` excludes the 19-byte event header and the checksum.

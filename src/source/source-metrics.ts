@@ -1,7 +1,11 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** Source metrics; names follow Prometheus conventions with a `cdc_source_` prefix. */
-export function createSourceMetrics() {
+/**
+ * Source metrics; names follow Prometheus conventions with a `cdc_source_` prefix.
+ * `binlogSilence` answers, at scrape time, the seconds since the binlog reader last heard the server
+ * (null while no reader runs).
+ */
+export function createSourceMetrics(binlogSilence: () => number | null) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -22,6 +26,14 @@ export function createSourceMetrics() {
       registers: [registry],
     }),
     paused: new Gauge({ name: 'cdc_source_paused', help: '1 while reading the binlog is paused (admin API)', registers: [registry] }),
+    binlogSilenceSeconds: new Gauge({
+      name: 'cdc_source_binlog_silence_seconds',
+      help: 'Seconds since the binlog reader received an event, server heartbeats included (NaN while not streaming); /readyz fails above READY_STALL_SECONDS',
+      registers: [registry],
+      collect() {
+        this.set(binlogSilence() ?? Number.NaN);
+      },
+    }),
     queueBytes: new Gauge({ name: 'cdc_source_queue_bytes', help: 'Binlog bytes waiting between reader and Kafka writer', registers: [registry] }),
     lagSeconds: new Gauge({ name: 'cdc_source_lag_seconds', help: 'Now minus the commit time of the last change committed to Kafka', registers: [registry] }),
     headroomBytes: new Gauge({ name: 'cdc_source_binlog_headroom_bytes', help: 'Binlog bytes on the server before the stored position: how much can be purged before the position is lost', registers: [registry] }),

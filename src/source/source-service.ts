@@ -13,6 +13,7 @@ import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { BinlogReader, type MysqlConnectionOptions, type SourceTransaction } from './binlog-reader.ts';
 import { binlogEnd } from './binlog-end.ts';
+import { heartbeatSeconds } from './binlog-heartbeat.ts';
 import mysql from 'mysql2/promise';
 import { mysqlConnection } from './mysql-connection.ts';
 import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
@@ -47,7 +48,7 @@ const RETENTION_CHECK_MS = 60_000;
  * last committed position (nothing uncommitted is kept); fatal ones stop it with a coded error.
  */
 export class SourceService implements Probe {
-  readonly metrics: SourceMetrics = createSourceMetrics();
+  readonly metrics: SourceMetrics = createSourceMetrics(() => (this.#reader ? (Date.now() - this.#reader.lastEventAt) / 1000 : null));
   readonly #config: SourceConfig;
   readonly #log: Logger;
   readonly #kafka: Kafka;
@@ -236,6 +237,7 @@ export class SourceService implements Probe {
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
     const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), rules, {
       keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL',
+      heartbeatSeconds: heartbeatSeconds(config.READY_STALL_SECONDS),
     });
     this.#reader = reader;
     if (this.#pausedBy) reader.pause('operator');
@@ -480,6 +482,8 @@ export class SourceService implements Probe {
     const stall = this.#config.READY_STALL_SECONDS;
     const running = this.#state === 'streaming' || this.#state === 'snapshotting';
     const reader = this.#reader;
+    // A paused reader reads nothing from its socket: its silence is not the server's.
+    const silent = this.#state === 'streaming' && reader && !reader.paused ? secondsSince(reader.lastEventAt)! : 0;
     const progressIdle = secondsSince(Math.max(this.#lastCommitAt, this.#stateSince))!;
     const queued = this.#queue?.length ?? 0;
     return readiness(
@@ -487,6 +491,8 @@ export class SourceService implements Probe {
       [
         !running && (this.#lastError ? this.#lastError.describe() : `the source is ${this.#state}`),
         this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
+        silent > stall &&
+          `the binlog connection has been silent for ${silent} s: no event, not even a server heartbeat (requested every ${heartbeatSeconds(stall)} s), so the server or the network between us hangs (READY_STALL_SECONDS=${stall})`,
         this.#state === 'streaming' && queued > 0 && progressIdle > stall && `${queued} binlog transaction(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
         this.#state === 'snapshotting' && progressIdle > stall && `no snapshot chunk was committed for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
       ],

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -70,4 +71,12 @@ export function stackEnv(): StackEnv {
 /** Runs `scripts/stack <args>` (e.g. `stop elasticsearch`) and returns its output. */
 export function stack(...args: string[]): string {
   return execFileSync('bash', [`${repoRoot}scripts/stack`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * Sends `signal` to this stack's MariaDB server (its pid file is under the stack's runtime root):
+ * SIGSTOP leaves every connection open but silent, as a hung server or a partition does; SIGCONT ends that.
+ */
+export function signalMariadb(signal: 'SIGSTOP' | 'SIGCONT'): void {
+  process.kill(Number(readFileSync(`${stackEnv().CDC_STACK_DIR}/run/mariadb.pid`, 'utf8').trim()), signal);
 }

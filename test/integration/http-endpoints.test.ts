@@ -18,7 +18,7 @@ describe('HTTP endpoints of the source and the sink', () => {
 
   before(async () => {
     conn = await pipeline.createDatabase(DDL);
-    await pipeline.startSource();
+    await pipeline.startSource({ READY_STALL_SECONDS: STALL });
     await pipeline.startSink({ READY_STALL_SECONDS: STALL });
     await runWorkload(conn, 1, 30);
     await waitUntilEqual(conn, checks);
@@ -31,7 +31,7 @@ describe('HTTP endpoints of the source and the sink', () => {
 
   it('serve metrics that a Prometheus text-format parser accepts, with the documented families', async () => {
     const source = parseMetrics((await pipeline.source!.http('/metrics')).body);
-    for (const name of ['cdc_source_events_total', 'cdc_source_bytes_total', 'cdc_source_lag_seconds', 'cdc_source_kafka_commit_seconds', 'cdc_source_kafka_transaction_records', 'cdc_source_binlog_headroom_seconds', 'cdc_source_paused', 'process_resident_memory_bytes']) {
+    for (const name of ['cdc_source_events_total', 'cdc_source_bytes_total', 'cdc_source_lag_seconds', 'cdc_source_kafka_commit_seconds', 'cdc_source_kafka_transaction_records', 'cdc_source_binlog_headroom_seconds', 'cdc_source_binlog_silence_seconds', 'cdc_source_paused', 'process_resident_memory_bytes']) {
       assert.ok(source.has(name), `source metric ${name}`);
     }
     const events = source.get('cdc_source_events_total')!.metrics;
@@ -58,8 +58,8 @@ describe('HTTP endpoints of the source and the sink', () => {
     assert.ok(!status.body.includes(stackEnv().MYSQL_PASSWORD), 'the password is not on /status');
   });
 
-  it('keep the idle source ready past the stall bound', async () => {
-    const until = Date.now() + 12_000;
+  it('keep the idle source ready past the stall bound (server heartbeats reach the reader)', async () => {
+    const until = Date.now() + Number(STALL) * 2 * 1000;
     while (Date.now() < until) {
       const ready = await pipeline.source!.http('/readyz');
       assert.equal(ready.status, 200, ready.body);
