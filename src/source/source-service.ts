@@ -266,9 +266,12 @@ export class SourceService implements Probe {
     });
 
     const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
+    // Wake often enough to notice a silent connection soon after the bound.
+    const waitMs = Math.min(idleCommitMs, (config.READY_STALL_SECONDS * 1000) / 2);
     while (!signal.aborted) {
-      await Promise.race([queue.wait(idleCommitMs), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+      await Promise.race([queue.wait(waitMs), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
       if (readerError) throw readerError;
+      this.#reconnectIfSilent(reader);
       if (signal.aborted) break;
       if (queue.length > 0 && config.TXN_LINGER_MS > 0) await sleep(config.TXN_LINGER_MS);
       const batch = queue.take(config.TXN_MAX_EVENTS, config.TXN_MAX_BYTES);
@@ -284,6 +287,22 @@ export class SourceService implements Probe {
       }
       if (this.#state === 'paused' && this.#lastCommitAt > this.#pausedAt) this.#state = 'streaming';
     }
+  }
+
+  /**
+   * A connection that stayed silent (no event, not even a requested heartbeat) for twice
+   * READY_STALL_SECONDS is given up: an open socket to a hung server or across a broken network
+   * would never fail by itself. The retry loop reconnects from the last committed position, as
+   * Debezium's keep-alive does; /readyz already said so after one bound.
+   */
+  #reconnectIfSilent(reader: BinlogReader): void {
+    const stall = this.#config.READY_STALL_SECONDS;
+    const silent = reader.paused ? 0 : secondsSince(reader.lastEventAt)!;
+    if (silent <= 2 * stall) return;
+    throw new CdcError('SOURCE_UNREACHABLE', `The binlog connection has been silent for ${silent} s (no event, not even a heartbeat; READY_STALL_SECONDS=${stall}): reconnecting`, {
+      retriable: true,
+      hint: 'The server or the network between us hangs; the source reconnects from its last committed position until the server answers again.',
+    });
   }
 
   /**

@@ -68,7 +68,7 @@ describe('Source readiness follows the binlog connection', () => {
     assert.equal(await binlogEnd(conn), end, 'nothing was written to the binlog meanwhile: only heartbeats arrived');
   });
 
-  it('turns unready, saying the connection is silent, while the server hangs; ready again and streaming once it continues', async () => {
+  it('turns unready, saying the connection is silent, while the server hangs, then reconnects; ready again and streaming once it continues', async () => {
     const source = pipeline.source!;
     signalMariadb('SIGSTOP');
     try {
@@ -76,15 +76,18 @@ describe('Source readiness follows the binlog connection', () => {
         'the source to report a silent binlog connection',
         async () => {
           const { status, body } = await readyz(source);
-          return status === 503 && body.reasons.some((r) => /binlog connection has been silent/.test(r)) ? body : undefined;
+          const silence = await silenceMetric(source);
+          return status === 503 && body.state === 'streaming' && body.reasons.some((r) => /binlog connection has been silent/.test(r)) ? { body, silence } : undefined;
         },
         60_000,
-        500,
+        250,
       );
-      assert.equal(unready.ready, false);
-      assert.equal(unready.state, 'streaming', 'the connection is open: only its silence shows the problem');
-      assert.match(unready.reasons.join('\n'), /READY_STALL_SECONDS=4/);
-      assert.ok((await silenceMetric(source)) > STALL);
+      assert.equal(unready.body.ready, false, 'the connection is open: only its silence shows the problem');
+      assert.match(unready.body.reasons.join('\n'), /READY_STALL_SECONDS=4/);
+      assert.ok(unready.silence > STALL);
+      // An open socket to a hung server never fails by itself: after twice the bound the source gives it up.
+      await waitFor('the source to reconnect', async () => /cdc_source_restarts_total\{code="SOURCE_UNREACHABLE"\} [1-9]/.test((await source.http('/metrics')).body), 60_000, 500);
+      assert.ok(source.lines.some((l) => /binlog connection has been silent .*reconnecting/.test(String((l.err as { message?: string } | undefined)?.message))), 'the reconnect says why');
     } finally {
       signalMariadb('SIGCONT');
     }
