@@ -19,15 +19,28 @@ export function documentJson(row: Record<string, unknown>): string {
  * position within ±180/±90, not empty. `wkb` (base64) and `srid` are always there, exactly.
  */
 export function documentRow(schema: TableSchema, row: Record<string, unknown>): Record<string, unknown> {
-  const geometries = schema.columns.filter((c) => c.kind === 'geometry' && row[c.name] != null);
+  const geometries = geometryColumns(schema);
   if (geometries.length === 0) return row;
   const out = { ...row };
-  for (const { name } of geometries) {
-    const value = row[name] as { wkb: Buffer | string; srid: number | bigint };
+  for (const name of geometries) {
+    const value = row[name] as { wkb: Buffer | string; srid: number | bigint } | null | undefined;
+    if (value == null) continue;
     const geojson = globeShape(Buffer.isBuffer(value.wkb) ? value.wkb : Buffer.from(value.wkb, 'base64'), Number(value.srid));
     out[name] = geojson ? { ...value, geojson } : value;
   }
   return out;
+}
+
+/** Per schema, once: this runs for every document, and most tables have no geometry at all. */
+const geometryNames = new WeakMap<TableSchema, string[]>();
+
+function geometryColumns(schema: TableSchema): string[] {
+  let names = geometryNames.get(schema);
+  if (!names) {
+    names = schema.columns.filter((c) => c.kind === 'geometry').map((c) => c.name);
+    geometryNames.set(schema, names);
+  }
+  return names;
 }
 
 function globeShape(wkb: Buffer, srid: number): GeoJsonGeometry | undefined {

@@ -132,6 +132,11 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     return this.#pausedBy.size > 0;
   }
 
+  /** Whole seconds the server has sent nothing; 0 while paused (a paused reader reads nothing: that silence is ours). */
+  get silentSeconds(): number {
+    return this.paused ? 0 : Math.floor((Date.now() - this.lastEventAt) / 1000);
+  }
+
   #socket(action: 'pause' | 'resume'): void {
     (this.#zongji as unknown as { connection?: { pause(): void; resume(): void } }).connection?.[action]();
   }

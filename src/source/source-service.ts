@@ -297,7 +297,7 @@ export class SourceService implements Probe {
    */
   #reconnectIfSilent(reader: BinlogReader): void {
     const stall = this.#config.READY_STALL_SECONDS;
-    const silent = reader.paused ? 0 : secondsSince(reader.lastEventAt)!;
+    const silent = reader.silentSeconds;
     if (silent <= 2 * stall) return;
     throw new CdcError('SOURCE_UNREACHABLE', `The binlog connection has been silent for ${silent} s (no event, not even a heartbeat; READY_STALL_SECONDS=${stall}): reconnecting`, {
       retriable: true,
@@ -501,8 +501,7 @@ export class SourceService implements Probe {
     const stall = this.#config.READY_STALL_SECONDS;
     const running = this.#state === 'streaming' || this.#state === 'snapshotting';
     const reader = this.#reader;
-    // A paused reader reads nothing from its socket: its silence is not the server's.
-    const silent = this.#state === 'streaming' && reader && !reader.paused ? secondsSince(reader.lastEventAt)! : 0;
+    const silent = this.#state === 'streaming' && reader ? reader.silentSeconds : 0;
     const progressIdle = secondsSince(Math.max(this.#lastCommitAt, this.#stateSince))!;
     const queued = this.#queue?.length ?? 0;
     return readiness(
