@@ -2,7 +2,7 @@
 NODE := ./node_modules/.bin/node
 STACK := bash scripts/stack
 
-.PHONY: install build typecheck stack-up stack-down stack-status up down test test-unit test-integration bench config-reference
+.PHONY: install build typecheck lint format stack-up stack-down stack-status up down test test-unit test-integration bench config-reference
 
 install: node_modules/.installed
 
@@ -15,6 +15,13 @@ build: install
 
 typecheck: install
 	npm run typecheck
+
+## lint: the formatter's check and the linter (biome), warnings included; `make format` rewrites
+lint: install
+	./node_modules/.bin/biome ci --error-on-warnings .
+
+format: install
+	./node_modules/.bin/biome check --write .
 
 stack-up:
 	$(STACK) up
@@ -40,7 +47,7 @@ test-integration: install
 	$(NODE) --test --test-concurrency=1 --test-timeout=600000 'test/integration/**/*.test.ts'
 
 ## test: installs what is missing, starts the stack once, runs every suite, always stops the stack
-test: install
+test: install lint
 	npm run typecheck
 	$(STACK) up
 	status=0; \

@@ -74,7 +74,13 @@ async function insertRows(conn: Awaited<ReturnType<typeof rootConnection>>, rows
 
 function assertAlive(...services: ServiceProcess[]): void {
   for (const service of services) {
-    if (service.child.exitCode !== null) throw new Error(`a service exited: ${service.lines.slice(-3).map((l) => l.raw).join('\n')}`);
+    if (service.child.exitCode !== null)
+      throw new Error(
+        `a service exited: ${service.lines
+          .slice(-3)
+          .map((l) => l.raw)
+          .join('\n')}`,
+      );
   }
 }
 
@@ -170,7 +176,9 @@ async function sourceOnly(env: Record<string, string>, rows = ROWS): Promise<{ r
 /** Bytes of a (one-partition) topic's log segments on the broker's disk. */
 function topicBytes(topic: string): number {
   const dir = `${stackEnv().CDC_STACK_DIR}/kafka/data/${topic}-0`;
-  return readdirSync(dir).filter((f) => f.endsWith('.log')).reduce((n, f) => n + statSync(`${dir}/${f}`).size, 0);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .reduce((n, f) => n + statSync(`${dir}/${f}`).size, 0);
 }
 
 /** Source alone with each KAFKA_COMPRESSION: rows/s and bytes on disk, each ÷ the uncompressed run's. */
@@ -184,7 +192,9 @@ async function compressionBench(): Promise<void> {
   }
   const none = results.get('none')!;
   for (const [codec, { rate, bytes }] of results) {
-    console.log(`KAFKA_COMPRESSION=${codec.padEnd(6)} ${rate.toFixed(0).padStart(7)} rows/s (${(rate / none.rate).toFixed(3)} of none), ${(bytes / 1048576).toFixed(1).padStart(6)} MiB on disk (${(bytes / none.bytes).toFixed(3)} of none)`);
+    console.log(
+      `KAFKA_COMPRESSION=${codec.padEnd(6)} ${rate.toFixed(0).padStart(7)} rows/s (${(rate / none.rate).toFixed(3)} of none), ${(bytes / 1048576).toFixed(1).padStart(6)} MiB on disk (${(bytes / none.bytes).toFixed(3)} of none)`,
+    );
   }
 }
 
@@ -192,10 +202,15 @@ async function compressionBench(): Promise<void> {
 async function bytesPerRecord(topic: string): Promise<number> {
   let records = 0;
   let bytes = 0;
-  await readTopicToEnd(testKafka(), topic, (m) => {
-    records++;
-    bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
-  }, { timeoutMs: 300_000 });
+  await readTopicToEnd(
+    testKafka(),
+    topic,
+    (m) => {
+      records++;
+      bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+    },
+    { timeoutMs: 300_000 },
+  );
   return bytes / records;
 }
 
@@ -217,9 +232,14 @@ async function converters(): Promise<void> {
 async function bareProducer(topic: string): Promise<number> {
   const kafka = testKafka();
   const messages: Array<{ key: Buffer | null; value: Buffer | null }> = [];
-  await readTopicToEnd(kafka, topic, (m) => {
-    messages.push({ key: m.key, value: m.value });
-  }, { timeoutMs: 300_000 });
+  await readTopicToEnd(
+    kafka,
+    topic,
+    (m) => {
+      messages.push({ key: m.key, value: m.value });
+    },
+    { timeoutMs: 300_000 },
+  );
   const target = `${topic}.bare${Date.now()}`;
   const admin = kafka.admin();
   await admin.connect();
@@ -257,7 +277,10 @@ async function snapshotBench(): Promise<void> {
   await insertRows(conn, SNAPSHOT_ROWS);
   const env = stackEnv();
   const dumpStarted = performance.now();
-  const dump = spawnSync('mariadb-dump', ['--single-transaction', '-h', env.MYSQL_HOST, '-P', env.MYSQL_PORT, '-u', 'root', `-p${env.MYSQL_ROOT_PASSWORD}`, pipeline.database, 'events'], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 20 });
+  const dump = spawnSync('mariadb-dump', ['--single-transaction', '-h', env.MYSQL_HOST, '-P', env.MYSQL_PORT, '-u', 'root', `-p${env.MYSQL_ROOT_PASSWORD}`, pipeline.database, 'events'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    maxBuffer: 1 << 20,
+  });
   if (dump.status !== 0) throw new Error(`mariadb-dump failed: ${dump.stderr}`);
   const dumpRate = SNAPSHOT_ROWS / ((performance.now() - dumpStarted) / 1000);
   const writer = await rootConnection(pipeline.database);
@@ -265,14 +288,24 @@ async function snapshotBench(): Promise<void> {
   const started = performance.now();
   const source = startService('source', pipeline.sourceEnv({ SNAPSHOT_MODE: 'initial_only', SNAPSHOT_CHUNK_ROWS: '5000' }));
   const during = await writerLatencies(writer, SNAPSHOT_ROWS, source.exited);
-  if ((await source.exited) !== 0) throw new Error(`snapshot source failed: ${source.lines.slice(-3).map((l) => l.raw).join('\n')}`);
+  if ((await source.exited) !== 0)
+    throw new Error(
+      `snapshot source failed: ${source.lines
+        .slice(-3)
+        .map((l) => l.raw)
+        .join('\n')}`,
+    );
   const rate = SNAPSHOT_ROWS / ((performance.now() - started) / 1000);
   await writer.end();
   await conn.end();
   const bare = await bareProducer(pipeline.topicOf('events'));
   console.log(`snapshot of ${SNAPSHOT_ROWS} rows into Kafka (from process start, acknowledged): ${rate.toFixed(0)} rows/s`);
-  console.log(`  ÷ bare producer (${bare.toFixed(0)} records/s): ${(rate / bare).toFixed(3)}; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(rate / dumpRate).toFixed(3)}`);
-  console.log(`  writer p99 latency during snapshot ${p99(during).toFixed(2)} ms ÷ without ${p99(quiet).toFixed(2)} ms = ${(p99(during) / p99(quiet)).toFixed(2)} (max during ${Math.max(...during).toFixed(1)} ms)`);
+  console.log(
+    `  ÷ bare producer (${bare.toFixed(0)} records/s): ${(rate / bare).toFixed(3)}; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(rate / dumpRate).toFixed(3)}`,
+  );
+  console.log(
+    `  writer p99 latency during snapshot ${p99(during).toFixed(2)} ms ÷ without ${p99(quiet).toFixed(2)} ms = ${(p99(during) / p99(quiet)).toFixed(2)} (max during ${Math.max(...during).toFixed(1)} ms)`,
+  );
 }
 
 /** SIGKILL the source, start a successor at once, and time until it committed a new change. */
@@ -288,7 +321,13 @@ async function recovery(): Promise<number> {
   pipeline.source = successor;
   for (;;) {
     assertAlive(successor);
-    if (await successor.http('/metrics').then(async () => (await committedEvents(successor)) >= 1).catch(() => false)) break;
+    if (
+      await successor
+        .http('/metrics')
+        .then(async () => (await committedEvents(successor)) >= 1)
+        .catch(() => false)
+    )
+      break;
     await sleep(50);
   }
   const seconds = (performance.now() - killed) / 1000;

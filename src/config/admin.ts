@@ -9,29 +9,35 @@ export interface AdminToken {
 
 /** `id:token` pairs, separated by commas or new lines (one per line reads well in a secret file). */
 const tokenList = () =>
-  z
-    .string()
-    .transform((value, ctx) => {
-      const tokens: AdminToken[] = [];
-      for (const entry of value.split(/[,\n]/).map((e) => e.trim()).filter(Boolean)) {
-        const colon = entry.indexOf(':');
-        const id = entry.slice(0, colon);
-        const token = entry.slice(colon + 1);
-        // The messages never quote the entry: it holds the token.
-        if (colon <= 0 || !/^[A-Za-z0-9._-]+$/.test(id)) ctx.addIssue({ code: 'custom', message: `entry ${tokens.length + 1} is not <id>:<token> with an id of letters, digits, ., _ or -` });
-        else if (token.length < 16) ctx.addIssue({ code: 'custom', message: `the token of ${id} is shorter than 16 characters` });
-        else if (tokens.some((t) => t.id === id)) ctx.addIssue({ code: 'custom', message: `token id ${id} appears twice` });
-        else tokens.push({ id, token });
-      }
-      if (tokens.length === 0) ctx.addIssue({ code: 'custom', message: 'lists no token' });
-      return tokens;
-    });
+  z.string().transform((value, ctx) => {
+    const tokens: AdminToken[] = [];
+    for (const entry of value
+      .split(/[,\n]/)
+      .map((e) => e.trim())
+      .filter(Boolean)) {
+      const colon = entry.indexOf(':');
+      const id = entry.slice(0, colon);
+      const token = entry.slice(colon + 1);
+      // The messages never quote the entry: it holds the token.
+      if (colon <= 0 || !/^[A-Za-z0-9._-]+$/.test(id)) ctx.addIssue({ code: 'custom', message: `entry ${tokens.length + 1} is not <id>:<token> with an id of letters, digits, ., _ or -` });
+      else if (token.length < 16) ctx.addIssue({ code: 'custom', message: `the token of ${id} is shorter than 16 characters` });
+      else if (tokens.some((t) => t.id === id)) ctx.addIssue({ code: 'custom', message: `token id ${id} appears twice` });
+      else tokens.push({ id, token });
+    }
+    if (tokens.length === 0) ctx.addIssue({ code: 'custom', message: 'lists no token' });
+    return tokens;
+  });
 
 /** Where admin calls, replays and offset resets are recorded. */
 export const auditSpec = {
-  AUDIT_LOG_FILE: envVar(text().optional(), 'JSON-lines file (appended, fsync\'d per entry) that records every admin API call, allowed or refused, and every replay and offset reset. Entries also go to the service log.'),
+  AUDIT_LOG_FILE: envVar(
+    text().optional(),
+    "JSON-lines file (appended, fsync'd per entry) that records every admin API call, allowed or refused, and every replay and offset reset. Entries also go to the service log.",
+  ),
   AUDIT_TOPIC: envVar(
-    text().regex(/^[A-Za-z0-9._-]+$/, 'must be a valid Kafka topic name').optional(),
+    text()
+      .regex(/^[A-Za-z0-9._-]+$/, 'must be a valid Kafka topic name')
+      .optional(),
     'Kafka topic that also receives every audit entry (created with one partition when missing).',
   ),
 };
@@ -44,11 +50,9 @@ export const adminSpec = {
     { secret: true },
   ),
   ADMIN_HOST: envVar(text().default('0.0.0.0'), 'Address of the admin API listener.', { default: '0.0.0.0' }),
-  ADMIN_PORT: envVar(
-    int(0, 65535).default(8081),
-    'Port of the admin API, its own listener so it can use TLS and another network exposure than health and metrics (0 picks a free port).',
-    { default: '8081' },
-  ),
+  ADMIN_PORT: envVar(int(0, 65535).default(8081), 'Port of the admin API, its own listener so it can use TLS and another network exposure than health and metrics (0 picks a free port).', {
+    default: '8081',
+  }),
   ADMIN_TLS_CERT_FILE: envVar(text().optional(), 'PEM certificate (chain) of the admin API; with ADMIN_TLS_KEY_FILE it serves HTTPS.'),
   ADMIN_TLS_KEY_FILE: envVar(text().optional(), 'PEM private key of the admin API certificate.'),
   ...auditSpec,

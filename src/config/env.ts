@@ -52,7 +52,12 @@ export const bool = () => z.stringbool();
 export const list = () =>
   z
     .string()
-    .transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string()).min(1, 'must list at least one item'));
 /** A regular expression that must match a whole name, or a message saying why it is invalid. */
 function fullMatch(pattern: string): RegExp | string {
@@ -80,9 +85,16 @@ export const qualifiedTable = () => text().regex(/^[^.\s]+\.[^.\s]+$/, 'must be 
 export const keyColumns = () =>
   text().transform((value, ctx) => {
     const out = new Map<string, string[]>();
-    for (const entry of value.split(';').map((e) => e.trim()).filter(Boolean)) {
+    for (const entry of value
+      .split(';')
+      .map((e) => e.trim())
+      .filter(Boolean)) {
       const match = /^([^.:\s]+\.[^.:\s]+):(.+)$/.exec(entry);
-      const columns = match?.[2]!.split(',').map((c) => c.trim()).filter(Boolean) ?? [];
+      const columns =
+        match?.[2]
+          ?.split(',')
+          .map((c) => c.trim())
+          .filter(Boolean) ?? [];
       if (!match || columns.length === 0) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(entry)} is not \`db.table:col1,col2\`` });
       else out.set(match[1]!, columns);
     }
@@ -95,11 +107,7 @@ export const url = () => text().pipe(z.url({ protocol: /^https?$/, error: 'must 
  * Collects every problem — unknown variables are not problems, typos of ours are caught by the
  * required ones — and throws one CONFIG_INVALID error listing them all.
  */
-export function loadConfig<T extends Spec>(
-  spec: T,
-  env: Record<string, string | undefined>,
-  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
-): ConfigOf<T> {
+export function loadConfig<T extends Spec>(spec: T, env: Record<string, string | undefined>, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): ConfigOf<T> {
   const problems: string[] = [];
   const input: Record<string, unknown> = {};
   /** The raw text of every variable read, to show next to its problem. */

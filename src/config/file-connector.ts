@@ -19,7 +19,9 @@ export const fileSourceSpec = {
   ...commonSpec,
   FILE_SOURCE_DIR: envVar(text(), 'Archive directory written by `cdc file-sink`.'),
   FILE_SOURCE_ID: envVar(
-    text().regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ., _ and -').default('cdc-file-source'),
+    text()
+      .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ., _ and -')
+      .default('cdc-file-source'),
     'Identity of this restore: Kafka transactional id and key of its stored progress in `<TOPIC_PREFIX>.offsets`.',
     { default: 'cdc-file-source' },
   ),

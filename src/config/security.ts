@@ -39,7 +39,7 @@ const TLS_PROTOCOL = 'KAFKA_SECURITY_PROTOCOL is SSL or SASL_SSL';
 export const kafkaSecuritySpec = {
   KAFKA_SECURITY_PROTOCOL: envVar(
     z.enum(KAFKA_SECURITY_PROTOCOLS).default('PLAINTEXT'),
-    'Like Kafka\'s `security.protocol`: `PLAINTEXT`, `SSL` (TLS), `SASL_PLAINTEXT` or `SASL_SSL` (SASL over TLS).',
+    "Like Kafka's `security.protocol`: `PLAINTEXT`, `SSL` (TLS), `SASL_PLAINTEXT` or `SASL_SSL` (SASL over TLS).",
     { default: 'PLAINTEXT' },
   ),
   KAFKA_SASL_MECHANISM: envVar(z.enum(KAFKA_SASL_MECHANISMS).optional(), '`PLAIN`, `SCRAM-SHA-256` or `SCRAM-SHA-512`.', {
@@ -52,19 +52,22 @@ export const kafkaSecuritySpec = {
     secret: true,
     check: both(requiredWhen(kafkaSasl, SASL_PROTOCOL, 'KAFKA_SASL_PASSWORD'), onlyWhen(kafkaSasl, SASL_PROTOCOL, 'KAFKA_SASL_PASSWORD')),
   }),
-  KAFKA_SSL_CA_FILE: envVar(text().optional(), `${pemFile('the CA certificates that sign the brokers\' certificates')} Default: the system's CAs.`, {
+  KAFKA_SSL_CA_FILE: envVar(text().optional(), `${pemFile("the CA certificates that sign the brokers' certificates")} Default: the system's CAs.`, {
     file: true,
     check: onlyWhen(kafkaTls, TLS_PROTOCOL, 'KAFKA_SSL_CA_FILE'),
   }),
-  KAFKA_SSL_CERT_FILE: envVar(text().optional(), `${pemFile('this client\'s certificate')} (brokers with \`ssl.client.auth=required\`).`, {
+  KAFKA_SSL_CERT_FILE: envVar(text().optional(), `${pemFile("this client's certificate")} (brokers with \`ssl.client.auth=required\`).`, {
     file: true,
-    check: both(onlyWhen(kafkaTls, TLS_PROTOCOL, 'KAFKA_SSL_CERT_FILE'), requiredWhen((c) => c.KAFKA_SSL_KEY_FILE !== undefined, 'KAFKA_SSL_KEY_FILE is set', 'KAFKA_SSL_CERT_FILE')),
+    check: both(
+      onlyWhen(kafkaTls, TLS_PROTOCOL, 'KAFKA_SSL_CERT_FILE'),
+      requiredWhen((c) => c.KAFKA_SSL_KEY_FILE !== undefined, 'KAFKA_SSL_KEY_FILE is set', 'KAFKA_SSL_CERT_FILE'),
+    ),
   }),
   KAFKA_SSL_KEY_FILE: envVar(text().optional(), pemFile('the private key of KAFKA_SSL_CERT_FILE'), {
     file: true,
     check: requiredWhen((c) => c.KAFKA_SSL_CERT_FILE !== undefined, 'KAFKA_SSL_CERT_FILE is set', 'KAFKA_SSL_KEY_FILE'),
   }),
-  KAFKA_SSL_INSECURE: envVar(bool().default(false), '`true` turns off verification of the brokers\' certificates (logged as a warning at start). For tests only.', {
+  KAFKA_SSL_INSECURE: envVar(bool().default(false), "`true` turns off verification of the brokers' certificates (logged as a warning at start). For tests only.", {
     default: 'false',
     check: onlyWhen(kafkaTls, TLS_PROTOCOL, 'KAFKA_SSL_INSECURE'),
   }),
@@ -82,11 +85,11 @@ export const registrySecuritySpec = {
     secret: true,
     check: requiredWhen((c) => c.SCHEMA_REGISTRY_USERNAME !== undefined, 'SCHEMA_REGISTRY_USERNAME is set', 'SCHEMA_REGISTRY_PASSWORD'),
   }),
-  SCHEMA_REGISTRY_SSL_CA_FILE: envVar(text().optional(), `${pemFile('the CA certificates that sign the registry\'s certificate')} Default: the system's CAs.`, {
+  SCHEMA_REGISTRY_SSL_CA_FILE: envVar(text().optional(), `${pemFile("the CA certificates that sign the registry's certificate")} Default: the system's CAs.`, {
     file: true,
     check: onlyWhen(registryHttps, 'SCHEMA_REGISTRY_URL is https://', 'SCHEMA_REGISTRY_SSL_CA_FILE'),
   }),
-  SCHEMA_REGISTRY_SSL_INSECURE: envVar(bool().default(false), '`true` turns off verification of the registry\'s certificate (logged as a warning at start). For tests only.', {
+  SCHEMA_REGISTRY_SSL_INSECURE: envVar(bool().default(false), "`true` turns off verification of the registry's certificate (logged as a warning at start). For tests only.", {
     default: 'false',
     check: onlyWhen(registryHttps, 'SCHEMA_REGISTRY_URL is https://', 'SCHEMA_REGISTRY_SSL_INSECURE'),
   }),
@@ -101,16 +104,19 @@ const MYSQL_TLS = 'MYSQL_SSL_MODE is required, verify_ca or verify_identity';
 export const mysqlSecuritySpec = {
   MYSQL_SSL_MODE: envVar(
     z.enum(MYSQL_SSL_MODES).default('disabled'),
-    'Debezium\'s names: `disabled`; `required` (encrypted, certificate not verified: logged as a warning); `verify_ca` (signed by MYSQL_SSL_CA_FILE or a system CA); `verify_identity` (also matches MYSQL_HOST). Applies to the binlog connection and every query.',
+    "Debezium's names: `disabled`; `required` (encrypted, certificate not verified: logged as a warning); `verify_ca` (signed by MYSQL_SSL_CA_FILE or a system CA); `verify_identity` (also matches MYSQL_HOST). Applies to the binlog connection and every query.",
     { default: 'disabled' },
   ),
-  MYSQL_SSL_CA_FILE: envVar(text().optional(), `${pemFile('the CA certificates that sign the server\'s certificate')} Default: the system's CAs.`, {
+  MYSQL_SSL_CA_FILE: envVar(text().optional(), `${pemFile("the CA certificates that sign the server's certificate")} Default: the system's CAs.`, {
     file: true,
     check: onlyWhen(mysqlTls, MYSQL_TLS, 'MYSQL_SSL_CA_FILE'),
   }),
-  MYSQL_SSL_CERT_FILE: envVar(text().optional(), `${pemFile('this client\'s certificate')} (users created \`REQUIRE X509\`).`, {
+  MYSQL_SSL_CERT_FILE: envVar(text().optional(), `${pemFile("this client's certificate")} (users created \`REQUIRE X509\`).`, {
     file: true,
-    check: both(onlyWhen(mysqlTls, MYSQL_TLS, 'MYSQL_SSL_CERT_FILE'), requiredWhen((c) => c.MYSQL_SSL_KEY_FILE !== undefined, 'MYSQL_SSL_KEY_FILE is set', 'MYSQL_SSL_CERT_FILE')),
+    check: both(
+      onlyWhen(mysqlTls, MYSQL_TLS, 'MYSQL_SSL_CERT_FILE'),
+      requiredWhen((c) => c.MYSQL_SSL_KEY_FILE !== undefined, 'MYSQL_SSL_KEY_FILE is set', 'MYSQL_SSL_CERT_FILE'),
+    ),
   }),
   MYSQL_SSL_KEY_FILE: envVar(text().optional(), pemFile('the private key of MYSQL_SSL_CERT_FILE'), {
     file: true,
@@ -134,11 +140,11 @@ export const elasticsearchSecuritySpec = {
     check: requiredWhen((c) => c.ELASTICSEARCH_USERNAME !== undefined, 'ELASTICSEARCH_USERNAME is set', 'ELASTICSEARCH_PASSWORD'),
   }),
   ELASTICSEARCH_API_KEY: envVar(text().optional(), 'Elasticsearch API key (the base64 `encoded` value of the create-API-key answer), instead of basic auth.', { secret: true }),
-  ELASTICSEARCH_SSL_CA_FILE: envVar(text().optional(), `${pemFile('the CA certificates that sign Elasticsearch\'s HTTP certificate')} Default: the system's CAs.`, {
+  ELASTICSEARCH_SSL_CA_FILE: envVar(text().optional(), `${pemFile("the CA certificates that sign Elasticsearch's HTTP certificate")} Default: the system's CAs.`, {
     file: true,
     check: onlyWhen(esHttps, 'ELASTICSEARCH_URL is https://', 'ELASTICSEARCH_SSL_CA_FILE'),
   }),
-  ELASTICSEARCH_SSL_INSECURE: envVar(bool().default(false), '`true` turns off verification of Elasticsearch\'s certificate (logged as a warning at start). For tests only.', {
+  ELASTICSEARCH_SSL_INSECURE: envVar(bool().default(false), "`true` turns off verification of Elasticsearch's certificate (logged as a warning at start). For tests only.", {
     default: 'false',
     check: onlyWhen(esHttps, 'ELASTICSEARCH_URL is https://', 'ELASTICSEARCH_SSL_INSECURE'),
   }),
@@ -148,12 +154,13 @@ export const elasticsearchSecuritySpec = {
 export function insecureSettings(config: Config): string[] {
   const warnings: string[] = [];
   for (const [name, service] of [
-    ['KAFKA_SSL_INSECURE', 'the Kafka brokers\''],
-    ['SCHEMA_REGISTRY_SSL_INSECURE', 'the schema registry\'s'],
-    ['ELASTICSEARCH_SSL_INSECURE', 'Elasticsearch\'s'],
+    ['KAFKA_SSL_INSECURE', "the Kafka brokers'"],
+    ['SCHEMA_REGISTRY_SSL_INSECURE', "the schema registry's"],
+    ['ELASTICSEARCH_SSL_INSECURE', "Elasticsearch's"],
   ] as const) {
     if (config[name] === true) warnings.push(`${name}=true: ${service} certificates are not verified; anyone on the network path can read and change the traffic`);
   }
-  if (config.MYSQL_SSL_MODE === 'required') warnings.push('MYSQL_SSL_MODE=required: the connection to MySQL/MariaDB is encrypted but its certificate is not verified; use verify_ca or verify_identity');
+  if (config.MYSQL_SSL_MODE === 'required')
+    warnings.push('MYSQL_SSL_MODE=required: the connection to MySQL/MariaDB is encrypted but its certificate is not verified; use verify_ca or verify_identity');
   return warnings;
 }

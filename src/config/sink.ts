@@ -13,12 +13,10 @@ export const sinkSpec = {
   SCHEMA_REGISTRY_URL: optionalRegistryUrl(
     'May be left unset when every consumed topic holds VALUE_CONVERTER=json records: a Confluent Avro record then stops the sink with CONFIG_INVALID before anything of it is indexed or dead-lettered.',
   ),
-  SINK_GROUP_ID: envVar(text().default('cdc-sink'), 'Kafka consumer group of the sink; its committed offsets are the sink\'s position.', { default: 'cdc-sink' }),
-  SINK_TOPICS: envVar(
-    regexList().optional(),
-    'Comma-separated regular expressions of topics to consume. Default: every `<TOPIC_PREFIX>.<database>.<table>` topic.',
-    { default: '<TOPIC_PREFIX>\\.[^.]+\\.[^.]+' },
-  ),
+  SINK_GROUP_ID: envVar(text().default('cdc-sink'), "Kafka consumer group of the sink; its committed offsets are the sink's position.", { default: 'cdc-sink' }),
+  SINK_TOPICS: envVar(regexList().optional(), 'Comma-separated regular expressions of topics to consume. Default: every `<TOPIC_PREFIX>.<database>.<table>` topic.', {
+    default: '<TOPIC_PREFIX>\\.[^.]+\\.[^.]+',
+  }),
   SINK_SESSION_TIMEOUT_MS: envVar(
     int(6000, 300_000).default(30_000),
     'Consumer group session timeout: how long a sink that died without leaving keeps its partitions before the others take them over.',
@@ -38,27 +36,33 @@ export const sinkSpec = {
     { default: 'false' },
   ),
   DOCUMENT_METADATA: envVar(
-    list().pipe(z.array(z.enum(METADATA_FIELDS))).optional(),
+    list()
+      .pipe(z.array(z.enum(METADATA_FIELDS)))
+      .optional(),
     `Comma-separated change metadata to add to each document besides the row image: ${METADATA_FIELDS.map((f) => `\`${f}\``).join(', ')} (\`key\`: the row key as an object; \`version\`: the external version).`,
   ),
   DOCUMENT_METADATA_PREFIX: envVar(
-    text().regex(/^[A-Za-z_@][A-Za-z0-9_@]*$/, 'must be a field name prefix (letters, digits, _ or @)').default('__cdc_'),
+    text()
+      .regex(/^[A-Za-z_@][A-Za-z0-9_@]*$/, 'must be a field name prefix (letters, digits, _ or @)')
+      .default('__cdc_'),
     'Prefix of the metadata fields, so they never clash with a column (e.g. `__cdc_op`).',
     { default: '__cdc_' },
   ),
   INDEX_GC_DELETES: envVar(
-    text().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 60s, 1h or 7d').default('1d'),
-    '`index.gc_deletes` of indices the sink creates: how long a delete\'s version blocks an older replayed change from resurrecting the document.',
+    text()
+      .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 60s, 1h or 7d')
+      .default('1d'),
+    "`index.gc_deletes` of indices the sink creates: how long a delete's version blocks an older replayed change from resurrecting the document.",
     { default: '1d' },
   ),
   KEYLESS_TABLES: envVar(
     z.enum(['row_hash', 'skip']).default('row_hash'),
-    'Changes of tables without a key (no primary key, unique NOT NULL index or source KEY_COLUMNS): `row_hash` indexes each distinct row under a hash of its non-null columns (an update replaces the old row\'s document, a delete removes it; identical rows share one document), `skip` counts them in cdc_sink_skipped_total and indexes nothing.',
+    "Changes of tables without a key (no primary key, unique NOT NULL index or source KEY_COLUMNS): `row_hash` indexes each distinct row under a hash of its non-null columns (an update replaces the old row's document, a delete removes it; identical rows share one document), `skip` counts them in cdc_sink_skipped_total and indexes nothing.",
     { default: 'row_hash' },
   ),
   DELETE_MODE: envVar(
     z.enum(['hard', 'soft']).default('hard'),
-    '`hard`: a delete removes the document (a late replay of an older change is refused only for INDEX_GC_DELETES). `soft`: a delete indexes the last row image with `__deleted: true` under the delete\'s version, so no replay can ever resurrect it; search the `<index>_current` alias (filters out deleted rows).',
+    "`hard`: a delete removes the document (a late replay of an older change is refused only for INDEX_GC_DELETES). `soft`: a delete indexes the last row image with `__deleted: true` under the delete's version, so no replay can ever resurrect it; search the `<index>_current` alias (filters out deleted rows).",
     { default: 'hard' },
   ),
   ERRORS_TOLERANCE: envVar(
@@ -67,7 +71,9 @@ export const sinkSpec = {
     { default: 'all' },
   ),
   DLQ_TOPIC: envVar(
-    text().regex(/^[A-Za-z0-9._-]+$/, 'must be a valid Kafka topic name').optional(),
+    text()
+      .regex(/^[A-Za-z0-9._-]+$/, 'must be a valid Kafka topic name')
+      .optional(),
     'Dead-letter topic (original key, value and headers plus `__connect.errors.*` context headers).',
     { default: '<TOPIC_PREFIX>.dlq' },
   ),

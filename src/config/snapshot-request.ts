@@ -10,7 +10,7 @@ export const snapshotRequestSpec = {
   MYSQL_USER: sourceSpec.MYSQL_USER,
   MYSQL_PASSWORD: sourceSpec.MYSQL_PASSWORD,
   ...mysqlSecuritySpec,
-  SIGNAL_TABLE: envVar(qualifiedTable(), 'Signal table `db.table` the source reads (the same value as the source\'s SIGNAL_TABLE).'),
+  SIGNAL_TABLE: envVar(qualifiedTable(), "Signal table `db.table` the source reads (the same value as the source's SIGNAL_TABLE)."),
 };
 
 export type SnapshotRequestConfig = ConfigOf<typeof snapshotRequestSpec>;

@@ -19,16 +19,17 @@ export const sourceSpec = {
   MYSQL_USER: envVar(text(), 'User with REPLICATION SLAVE, REPLICATION CLIENT (BINLOG MONITOR) and SELECT.'),
   MYSQL_PASSWORD: envVar(z.string().optional(), 'Password of MYSQL_USER.', { secret: true }),
   ...mysqlSecuritySpec,
-  MYSQL_SERVER_ID: envVar(
-    int(1, 2 ** 32 - 1).optional(),
-    'Replica server id this reader presents; must differ from every server and other reader. Default: derived from SOURCE_ID.',
-    { default: 'hash of SOURCE_ID' },
-  ),
+  MYSQL_SERVER_ID: envVar(int(1, 2 ** 32 - 1).optional(), 'Replica server id this reader presents; must differ from every server and other reader. Default: derived from SOURCE_ID.', {
+    default: 'hash of SOURCE_ID',
+  }),
   DATABASE_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions; only matching databases are captured (full match, like every list below).'),
   DATABASE_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions; matching databases are never captured.'),
   TABLE_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; only matching tables are captured.'),
   TABLE_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table`; matching tables are never captured.'),
-  COLUMN_INCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; only matching columns (and always the key columns) are captured. Applied before schemas are derived: other columns reach neither Kafka nor the registry.'),
+  COLUMN_INCLUDE: envVar(
+    regexList().optional(),
+    'Comma-separated regular expressions over `database.table.column`; only matching columns (and always the key columns) are captured. Applied before schemas are derived: other columns reach neither Kafka nor the registry.',
+  ),
   COLUMN_EXCLUDE: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; matching columns are never captured (a key column cannot be excluded: hash it).'),
   COLUMN_HASH: envVar(
     regexList().optional(),
@@ -36,7 +37,10 @@ export const sourceSpec = {
     { requires: 'COLUMN_HASH_SALT' },
   ),
   COLUMN_HASH_SALT: envVar(text().optional(), 'Secret key of COLUMN_HASH: without it nobody can recompute a hash from a guessed value.', { secret: true }),
-  COLUMN_MASK: envVar(regexList().optional(), 'Comma-separated regular expressions over `database.table.column`; non-null values of matching columns are replaced by COLUMN_MASK_VALUE (an Avro string).'),
+  COLUMN_MASK: envVar(
+    regexList().optional(),
+    'Comma-separated regular expressions over `database.table.column`; non-null values of matching columns are replaced by COLUMN_MASK_VALUE (an Avro string).',
+  ),
   COLUMN_MASK_VALUE: envVar(z.string().default('****'), 'The text masked columns carry.', { default: '****' }),
   COLUMN_TRUNCATE: envVar(
     regexList().optional(),
@@ -52,7 +56,7 @@ export const sourceSpec = {
   ),
   SNAPSHOT_MODE: envVar(
     z.enum(['initial', 'never', 'when_needed', 'initial_only']).default('initial'),
-    '`initial`: without a stored position, snapshot the captured tables (lock-free, resumable) and then stream from the snapshot\'s position; `never`: stream from START_POSITION; `when_needed`: like initial, and also re-snapshot instead of failing when the stored position was purged from the server; `initial_only`: snapshot, then exit.',
+    "`initial`: without a stored position, snapshot the captured tables (lock-free, resumable) and then stream from the snapshot's position; `never`: stream from START_POSITION; `when_needed`: like initial, and also re-snapshot instead of failing when the stored position was purged from the server; `initial_only`: snapshot, then exit.",
     { default: 'initial' },
   ),
   SNAPSHOT_METHOD: envVar(
@@ -70,14 +74,10 @@ export const sourceSpec = {
               : undefined,
     },
   ),
-  SNAPSHOT_CHUNK_ROWS: envVar(
-    int(1, 1_000_000).default(5000),
-    'Rows per snapshot chunk: one Kafka transaction, and at most what a restart reads again per table.',
-    { default: '5000' },
-  ),
+  SNAPSHOT_CHUNK_ROWS: envVar(int(1, 1_000_000).default(5000), 'Rows per snapshot chunk: one Kafka transaction, and at most what a restart reads again per table.', { default: '5000' }),
   KEY_COLUMNS: envVar(
     keyColumns().optional(),
-    'Key columns per table, `db.table:col1,col2;db.other:col` (Debezium\'s message.key.columns): they replace the primary key as Kafka key, Elasticsearch id and snapshot order, and give keyless tables a key. They must identify a row uniquely. Without it a keyless table uses its first unique index over NOT NULL columns.',
+    "Key columns per table, `db.table:col1,col2;db.other:col` (Debezium's message.key.columns): they replace the primary key as Kafka key, Elasticsearch id and snapshot order, and give keyless tables a key. They must identify a row uniquely. Without it a keyless table uses its first unique index over NOT NULL columns.",
   ),
   ZERO_DATES: envVar(
     z.enum(['null', 'sentinel']).default('null'),
@@ -96,21 +96,15 @@ export const sourceSpec = {
     qualifiedTable().optional(),
     'Signal table `db.table` (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT) for incremental snapshots: a row `execute-snapshot` requests one (`cdc snapshot --tables`), and the source writes its chunk watermarks there. MYSQL_USER needs INSERT and DELETE on it.',
   ),
-  INCREMENTAL_CHUNK_ROWS: envVar(
-    int(1, 100_000).default(1024),
-    'Rows per incremental snapshot chunk: read between two watermarks while streaming goes on.',
-    { default: '1024' },
-  ),
+  INCREMENTAL_CHUNK_ROWS: envVar(int(1, 100_000).default(1024), 'Rows per incremental snapshot chunk: read between two watermarks while streaming goes on.', { default: '1024' }),
   ON_POSITION_LOST: envVar(
     z.enum(['fail', 'resnapshot']).default('fail'),
     'When the stored position was purged from the server: `fail` with SOURCE_POSITION_PURGED, or `resnapshot`: stream from the current end of the binlog and re-snapshot every captured table incrementally (needs SIGNAL_TABLE). Deletes made while the position was lost are not seen either way.',
     { default: 'fail', check: (c) => (c.ON_POSITION_LOST === 'resnapshot' && !c.SIGNAL_TABLE ? '`resnapshot` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined) },
   ),
-  RESUME_BY: envVar(
-    z.enum(['gtid', 'file']).default('gtid'),
-    'How a restart resumes: by the stored GTID set (survives failover within a replication topology) or by binlog file and position.',
-    { default: 'gtid' },
-  ),
+  RESUME_BY: envVar(z.enum(['gtid', 'file']).default('gtid'), 'How a restart resumes: by the stored GTID set (survives failover within a replication topology) or by binlog file and position.', {
+    default: 'gtid',
+  }),
   SCHEMA_COMPATIBILITY: envVar(
     z.enum(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE']).default('BACKWARD'),
     'Compatibility level the source sets on each subject it creates (an existing subject keeps its level, which an operator may have changed).',
@@ -143,19 +137,13 @@ export const sourceSpec = {
     { default: '10000' },
   ),
   HEARTBEAT_QUERY: envVar(text().optional(), 'Statement run on the source at every heartbeat, to create binlog traffic on otherwise idle servers (e.g. an UPDATE of a heartbeat table).'),
-  RETENTION_WARN_SECONDS: envVar(
-    int(0).default(3600),
-    'Warn when the oldest binlog on the server starts less than this many seconds before the stored position.',
-    { default: '3600' },
-  ),
-  RETENTION_WARN_BYTES: envVar(
-    int(0).default(64 * 1024 * 1024),
-    'Warn when fewer binlog bytes than this lie between the oldest binlog on the server and the stored position.',
-    { default: '67108864' },
-  ),
+  RETENTION_WARN_SECONDS: envVar(int(0).default(3600), 'Warn when the oldest binlog on the server starts less than this many seconds before the stored position.', { default: '3600' }),
+  RETENTION_WARN_BYTES: envVar(int(0).default(64 * 1024 * 1024), 'Warn when fewer binlog bytes than this lie between the oldest binlog on the server and the stored position.', {
+    default: '67108864',
+  }),
   KAFKA_COMPRESSION: envVar(
     z.enum(KAFKA_COMPRESSIONS).default('none'),
-    'Codec of the record batches the source writes: `none`, `gzip`, `snappy`, `lz4` or `zstd` (zstd through Node\'s own zlib; all are pure JavaScript, and every codec is decoded by the sink whatever this says).',
+    "Codec of the record batches the source writes: `none`, `gzip`, `snappy`, `lz4` or `zstd` (zstd through Node's own zlib; all are pure JavaScript, and every codec is decoded by the sink whatever this says).",
     { default: 'none' },
   ),
   TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
@@ -176,7 +164,6 @@ function validDay(day: string): boolean {
   date.setUTCFullYear(y, m - 1, d);
   return y >= 1 && date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
 }
-
 
 /** A stable server id per SOURCE_ID, far from the small ids servers usually take. */
 export function replicaServerId(config: Pick<SourceConfig, 'MYSQL_SERVER_ID' | 'SOURCE_ID'>): number {

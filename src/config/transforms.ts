@@ -9,19 +9,28 @@ import { envVar } from './env.ts';
  * an option name, an unknown type or an option without a transform is reported with the rest.
  */
 export function transformsVar(side: Side) {
-  const types = Object.entries(TRANSFORM_TYPES).filter(([, t]) => t.sides.includes(side)).map(([type]) => type);
+  const types = Object.entries(TRANSFORM_TYPES)
+    .filter(([, t]) => t.sides.includes(side))
+    .map(([type]) => type);
   const schema = z.object({ value: z.string().optional(), vars: z.record(z.string(), z.string()) }).transform((input, ctx) => {
     const { configs, problems } = parseTransforms(side, input.value, input.vars);
     for (const [variable, message] of problems) ctx.addIssue({ code: 'custom', message, path: [variable] });
     return configs;
   });
-  return envVar(schema, `Comma-separated names of single-message transforms applied in order, each configured by \`TRANSFORMS_<NAME>_TYPE\` (${types.map((t) => `\`${t}\``).join(', ')}) and \`TRANSFORMS_<NAME>_<OPTION>\`: see [transforms.md](transforms.md).`, { prefixed: true });
+  return envVar(
+    schema,
+    `Comma-separated names of single-message transforms applied in order, each configured by \`TRANSFORMS_<NAME>_TYPE\` (${types.map((t) => `\`${t}\``).join(', ')}) and \`TRANSFORMS_<NAME>_<OPTION>\`: see [transforms.md](transforms.md).`,
+    { prefixed: true },
+  );
 }
 
 /** Every problem as [variable, message]; the configs are complete only when there are none. */
 export function parseTransforms(side: Side, value: string | undefined, vars: Record<string, string>): { configs: TransformConfig[]; problems: Array<[string, string]> } {
   const problems: Array<[string, string]> = [];
-  const names = (value ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  const names = (value ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
   const seen = new Set<string>();
   for (const name of names) {
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(name)) problems.push(['TRANSFORMS', `${JSON.stringify(name)} is not a valid transform name (letters, digits and _)`]);
@@ -45,9 +54,11 @@ export function parseTransforms(side: Side, value: string | undefined, vars: Rec
     const typeVariable = `TRANSFORMS_${upper}_TYPE`;
     const type = options.get('TYPE')?.[1].trim();
     options.delete('TYPE');
-    const known = Object.entries(TRANSFORM_TYPES).filter(([, t]) => t.sides.includes(side)).map(([t]) => t);
+    const known = Object.entries(TRANSFORM_TYPES)
+      .filter(([, t]) => t.sides.includes(side))
+      .map(([t]) => t);
     const spec = type === undefined ? undefined : TRANSFORM_TYPES[type];
-    if (!spec || !spec.sides.includes(side)) {
+    if (!spec?.sides.includes(side)) {
       const why = type === undefined ? 'is required' : spec ? `${type} runs only on the ${spec.sides.join(' and ')}` : `unknown transform type ${JSON.stringify(type)}`;
       problems.push([typeVariable, `${why} (on the ${side}: ${known.join(', ')})`]);
       continue;

@@ -26,7 +26,7 @@ const bigIntLong = avro.types.LongType.__with({
   },
   fromJSON: (n: unknown) => BigInt(n as string),
   toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),
-  isValid: (n: unknown) => typeof n === 'bigint' ? n >= -(2n ** 63n) && n < 2n ** 63n : Number.isSafeInteger(n),
+  isValid: (n: unknown) => (typeof n === 'bigint' ? n >= -(2n ** 63n) && n < 2n ** 63n : Number.isSafeInteger(n)),
   compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
 });
 
@@ -65,7 +65,10 @@ class DecimalType extends avro.types.LogicalType {
 
 class DateType extends avro.types.LogicalType {
   protected override _fromValue(days: number): string {
-    return new Date(days * MS_PER_DAY).toISOString().slice(0, 10).replace(/^\+0*(\d{4})/, '$1');
+    return new Date(days * MS_PER_DAY)
+      .toISOString()
+      .slice(0, 10)
+      .replace(/^\+0*(\d{4})/, '$1');
   }
   protected override _toValue(value: string): number {
     return daysOf(value);

@@ -22,21 +22,7 @@ import type { SourcePosition } from './position.ts';
  * | json      | string, the JSON text exactly as stored                |
  * | geometry  | GeometryValue: the WKB and the SRID as the server stores them |
  */
-export type ColumnKind =
-  | 'int32'
-  | 'int64'
-  | 'decimal'
-  | 'float32'
-  | 'float64'
-  | 'boolean'
-  | 'string'
-  | 'bytes'
-  | 'date'
-  | 'time'
-  | 'datetime'
-  | 'timestamp'
-  | 'json'
-  | 'geometry';
+export type ColumnKind = 'int32' | 'int64' | 'decimal' | 'float32' | 'float64' | 'boolean' | 'string' | 'bytes' | 'date' | 'time' | 'datetime' | 'timestamp' | 'json' | 'geometry';
 
 /**
  * A GEOMETRY value (any of its subtypes) as MySQL/MariaDB store it: the SRID (0: none given) and

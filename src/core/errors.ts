@@ -12,9 +12,11 @@ export const ERROR_CODES = {
   SOURCE_POSITION_INVALID: 'The stored source position cannot be parsed.',
   SNAPSHOT_FAILED: 'A snapshot query failed for a reason retrying cannot fix (privileges, a dropped table); the snapshot resumes once fixed.',
   SOURCE_FENCED: 'Another source instance with the same SOURCE_ID took over; this one stopped without writing.',
-  TRANSFORM_FAILED: 'A column selection, masking rule or transform cannot apply to a table or value as configured (it would drop or blank a key column, a cast cannot convert a value, a route gives an invalid topic); the message names the transform, table and column. Nothing is written past it.',
+  TRANSFORM_FAILED:
+    'A column selection, masking rule or transform cannot apply to a table or value as configured (it would drop or blank a key column, a cast cannot convert a value, a route gives an invalid topic); the message names the transform, table and column. Nothing is written past it.',
   UNSUPPORTED_COLUMN_TYPE: 'A captured column has a type this version cannot convert exactly.',
-  SCHEMA_INCOMPATIBLE: 'The registry refused a new schema version under the subject\'s compatibility level. The source pauses at its last committed position (alive, unready) and retries every SCHEMA_RETRY_INTERVAL_MS until the operator relaxes the subject\'s level; see docs/schema-evolution.md.',
+  SCHEMA_INCOMPATIBLE:
+    "The registry refused a new schema version under the subject's compatibility level. The source pauses at its last committed position (alive, unready) and retries every SCHEMA_RETRY_INTERVAL_MS until the operator relaxes the subject's level; see docs/schema-evolution.md.",
   REGISTRY_UNAVAILABLE: 'The schema registry could not be reached or answered with a server error.',
   KAFKA_UNAVAILABLE: 'Kafka could not be reached or answered with a retriable error.',
   KAFKA_ERROR: 'Kafka answered with a non-retriable error.',
@@ -25,12 +27,12 @@ export const ERROR_CODES = {
   VERSION_OUT_OF_RANGE: 'A source position does not fit the 63-bit external version encoding.',
   ARGUMENT_INVALID: 'A command-line argument is malformed; the message says what is accepted.',
   GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',
-  TLS_CERT_INVALID: 'A service\'s TLS certificate failed verification (unknown CA, expired, wrong host); the message names the service and the setting.',
+  TLS_CERT_INVALID: "A service's TLS certificate failed verification (unknown CA, expired, wrong host); the message names the service and the setting.",
   AUTH_FAILED: 'A service refused the configured credentials; the message names the service and the settings.',
   ADMIN_UNAUTHENTICATED: 'An admin API call came without a bearer token (HTTP 401).',
   ADMIN_FORBIDDEN: 'An admin API call presented a token that is not in ADMIN_TOKENS (HTTP 403).',
   ADMIN_NOT_FOUND: 'No admin action answers this method and path; GET /admin/actions lists them (HTTP 404).',
-  ACTION_NOT_APPLICABLE: 'The admin action does not apply in the service\'s current state, e.g. restarting a component that has not failed (HTTP 409).',
+  ACTION_NOT_APPLICABLE: "The admin action does not apply in the service's current state, e.g. restarting a component that has not failed (HTTP 409).",
   AUDIT_UNAVAILABLE: 'The audit log could not be written, so the action was not performed (fail closed).',
   INTERNAL: 'An unexpected internal error (a bug): please report it with the log line.',
 } as const;

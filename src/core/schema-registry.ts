@@ -52,14 +52,9 @@ export class Registry {
   constructor(settings: RegistrySettings) {
     this.#settings = settings;
     // One keep-alive agent for the client and our own requests; over https it carries the CA.
-    this.#agent = settings.url.startsWith('https:')
-      ? new HttpsAgent({ keepAlive: true, ...tlsOptions({ caFile: settings.caFile, insecure: settings.insecure }) })
-      : new HttpAgent({ keepAlive: true });
+    this.#agent = settings.url.startsWith('https:') ? new HttpsAgent({ keepAlive: true, ...tlsOptions({ caFile: settings.caFile, insecure: settings.insecure }) }) : new HttpAgent({ keepAlive: true });
     const auth = settings.username ? { username: settings.username, password: settings.password ?? '' } : undefined;
-    this.client = new SchemaRegistry(
-      { host: settings.url, ...(auth ? { auth } : {}), agent: this.#agent, retry: { retries: 2, maxRetryTimeInSecs: 2 } },
-      { [SchemaType.AVRO]: avroOptions as never },
-    );
+    this.client = new SchemaRegistry({ host: settings.url, ...(auth ? { auth } : {}), agent: this.#agent, retry: { retries: 2, maxRetryTimeInSecs: 2 } }, { [SchemaType.AVRO]: avroOptions as never });
   }
 
   /**

@@ -40,10 +40,7 @@ export async function readTopicToEnd(
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new CdcError('KAFKA_UNAVAILABLE', `Timed out reading ${topic} to its end`, { retriable: true })),
-        options.timeoutMs ?? 60_000,
-      );
+      const timer = setTimeout(() => reject(new CdcError('KAFKA_UNAVAILABLE', `Timed out reading ${topic} to its end`, { retriable: true })), options.timeoutMs ?? 60_000);
       const done = () => {
         clearTimeout(timer);
         resolve();

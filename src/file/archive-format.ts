@@ -60,9 +60,15 @@ export function parseLine(text: string, file: string, line: number): ArchiveLine
   try {
     parsed = JSON.parse(text) as typeof parsed;
   } catch (error) {
-    throw new CdcError('ARCHIVE_INVALID', `${file}:${line} is not JSON: ${text.slice(0, 120)}`, { cause: error, hint: 'Archives are written by `cdc file-sink`; a truncated last line of a crashed file is dropped at its next start.' });
+    throw new CdcError('ARCHIVE_INVALID', `${file}:${line} is not JSON: ${text.slice(0, 120)}`, {
+      cause: error,
+      hint: 'Archives are written by `cdc file-sink`; a truncated last line of a crashed file is dropped at its next start.',
+    });
   }
-  const ok = parsed.type === 'schema' ? typeof parsed.id === 'number' && typeof parsed.schema === 'string' : parsed.type === 'record' && typeof parsed.topic === 'string' && typeof parsed.partition === 'number' && typeof parsed.offset === 'string';
+  const ok =
+    parsed.type === 'schema'
+      ? typeof parsed.id === 'number' && typeof parsed.schema === 'string'
+      : parsed.type === 'record' && typeof parsed.topic === 'string' && typeof parsed.partition === 'number' && typeof parsed.offset === 'string';
   if (!ok) throw new CdcError('ARCHIVE_INVALID', `${file}:${line} is not an archive line (type ${JSON.stringify(parsed.type)})`, { hint: 'Archives are written by `cdc file-sink`.' });
   return parsed as unknown as ArchiveLine;
 }

@@ -128,7 +128,13 @@ export class FileSourceService implements Probe {
         }
         restored[partitionKey] = line.offset;
         const list = messages.get(topic) ?? [];
-        list.push({ partition: line.partition, key: await this.#encode(line, 'key', topic, file, i + 1), value: await this.#encode(line, 'value', topic, file, i + 1), headers: restoreHeaders(line.headers), timestamp: line.timestamp });
+        list.push({
+          partition: line.partition,
+          key: await this.#encode(line, 'key', topic, file, i + 1),
+          value: await this.#encode(line, 'value', topic, file, i + 1),
+          headers: restoreHeaders(line.headers),
+          timestamp: line.timestamp,
+        });
         messages.set(topic, list);
       }
       const finished = upTo === lines.length;
@@ -148,7 +154,10 @@ export class FileSourceService implements Probe {
     if (!payload) return null;
     if ('base64' in payload) return Buffer.from(payload.base64, 'base64');
     const schema = this.#schemas.get(payload.schemaId);
-    if (!schema) throw new CdcError('ARCHIVE_INVALID', `${file}:${lineNo} uses schema id ${payload.schemaId}, which no earlier line of the file describes`, { hint: 'Archives are written by `cdc file-sink`; restore whole files.' });
+    if (!schema)
+      throw new CdcError('ARCHIVE_INVALID', `${file}:${lineNo} uses schema id ${payload.schemaId}, which no earlier line of the file describes`, {
+        hint: 'Archives are written by `cdc file-sink`; restore whole files.',
+      });
     const subject = `${topic}-${role}`;
     const cacheKey = `${subject}\u0000${schema}`;
     let target = this.#registered.get(cacheKey);
@@ -191,12 +200,16 @@ export class FileSourceService implements Probe {
   #archiveFiles(): string[] {
     const root = this.#config.FILE_SOURCE_DIR;
     const files: string[] = [];
-    for (const topic of readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort()) {
+    for (const topic of readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort()) {
       const names = readdirSync(join(root, topic)).filter((n) => /^\d+-\d{20}\.jsonl$/.test(n));
       names.sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]) || (a < b ? -1 : 1));
       files.push(...names.map((n) => `${topic}/${n}`));
     }
-    if (files.length === 0) throw new CdcError('ARCHIVE_INVALID', `${root} holds no archive files (<topic>/<partition>-<offset>.jsonl)`, { hint: 'Point FILE_SOURCE_DIR at the FILE_SINK_DIR of a `cdc file-sink`.' });
+    if (files.length === 0)
+      throw new CdcError('ARCHIVE_INVALID', `${root} holds no archive files (<topic>/<partition>-<offset>.jsonl)`, { hint: 'Point FILE_SOURCE_DIR at the FILE_SINK_DIR of a `cdc file-sink`.' });
     return files;
   }
 

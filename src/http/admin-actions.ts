@@ -39,7 +39,7 @@ export interface OffsetsOwner {
 
 export function offsetsActions(sink: OffsetsOwner): AdminAction[] {
   return [
-    { method: 'GET', path: '/admin/offsets', description: 'The group\'s committed offsets, log ranges and lag (as `cdc offsets show`)', run: () => sink.showOffsets() },
+    { method: 'GET', path: '/admin/offsets', description: "The group's committed offsets, log ranges and lag (as `cdc offsets show`)", run: () => sink.showOffsets() },
     {
       method: 'POST',
       path: '/admin/offsets/reset',
@@ -74,7 +74,7 @@ export function retryAction(source: { retryNow(): boolean }): AdminAction {
   return {
     method: 'POST',
     path: '/admin/retry',
-    description: 'Retry now what a SCHEMA_INCOMPATIBLE pause waits for (after relaxing the subject\'s compatibility); otherwise it retries every SCHEMA_RETRY_INTERVAL_MS',
+    description: "Retry now what a SCHEMA_INCOMPATIBLE pause waits for (after relaxing the subject's compatibility); otherwise it retries every SCHEMA_RETRY_INTERVAL_MS",
     run: async () => ({ retried: source.retryNow() }),
   };
 }

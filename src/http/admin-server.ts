@@ -43,7 +43,12 @@ const MAX_BODY_BYTES = 64 * 1024;
 export async function startAdminServer(settings: AdminSettings, actions: AdminAction[], audit: AuditLog, metrics: MetricsRegistry, log: Logger): Promise<Server & { port: number; tls: boolean }> {
   const tls = tlsOptions(settings);
   const calls = new Counter({ name: 'cdc_admin_requests_total', help: 'Admin API calls by action and outcome', labelNames: ['action', 'outcome'], registers: [metrics] });
-  const list: AdminAction = { method: 'GET', path: '/admin/actions', description: 'List the admin actions of this service', run: async () => actions.map(({ method, path, description }) => ({ method, path, description })) };
+  const list: AdminAction = {
+    method: 'GET',
+    path: '/admin/actions',
+    description: 'List the admin actions of this service',
+    run: async () => actions.map(({ method, path, description }) => ({ method, path, description })),
+  };
   const routes = new Map([list, ...actions].map((a) => [`${a.method} ${a.path}`, a]));
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {

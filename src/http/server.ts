@@ -29,7 +29,10 @@ export async function startHttpServer(host: string, port: number, probe: Probe, 
         return send(state.ready ? 200 : 503, JSON.stringify(state));
       }
       case '/status':
-        return send(200, JSON.stringify(probe.status(), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2));
+        return send(
+          200,
+          JSON.stringify(probe.status(), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2),
+        );
       case '/metrics':
         metrics
           .metrics()

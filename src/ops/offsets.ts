@@ -50,7 +50,7 @@ export function parseResetTarget(text: string): ResetTarget {
     if (Number.isFinite(ms)) return { kind: 'timestamp', ms };
   }
   throw new CdcError('ARGUMENT_INVALID', `--to ${JSON.stringify(text)} is not a reset target`, {
-    hint: 'Use earliest, latest, timestamp=<ms since the epoch or ISO-8601 time> or offset=<n> (clamped to each partition\'s range).',
+    hint: "Use earliest, latest, timestamp=<ms since the epoch or ISO-8601 time> or offset=<n> (clamped to each partition's range).",
   });
 }
 

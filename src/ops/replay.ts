@@ -128,7 +128,14 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
   const [database, name] = plan.table.split('.') as [string, string];
   const registry = optionalRegistry(config);
   const { connector, rowMetadata } = await checkSource(mysqlConnection(config), replayServerId(config));
-  const encoder = new EventEncoder(registry, { prefix: config.TOPIC_PREFIX, sourceId: config.SOURCE_ID, connector, compatibility: config.SCHEMA_COMPATIBILITY, version: VERSION, converter: config.VALUE_CONVERTER });
+  const encoder = new EventEncoder(registry, {
+    prefix: config.TOPIC_PREFIX,
+    sourceId: config.SOURCE_ID,
+    connector,
+    compatibility: config.SCHEMA_COMPATIBILITY,
+    version: VERSION,
+    converter: config.VALUE_CONVERTER,
+  });
   // The live source's keys and zero-date rule, so the replayed changes land on the same documents.
   const transform = sourceTransform(config);
   const rules = schemaRules(config);

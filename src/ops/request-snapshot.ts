@@ -41,7 +41,7 @@ export async function requestSnapshot(config: SnapshotRequestConfig, tables: str
     if (error instanceof CdcError) throw error;
     throw new CdcError('SNAPSHOT_FAILED', `Cannot write the snapshot request into ${config.SIGNAL_TABLE}: ${errorMessage(error)}`, {
       cause: error,
-      hint: 'MYSQL_USER needs INSERT on SIGNAL_TABLE; the table must exist (see the source\'s SIGNAL_TABLE).',
+      hint: "MYSQL_USER needs INSERT on SIGNAL_TABLE; the table must exist (see the source's SIGNAL_TABLE).",
     });
   } finally {
     await conn.end().catch(() => undefined);

@@ -48,7 +48,9 @@ export class Supervisor {
   /** Restarts a failed service; refused (ACTION_NOT_APPLICABLE) while it has not failed. */
   restart(): { restarted: true; failure: string } {
     if (!this.#waiting || !this.#failure) {
-      throw new CdcError('ACTION_NOT_APPLICABLE', 'The service has not failed: there is nothing to restart', { hint: 'Restart applies after a fatal error (state failed on /status); use pause and resume to hold a running service.' });
+      throw new CdcError('ACTION_NOT_APPLICABLE', 'The service has not failed: there is nothing to restart', {
+        hint: 'Restart applies after a fatal error (state failed on /status); use pause and resume to hold a running service.',
+      });
     }
     const failure = this.#failure.code;
     this.#waiting(true);

@@ -115,7 +115,7 @@ export class BulkWriter {
       if (a.document === null) operations.push(`{"delete":${meta}}`);
       else operations.push(`{"index":${meta}}`, a.document);
     }
-    let response;
+    let response: Awaited<ReturnType<Client['bulk']>>;
     try {
       response = await this.#client.bulk({ operations: operations as never[], refresh: false });
     } catch (error) {
@@ -135,8 +135,7 @@ export class BulkWriter {
       else if (outcome === 'retry') {
         retry.push(action);
         reason ??= new CdcError('ELASTICSEARCH_UNAVAILABLE', `Elasticsearch answered ${result.status} for some items: ${result.error?.type ?? ''}`, { retriable: true });
-      }
-      else {
+      } else {
         const why = result.error ? `${result.error.type}: ${result.error.reason ?? ''}` : `status ${result.status}`;
         stats.rejected.push({
           action,

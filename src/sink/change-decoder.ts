@@ -109,13 +109,12 @@ export class ChangeDecoder {
       });
     }
   }
-
 }
 
 function checkedEnvelope(envelope: Envelope): Envelope {
   if (!envelope || !['c', 'u', 'd', 'r'].includes(envelope.op) || !envelope.source) {
     throw new CdcError('DECODE_FAILED', `Record is not a change envelope (op=${JSON.stringify(envelope?.op)})`, {
-      hint: 'The sink indexes change envelopes. Records written by the source\'s `unwrap` transform are flat rows for other consumers: leave their topics out of SINK_TOPICS.',
+      hint: "The sink indexes change envelopes. Records written by the source's `unwrap` transform are flat rows for other consumers: leave their topics out of SINK_TOPICS.",
     });
   }
   return envelope;

@@ -79,7 +79,9 @@ export function rowDocumentId(row: Record<string, unknown>): string {
   const present = Object.entries(row)
     .filter(([, value]) => value !== null && value !== undefined)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `row:${createHash('sha256').update(documentJson(Object.fromEntries(present))).digest('hex')}`;
+  return `row:${createHash('sha256')
+    .update(documentJson(Object.fromEntries(present)))
+    .digest('hex')}`;
 }
 
 function keyPart(value: unknown): string {

@@ -17,7 +17,7 @@ export function elasticsearchClient(config: SinkConfig): Client {
 export function elasticsearchSecurityError(error: unknown): CdcError | undefined {
   const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
   if (status === 401 || status === 403) {
-    return authError(error, 'Elasticsearch', 'ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY (and the user\'s privileges)');
+    return authError(error, 'Elasticsearch', "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY (and the user's privileges)");
   }
   return certificateError(error, 'Elasticsearch', 'ELASTICSEARCH_SSL_CA_FILE');
 }

@@ -79,7 +79,10 @@ export class IndexManager {
       const current = existing[field];
       if (!current) added[field] = mapping;
       else if (current.type !== (mapping as { type?: string }).type) {
-        this.#log.warn({ index: name, field, mapped: current.type, column: (mapping as { type?: string }).type }, 'a column changed type; the index keeps its existing mapping of the field (reindex to change it)');
+        this.#log.warn(
+          { index: name, field, mapped: current.type, column: (mapping as { type?: string }).type },
+          'a column changed type; the index keeps its existing mapping of the field (reindex to change it)',
+        );
       }
     }
     if (Object.keys(added).length === 0) return;

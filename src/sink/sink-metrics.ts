@@ -9,11 +9,21 @@ export function createSinkMetrics() {
     records: new Counter({ name: 'cdc_sink_records_total', help: 'Kafka records processed', labelNames: ['topic'], registers: [registry] }),
     bytes: new Counter({ name: 'cdc_sink_bytes_total', help: 'Bytes (key and value) of the Kafka records processed', labelNames: ['topic'], registers: [registry] }),
     lagSeconds: new Gauge({ name: 'cdc_sink_lag_seconds', help: 'Now minus the Kafka timestamp of the last record made durable, per topic', labelNames: ['topic'], registers: [registry] }),
-    batchRetries: new Counter({ name: 'cdc_sink_batch_retries_total', help: 'Batches retried after a retriable failure (registry or Elasticsearch down), by error code', labelNames: ['code'], registers: [registry] }),
+    batchRetries: new Counter({
+      name: 'cdc_sink_batch_retries_total',
+      help: 'Batches retried after a retriable failure (registry or Elasticsearch down), by error code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
     restarts: new Counter({ name: 'cdc_sink_restarts_total', help: 'Consumer restarts after a retriable error', labelNames: ['code'], registers: [registry] }),
     paused: new Gauge({ name: 'cdc_sink_paused', help: '1 while consumption is paused (admin API)', registers: [registry] }),
     elasticsearchUp: new Gauge({ name: 'cdc_sink_elasticsearch_up', help: '1 when the last Elasticsearch health probe succeeded', registers: [registry] }),
-    outcomes: new Counter({ name: 'cdc_sink_bulk_items_total', help: 'Bulk items by outcome: ok, stale (409, already newer), retried, collapsed (superseded by a newer change in the same batch)', labelNames: ['outcome'], registers: [registry] }),
+    outcomes: new Counter({
+      name: 'cdc_sink_bulk_items_total',
+      help: 'Bulk items by outcome: ok, stale (409, already newer), retried, collapsed (superseded by a newer change in the same batch)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     bulkSeconds: new Histogram({
       name: 'cdc_sink_bulk_seconds',
       help: 'Time to make one batch durable in Elasticsearch, retries included',

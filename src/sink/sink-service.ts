@@ -308,7 +308,10 @@ export class SinkService implements Probe {
       this.#chunkSince = undefined;
       this.#lastProgressAt = Date.now();
       this.metrics.records.inc({ topic }, messages.length);
-      this.metrics.bytes.inc({ topic }, messages.reduce((sum, m) => sum + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0));
+      this.metrics.bytes.inc(
+        { topic },
+        messages.reduce((sum, m) => sum + (m.key?.length ?? 0) + (m.value?.length ?? 0), 0),
+      );
       this.metrics.lagSeconds.set({ topic }, Math.max(0, (Date.now() - Number(messages.at(-1)!.timestamp)) / 1000));
       this.#counts.set(topic, (this.#counts.get(topic) ?? 0) + messages.length);
       this.#positions.set(`${topic}/${partition}`, next);

@@ -92,7 +92,12 @@ export function avroNamespace(prefix: string, table: TableSchema): string {
 export function keySchema(prefix: string, table: TableSchema): Record<string, unknown> | null {
   if (table.key.length === 0) return null;
   const keyColumns = table.key.map((name) => table.columns.find((c) => c.name === name)!);
-  return recordOf('Key', avroNamespace(prefix, table), table, keyColumns.map((c) => ({ ...c, optional: false })));
+  return recordOf(
+    'Key',
+    avroNamespace(prefix, table),
+    table,
+    keyColumns.map((c) => ({ ...c, optional: false })),
+  );
 }
 
 /** Value schema of unwrapped (flat) records: the table's Value record alone. */

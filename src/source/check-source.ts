@@ -25,7 +25,10 @@ export async function runSourceCheck(config: SourceConfig, log: Logger): Promise
   if (!stored) return { ...facts, storedPosition: null, retention: null };
   const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
   try {
-    return { ...facts, storedPosition: stored.position.toJSON(), retention: await checkRetention(conn, stored.position, {
+    return {
+      ...facts,
+      storedPosition: stored.position.toJSON(),
+      retention: await checkRetention(conn, stored.position, {
         positionTimeMs: stored.ts,
         startTimeOf: (file) => binlogStartTime(connection, file, probeServerId(config)),
       }),

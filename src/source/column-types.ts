@@ -113,7 +113,8 @@ export function canonicalValue(column: ColumnDef, raw: unknown): ColumnValue {
  * openTableConnection): the SRID as 4 little-endian bytes, then the WKB.
  */
 function geometryOf(stored: Buffer): GeometryValue {
-  if (!Buffer.isBuffer(stored) || stored.length < 5) throw new CdcError('INTERNAL', `A geometry value arrived as ${Buffer.isBuffer(stored) ? `${stored.length} bytes` : typeof stored}, not as SRID and WKB`);
+  if (!Buffer.isBuffer(stored) || stored.length < 5)
+    throw new CdcError('INTERNAL', `A geometry value arrived as ${Buffer.isBuffer(stored) ? `${stored.length} bytes` : typeof stored}, not as SRID and WKB`);
   return { srid: stored.readUInt32LE(0), wkb: stored.subarray(4) };
 }
 
@@ -143,7 +144,9 @@ function inet6Bytes(text: string): Buffer {
     groups = [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
   }
   const bytes = Buffer.alloc(16);
-  groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), i * 2));
+  groups.forEach((g, i) => {
+    bytes.writeUInt16BE(parseInt(g, 16), i * 2);
+  });
   return bytes;
 }
 

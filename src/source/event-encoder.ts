@@ -124,7 +124,10 @@ export class EventEncoder {
 
   #encoding(schema: TableSchema, topic: string, flat: boolean): Promise<TableEncoding> {
     let byTopic = this.#tables.get(schema);
-    if (!byTopic) this.#tables.set(schema, (byTopic = new Map()));
+    if (!byTopic) {
+      byTopic = new Map();
+      this.#tables.set(schema, byTopic);
+    }
     const cacheKey = flat ? `${topic}\u0000flat` : topic;
     let encoding = byTopic.get(cacheKey);
     if (!encoding) {
@@ -159,11 +162,15 @@ export class EventEncoder {
       const previous = await this.#avroRegistry.latest(subject).catch(() => undefined);
       const columns = previous ? changedColumns(previous, avro) : [];
       const table = `${schema.database}.${schema.table}`;
-      throw new CdcError('SCHEMA_INCOMPATIBLE', `The new schema of ${table} (subject ${subject}; changed columns: ${columns.join('; ') || 'unknown'}) was refused by the schema registry: ${errorMessage(error.cause ?? error)}`, {
-        cause: error,
-        hint: error.hint,
-        details: { table, subject, columns },
-      });
+      throw new CdcError(
+        'SCHEMA_INCOMPATIBLE',
+        `The new schema of ${table} (subject ${subject}; changed columns: ${columns.join('; ') || 'unknown'}) was refused by the schema registry: ${errorMessage(error.cause ?? error)}`,
+        {
+          cause: error,
+          hint: error.hint,
+          details: { table, subject, columns },
+        },
+      );
     }
   }
 }

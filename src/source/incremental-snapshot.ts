@@ -166,7 +166,17 @@ export class IncrementalSnapshot {
     let emitted = 0;
     for (const row of rows) {
       if (w.changed.has(keyString(w.schema, row))) continue;
-      out.push({ op: 'r', schema: w.schema, before: null, after: row, position: watermark.position, gtid: watermark.gtid, tsMs: watermark.tsMs, snapshot: 'incremental', serverId: watermark.serverId });
+      out.push({
+        op: 'r',
+        schema: w.schema,
+        before: null,
+        after: row,
+        position: watermark.position,
+        gtid: watermark.gtid,
+        tsMs: watermark.tsMs,
+        snapshot: 'incremental',
+        serverId: watermark.serverId,
+      });
       emitted += 1;
     }
     const p = this.#progress!;
@@ -201,7 +211,11 @@ export class IncrementalSnapshot {
         else await this.#woken(signal);
       }
     } catch (error) {
-      throw snapshotQueryError(error, 'Incremental snapshot', 'MYSQL_USER needs SELECT on the captured tables and INSERT, DELETE on SIGNAL_TABLE (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT). The snapshot continues from its last committed chunk once fixed.');
+      throw snapshotQueryError(
+        error,
+        'Incremental snapshot',
+        'MYSQL_USER needs SELECT on the captured tables and INSERT, DELETE on SIGNAL_TABLE (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT). The snapshot continues from its last committed chunk once fixed.',
+      );
     } finally {
       await conn?.end().catch(() => undefined);
     }
@@ -237,12 +251,12 @@ export class IncrementalSnapshot {
     const window: Window = { id: randomUUID(), table: qualified, schema, after: current?.lastKey?.map(keyParam), upTo, rows: undefined, lastKey: undefined, changed: new Set(), open: false };
     this.#window = window;
     const signalTable = `${conn.escapeId(this.#signal[0])}.${conn.escapeId(this.#signal[1])}`;
-    const insert = 'INSERT INTO ' + signalTable + ' (id, type, data) VALUES (?, ?, ?)';
+    const insert = `INSERT INTO ${signalTable} (id, type, data) VALUES (?, ?, ?)`;
     await conn.query(insert, [`${window.id}-open`, 'snapshot-window-open', JSON.stringify({ table: qualified })]);
     ({ rows: window.rows, lastKey: window.lastKey } = await readChunk(conn, schema, { after: window.after, upTo, limit: this.#options.chunkRows }));
     await conn.query(insert, [`${window.id}-close`, 'snapshot-window-close', JSON.stringify({ table: qualified, rows: window.rows.length })]);
     // The watermarks did their work once they are in the binlog; keep the table small.
-    await conn.query('DELETE FROM ' + signalTable + ' WHERE id IN (?, ?)', [`${window.id}-open`, `${window.id}-close`]);
+    await conn.query(`DELETE FROM ${signalTable} WHERE id IN (?, ?)`, [`${window.id}-open`, `${window.id}-close`]);
     while (this.#window === window && !signal.aborted) await this.#woken(signal);
   }
 }

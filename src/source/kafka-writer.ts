@@ -130,7 +130,7 @@ export class TransactionalWriter {
       messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, state) }],
     });
     if (!this.#settings.exactlyOnce) return this.#sendAtLeastOnce([...byTopic.values()]);
-    let transaction;
+    let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
       transaction = await this.#producer.transaction();
       // kafkajs puts a send's records for one partition into one record batch, which the broker

@@ -32,7 +32,11 @@ export async function checkSource(connection: MysqlConnectionOptions, replicaSer
     conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
   } catch (error) {
     if ((error as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR') {
-      throw authError(error, 'MySQL/MariaDB', 'MYSQL_USER and MYSQL_PASSWORD (and MYSQL_SSL_MODE for a user created REQUIRE SSL; MYSQL_SSL_CERT_FILE and MYSQL_SSL_KEY_FILE for REQUIRE X509, ISSUER or SUBJECT)');
+      throw authError(
+        error,
+        'MySQL/MariaDB',
+        'MYSQL_USER and MYSQL_PASSWORD (and MYSQL_SSL_MODE for a user created REQUIRE SSL; MYSQL_SSL_CERT_FILE and MYSQL_SSL_KEY_FILE for REQUIRE X509, ISSUER or SUBJECT)',
+      );
     }
     throw (
       certificateError(error, 'MySQL/MariaDB', 'MYSQL_SSL_CA_FILE') ??
@@ -49,9 +53,7 @@ export async function checkSource(connection: MysqlConnectionOptions, replicaSer
       'SELECT @@log_bin AS log_bin, @@binlog_format AS binlog_format, @@binlog_row_image AS binlog_row_image, @@binlog_row_metadata AS binlog_row_metadata, @@server_id AS server_id, VERSION() AS version',
     );
     const vars = (rows as Array<Record<string, unknown>>)[0]!;
-    const problems = REQUIRED.filter((r) => String(vars[r.variable]).toUpperCase() !== r.expected).map(
-      (r) => `${r.variable} is ${String(vars[r.variable])}, needs ${r.expected}: ${r.fix}`,
-    );
+    const problems = REQUIRED.filter((r) => String(vars[r.variable]).toUpperCase() !== r.expected).map((r) => `${r.variable} is ${String(vars[r.variable])}, needs ${r.expected}: ${r.fix}`);
     problems.push(...(await missingPrivileges(conn, connection.user)));
     if (Number(vars.server_id) === replicaServerId) {
       problems.push(`server_id of the server is ${replicaServerId}, the same as this reader's MYSQL_SERVER_ID: choose another MYSQL_SERVER_ID`);
@@ -82,7 +84,10 @@ export async function checkSource(connection: MysqlConnectionOptions, replicaSer
 async function missingPrivileges(conn: mysql.Connection, user: string): Promise<string[]> {
   const [rows] = await conn.query('SHOW GRANTS');
   const grants = (rows as Array<Record<string, string>>).map((row) => Object.values(row)[0] ?? '');
-  const global = grants.filter((g) => / ON \*\.\* /i.test(g)).join(' ').toUpperCase();
+  const global = grants
+    .filter((g) => / ON \*\.\* /i.test(g))
+    .join(' ')
+    .toUpperCase();
   const any = grants.join(' ').toUpperCase();
   if (global.includes('ALL PRIVILEGES')) return [];
   const problems: string[] = [];

@@ -26,11 +26,7 @@ interface BinaryLog {
  * SOURCE_POSITION_PURGED when the position's file is gone, or (MariaDB, GTID resume) when the
  * oldest binlog starts after a GTID the position still needs — never silently skips ahead.
  */
-export async function checkRetention(
-  conn: mysql.Connection,
-  position: SourcePosition,
-  timing: { positionTimeMs: number; startTimeOf: (file: string) => Promise<number> },
-): Promise<RetentionReport> {
+export async function checkRetention(conn: mysql.Connection, position: SourcePosition, timing: { positionTimeMs: number; startTimeOf: (file: string) => Promise<number> }): Promise<RetentionReport> {
   const logs = await binaryLogs(conn);
   const oldest = logs[0]!;
   const retentionSeconds = await retentionSetting(conn);

@@ -15,8 +15,12 @@ export async function checkSignalTable(conn: mysql.Connection, qualified: string
   const columns = new Set((rows as Array<{ c: string }>).map((r) => r.c.toLowerCase()));
   const missing = ['id', 'type', 'data'].filter((c) => !columns.has(c));
   if (missing.length > 0) {
-    throw new CdcError('SOURCE_PRECONDITION_FAILED', columns.size === 0 ? `SIGNAL_TABLE ${qualified} does not exist (or MYSQL_USER cannot see it)` : `SIGNAL_TABLE ${qualified} lacks the column(s) ${missing.join(', ')}`, {
-      hint: `Create it with: ${signalTableDdl(qualified)}; and grant MYSQL_USER SELECT, INSERT, DELETE on it.`,
-    });
+    throw new CdcError(
+      'SOURCE_PRECONDITION_FAILED',
+      columns.size === 0 ? `SIGNAL_TABLE ${qualified} does not exist (or MYSQL_USER cannot see it)` : `SIGNAL_TABLE ${qualified} lacks the column(s) ${missing.join(', ')}`,
+      {
+        hint: `Create it with: ${signalTableDdl(qualified)}; and grant MYSQL_USER SELECT, INSERT, DELETE on it.`,
+      },
+    );
   }
 }

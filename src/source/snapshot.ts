@@ -81,7 +81,10 @@ export class InitialSnapshot {
       const view = await readViewPosition(conn);
       const tables = resume?.tables ?? (await capturedTables(conn, this.#captures));
       let progress: SnapshotProgress = resume ?? { streamFrom: view.toJSON(), tables, done: [], startedAt: Date.now() };
-      this.#log.info({ readView: view.toJSON(), streamFrom: progress.streamFrom, tables: tables.length, done: progress.done.length, resumed: Boolean(resume) }, resume ? 'resuming snapshot' : 'starting snapshot');
+      this.#log.info(
+        { readView: view.toJSON(), streamFrom: progress.streamFrom, tables: tables.length, done: progress.done.length, resumed: Boolean(resume) },
+        resume ? 'resuming snapshot' : 'starting snapshot',
+      );
       for (const qualified of tables) {
         this.progress.set(qualified, { rowsDone: 0, rowsEstimated: 0, done: progress.done.includes(qualified) });
       }
@@ -100,17 +103,19 @@ export class InitialSnapshot {
           if (signal.aborted) return;
           const { rows, lastKey: next } = await readChunk(conn, schema, { after: lastKey, limit: this.#chunkRows, offset: state.rowsDone });
           const tableDone = rows.length < this.#chunkRows;
-          const events = rows.map((row): ChangeEvent => ({
-            op: 'r',
-            schema,
-            before: null,
-            after: row,
-            position: view,
-            gtid: undefined,
-            tsMs: Date.now(),
-            snapshot: 'true',
-            serverId: this.#serverId,
-          }));
+          const events = rows.map(
+            (row): ChangeEvent => ({
+              op: 'r',
+              schema,
+              before: null,
+              after: row,
+              position: view,
+              gtid: undefined,
+              tsMs: Date.now(),
+              snapshot: 'true',
+              serverId: this.#serverId,
+            }),
+          );
           state.rowsDone += rows.length;
           if (next) lastKey = next;
           progress = tableDone
@@ -135,7 +140,11 @@ export class InitialSnapshot {
 }
 
 function snapshotError(error: unknown): CdcError {
-  return snapshotQueryError(error, 'Snapshot', 'Check that MYSQL_USER has SELECT on every captured table and that the tables still exist; the snapshot resumes from its last committed chunk once fixed.');
+  return snapshotQueryError(
+    error,
+    'Snapshot',
+    'Check that MYSQL_USER has SELECT on every captured table and that the tables still exist; the snapshot resumes from its last committed chunk once fixed.',
+  );
 }
 
 /** The binlog position of the transaction's read view (MariaDB), with its GTID position. */

@@ -36,12 +36,25 @@ export function createSourceMetrics(binlogSilence: () => number | null) {
     }),
     queueBytes: new Gauge({ name: 'cdc_source_queue_bytes', help: 'Binlog bytes waiting between reader and Kafka writer', registers: [registry] }),
     lagSeconds: new Gauge({ name: 'cdc_source_lag_seconds', help: 'Now minus the commit time of the last change committed to Kafka', registers: [registry] }),
-    headroomBytes: new Gauge({ name: 'cdc_source_binlog_headroom_bytes', help: 'Binlog bytes on the server before the stored position: how much can be purged before the position is lost', registers: [registry] }),
-    headroomSeconds: new Gauge({ name: 'cdc_source_binlog_headroom_seconds', help: 'Seconds between the start of the oldest binlog on the server and the stored position\'s commit time', registers: [registry] }),
+    headroomBytes: new Gauge({
+      name: 'cdc_source_binlog_headroom_bytes',
+      help: 'Binlog bytes on the server before the stored position: how much can be purged before the position is lost',
+      registers: [registry],
+    }),
+    headroomSeconds: new Gauge({
+      name: 'cdc_source_binlog_headroom_seconds',
+      help: "Seconds between the start of the oldest binlog on the server and the stored position's commit time",
+      registers: [registry],
+    }),
     retentionSeconds: new Gauge({ name: 'cdc_source_binlog_retention_seconds', help: 'The server binlog retention setting (0: never purged automatically)', registers: [registry] }),
     heartbeats: new Counter({ name: 'cdc_source_heartbeats_total', help: 'Heartbeat records committed while the captured tables were idle', registers: [registry] }),
     snapshotRows: new Counter({ name: 'cdc_source_snapshot_rows_total', help: 'Snapshot rows committed to Kafka', labelNames: ['table'], registers: [registry] }),
-    snapshotRowsEstimated: new Gauge({ name: 'cdc_source_snapshot_rows_estimated', help: 'Estimated rows of a table being snapshotted (information_schema)', labelNames: ['table'], registers: [registry] }),
+    snapshotRowsEstimated: new Gauge({
+      name: 'cdc_source_snapshot_rows_estimated',
+      help: 'Estimated rows of a table being snapshotted (information_schema)',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
     snapshotEtaSeconds: new Gauge({ name: 'cdc_source_snapshot_eta_seconds', help: 'Estimated seconds until the snapshot of a table is done', labelNames: ['table'], registers: [registry] }),
     restarts: new Counter({ name: 'cdc_source_restarts_total', help: 'Pipeline restarts after a retriable error', labelNames: ['code'], registers: [registry] }),
   };

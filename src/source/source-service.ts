@@ -111,7 +111,10 @@ export class SourceService implements Probe {
           this.#state = 'paused';
           this.#pausedAt = Date.now();
           this.metrics.restarts.inc({ code: cdc.code });
-          this.#log.error({ ...errorFields(cdc), retryInMs: this.#config.SCHEMA_RETRY_INTERVAL_MS, position: this.#committed?.toJSON() }, 'source paused at its last committed position until an operator resolves the error');
+          this.#log.error(
+            { ...errorFields(cdc), retryInMs: this.#config.SCHEMA_RETRY_INTERVAL_MS, position: this.#committed?.toJSON() },
+            'source paused at its last committed position until an operator resolves the error',
+          );
           await this.#pause.hold(this.#config.SCHEMA_RETRY_INTERVAL_MS, signal);
           continue;
         }
@@ -143,12 +146,14 @@ export class SourceService implements Probe {
     const config = this.#config;
     const connection = mysqlConnection(config);
     const signal = this.#stop.signal;
-    const onRetry = (error: unknown, attempt: number, delayMs: number) =>
-      this.#log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
+    const onRetry = (error: unknown, attempt: number, delayMs: number) => this.#log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
 
     this.#facts = await withRetry(() => checkSource(connection, this.#serverId), { signal, onRetry });
     if (this.#facts.rowMetadata !== 'FULL') {
-      this.#log.warn({ binlog_row_metadata: this.#facts.rowMetadata }, 'binlog_row_metadata is not FULL: column names, types and primary keys come from information_schema, which describes tables as they are now, not when older rows were written (a DDL between the two misreads them); set binlog_row_metadata=FULL');
+      this.#log.warn(
+        { binlog_row_metadata: this.#facts.rowMetadata },
+        'binlog_row_metadata is not FULL: column names, types and primary keys come from information_schema, which describes tables as they are now, not when older rows were written (a DDL between the two misreads them); set binlog_row_metadata=FULL',
+      );
     }
     this.#writer = new TransactionalWriter(this.#kafka, {
       exactlyOnce: config.EXACTLY_ONCE,
@@ -188,7 +193,9 @@ export class SourceService implements Probe {
         if (!purged || !(resumeSnapshot || snapshotIncrementally || config.SNAPSHOT_MODE === 'when_needed')) throw error;
         this.#log.warn(
           { ...errorFields(error), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST },
-          snapshotIncrementally ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally' : 'the stored position was purged from the server: taking a new snapshot of every captured table',
+          snapshotIncrementally
+            ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally'
+            : 'the stored position was purged from the server: taking a new snapshot of every captured table',
         );
         stored = undefined;
         this.#committed = undefined;
@@ -201,9 +208,13 @@ export class SourceService implements Probe {
     const method = config.SNAPSHOT_METHOD === 'auto' ? (this.#facts.connector === 'mysql' ? 'incremental' : 'read_view') : config.SNAPSHOT_METHOD;
     if (config.SNAPSHOT_MODE !== 'never' && !stored && !resumeSnapshot && method === 'incremental') {
       if (!config.SIGNAL_TABLE || config.SNAPSHOT_MODE === 'initial_only') {
-        throw new CdcError('SOURCE_PRECONDITION_FAILED', `This server (${this.#facts.version}) cannot pin a read view to a binlog position, so its initial snapshot runs incrementally, which needs SIGNAL_TABLE and streams while it runs`, {
-          hint: 'Create a signal table and set SIGNAL_TABLE (see README, incremental snapshots), with SNAPSHOT_MODE=initial; or SNAPSHOT_MODE=never.',
-        });
+        throw new CdcError(
+          'SOURCE_PRECONDITION_FAILED',
+          `This server (${this.#facts.version}) cannot pin a read view to a binlog position, so its initial snapshot runs incrementally, which needs SIGNAL_TABLE and streams while it runs`,
+          {
+            hint: 'Create a signal table and set SIGNAL_TABLE (see README, incremental snapshots), with SNAPSHOT_MODE=initial; or SNAPSHOT_MODE=never.',
+          },
+        );
       }
       snapshotIncrementally = `initial snapshot (SNAPSHOT_METHOD=${config.SNAPSHOT_METHOD})`;
     }
@@ -241,7 +252,11 @@ export class SourceService implements Probe {
     });
     this.#reader = reader;
     if (this.#pausedBy) reader.pause('operator');
-    const queue = new TransactionQueue(config.QUEUE_MAX_BYTES, () => reader.pause(), () => reader.resume());
+    const queue = new TransactionQueue(
+      config.QUEUE_MAX_BYTES,
+      () => reader.pause(),
+      () => reader.resume(),
+    );
     this.#queue = queue;
     let readerError: CdcError | undefined;
     let progress: SourcePosition | undefined;
@@ -398,7 +413,6 @@ export class SourceService implements Probe {
     return ms;
   }
 
-
   /** Fails with SOURCE_POSITION_PURGED when the position is gone; exports the headroom. */
   async #checkRetention(connection: MysqlConnectionOptions, position: SourcePosition): Promise<void> {
     await this.#withConnection(async (conn) => {
@@ -511,7 +525,10 @@ export class SourceService implements Probe {
         this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
         silent > stall &&
           `the binlog connection has been silent for ${silent} s: no event, not even a server heartbeat (requested every ${heartbeatSeconds(stall)} s), so the server or the network between us hangs (READY_STALL_SECONDS=${stall})`,
-        this.#state === 'streaming' && queued > 0 && progressIdle > stall && `${queued} binlog transaction(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
+        this.#state === 'streaming' &&
+          queued > 0 &&
+          progressIdle > stall &&
+          `${queued} binlog transaction(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
         this.#state === 'snapshotting' && progressIdle > stall && `no snapshot chunk was committed for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
       ],
       {

@@ -66,7 +66,9 @@ export class TableKeys {
       if (missing.length > 0) problems.push(`${qualified} has no column ${missing.join(', ')}`);
     }
     if (problems.length > 0) {
-      throw new CdcError('CONFIG_INVALID', `KEY_COLUMNS names columns that do not exist: ${problems.join('; ')}`, { hint: 'KEY_COLUMNS is `db.table:col1,col2;db.other:col`, with the table\'s real column names.' });
+      throw new CdcError('CONFIG_INVALID', `KEY_COLUMNS names columns that do not exist: ${problems.join('; ')}`, {
+        hint: "KEY_COLUMNS is `db.table:col1,col2;db.other:col`, with the table's real column names.",
+      });
     }
   }
 }

@@ -30,19 +30,16 @@ export async function openTableConnection(connection: MysqlConnectionOptions): P
 
 /** A table's schema from information_schema, converted exactly as the binlog path converts it. */
 export async function tableSchema(conn: mysql.Connection, database: string, table: string, rules: SchemaRules): Promise<TableSchema> {
-  const [rows] = await conn.query(
-    'SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
-    [database, table],
-  );
-  const [keyRows] = await conn.query(
-    "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
-    [database, table],
-  );
+  const [rows] = await conn.query('SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [database, table]);
+  const [keyRows] = await conn.query("SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX", [
+    database,
+    table,
+  ]);
   const columns = (rows as Array<{ COLUMN_NAME: string; COLUMN_TYPE: string }>).map((r): BinlogColumn => {
     const type = r.COLUMN_TYPE;
     const values = /^(enum|set)\((.*)\)$/i.exec(type);
     const symbols = values ? [...values[2]!.matchAll(/'((?:[^']|'')*)'/g)].map((m) => m[1]!.replace(/''/g, "'")) : undefined;
-    return { COLUMN_NAME: r.COLUMN_NAME, COLUMN_TYPE: type, ...(values?.[1]!.toLowerCase() === 'enum' ? { ENUM_VALUES: symbols } : values ? { SET_VALUES: symbols } : {}) };
+    return { COLUMN_NAME: r.COLUMN_NAME, COLUMN_TYPE: type, ...(values?.[1]?.toLowerCase() === 'enum' ? { ENUM_VALUES: symbols } : values ? { SET_VALUES: symbols } : {}) };
   });
   const names = columns.map((c) => c.COLUMN_NAME);
   const primaryKey = (keyRows as Array<{ COLUMN_NAME: string }>).map((r) => names.indexOf(r.COLUMN_NAME));
@@ -106,9 +103,7 @@ export async function readChunk(conn: mysql.Connection, schema: TableSchema, bou
 /** The largest key of a table now (undefined when empty): where an incremental snapshot of it stops. */
 export async function largestKey(conn: mysql.Connection, schema: TableSchema): Promise<unknown[] | undefined> {
   const id = (name: string) => conn.escapeId(name);
-  const [rows] = await conn.query(
-    `SELECT ${schema.key.map(id).join(', ')} FROM ${id(schema.database)}.${id(schema.table)} ORDER BY ${schema.key.map((k) => `${id(k)} DESC`).join(', ')} LIMIT 1`,
-  );
+  const [rows] = await conn.query(`SELECT ${schema.key.map(id).join(', ')} FROM ${id(schema.database)}.${id(schema.table)} ORDER BY ${schema.key.map((k) => `${id(k)} DESC`).join(', ')} LIMIT 1`);
   const row = (rows as Array<Record<string, unknown>>)[0];
   // As the server returned it, like Chunk.lastKey: the bound is compared by the server.
   return row && schema.key.map((name) => row[name]);

@@ -49,7 +49,8 @@ const pairs = <T extends z.ZodType>(value: T, form: string) =>
     for (const item of items) {
       const [from, to, ...rest] = item.split(':').map((s) => s.trim());
       const parsed = value.safeParse(to);
-      if (!from || !to || rest.length > 0 || !parsed.success) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not a valid ${form} pair${parsed.success || !to ? '' : ` (${parsed.error.issues[0]?.message})`}` });
+      if (!from || !to || rest.length > 0 || !parsed.success)
+        ctx.addIssue({ code: 'custom', message: `${JSON.stringify(item)} is not a valid ${form} pair${parsed.success || !to ? '' : ` (${parsed.error.issues[0]?.message})`}` });
       else out.set(from, parsed.data);
     }
     return out;
@@ -71,7 +72,10 @@ export const TRANSFORM_TYPES: Record<string, TransformType> = {
     options: {
       OPS: { schema: list().pipe(z.array(z.enum(['c', 'u', 'd', 'r']))), doc: 'Comma-separated op types the event must have: c, u, d, r.' },
       FIELD: { schema: text(), doc: 'Column compared with VALUE (in the after image; the before image for deletes).' },
-      OPERATOR: { schema: z.enum(FILTER_OPERATORS).default('eq'), doc: `How FIELD is compared: ${FILTER_OPERATORS.join(', ')} (default eq; in/not_in take a comma-separated VALUE, matches a regular expression).` },
+      OPERATOR: {
+        schema: z.enum(FILTER_OPERATORS).default('eq'),
+        doc: `How FIELD is compared: ${FILTER_OPERATORS.join(', ')} (default eq; in/not_in take a comma-separated VALUE, matches a regular expression).`,
+      },
       VALUE: { schema: z.string(), doc: 'Value FIELD is compared with (numbers for numeric columns, else canonical text).' },
       MODE: { schema: z.enum(['include', 'exclude']).default('include'), doc: '`include` (default): keep only matching events; `exclude`: drop matching events.' },
     },
@@ -87,7 +91,14 @@ export const TRANSFORM_TYPES: Record<string, TransformType> = {
       }
       return problems;
     },
-    build: (_name, o) => filter({ ops: o.OPS as Op[] | undefined, field: o.FIELD as string | undefined, operator: o.OPERATOR as FilterOperator, value: o.VALUE as string | undefined, mode: o.MODE as 'include' | 'exclude' }),
+    build: (_name, o) =>
+      filter({
+        ops: o.OPS as Op[] | undefined,
+        field: o.FIELD as string | undefined,
+        operator: o.OPERATOR as FilterOperator,
+        value: o.VALUE as string | undefined,
+        mode: o.MODE as 'include' | 'exclude',
+      }),
   },
   drop: {
     doc: 'Removes columns (Kafka Connect ReplaceField `exclude`).',
@@ -118,7 +129,12 @@ export const TRANSFORM_TYPES: Record<string, TransformType> = {
       return problems;
     },
     build: (name, o) =>
-      insertFields(name, { staticField: o.STATIC_FIELD as string | undefined, staticValue: o.STATIC_VALUE as string | undefined, timestampField: o.TIMESTAMP_FIELD as string | undefined, positionField: o.POSITION_FIELD as string | undefined }),
+      insertFields(name, {
+        staticField: o.STATIC_FIELD as string | undefined,
+        staticValue: o.STATIC_VALUE as string | undefined,
+        timestampField: o.TIMESTAMP_FIELD as string | undefined,
+        positionField: o.POSITION_FIELD as string | undefined,
+      }),
   },
   cast: {
     doc: 'Changes column types (Kafka Connect Cast); the Avro schema and index mapping follow.',
@@ -130,9 +146,19 @@ export const TRANSFORM_TYPES: Record<string, TransformType> = {
     doc: 'Source only: the record value becomes the row image plus chosen change metadata (Debezium ExtractNewRecordState).',
     sides: ['source'],
     options: {
-      FIELDS: { schema: list().pipe(z.array(z.enum(UNWRAP_FIELDS))).default([]), doc: `Comma-separated change metadata to add, each as \`<PREFIX><field>\`: ${UNWRAP_FIELDS.join(', ')}.` },
+      FIELDS: {
+        schema: list()
+          .pipe(z.array(z.enum(UNWRAP_FIELDS)))
+          .default([]),
+        doc: `Comma-separated change metadata to add, each as \`<PREFIX><field>\`: ${UNWRAP_FIELDS.join(', ')}.`,
+      },
       DELETES: { schema: z.enum(['rewrite', 'drop']).default('rewrite'), doc: '`rewrite` (default): a delete becomes its last image with `<PREFIX>deleted: true`; `drop`: deletes are dropped.' },
-      PREFIX: { schema: text().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a field name prefix').default('__'), doc: 'Prefix of the metadata fields (default `__`).' },
+      PREFIX: {
+        schema: text()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a field name prefix')
+          .default('__'),
+        doc: 'Prefix of the metadata fields (default `__`).',
+      },
     },
     build: (_name, o) => unwrap({ fields: o.FIELDS as UnwrapField[], deletes: o.DELETES as 'rewrite' | 'drop', prefix: o.PREFIX as string }),
   },

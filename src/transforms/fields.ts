@@ -12,7 +12,11 @@ export function dropFields(name: string, fields: RegExp[], keyFromRow: boolean):
     if (!schema.columns.some(dropped)) return null;
     const key = schema.key.filter((k) => !fields.some((re) => re.test(k)));
     if (keyFromRow && key.length !== schema.key.length) {
-      throw transformError(`transform ${name} on ${qualifiedName(schema)}`, 'would drop a key column', 'The source builds the Kafka key from the key columns: hash it instead (COLUMN_HASH) or narrow FIELDS.');
+      throw transformError(
+        `transform ${name} on ${qualifiedName(schema)}`,
+        'would drop a key column',
+        'The source builds the Kafka key from the key columns: hash it instead (COLUMN_HASH) or narrow FIELDS.',
+      );
     }
     return { columns: schema.columns.filter((c) => !dropped(c)).map(keep), key };
   });

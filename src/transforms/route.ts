@@ -17,7 +17,11 @@ export function route(name: string, regex: RegExp, replacement: string, topicOf:
     if (routed === undefined) {
       routed = regex.test(topic) ? topic.replace(regex, replacement) : topic;
       if (!TOPIC_NAME.test(routed)) {
-        throw transformError(`transform ${name}`, `routes ${topic} to ${JSON.stringify(routed)}, which is not a valid Kafka topic name`, 'Topic names are 1–249 letters, digits, `.`, `_` or `-`: change REPLACEMENT.');
+        throw transformError(
+          `transform ${name}`,
+          `routes ${topic} to ${JSON.stringify(routed)}, which is not a valid Kafka topic name`,
+          'Topic names are 1–249 letters, digits, `.`, `_` or `-`: change REPLACEMENT.',
+        );
       }
       cache.set(topic, routed);
     }

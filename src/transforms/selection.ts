@@ -35,8 +35,7 @@ export function columnSelection(rules: SelectionRules): Transform | undefined {
   if (!include && !exclude) return undefined;
   return columnTransform((schema) => {
     const excluded = (column: ColumnDef) => matches(exclude, `${qualifiedName(schema)}.${column.name}`);
-    const selected = (column: ColumnDef) =>
-      (!include || schema.key.includes(column.name) || matches(include, `${qualifiedName(schema)}.${column.name}`)) && !excluded(column);
+    const selected = (column: ColumnDef) => (!include || schema.key.includes(column.name) || matches(include, `${qualifiedName(schema)}.${column.name}`)) && !excluded(column);
     if (schema.columns.every(selected)) return null;
     const droppedKey = schema.key.find((name) => !selected(schema.columns.find((c) => c.name === name)!));
     if (droppedKey !== undefined) {

@@ -46,7 +46,18 @@ export function columnTransform(plan: (schema: TableSchema) => TablePlan | null)
     let entry = plans.get(schema);
     if (entry === undefined) {
       const table = plan(schema);
-      entry = table && { schema: { ...schema, columns: table.columns.map((c) => c.def), key: table.key, fingerprint: schemaFingerprint(table.columns.map((c) => c.def), table.key) }, columns: table.columns };
+      entry = table && {
+        schema: {
+          ...schema,
+          columns: table.columns.map((c) => c.def),
+          key: table.key,
+          fingerprint: schemaFingerprint(
+            table.columns.map((c) => c.def),
+            table.key,
+          ),
+        },
+        columns: table.columns,
+      };
       plans.set(schema, entry);
     }
     return entry;

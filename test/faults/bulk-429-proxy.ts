@@ -23,15 +23,11 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
   const state = { rejected: 0 };
 
   const forward = (req: IncomingMessage, body: Buffer, onAnswer: (status: number, headers: Record<string, string>, body: Buffer) => void) => {
-    const out = upstreamRequest(
-      upstream,
-      { method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host, 'content-length': String(body.length) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => onAnswer(res.statusCode ?? 502, res.headers as Record<string, string>, Buffer.concat(chunks)));
-      },
-    );
+    const out = upstreamRequest(upstream, { method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host, 'content-length': String(body.length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => onAnswer(res.statusCode ?? 502, res.headers as Record<string, string>, Buffer.concat(chunks)));
+    });
     out.on('error', () => onAnswer(502, { 'content-type': 'application/json' }, Buffer.from('{"error":"upstream unavailable"}')));
     out.end(body);
   };
@@ -48,7 +44,10 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
       };
       if (!(req.method === 'POST' || req.method === 'PUT') || !/\/_bulk(\?|$)/.test(req.url ?? '')) return forward(req, body, reply);
 
-      const lines = body.toString('utf8').split('\n').filter((l) => l.length > 0);
+      const lines = body
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l.length > 0);
       const items: Array<{ action: string; source?: string; op: string; meta: { _index: string; _id: string } }> = [];
       for (let i = 0; i < lines.length; i++) {
         const action = JSON.parse(lines[i]!) as Record<string, { _index: string; _id: string }>;
@@ -71,7 +70,11 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
         [items[i]!.op]: { _index: items[i]!.meta._index, _id: items[i]!.meta._id, status: 429, error: { type: 'es_rejected_execution_exception', reason: 'rejected by the test proxy' } },
       });
       if (kept.length === 0) {
-        return reply(200, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' }, Buffer.from(JSON.stringify({ took: 0, errors: true, items: items.map((_, i) => synthetic(i)) })));
+        return reply(
+          200,
+          { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' },
+          Buffer.from(JSON.stringify({ took: 0, errors: true, items: items.map((_, i) => synthetic(i)) })),
+        );
       }
       const forwarded = Buffer.from(`${kept.flatMap((k) => (k.source === undefined ? [k.action] : [k.action, k.source])).join('\n')}\n`);
       forward(req, forwarded, (status, headers, answer) => {
@@ -80,7 +83,9 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
         const parsed = JSON.parse(answer.toString('utf8')) as { took: number; errors: boolean; items: unknown[] };
         const merged: unknown[] = [];
         let next = 0;
-        items.forEach((_, i) => merged.push(rejected.has(i) ? synthetic(i) : parsed.items[next++]));
+        items.forEach((_, i) => {
+          merged.push(rejected.has(i) ? synthetic(i) : parsed.items[next++]);
+        });
         reply(200, { ...headers, 'content-type': 'application/json' }, Buffer.from(JSON.stringify({ ...parsed, errors: parsed.errors || rejected.size > 0, items: merged })));
       });
     });

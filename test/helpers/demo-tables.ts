@@ -101,10 +101,13 @@ export async function dumpAll(checks: TableCheck[]): Promise<Map<string, Map<str
 export async function runWorkload(conn: mysql.Connection, from: number, count: number): Promise<void> {
   for (let i = from; i < from + count; i++) {
     const big = (18446744073709551615n - BigInt(i)).toString();
-    await conn.query(
-      `INSERT INTO customers VALUES (?, ?, ?, ?, '2024-02-29', '2024-01-02 03:04:05.123456', '2024-03-31 01:30:00.125', 'free', '{"n": 12345678901234567890, "emoji": "🎉"}', ?)`,
-      [i, `Customer ${i} — ünïcödé 🐬`, `${i}.1234`, big, i],
-    );
+    await conn.query(`INSERT INTO customers VALUES (?, ?, ?, ?, '2024-02-29', '2024-01-02 03:04:05.123456', '2024-03-31 01:30:00.125', 'free', '{"n": 12345678901234567890, "emoji": "🎉"}', ?)`, [
+      i,
+      `Customer ${i} — ünïcödé 🐬`,
+      `${i}.1234`,
+      big,
+      i,
+    ]);
     if (i % 3 === 0) {
       // multi-statement transaction across both tables
       await conn.query('START TRANSACTION');

@@ -22,18 +22,22 @@ export async function es(method: string, path: string, body?: unknown): Promise<
   const { agent, authorization } = esConnection();
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = request(`${stackEnv().ELASTICSEARCH_URL}${path}`, {
+    const req = request(
+      `${stackEnv().ELASTICSEARCH_URL}${path}`,
+      {
         method,
         agent,
         // Explicit length: Node frames no body of a GET or DELETE on its own (scroll deletes have one).
         headers: { 'content-type': 'application/json', authorization, 'content-length': String(payload === undefined ? 0 : Buffer.byteLength(payload)) },
-      }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });

@@ -24,9 +24,7 @@ export function kafkaSecurityEnv(protocol: KafkaListener, mechanism?: SaslMechan
     ...(protocol.endsWith('SSL') || protocol === 'MTLS' ? { KAFKA_SSL_CA_FILE: env.CDC_TLS_CA_FILE } : {}),
     ...(protocol === 'MTLS' ? { KAFKA_SSL_CERT_FILE: env.CDC_TLS_CLIENT_CERT_FILE, KAFKA_SSL_KEY_FILE: env.CDC_TLS_CLIENT_KEY_FILE } : {}),
     ...(mechanism === 'PLAIN' ? { KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: env.CDC_KAFKA_PLAIN_USER, KAFKA_SASL_PASSWORD: env.CDC_KAFKA_PLAIN_PASSWORD } : {}),
-    ...(mechanism === 'SCRAM-SHA-512'
-      ? { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: env.CDC_KAFKA_SCRAM_USER, KAFKA_SASL_PASSWORD: env.CDC_KAFKA_SCRAM_PASSWORD }
-      : {}),
+    ...(mechanism === 'SCRAM-SHA-512' ? { KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: env.CDC_KAFKA_SCRAM_USER, KAFKA_SASL_PASSWORD: env.CDC_KAFKA_SCRAM_PASSWORD } : {}),
   };
 }
 
@@ -59,11 +57,7 @@ export function assertCodedFailure(result: { status: number | null; stderr: stri
  * there, then streaming) and a sink with the given settings, and Elasticsearch equal to MariaDB.
  * `env` is called in `before`, after the enclosing suite's own set-up (a proxy's URL, say).
  */
-export function describeSecuredPipeline(
-  title: string,
-  env: () => { source?: Record<string, string>; sink?: Record<string, string> },
-  alsoCheck?: () => void,
-): void {
+export function describeSecuredPipeline(title: string, env: () => { source?: Record<string, string>; sink?: Record<string, string> }, alsoCheck?: () => void): void {
   describe(title, () => {
     const pipeline = new Pipeline(uniqueName('cdc_secured'));
     let conn: mysql.Connection;
@@ -83,7 +77,10 @@ export function describeSecuredPipeline(
 
     it('snapshots, streams and indexes every row equal to MariaDB', async () => {
       await runWorkload(conn, 1000, 30);
-      await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
+      await waitUntilEqual(
+        conn,
+        demoChecks((t) => pipeline.indexOf(t)),
+      );
       alsoCheck?.();
     });
   });

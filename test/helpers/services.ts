@@ -67,10 +67,21 @@ export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-so
   child.stderr!.on('data', (c: Buffer) => collect(c, err));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const port = () =>
-    waitFor(`${command} to report its HTTP port`, () => {
-      if (child.exitCode !== null) throw new GiveUp(`${command} exited with ${child.exitCode}: ${lines.slice(-5).map((l) => l.raw).join('\n')}`);
-      return lines.find((l) => typeof l.port === 'number' && /HTTP server listening/.test(String(l.msg)))?.port as number | undefined;
-    }, 60_000, 100);
+    waitFor(
+      `${command} to report its HTTP port`,
+      () => {
+        if (child.exitCode !== null)
+          throw new GiveUp(
+            `${command} exited with ${child.exitCode}: ${lines
+              .slice(-5)
+              .map((l) => l.raw)
+              .join('\n')}`,
+          );
+        return lines.find((l) => typeof l.port === 'number' && /HTTP server listening/.test(String(l.msg)))?.port as number | undefined;
+      },
+      60_000,
+      100,
+    );
   return {
     child,
     lines,
@@ -96,7 +107,13 @@ export async function waitReady(service: ServiceProcess, timeoutMs = 60_000): Pr
   await waitFor(
     'service readiness',
     async () => {
-      if (service.child.exitCode !== null) throw new GiveUp(`exited with ${service.child.exitCode}: ${service.lines.slice(-5).map((l) => l.raw).join('\n')}`);
+      if (service.child.exitCode !== null)
+        throw new GiveUp(
+          `exited with ${service.child.exitCode}: ${service.lines
+            .slice(-5)
+            .map((l) => l.raw)
+            .join('\n')}`,
+        );
       return (await service.http('/readyz')).status === 200;
     },
     timeoutMs,

@@ -155,7 +155,7 @@ export const MATRIX: MatrixTable[] = [
     ],
     rows: [
       [
-        "POINT(13.4 52.5)",
+        'POINT(13.4 52.5)',
         'POINT(-180 -90)',
         'LINESTRING(0 0, 1 1, 2 0)',
         'POLYGON((0 0, 4 0, 4 4, 0 4, 0 0), (1 1, 2 1, 2 2, 1 1))',
@@ -163,7 +163,9 @@ export const MATRIX: MatrixTable[] = [
         'MULTILINESTRING((0 0, 1 1), (2 2, 3 3))',
         'MULTIPOLYGON(((0 0, 1 0, 1 1, 0 0)), ((5 5, 6 5, 6 6, 5 5)))',
         'GEOMETRYCOLLECTION(POINT(1 1), LINESTRING(0 0, 1 1), MULTIPOINT(3 3))',
-      ].map((wkt) => `ST_GeomFromText('${wkt}', 4326)`).join(', '),
+      ]
+        .map((wkt) => `ST_GeomFromText('${wkt}', 4326)`)
+        .join(', '),
       [
         // A collection inside a collection (MariaDB's WKT parser refuses nesting; its WKB reader does not).
         "ST_GeomFromWKB(x'0107000000020000000107000000010000000101000000000000000000F03F000000000000F03F0101000000000000000000004000000000000000C0', 3857)",

@@ -24,6 +24,7 @@ interface AuditLine {
 }
 
 /** Calls a service's admin API (its port comes from the "admin API listening" log line). */
+// biome-ignore lint/suspicious/noExplicitAny: admin answers are JSON of any shape
 async function admin(service: ServiceProcess, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
   const port = await waitFor('the admin port', () => service.lines.find((l) => l.msg === 'admin API listening')?.port as number | undefined);
   const response = await fetch(`http://127.0.0.1:${port}${path}`, {
@@ -35,7 +36,10 @@ async function admin(service: ServiceProcess, method: string, path: string, toke
 }
 
 function auditLines(file: string): AuditLine[] {
-  return readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditLine);
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as AuditLine);
 }
 
 describe('admin API', () => {
@@ -68,10 +72,13 @@ describe('admin API', () => {
     assert.equal(wrong.body.error.code, 'ADMIN_FORBIDDEN');
     assert.equal(JSON.parse((await pipeline.sink!.http('/status')).body).paused, false, 'nothing was paused');
     const lines = auditLines(sinkAudit);
-    assert.deepEqual(lines.map((l) => [l.who, l.action, l.outcome, l.status]), [
-      [null, 'POST /admin/pause', 'unauthenticated', 401],
-      [null, 'POST /admin/pause', 'forbidden', 403],
-    ]);
+    assert.deepEqual(
+      lines.map((l) => [l.who, l.action, l.outcome, l.status]),
+      [
+        [null, 'POST /admin/pause', 'unauthenticated', 401],
+        [null, 'POST /admin/pause', 'forbidden', 403],
+      ],
+    );
     assert.ok(!readFileSync(sinkAudit, 'utf8').includes('not-a-valid-token'), 'a presented token is never written');
     const listed = await admin(pipeline.sink!, 'GET', '/admin/actions', CI_TOKEN);
     assert.equal(listed.status, 200);
@@ -83,7 +90,10 @@ describe('admin API', () => {
     assert.equal(paused.status, 200);
     const ready = JSON.parse((await pipeline.sink!.http('/readyz')).body) as { ready: boolean; reasons: string[] };
     assert.equal(ready.ready, false);
-    assert.ok(ready.reasons.some((r) => /paused: by ops: index maintenance/.test(r)), JSON.stringify(ready));
+    assert.ok(
+      ready.reasons.some((r) => /paused: by ops: index maintenance/.test(r)),
+      JSON.stringify(ready),
+    );
 
     const indexed = (await dumpIndex(pipeline.indexOf('customers'))).size;
     await conn.query("INSERT INTO customers (id, name) VALUES (1001, 'while paused')");
@@ -112,7 +122,7 @@ describe('admin API', () => {
     assert.equal((await pipeline.source!.http('/readyz')).status, 200);
   });
 
-  it('resets the sink group\'s offsets (the sink leaves, resets, rejoins): the replay changes no document', async () => {
+  it("resets the sink group's offsets (the sink leaves, resets, rejoins): the replay changes no document", async () => {
     const before = await dumpAll(checks);
     const dry = await admin(pipeline.sink!, 'POST', '/admin/offsets/reset', OPS_TOKEN, { to: 'earliest', dryRun: true });
     assert.equal(dry.status, 200, JSON.stringify(dry.body));
@@ -123,7 +133,12 @@ describe('admin API', () => {
     const reset = await admin(pipeline.sink!, 'POST', '/admin/offsets/reset', OPS_TOKEN, { to: 'earliest' });
     assert.equal(reset.status, 200, JSON.stringify(reset.body));
     const total = (await readTopic(pipeline.topicOf('customers'))).length;
-    await waitFor('the sink to replay the topic', async () => (await metricValue(pipeline.sink!, 'cdc_sink_records_total', `topic="${pipeline.topicOf('customers')}"`)) >= processed + total, 120_000, 500);
+    await waitFor(
+      'the sink to replay the topic',
+      async () => (await metricValue(pipeline.sink!, 'cdc_sink_records_total', `topic="${pipeline.topicOf('customers')}"`)) >= processed + total,
+      120_000,
+      500,
+    );
     const after = await dumpAll(checks);
     for (const [index, docs] of before) assert.deepEqual(after.get(index), docs, `${index} changed after the replay`);
 
@@ -149,7 +164,9 @@ describe('admin API', () => {
     ]);
     assert.equal(sink.filter((l) => l.outcome === 'started').length, done.length, 'each allowed call is recorded before it runs');
     assert.deepEqual(sink.find((l) => l.outcome === 'ok' && l.params?.to === 'earliest' && l.params.dryRun === undefined)?.params, { to: 'earliest' });
-    const source = auditLines(sourceAudit).filter((l) => l.outcome !== 'started').map((l) => [l.who, l.action, l.outcome]);
+    const source = auditLines(sourceAudit)
+      .filter((l) => l.outcome !== 'started')
+      .map((l) => [l.who, l.action, l.outcome]);
     assert.deepEqual(source, [
       ['ops', 'POST /admin/pause', 'ok'],
       ['ops', 'POST /admin/resume', 'ok'],

@@ -14,7 +14,6 @@ import { recordSecret } from '../helpers/capture.ts';
 
 const SECRET = recordSecret('hunter2-must-never-be-printed');
 
-
 describe('bad configuration', () => {
   it('lists every missing variable of the source and exits 2', async () => {
     const result = await runCli(['source'], {});
@@ -38,7 +37,13 @@ describe('bad configuration', () => {
         SINK_TOPICS: 'ok,(unclosed',
       });
       assert.equal(result.status, 2);
-      for (const expected of [/SCHEMA_REGISTRY_URL: must be an http\(s\) URL/, /HTTP_PORT: /, /BULK_MAX_ACTIONS: must be a whole number/, /SINK_TOPICS: .*not a valid regular expression/, /ELASTICSEARCH_PASSWORD: set either/]) {
+      for (const expected of [
+        /SCHEMA_REGISTRY_URL: must be an http\(s\) URL/,
+        /HTTP_PORT: /,
+        /BULK_MAX_ACTIONS: must be a whole number/,
+        /SINK_TOPICS: .*not a valid regular expression/,
+        /ELASTICSEARCH_PASSWORD: set either/,
+      ]) {
         assert.match(result.stderr, expected);
       }
       assert.match(result.stderr, /5 problems/);
@@ -74,7 +79,15 @@ describe('an unusable source server', () => {
 
   it('gives SOURCE_PRECONDITION_FAILED naming each setting and its fix, exit 2', async () => {
     const stack = stackEnv();
-    const env = { SOURCE_ID: 'pre', MYSQL_HOST: stack.MYSQL_HOST, MYSQL_PORT: stack.MYSQL_PORT, MYSQL_USER: stack.MYSQL_USER, MYSQL_PASSWORD: stack.MYSQL_PASSWORD, KAFKA_BROKERS: stack.KAFKA_BROKERS, SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL };
+    const env = {
+      SOURCE_ID: 'pre',
+      MYSQL_HOST: stack.MYSQL_HOST,
+      MYSQL_PORT: stack.MYSQL_PORT,
+      MYSQL_USER: stack.MYSQL_USER,
+      MYSQL_PASSWORD: stack.MYSQL_PASSWORD,
+      KAFKA_BROKERS: stack.KAFKA_BROKERS,
+      SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
+    };
     return (async () => {
       await conn.query("SET GLOBAL binlog_row_image = 'MINIMAL'; SET GLOBAL binlog_format = 'STATEMENT'");
       const result = await runCli(['check-source'], env);
@@ -113,11 +126,7 @@ describe('unreachable services give coded, retried errors', () => {
 
   async function expectRetriedError(service: ServiceProcess, code: string): Promise<void> {
     started.push(service);
-    await waitFor(
-      `a ${code} log line`,
-      () => service.lines.find((l) => (l.err as { code?: string } | undefined)?.code === code && typeof l.retryInMs === 'number'),
-      90_000,
-    );
+    await waitFor(`a ${code} log line`, () => service.lines.find((l) => (l.err as { code?: string } | undefined)?.code === code && typeof l.retryInMs === 'number'), 90_000);
     assert.equal(service.child.exitCode, null, 'the service keeps running and retrying');
   }
 

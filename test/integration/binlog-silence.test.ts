@@ -87,7 +87,10 @@ describe('Source readiness follows the binlog connection', () => {
       assert.ok(unready.silence > STALL);
       // An open socket to a hung server never fails by itself: after twice the bound the source gives it up.
       await waitFor('the source to reconnect', async () => /cdc_source_restarts_total\{code="SOURCE_UNREACHABLE"\} [1-9]/.test((await source.http('/metrics')).body), 60_000, 500);
-      assert.ok(source.lines.some((l) => /binlog connection has been silent .*reconnecting/.test(String((l.err as { message?: string } | undefined)?.message))), 'the reconnect says why');
+      assert.ok(
+        source.lines.some((l) => /binlog connection has been silent .*reconnecting/.test(String((l.err as { message?: string } | undefined)?.message))),
+        'the reconnect says why',
+      );
     } finally {
       signalMariadb('SIGCONT');
     }

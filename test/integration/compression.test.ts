@@ -13,7 +13,9 @@ const CODECS = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
 /** Kafka's own view of the record batches in a topic's log segments (org.apache.kafka.tools.DumpLogSegments). */
 function batchCodecs(topic: string): string[] {
   const dir = `${stackEnv().CDC_STACK_DIR}/kafka/data/${topic}-0`;
-  const files = readdirSync(dir).filter((f) => f.endsWith('.log')).map((f) => `${dir}/${f}`);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .map((f) => `${dir}/${f}`);
   const out = execFileSync('java', ['-cp', `${stackEnv().CDC_KAFKA_LIBS}/*`, 'org.apache.kafka.tools.DumpLogSegments', '--files', files.join(',')], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -56,7 +58,11 @@ describe('KAFKA_COMPRESSION: every codec written by a source, read back by the s
 
   it('indexes snapshot and streamed changes equal to MariaDB for each codec, from batches Kafka stores with that codec', async () => {
     await runWorkload(conn, 1000, 60);
-    for (const codec of CODECS) await waitUntilEqual(conn, demoChecks((table) => indexOf(codec, table)));
+    for (const codec of CODECS)
+      await waitUntilEqual(
+        conn,
+        demoChecks((table) => indexOf(codec, table)),
+      );
     for (const codec of CODECS) {
       const codecs = batchCodecs(`${base.prefix}_${codec}.${database}.customers`);
       assert.ok(codecs.length > 0, `no data batches in the ${codec} topic`);

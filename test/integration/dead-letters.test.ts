@@ -74,7 +74,10 @@ describe('dead letters', () => {
       const topics = await admin.listTopics();
       if (topics.includes(dlq)) assert.equal((await deadLetters(dlq)).length, 0, 'no record was dead-lettered');
       const [committed] = await admin.fetchOffsets({ groupId: group, topics: [pipeline.topicOf('good')] });
-      assert.ok(committed!.partitions.every((p) => p.offset === '-1'), `no offset committed: ${JSON.stringify(committed)}`);
+      assert.ok(
+        committed!.partitions.every((p) => p.offset === '-1'),
+        `no offset committed: ${JSON.stringify(committed)}`,
+      );
     } finally {
       await admin.disconnect();
     }

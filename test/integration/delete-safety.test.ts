@@ -65,7 +65,7 @@ describe('delete safety: no resurrection by a late replay', () => {
     await conn?.end();
   });
 
-  it('replays the deleted rows\' inserts after the short window has passed', async () => {
+  it("replays the deleted rows' inserts after the short window has passed", async () => {
     const settings = (await es('GET', `/${indexOf('hardDay')}/_settings/index.gc_deletes`)).body as Record<string, { settings: { index: { gc_deletes: string } } }>;
     assert.equal(settings[indexOf('hardDay')]?.settings.index.gc_deletes, '1d', 'the sink raised gc_deletes on the index it created');
     // Elasticsearch forgets a delete's version at a refresh once gc_deletes has passed.
@@ -90,10 +90,14 @@ describe('delete safety: no resurrection by a late replay', () => {
 
   it('hard deletes past gc_deletes: the older inserts resurrect the rows (the documented limit of hard mode)', async () => {
     const docs = await dumpIndex(indexOf('hardShort'));
-    assert.deepEqual(deletedIds.filter((id) => docs.has(id)), deletedIds, 'every replayed insert came back');
+    assert.deepEqual(
+      deletedIds.filter((id) => docs.has(id)),
+      deletedIds,
+      'every replayed insert came back',
+    );
   });
 
-  it('soft deletes past gc_deletes: nothing comes back, the alias equals the table and tombstones keep the delete\'s version', async () => {
+  it("soft deletes past gc_deletes: nothing comes back, the alias equals the table and tombstones keep the delete's version", async () => {
     await waitUntilEqual(conn, [check(`${indexOf('softShort')}_current`, { __deleted: 'false' })], 5000);
     const docs = await dumpIndex(indexOf('softShort'));
     const deleteVersions = new Map<string, bigint>();

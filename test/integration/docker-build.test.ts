@@ -29,7 +29,10 @@ describe('docker image build steps', () => {
 
   it('installs, builds and prunes like the Dockerfile, and the result runs', { timeout: 600_000 }, () => {
     const steps = buildStage(readFileSync(`${repoRoot}docker/Dockerfile`, 'utf8'));
-    assert.ok(steps.some((s) => s.kind === 'RUN' && s.args.includes('npm ci')), 'the Dockerfile installs with npm ci');
+    assert.ok(
+      steps.some((s) => s.kind === 'RUN' && s.args.includes('npm ci')),
+      'the Dockerfile installs with npm ci',
+    );
     for (const step of steps) {
       if (step.kind === 'COPY') {
         const parts = step.args.split(/\s+/);

@@ -27,7 +27,7 @@ function servedCertificateEnd(): Promise<number> {
   });
 }
 
-describe('Elasticsearch over HTTPS with basic auth (the stack\'s Elasticsearch runs with security on)', () => {
+describe("Elasticsearch over HTTPS with basic auth (the stack's Elasticsearch runs with security on)", () => {
   describeSecuredPipeline('a pipeline through HTTPS and basic auth', () => ({}));
 
   it('a wrong password is AUTH_FAILED naming Elasticsearch and ELASTICSEARCH_PASSWORD', async () => {
@@ -40,11 +40,22 @@ describe('Elasticsearch over HTTPS with basic auth (the stack\'s Elasticsearch r
   });
 
   it('an unknown CA is TLS_CERT_INVALID naming Elasticsearch and ELASTICSEARCH_SSL_CA_FILE', async () => {
-    assertCodedFailure(await failingSink({ ELASTICSEARCH_SSL_CA_FILE: stackEnv().CDC_TLS_OTHER_CA_FILE }), 'TLS_CERT_INVALID', 'Elasticsearch', 'ELASTICSEARCH_SSL_CA_FILE', 'not signed by a trusted CA');
+    assertCodedFailure(
+      await failingSink({ ELASTICSEARCH_SSL_CA_FILE: stackEnv().CDC_TLS_OTHER_CA_FILE }),
+      'TLS_CERT_INVALID',
+      'Elasticsearch',
+      'ELASTICSEARCH_SSL_CA_FILE',
+      'not signed by a trusted CA',
+    );
   });
 
   it('ELASTICSEARCH_SSL_INSECURE=true connects despite an unknown CA, and warns', async () => {
-    const sink = startService('sink', { TOPIC_PREFIX: uniqueName('t'), SINK_GROUP_ID: uniqueName('grp'), ELASTICSEARCH_SSL_CA_FILE: stackEnv().CDC_TLS_OTHER_CA_FILE, ELASTICSEARCH_SSL_INSECURE: 'true' });
+    const sink = startService('sink', {
+      TOPIC_PREFIX: uniqueName('t'),
+      SINK_GROUP_ID: uniqueName('grp'),
+      ELASTICSEARCH_SSL_CA_FILE: stackEnv().CDC_TLS_OTHER_CA_FILE,
+      ELASTICSEARCH_SSL_INSECURE: 'true',
+    });
     try {
       await waitReady(sink);
       assert.ok(sink.lines.some((l) => l.level === 'warn' && l.insecure === true && String(l.msg).startsWith('ELASTICSEARCH_SSL_INSECURE=true')));

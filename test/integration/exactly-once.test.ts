@@ -131,19 +131,29 @@ for (const resume of ['gtid', 'file'] as const) {
         const expected = expectedByKey(changes, table);
         const total = changes.filter((c) => c.table === table).length;
         let actual = new Map<string, Change[]>();
-        await waitFor(`all ${total} changes of ${table} in Kafka`, async () => {
-          actual = await topicChanges(pipeline.topicOf(table), table);
-          return [...actual.values()].reduce((n, l) => n + l.length, 0) >= total;
-        }, 120_000, 1000);
+        await waitFor(
+          `all ${total} changes of ${table} in Kafka`,
+          async () => {
+            actual = await topicChanges(pipeline.topicOf(table), table);
+            return [...actual.values()].reduce((n, l) => n + l.length, 0) >= total;
+          },
+          120_000,
+          1000,
+        );
         assert.equal(actual.size, expected.size, `${table}: keys`);
         for (const [key, list] of expected) assert.deepEqual(actual.get(key), list, `${table} key ${key}: changes differ (duplicate, gap or order)`);
       }
       const [master] = await rows(conn, 'SHOW MASTER STATUS');
       const [gtid] = await rows(conn, 'SELECT @@gtid_binlog_pos AS pos');
-      await waitFor('the stored position to reach the end of the binlog', async () => {
-        const stored = await storedPosition(pipeline);
-        return stored && stored.file === master!.File && stored.pos === Number(master!.Position) && (resume === 'file' || stored.gtids === gtid!.pos);
-      }, 30_000, 500);
+      await waitFor(
+        'the stored position to reach the end of the binlog',
+        async () => {
+          const stored = await storedPosition(pipeline);
+          return stored && stored.file === master!.File && stored.pos === Number(master!.Position) && (resume === 'file' || stored.gtids === gtid!.pos);
+        },
+        30_000,
+        500,
+      );
     });
   });
 }
@@ -174,7 +184,10 @@ describe('fencing', () => {
     await conn.query("INSERT INTO a VALUES (2, 'two', 2)");
     const code = await first.exited;
     assert.notEqual(code, 0, 'the fenced instance exits non-zero');
-    assert.ok(first.lines.some((l) => (l.err as { code?: string } | undefined)?.code === 'SOURCE_FENCED'), 'it logs SOURCE_FENCED');
+    assert.ok(
+      first.lines.some((l) => (l.err as { code?: string } | undefined)?.code === 'SOURCE_FENCED'),
+      'it logs SOURCE_FENCED',
+    );
     await waitFor('the second change', async () => (await readTopic(pipeline.topicOf('a'))).length >= 2);
     await new Promise((r) => setTimeout(r, 1000));
     const ids = (await readTopic(pipeline.topicOf('a'))).filter((r) => r.decodedValue).map((r) => String(r.decodedKey!.id));

@@ -41,11 +41,22 @@ describe('file connector: archive, delete, restore, reindex', () => {
     const topics = ['customers', 'order_lines'].map((t) => pipeline.topicOf(t));
     const counts = new Map(await Promise.all(topics.map(async (t) => [t, (await readTopic(t)).length] as const)));
 
-    const fileSink = startService('file-sink', { TOPIC_PREFIX: pipeline.prefix, FILE_SINK_TOPICS: topics.join(','), FILE_SINK_DIR: archive, FILE_SINK_GROUP_ID: uniqueName('archiver'), FILE_ROTATE_BYTES: '20000' });
-    await waitFor('every record archived', async () => {
-      for (const [topic, n] of counts) if ((await metricValue(fileSink, 'cdc_file_sink_records_total', `topic="${topic}"`)) < n) return false;
-      return true;
-    }, 120_000, 500);
+    const fileSink = startService('file-sink', {
+      TOPIC_PREFIX: pipeline.prefix,
+      FILE_SINK_TOPICS: topics.join(','),
+      FILE_SINK_DIR: archive,
+      FILE_SINK_GROUP_ID: uniqueName('archiver'),
+      FILE_ROTATE_BYTES: '20000',
+    });
+    await waitFor(
+      'every record archived',
+      async () => {
+        for (const [topic, n] of counts) if ((await metricValue(fileSink, 'cdc_file_sink_records_total', `topic="${topic}"`)) < n) return false;
+        return true;
+      },
+      120_000,
+      500,
+    );
     assert.equal(await fileSink.stop('SIGTERM'), 0);
     const files = readdirSync(join(archive, pipeline.topicOf('customers')));
     assert.ok(files.length > 1 && files.every((f) => f.endsWith('.jsonl')), `rotated and completed files: ${files.join(', ')}`);
@@ -57,7 +68,14 @@ describe('file connector: archive, delete, restore, reindex', () => {
     await admin.disconnect();
 
     const restore = startService('file-source', { TOPIC_PREFIX: pipeline.prefix, FILE_SOURCE_DIR: archive, FILE_SOURCE_ID: uniqueName('restore') });
-    assert.equal(await restore.exited, 0, restore.lines.slice(-3).map((l) => l.raw).join('\n'));
+    assert.equal(
+      await restore.exited,
+      0,
+      restore.lines
+        .slice(-3)
+        .map((l) => l.raw)
+        .join('\n'),
+    );
     for (const [topic, n] of counts) assert.equal((await readTopic(topic)).length, n, `${topic}: every record restored once`);
 
     // A new group indexes the restored topics into new indices.
@@ -73,7 +91,10 @@ describe('file connector: archive, delete, restore, reindex', () => {
   it('refuses a malformed archive line with ARCHIVE_INVALID naming the file and line', async () => {
     const bad = mkdtempSync(join(tmpdir(), 'cdc-archive-bad-'));
     mkdirSync(join(bad, 'some.topic'));
-    writeFileSync(join(bad, 'some.topic', `0-${'0'.repeat(20)}.jsonl`), '{"type":"record","topic":"some.topic","partition":0,"offset":"0","timestamp":"0","key":null,"value":null,"headers":{}}\nnot json\n');
+    writeFileSync(
+      join(bad, 'some.topic', `0-${'0'.repeat(20)}.jsonl`),
+      '{"type":"record","topic":"some.topic","partition":0,"offset":"0","timestamp":"0","key":null,"value":null,"headers":{}}\nnot json\n',
+    );
     const { KAFKA_BROKERS, SCHEMA_REGISTRY_URL } = stackEnv();
     const result = await runCli(['file-source'], { KAFKA_BROKERS, SCHEMA_REGISTRY_URL, TOPIC_PREFIX: pipeline.prefix, FILE_SOURCE_DIR: bad, FILE_SOURCE_ID: uniqueName('bad'), HTTP_PORT: '0' });
     assert.notEqual(result.status, 0);

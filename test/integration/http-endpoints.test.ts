@@ -31,15 +31,38 @@ describe('HTTP endpoints of the source and the sink', () => {
 
   it('serve metrics that a Prometheus text-format parser accepts, with the documented families', async () => {
     const source = parseMetrics((await pipeline.source!.http('/metrics')).body);
-    for (const name of ['cdc_source_events_total', 'cdc_source_bytes_total', 'cdc_source_lag_seconds', 'cdc_source_kafka_commit_seconds', 'cdc_source_kafka_transaction_records', 'cdc_source_binlog_headroom_seconds', 'cdc_source_binlog_silence_seconds', 'cdc_source_paused', 'process_resident_memory_bytes']) {
+    for (const name of [
+      'cdc_source_events_total',
+      'cdc_source_bytes_total',
+      'cdc_source_lag_seconds',
+      'cdc_source_kafka_commit_seconds',
+      'cdc_source_kafka_transaction_records',
+      'cdc_source_binlog_headroom_seconds',
+      'cdc_source_binlog_silence_seconds',
+      'cdc_source_paused',
+      'process_resident_memory_bytes',
+    ]) {
       assert.ok(source.has(name), `source metric ${name}`);
     }
     const events = source.get('cdc_source_events_total')!.metrics;
-    assert.ok(events.some((m) => m.labels?.table === `${pipeline.database}.customers` && m.labels.op === 'c' && Number(m.value) === 30), JSON.stringify(events));
+    assert.ok(
+      events.some((m) => m.labels?.table === `${pipeline.database}.customers` && m.labels.op === 'c' && Number(m.value) === 30),
+      JSON.stringify(events),
+    );
     assert.ok(Number(source.get('cdc_source_bytes_total')!.metrics.find((m) => m.labels?.topic === pipeline.topicOf('customers'))?.value) > 0);
 
     const sink = parseMetrics((await pipeline.sink!.http('/metrics')).body);
-    for (const name of ['cdc_sink_records_total', 'cdc_sink_bytes_total', 'cdc_sink_lag_records', 'cdc_sink_lag_seconds', 'cdc_sink_bulk_seconds', 'cdc_sink_batch_records', 'cdc_sink_bulk_items_total', 'cdc_sink_elasticsearch_up', 'nodejs_heap_size_used_bytes']) {
+    for (const name of [
+      'cdc_sink_records_total',
+      'cdc_sink_bytes_total',
+      'cdc_sink_lag_records',
+      'cdc_sink_lag_seconds',
+      'cdc_sink_bulk_seconds',
+      'cdc_sink_batch_records',
+      'cdc_sink_bulk_items_total',
+      'cdc_sink_elasticsearch_up',
+      'nodejs_heap_size_used_bytes',
+    ]) {
       assert.ok(sink.has(name), `sink metric ${name}`);
     }
     assert.equal(sink.get('cdc_sink_bulk_seconds')!.type, 'HISTOGRAM');
@@ -80,7 +103,10 @@ describe('HTTP endpoints of the source and the sink', () => {
       500,
     );
     assert.equal(unready.ready, false);
-    assert.ok(unready.reasons.some((r) => /Elasticsearch/.test(r)), JSON.stringify(unready));
+    assert.ok(
+      unready.reasons.some((r) => /Elasticsearch/.test(r)),
+      JSON.stringify(unready),
+    );
     assert.equal((await pipeline.source!.http('/readyz')).status, 200, 'the source does not depend on Elasticsearch');
     stack('start', 'elasticsearch');
     await workload;

@@ -71,7 +71,7 @@ describe('incremental snapshot: a table added later, under concurrent writes', (
     await waitFor('the initial snapshot of bag', () => source.lines.some((l) => l.msg === 'snapshot complete; streaming from its position'), 120_000, 200);
     await conn.query("UPDATE bag SET n = 4 WHERE colour = 'blue'");
     await conn.query("INSERT INTO bag VALUES ('green', 5)");
-    await conn.query("DELETE FROM bag WHERE colour IS NULL");
+    await conn.query('DELETE FROM bag WHERE colour IS NULL');
     await source.stop();
 
     // The include list grows; the new tables' existing rows come from an incremental snapshot.

@@ -3,9 +3,15 @@ import { describe, it } from 'node:test';
 import { WRONG_PASSWORD, assertCodedFailure, checkSource, describeSecuredPipeline, kafkaSecurityEnv, x509User, type KafkaListener, type SaslMechanism } from '../helpers/security.ts';
 import { stackEnv } from '../helpers/stack.ts';
 
-
-describe('Kafka over SSL and SASL (PLAIN, SCRAM-SHA-512) against the broker\'s secured listeners', () => {
-  const combinations: Array<[KafkaListener, SaslMechanism?]> = [['SSL'], ['MTLS'], ['SASL_PLAINTEXT', 'PLAIN'], ['SASL_PLAINTEXT', 'SCRAM-SHA-512'], ['SASL_SSL', 'PLAIN'], ['SASL_SSL', 'SCRAM-SHA-512']];
+describe("Kafka over SSL and SASL (PLAIN, SCRAM-SHA-512) against the broker's secured listeners", () => {
+  const combinations: Array<[KafkaListener, SaslMechanism?]> = [
+    ['SSL'],
+    ['MTLS'],
+    ['SASL_PLAINTEXT', 'PLAIN'],
+    ['SASL_PLAINTEXT', 'SCRAM-SHA-512'],
+    ['SASL_SSL', 'PLAIN'],
+    ['SASL_SSL', 'SCRAM-SHA-512'],
+  ];
   for (const [protocol, mechanism] of combinations) {
     it(`connects with ${protocol}${mechanism ? ` ${mechanism}` : ''}`, async () => {
       const result = await checkSource(kafkaSecurityEnv(protocol, mechanism));

@@ -44,6 +44,9 @@ describe('binlog_row_metadata=MINIMAL: information_schema fallback', () => {
 
   it('captures keyed tables with their primary keys, row for row equal in Elasticsearch', async () => {
     await runWorkload(conn, 1, 40);
-    await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
+    await waitUntilEqual(
+      conn,
+      demoChecks((t) => pipeline.indexOf(t)),
+    );
   });
 });

@@ -11,7 +11,6 @@ function tlsUser(mode: string, caFile = stackEnv().CDC_TLS_CA_FILE): Record<stri
   return { MYSQL_USER: env.CDC_MYSQL_TLS_USER, MYSQL_PASSWORD: env.CDC_MYSQL_TLS_PASSWORD, MYSQL_SSL_MODE: mode, ...(mode === 'disabled' ? {} : { MYSQL_SSL_CA_FILE: caFile }) };
 }
 
-
 describe('MariaDB over TLS (MYSQL_SSL_MODE) against the server configured with ssl-ca/ssl-cert/ssl-key', () => {
   for (const mode of ['verify_ca', 'verify_identity']) {
     it(`connects with MYSQL_SSL_MODE=${mode} as a user that requires SSL`, async () => {
@@ -48,7 +47,10 @@ describe('MariaDB over TLS (MYSQL_SSL_MODE) against the server configured with s
   it('MYSQL_SSL_MODE=required encrypts without verifying (an unknown CA passes) and warns', async () => {
     const result = await checkSource(tlsUser('required', stackEnv().CDC_TLS_OTHER_CA_FILE));
     assert.equal(result.status, 0, result.stderr.slice(-1500));
-    assert.ok(result.stdout.split('\n').some((l) => l.includes('"insecure":true') && l.includes('MYSQL_SSL_MODE=required')), result.stdout.slice(0, 1500));
+    assert.ok(
+      result.stdout.split('\n').some((l) => l.includes('"insecure":true') && l.includes('MYSQL_SSL_MODE=required')),
+      result.stdout.slice(0, 1500),
+    );
   });
 
   it('an expired server certificate is TLS_CERT_INVALID naming MySQL/MariaDB and MYSQL_SSL_CA_FILE', async () => {

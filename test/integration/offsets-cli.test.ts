@@ -41,7 +41,10 @@ describe('cdc offsets show and reset', () => {
     assert.equal(report.source?.sourceId, pipeline.sourceId);
     assert.match(report.source!.position.file, /\.\d+$/);
     assert.equal(report.group.members, 1, 'the running sink is a member');
-    assert.deepEqual(report.partitions.map((p) => p.topic), [pipeline.topicOf('customers'), pipeline.topicOf('order_lines')]);
+    assert.deepEqual(
+      report.partitions.map((p) => p.topic),
+      [pipeline.topicOf('customers'), pipeline.topicOf('order_lines')],
+    );
     for (const p of report.partitions) {
       assert.ok(p.committed !== null && BigInt(p.committed) > 0n, `${p.topic} has a committed offset`);
       // The last offset of a transactional topic is a commit marker, which a consumer never commits past.
@@ -67,7 +70,10 @@ describe('cdc offsets show and reset', () => {
     assert.equal(dry.status, 0, dry.stderr);
     const plan = JSON.parse(dry.stdout) as { dryRun: boolean; changes: Array<{ topic: string; from: string; to: string }> };
     assert.equal(plan.dryRun, true);
-    assert.ok(plan.changes.every((c) => c.to === '0' && BigInt(c.from) > 0n), JSON.stringify(plan.changes));
+    assert.ok(
+      plan.changes.every((c) => c.to === '0' && BigInt(c.from) > 0n),
+      JSON.stringify(plan.changes),
+    );
     assert.deepEqual((JSON.parse((await offsets('show')).stdout) as Report).partitions, shown.partitions, 'a dry run changes nothing');
 
     const reset = await offsets('reset', '--to', 'earliest');

@@ -54,7 +54,13 @@ describe('schema registry over HTTPS with basic auth (a TLS + auth proxy in fron
   });
 
   it('an unknown CA is TLS_CERT_INVALID naming the schema registry and SCHEMA_REGISTRY_SSL_CA_FILE', async () => {
-    assertCodedFailure(await failingSource({ SCHEMA_REGISTRY_SSL_CA_FILE: stackEnv().CDC_TLS_OTHER_CA_FILE }), 'TLS_CERT_INVALID', 'schema registry', 'SCHEMA_REGISTRY_SSL_CA_FILE', 'not signed by a trusted CA');
+    assertCodedFailure(
+      await failingSource({ SCHEMA_REGISTRY_SSL_CA_FILE: stackEnv().CDC_TLS_OTHER_CA_FILE }),
+      'TLS_CERT_INVALID',
+      'schema registry',
+      'SCHEMA_REGISTRY_SSL_CA_FILE',
+      'not signed by a trusted CA',
+    );
   });
 
   it('an expired certificate is TLS_CERT_INVALID naming the schema registry and SCHEMA_REGISTRY_SSL_CA_FILE', async () => {

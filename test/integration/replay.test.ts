@@ -7,7 +7,7 @@ import type mysql from 'mysql2/promise';
 import { readTopicToEnd } from '../../src/core/topic-reader.ts';
 import { DDL, demoChecks, docAsText, expectedCustomer, runWorkload } from '../helpers/demo-tables.ts';
 import { deleteIndices, dumpIndex } from '../helpers/elasticsearch.ts';
-import { readTopic, testKafka } from '../helpers/kafka.ts';
+import { testKafka } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
@@ -71,7 +71,7 @@ describe('cdc replay', () => {
     assert.deepEqual(await counts(), before, 'a dry run writes nothing');
   });
 
-  it('repairs a removed index with the table\'s changes since the time, and only those', async () => {
+  it("repairs a removed index with the table's changes since the time, and only those", async () => {
     assert.equal(await pipeline.sink!.stop('SIGTERM'), 0);
     await deleteIndices(pipeline.indexOf('customers'));
     await pipeline.startSink();
@@ -84,7 +84,7 @@ describe('cdc replay', () => {
     const after = await counts();
     assert.equal(after[pipeline.topicOf('customers')], before[pipeline.topicOf('customers')]! + report.records);
     assert.equal(after[pipeline.topicOf('order_lines')], before[pipeline.topicOf('order_lines')], 'other tables are not replayed');
-    assert.equal(after[`${pipeline.prefix}.offsets`], before[`${pipeline.prefix}.offsets`], 'the live source\'s stored position is not touched');
+    assert.equal(after[`${pipeline.prefix}.offsets`], before[`${pipeline.prefix}.offsets`], "the live source's stored position is not touched");
 
     const table = await rows(conn, 'SELECT * FROM customers WHERE id >= 100');
     await waitFor(
@@ -136,17 +136,23 @@ describe('cdc replay', () => {
   });
 
   it('audits every replay with its outcome', () => {
-    const entries = readFileSync(auditFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { who: string; action: string; outcome: string; params: { dryRun: boolean }; error?: { code: string } });
+    const entries = readFileSync(auditFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { who: string; action: string; outcome: string; params: { dryRun: boolean }; error?: { code: string } });
     const finished = entries.filter((e) => e.outcome !== 'started');
-    assert.deepEqual(finished.map((e) => [e.action, e.outcome, e.params.dryRun, e.error?.code]), [
-      ['replay', 'ok', true, undefined],
-      ['replay', 'ok', false, undefined],
-      ['replay', 'ok', false, undefined],
-      ['replay', 'failed', false, 'SOURCE_POSITION_PURGED'],
-      ['replay', 'failed', false, 'ARGUMENT_INVALID'],
-      ['replay', 'ok', true, undefined],
-      ['replay', 'ok', false, undefined],
-    ]);
+    assert.deepEqual(
+      finished.map((e) => [e.action, e.outcome, e.params.dryRun, e.error?.code]),
+      [
+        ['replay', 'ok', true, undefined],
+        ['replay', 'ok', false, undefined],
+        ['replay', 'ok', false, undefined],
+        ['replay', 'failed', false, 'SOURCE_POSITION_PURGED'],
+        ['replay', 'failed', false, 'ARGUMENT_INVALID'],
+        ['replay', 'ok', true, undefined],
+        ['replay', 'ok', false, undefined],
+      ],
+    );
     assert.ok(entries.every((e) => e.who.startsWith('cli:')));
   });
 });

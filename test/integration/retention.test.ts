@@ -67,7 +67,10 @@ describe('a stored position purged from the server', () => {
     const source = startService('source', pipeline.sourceEnv());
     const code = await source.exited;
     assert.notEqual(code, 0);
-    assert.ok(source.lines.some((l) => (l.err as { code?: string } | undefined)?.code === 'SOURCE_POSITION_PURGED'), 'the source logs SOURCE_POSITION_PURGED');
+    assert.ok(
+      source.lines.some((l) => (l.err as { code?: string } | undefined)?.code === 'SOURCE_POSITION_PURGED'),
+      'the source logs SOURCE_POSITION_PURGED',
+    );
     assert.equal((await readTopic(pipeline.topicOf('t'))).length, 1, 'nothing was skipped into the topic');
   });
 

@@ -22,7 +22,7 @@ describe('schema evolution from the binlog, with a concurrent writer', () => {
   let writer: Writer;
 
   before(async () => {
-    conn = await pipeline.createDatabase('CREATE TABLE evolve (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, qty INT DEFAULT 5, note VARCHAR(10) DEFAULT \'n\')');
+    conn = await pipeline.createDatabase("CREATE TABLE evolve (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, qty INT DEFAULT 5, note VARCHAR(10) DEFAULT 'n')");
     await pipeline.startSource({ SCHEMA_RETRY_INTERVAL_MS: String(RETRY_MS) });
     await pipeline.startSink();
     writer = await Writer.start(pipeline.database);
@@ -53,7 +53,10 @@ describe('schema evolution from the binlog, with a concurrent writer', () => {
     const docs = await dumpIndex(pipeline.indexOf('evolve'));
     const latest = [...docs.values()].filter((d) => 'quantity' in d.source);
     assert.ok(latest.length > 0 && latest.every((d) => !('note' in d.source) && 'extra' in d.source), 'rows written after the DDL carry the new columns only');
-    assert.ok([...docs.values()].some((d) => String(d.source.name).length > 20), 'a name longer than the old width arrived');
+    assert.ok(
+      [...docs.values()].some((d) => String(d.source.name).length > 20),
+      'a name longer than the old width arrived',
+    );
     const mapping = (await es('GET', `/${pipeline.indexOf('evolve')}/_mapping`)).body as Record<string, { mappings: { properties: Record<string, { type: string }> } }>;
     const properties = Object.values(mapping)[0]!.mappings.properties;
     assert.equal(properties.extra?.type, 'text', 'the added column was mapped');
@@ -68,17 +71,28 @@ describe('schema evolution from the binlog, with a concurrent writer', () => {
     await conn.query("UPDATE evolve SET quantity = CONCAT(quantity, '') WHERE id % 7 = 0");
     await writer.written(afterDdl + 30);
 
-    const status = await waitFor('the source to pause with SCHEMA_INCOMPATIBLE', async () => {
-      const answer = JSON.parse((await source.http('/status')).body) as { state: string; lastError: { code: string; message: string; details: { table: string; columns: string[] } } | null };
-      return answer.state === 'paused' && answer.lastError?.code === 'SCHEMA_INCOMPATIBLE' ? answer : undefined;
-    }, 120_000, 500);
+    const status = await waitFor(
+      'the source to pause with SCHEMA_INCOMPATIBLE',
+      async () => {
+        const answer = JSON.parse((await source.http('/status')).body) as { state: string; lastError: { code: string; message: string; details: { table: string; columns: string[] } } | null };
+        return answer.state === 'paused' && answer.lastError?.code === 'SCHEMA_INCOMPATIBLE' ? answer : undefined;
+      },
+      120_000,
+      500,
+    );
     assert.equal(status.lastError!.details.table, `${pipeline.database}.evolve`);
-    assert.ok(status.lastError!.details.columns.some((c) => c.startsWith('quantity:')), `names the column: ${status.lastError!.details.columns.join('; ')}`);
+    assert.ok(
+      status.lastError!.details.columns.some((c) => c.startsWith('quantity:')),
+      `names the column: ${status.lastError!.details.columns.join('; ')}`,
+    );
     assert.match(status.lastError!.message, /409/, 'carries the registry answer');
     const ready = await source.http('/readyz');
     assert.equal(ready.status, 503);
     assert.match(ready.body, /SCHEMA_INCOMPATIBLE/);
-    assert.ok(source.lines.some((l) => /source paused/.test(String(l.msg)) && JSON.stringify(l.err).includes('quantity')), 'the log names the table, column and answer');
+    assert.ok(
+      source.lines.some((l) => /source paused/.test(String(l.msg)) && JSON.stringify(l.err).includes('quantity')),
+      'the log names the table, column and answer',
+    );
 
     // Held: it stays alive and retries, and no change after the DDL reaches Kafka.
     const pausedLines = () => source.lines.filter((l) => /source paused/.test(String(l.msg))).length;
@@ -87,7 +101,10 @@ describe('schema evolution from the binlog, with a concurrent writer', () => {
     assert.equal(source.child.exitCode, null, 'the source process is still running');
     const records = await readTopic(pipeline.topicOf('evolve'));
     const ids = records.filter((r) => r.decodedValue).map((r) => Number(r.decodedKey?.id));
-    assert.ok(ids.every((id) => id <= afterDdl), 'no row inserted after the incompatible DDL was committed');
+    assert.ok(
+      ids.every((id) => id <= afterDdl),
+      'no row inserted after the incompatible DDL was committed',
+    );
     const quantities = records.map((r) => (r.decodedValue?.after as Record<string, unknown> | null)?.quantity);
     assert.ok(!quantities.some((q) => typeof q === 'string'), 'no change with the VARCHAR quantity was committed');
 
@@ -157,26 +174,31 @@ class Writer {
  * written before an ADD may lack the (then null) column; dropped columns may remain.
  */
 async function waitForEqual(conn: mysql.Connection, index: string): Promise<void> {
-  await waitFor('Elasticsearch to equal MariaDB row by row', async () => {
-    const table = await rows(conn, 'SELECT * FROM evolve');
-    const docs = await dumpIndex(index);
-    const problems: string[] = [];
-    for (const row of table) {
-      const doc = docs.get(String(row.id))?.source;
-      if (!doc) {
-        problems.push(`row ${String(row.id)} missing`);
-        continue;
+  await waitFor(
+    'Elasticsearch to equal MariaDB row by row',
+    async () => {
+      const table = await rows(conn, 'SELECT * FROM evolve');
+      const docs = await dumpIndex(index);
+      const problems: string[] = [];
+      for (const row of table) {
+        const doc = docs.get(String(row.id))?.source;
+        if (!doc) {
+          problems.push(`row ${String(row.id)} missing`);
+          continue;
+        }
+        for (const [column, value] of Object.entries(row)) {
+          const want = value === null ? null : String(value);
+          const got = column in doc ? doc[column] : column === 'quantity' ? doc.qty : null;
+          if ((got === null || got === undefined ? null : String(got)) !== want) problems.push(`row ${String(row.id)} ${column}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
+        }
+        const unknown = Object.keys(doc).filter((k) => !(k in row) && k !== 'note' && k !== 'qty');
+        if (unknown.length > 0) problems.push(`row ${String(row.id)}: unexpected ${unknown.join(',')}`);
       }
-      for (const [column, value] of Object.entries(row)) {
-        const want = value === null ? null : String(value);
-        const got = column in doc ? doc[column] : column === 'quantity' ? doc.qty : null;
-        if ((got === null || got === undefined ? null : String(got)) !== want) problems.push(`row ${String(row.id)} ${column}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
-      }
-      const unknown = Object.keys(doc).filter((k) => !(k in row) && k !== 'note' && k !== 'qty');
-      if (unknown.length > 0) problems.push(`row ${String(row.id)}: unexpected ${unknown.join(',')}`);
-    }
-    if (docs.size !== table.length) problems.push(`${docs.size} documents for ${table.length} rows`);
-    if (problems.length > 0) throw new Error(`${problems.length} differences, first: ${problems.slice(0, 3).join('; ')}`);
-    return true;
-  }, 180_000, 1000);
+      if (docs.size !== table.length) problems.push(`${docs.size} documents for ${table.length} rows`);
+      if (problems.length > 0) throw new Error(`${problems.length} differences, first: ${problems.slice(0, 3).join('; ')}`);
+      return true;
+    },
+    180_000,
+    1000,
+  );
 }

@@ -24,7 +24,14 @@ CREATE TABLE audit (id INT PRIMARY KEY, detail VARCHAR(80));`;
 
 async function insertCustomers(conn: mysql.Connection, from: number, to: number): Promise<void> {
   for (let id = from; id < to; id++) {
-    await conn.query('INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)', [id, `name ${id}`, `MAIL-SECRET-${id}@example.com`, `SSN-SECRET-${id}`, id % 5 === 0 ? null : `short${id} NOTES-TAIL-SECRET`, `INTERNAL-SECRET-${id}`]);
+    await conn.query('INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)', [
+      id,
+      `name ${id}`,
+      `MAIL-SECRET-${id}@example.com`,
+      `SSN-SECRET-${id}`,
+      id % 5 === 0 ? null : `short${id} NOTES-TAIL-SECRET`,
+      `INTERNAL-SECRET-${id}`,
+    ]);
     await conn.query('INSERT INTO audit VALUES (?, ?)', [id, `AUDIT-SECRET-${id}`]);
   }
 }

@@ -68,7 +68,12 @@ describe('initial snapshot: lock-free, chunked, resumable', () => {
       const source = await pipeline.startSource(snapshotEnv);
       // A random point in this run's share of the snapshot (~40,000-row slices), never after its end.
       const threshold = Math.floor((0.2 + Math.random() * 0.6) * 40_000);
-      await waitFor(`the snapshot to pass ${threshold} rows in this run`, async () => (await metricValue(source, 'cdc_source_snapshot_rows_total', 'table="' + `${pipeline.database}.items"`)) >= threshold, 120_000, 50);
+      await waitFor(
+        `the snapshot to pass ${threshold} rows in this run`,
+        async () => (await metricValue(source, 'cdc_source_snapshot_rows_total', `table="${pipeline.database}.items"`)) >= threshold,
+        120_000,
+        50,
+      );
       assert.ok(!source.lines.some((l) => l.msg === 'snapshot complete; streaming from its position'), 'the kill lands during the snapshot');
       await source.stop('SIGKILL');
       killedAt.push(threshold);

@@ -147,7 +147,14 @@ describe('transform chains end to end', () => {
       assert.match(source.stderr, problem);
     }
     assert.match(source.stderr, /CONFIG_INVALID: Invalid configuration \(5 problems\)/);
-    const sink = await runCli(['sink'], { KAFKA_BROKERS: '127.0.0.1:1', SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1', ELASTICSEARCH_URL: 'http://127.0.0.1:1', TRANSFORMS: 'c', TRANSFORMS_C_TYPE: 'cast', TRANSFORMS_C_SPEC: 'a:decimal' });
+    const sink = await runCli(['sink'], {
+      KAFKA_BROKERS: '127.0.0.1:1',
+      SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1',
+      ELASTICSEARCH_URL: 'http://127.0.0.1:1',
+      TRANSFORMS: 'c',
+      TRANSFORMS_C_TYPE: 'cast',
+      TRANSFORMS_C_SPEC: 'a:decimal',
+    });
     assert.equal(sink.status, 2, sink.stderr);
     assert.match(sink.stderr, /TRANSFORMS_C_SPEC: "a:decimal" is not a valid column:type pair/);
   });
@@ -192,6 +199,9 @@ describe('unwrap end to end', () => {
       { ...row(2, 'Bob', 'active', '2.50', 'y'), __op: 'd', __deleted: true },
       null,
     ]);
-    assert.deepEqual(records.map((r) => ({ ...r.decodedKey })), [{ id: 1 }, { id: 2 }, { id: 1 }, { id: 2 }, { id: 2 }]);
+    assert.deepEqual(
+      records.map((r) => ({ ...r.decodedKey })),
+      [{ id: 1 }, { id: 2 }, { id: 1 }, { id: 2 }, { id: 2 }],
+    );
   });
 });

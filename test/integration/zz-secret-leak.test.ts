@@ -34,7 +34,9 @@ function secretsOfRun(dir: string): Map<string, string> {
   } catch {
     // no suite recorded secrets of its own
   }
-  recorded.forEach((value, i) => secrets.set(`secret #${i + 1} recorded by a suite`, value));
+  recorded.forEach((value, i) => {
+    secrets.set(`secret #${i + 1} recorded by a suite`, value);
+  });
   return secrets;
 }
 
@@ -81,7 +83,12 @@ describe('secrets never appear in logs, errors or HTTP answers of the whole test
     writeFileSync(join(secretFiles, 'mysql'), `${env.CDC_MYSQL_TLS_PASSWORD}\n`);
     writeFileSync(join(secretFiles, 'kafka'), `${env.CDC_KAFKA_SCRAM_PASSWORD}\n`);
     writeFileSync(join(secretFiles, 'registry'), registryPassword);
-    const registry = { SCHEMA_REGISTRY_URL: proxy.url, SCHEMA_REGISTRY_USERNAME: 'leak-check', SCHEMA_REGISTRY_PASSWORD_FILE: join(secretFiles, 'registry'), SCHEMA_REGISTRY_SSL_CA_FILE: env.CDC_TLS_CA_FILE };
+    const registry = {
+      SCHEMA_REGISTRY_URL: proxy.url,
+      SCHEMA_REGISTRY_USERNAME: 'leak-check',
+      SCHEMA_REGISTRY_PASSWORD_FILE: join(secretFiles, 'registry'),
+      SCHEMA_REGISTRY_SSL_CA_FILE: env.CDC_TLS_CA_FILE,
+    };
     const { KAFKA_SASL_PASSWORD: _inline, ...kafka } = kafkaSecurityEnv('SASL_SSL', 'SCRAM-SHA-512');
     conn = await pipeline.createDatabase(DDL);
     await runWorkload(conn, 1, 20);
@@ -118,12 +125,18 @@ describe('secrets never appear in logs, errors or HTTP answers of the whole test
     }
     // And the services' own output is among what is searched: the sink logs its (non-secret) user name.
     const user = findSecrets(captureDir(), new Map([['ELASTICSEARCH_USERNAME', stackEnv().ELASTICSEARCH_USERNAME]]));
-    assert.ok(user.hits.some((h) => h.file.startsWith('sink-')), 'the sink\'s captured log lines are searched');
+    assert.ok(
+      user.hits.some((h) => h.file.startsWith('sink-')),
+      "the sink's captured log lines are searched",
+    );
   });
 
   it('runs a fully secured pipeline, reads every HTTP endpoint, and provokes credential errors', async () => {
     await runWorkload(conn, 1000, 20);
-    await waitUntilEqual(conn, demoChecks((t) => pipeline.indexOf(t)));
+    await waitUntilEqual(
+      conn,
+      demoChecks((t) => pipeline.indexOf(t)),
+    );
     for (const service of [pipeline.source!, pipeline.sink!]) {
       for (const path of ['/healthz', '/readyz', '/status', '/metrics']) assert.equal((await service.http(path)).status, 200, path);
     }

@@ -25,6 +25,7 @@ describe('admin API server', () => {
   let paused = 0;
 
   const call = (method: string, path: string, token?: string, body?: string) =>
+    // biome-ignore lint/suspicious/noExplicitAny: admin answers are JSON of any shape
     new Promise<{ status: number; body: any }>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: server.port, method, path, ca, servername: 'localhost', headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
         let text = '';
@@ -36,9 +37,36 @@ describe('admin API server', () => {
     });
 
   before(async () => {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     ca = readFileSync(join(dir, 'cert.pem'));
-    const config = loadConfig(adminSpec, { ADMIN_TOKENS: `ops:${TOKEN}`, ADMIN_HOST: '127.0.0.1', ADMIN_PORT: '0', ADMIN_TLS_CERT_FILE: join(dir, 'cert.pem'), ADMIN_TLS_KEY_FILE: join(dir, 'key.pem'), AUDIT_LOG_FILE: auditFile });
+    const config = loadConfig(adminSpec, {
+      ADMIN_TOKENS: `ops:${TOKEN}`,
+      ADMIN_HOST: '127.0.0.1',
+      ADMIN_PORT: '0',
+      ADMIN_TLS_CERT_FILE: join(dir, 'cert.pem'),
+      ADMIN_TLS_KEY_FILE: join(dir, 'key.pem'),
+      AUDIT_LOG_FILE: auditFile,
+    });
     const log = createLogger('silent', 'test');
     const actions = [
       { method: 'POST' as const, path: '/admin/pause', description: 'count', run: async () => ({ paused: ++paused }) },
@@ -64,26 +92,35 @@ describe('admin API server', () => {
   it('audits every call without the token', () => {
     const text = readFileSync(auditFile, 'utf8');
     assert.ok(!text.includes(TOKEN));
-    const entries = text.trim().split('\n').map((l) => JSON.parse(l) as { who: string | null; outcome: string });
-    assert.deepEqual(entries.map((e) => [e.who, e.outcome]), [
-      [null, 'unauthenticated'],
-      [null, 'forbidden'],
-      [null, 'forbidden'],
-      ['ops', 'started'],
-      ['ops', 'ok'],
-      ['ops', 'started'],
-      ['ops', 'failed'],
-      ['ops', 'not_found'],
-    ]);
+    const entries = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { who: string | null; outcome: string });
+    assert.deepEqual(
+      entries.map((e) => [e.who, e.outcome]),
+      [
+        [null, 'unauthenticated'],
+        [null, 'forbidden'],
+        [null, 'forbidden'],
+        ['ops', 'started'],
+        ['ops', 'ok'],
+        ['ops', 'started'],
+        ['ops', 'failed'],
+        ['ops', 'not_found'],
+      ],
+    );
   });
 
   it('reads tokens as id:token pairs and rejects malformed lists without echoing them', () => {
     const tokens = loadConfig(adminSpec, { ADMIN_TOKENS: `a:${TOKEN}\nb:${TOKEN}-2` }).ADMIN_TOKENS!;
     assert.deepEqual(authenticate(`Bearer ${TOKEN}-2`, tokens), { outcome: 'ok', id: 'b' });
     assert.deepEqual(authenticate('Basic abc', tokens), { outcome: 'unauthenticated' });
-    assert.throws(() => loadConfig(adminSpec, { ADMIN_TOKENS: 'short:abc,noid' }), (error: CdcError) => {
-      const problems = (error.details!.problems as string[]).join('\n');
-      return /shorter than 16/.test(problems) && !problems.includes('abc');
-    });
+    assert.throws(
+      () => loadConfig(adminSpec, { ADMIN_TOKENS: 'short:abc,noid' }),
+      (error: CdcError) => {
+        const problems = (error.details!.problems as string[]).join('\n');
+        return /shorter than 16/.test(problems) && !problems.includes('abc');
+      },
+    );
   });
 });

@@ -32,13 +32,22 @@ describe('configuration', () => {
   it('lists every problem at once', () => {
     const problems = problemsOf(() => loadConfig(sourceSpec, { MYSQL_PORT: 'x', EXACTLY_ONCE: 'maybe', HTTP_PORT: '70000' }));
     for (const name of ['SOURCE_ID', 'MYSQL_HOST', 'MYSQL_USER', 'KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MYSQL_PORT', 'EXACTLY_ONCE', 'HTTP_PORT']) {
-      assert.ok(problems.some((p) => p.startsWith(`${name}:`)), `${name} reported in ${problems.join(' | ')}`);
+      assert.ok(
+        problems.some((p) => p.startsWith(`${name}:`)),
+        `${name} reported in ${problems.join(' | ')}`,
+      );
     }
   });
 
   it('parses KEY_COLUMNS and checks rules between variables, listing every broken one', () => {
     const config = loadConfig(sourceSpec, { ...base, KEY_COLUMNS: 'shop.log:ts,seq; shop.tags:name', SIGNAL_TABLE: 'shop.cdc_signal', ON_POSITION_LOST: 'resnapshot' });
-    assert.deepEqual([...config.KEY_COLUMNS!], [['shop.log', ['ts', 'seq']], ['shop.tags', ['name']]]);
+    assert.deepEqual(
+      [...config.KEY_COLUMNS!],
+      [
+        ['shop.log', ['ts', 'seq']],
+        ['shop.tags', ['name']],
+      ],
+    );
     assert.match(problemsOf(() => loadConfig(sourceSpec, { ...base, KEY_COLUMNS: 'shop.log' })).join(), /KEY_COLUMNS: "shop.log" is not `db.table:col1,col2`/);
     const problems = problemsOf(() => loadConfig(sourceSpec, { ...base, ON_POSITION_LOST: 'resnapshot', SNAPSHOT_METHOD: 'incremental' }));
     assert.deepEqual(problems.map((p) => p.slice(0, p.indexOf(':'))).sort(), ['ON_POSITION_LOST', 'SNAPSHOT_METHOD']);
@@ -46,7 +55,10 @@ describe('configuration', () => {
 
   it('needs SCHEMA_REGISTRY_URL only for Avro: the json converter and a sink of json topics run without one', () => {
     const { SCHEMA_REGISTRY_URL: _url, ...withoutRegistry } = base;
-    assert.deepEqual(problemsOf(() => loadConfig(sourceSpec, withoutRegistry)), ['SCHEMA_REGISTRY_URL: is required unless VALUE_CONVERTER=json (not set)']);
+    assert.deepEqual(
+      problemsOf(() => loadConfig(sourceSpec, withoutRegistry)),
+      ['SCHEMA_REGISTRY_URL: is required unless VALUE_CONVERTER=json (not set)'],
+    );
     assert.equal(loadConfig(sourceSpec, { ...withoutRegistry, VALUE_CONVERTER: 'json' }).SCHEMA_REGISTRY_URL, undefined);
     assert.equal(loadConfig(sinkSpec, { KAFKA_BROKERS: 'k:9092', ELASTICSEARCH_URL: 'http://es:9200' }).SCHEMA_REGISTRY_URL, undefined);
   });
@@ -86,22 +98,31 @@ describe('configuration', () => {
 });
 
 describe('TLS and authentication settings', () => {
-  const readable = (path: string) => (path.startsWith('/missing') ? (() => { throw Object.assign(new Error('no'), { code: 'ENOENT' }); })() : 'PEM');
+  const readable = (path: string) =>
+    path.startsWith('/missing')
+      ? (() => {
+          throw Object.assign(new Error('no'), { code: 'ENOENT' });
+        })()
+      : 'PEM';
 
   it('lists every inconsistent security setting at once', () => {
     const problems = problemsOf(() =>
-      loadConfig(sinkSpec, {
-        ...base,
-        KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
-        KAFKA_SSL_CA_FILE: '/missing/ca.pem',
-        KAFKA_SSL_KEY_FILE: '/etc/key.pem',
-        SCHEMA_REGISTRY_SSL_CA_FILE: '/etc/ca.pem',
-        SCHEMA_REGISTRY_USERNAME: 'reg',
-        ELASTICSEARCH_URL: 'http://es:9200',
-        ELASTICSEARCH_USERNAME: 'elastic',
-        ELASTICSEARCH_API_KEY: SECRET,
-        ELASTICSEARCH_SSL_INSECURE: 'true',
-      }, readable),
+      loadConfig(
+        sinkSpec,
+        {
+          ...base,
+          KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+          KAFKA_SSL_CA_FILE: '/missing/ca.pem',
+          KAFKA_SSL_KEY_FILE: '/etc/key.pem',
+          SCHEMA_REGISTRY_SSL_CA_FILE: '/etc/ca.pem',
+          SCHEMA_REGISTRY_USERNAME: 'reg',
+          ELASTICSEARCH_URL: 'http://es:9200',
+          ELASTICSEARCH_USERNAME: 'elastic',
+          ELASTICSEARCH_API_KEY: SECRET,
+          ELASTICSEARCH_SSL_INSECURE: 'true',
+        },
+        readable,
+      ),
     );
     const expected = [
       'KAFKA_SASL_MECHANISM: is required when',
@@ -115,31 +136,46 @@ describe('TLS and authentication settings', () => {
       'ELASTICSEARCH_PASSWORD: is required when ELASTICSEARCH_USERNAME is set',
       'ELASTICSEARCH_SSL_INSECURE: has no effect unless ELASTICSEARCH_URL is https://',
     ];
-    for (const start of expected) assert.ok(problems.some((p) => p.startsWith(start)), `"${start}…" in:\n${problems.join('\n')}`);
+    for (const start of expected)
+      assert.ok(
+        problems.some((p) => p.startsWith(start)),
+        `"${start}…" in:\n${problems.join('\n')}`,
+      );
     assert.ok(!problems.join('\n').includes(SECRET), 'no secret value in the problems');
   });
 
   it('refuses SASL settings on a listener without SASL and MySQL TLS files with MYSQL_SSL_MODE=disabled', () => {
-    const problems = problemsOf(() =>
-      loadConfig(sourceSpec, { ...base, KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka', MYSQL_SSL_CA_FILE: '/etc/ca.pem' }, readable),
+    const problems = problemsOf(() => loadConfig(sourceSpec, { ...base, KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka', MYSQL_SSL_CA_FILE: '/etc/ca.pem' }, readable));
+    assert.ok(
+      problems.some((p) => p.startsWith('KAFKA_SASL_MECHANISM: has no effect unless KAFKA_SECURITY_PROTOCOL is SASL_')),
+      problems.join('\n'),
     );
-    assert.ok(problems.some((p) => p.startsWith('KAFKA_SASL_MECHANISM: has no effect unless KAFKA_SECURITY_PROTOCOL is SASL_')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('KAFKA_SASL_PASSWORD: has no effect')), problems.join('\n'));
-    assert.ok(problems.some((p) => p.startsWith('MYSQL_SSL_CA_FILE: has no effect unless MYSQL_SSL_MODE')), problems.join('\n'));
+    assert.ok(
+      problems.some((p) => p.startsWith('KAFKA_SASL_PASSWORD: has no effect')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('MYSQL_SSL_CA_FILE: has no effect unless MYSQL_SSL_MODE')),
+      problems.join('\n'),
+    );
   });
 
   it('accepts a consistent secured configuration, secrets from files, and names each disabled verification', () => {
-    const config = loadConfig(sourceSpec, {
-      ...base,
-      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
-      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
-      KAFKA_SASL_USERNAME: 'cdc',
-      KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka',
-      KAFKA_SSL_INSECURE: 'true',
-      MYSQL_SSL_MODE: 'required',
-      SCHEMA_REGISTRY_URL: 'https://registry:8081',
-      SCHEMA_REGISTRY_SSL_CA_FILE: '/etc/ca.pem',
-    }, (path) => (path === '/run/secrets/kafka' ? `${SECRET}\n` : 'PEM'));
+    const config = loadConfig(
+      sourceSpec,
+      {
+        ...base,
+        KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+        KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+        KAFKA_SASL_USERNAME: 'cdc',
+        KAFKA_SASL_PASSWORD_FILE: '/run/secrets/kafka',
+        KAFKA_SSL_INSECURE: 'true',
+        MYSQL_SSL_MODE: 'required',
+        SCHEMA_REGISTRY_URL: 'https://registry:8081',
+        SCHEMA_REGISTRY_SSL_CA_FILE: '/etc/ca.pem',
+      },
+      (path) => (path === '/run/secrets/kafka' ? `${SECRET}\n` : 'PEM'),
+    );
     assert.equal(config.KAFKA_SASL_PASSWORD, SECRET);
     assert.equal(redactConfig(sourceSpec, config).KAFKA_SASL_PASSWORD, '[redacted]');
     const warnings = insecureSettings(config);

@@ -7,7 +7,10 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('generated references', () => {
-  for (const [command, file] of [['config-reference', 'docs/configuration.md'], ['error-codes', 'docs/errors.md']] as const) {
+  for (const [command, file] of [
+    ['config-reference', 'docs/configuration.md'],
+    ['error-codes', 'docs/errors.md'],
+  ] as const) {
     it(`${file} is what \`cdc ${command}\` prints (run make config-reference)`, () => {
       const generated = spawnSync(process.execPath, [`${root}src/cli.ts`, command], { encoding: 'utf8' });
       assert.equal(generated.status, 0, generated.stderr);

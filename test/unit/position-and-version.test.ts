@@ -26,7 +26,11 @@ describe('SourcePosition', () => {
 
   it('refuses malformed stored positions with SOURCE_POSITION_INVALID', () => {
     for (const bad of [null, 'x', { file: 'binlog.000001' }, { file: 'nosuffix', pos: 4 }, { file: 'b.000001', pos: -1 }, { file: 'b.000001', pos: 4, gtids: 7 }]) {
-      assert.throws(() => SourcePosition.fromJSON(bad), (e: unknown) => e instanceof CdcError && e.code === 'SOURCE_POSITION_INVALID', JSON.stringify(bad));
+      assert.throws(
+        () => SourcePosition.fromJSON(bad),
+        (e: unknown) => e instanceof CdcError && e.code === 'SOURCE_POSITION_INVALID',
+        JSON.stringify(bad),
+      );
     }
   });
 });
@@ -50,7 +54,13 @@ describe('versionOf', () => {
 
   it('stays below 2^63 at the limits and refuses beyond them', () => {
     assert.ok(versionOf({ fileIndex: 2 ** 31 - 1, pos: 2 ** 32 - 1, row: 0 }) < 2n ** 63n);
-    assert.throws(() => versionOf({ fileIndex: 2 ** 31, pos: 4, row: 0 }), (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE');
-    assert.throws(() => versionOf({ fileIndex: 1, pos: 2 ** 32 - 1, row: 1 }), (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE');
+    assert.throws(
+      () => versionOf({ fileIndex: 2 ** 31, pos: 4, row: 0 }),
+      (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE',
+    );
+    assert.throws(
+      () => versionOf({ fileIndex: 1, pos: 2 ** 32 - 1, row: 1 }),
+      (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE',
+    );
   });
 });

@@ -39,7 +39,10 @@ describe('column selection', () => {
     const select = columnSelection(config({ COLUMN_EXCLUDE: 'shop\\.customers\\.(ssn|notes)' }))!;
     const a = select(customerEvent('u'))!;
     const b = select(customerEvent('c'))!;
-    assert.deepEqual(a.schema.columns.map((c) => c.name), ['id', 'name', 'email', 'balance']);
+    assert.deepEqual(
+      a.schema.columns.map((c) => c.name),
+      ['id', 'name', 'email', 'balance'],
+    );
     assert.deepEqual(Object.keys(a.after!), ['id', 'name', 'email', 'balance']);
     assert.deepEqual(Object.keys(a.before!), ['id', 'name', 'email', 'balance']);
     assert.equal(a.schema, b.schema, 'the same output schema object for every event of the table');
@@ -100,8 +103,14 @@ describe('column masking', () => {
       assert.fail('expected CONFIG_INVALID');
     } catch (error) {
       const problems = (error as CdcError).details!.problems as string[];
-      assert.ok(problems.some((p) => p.startsWith('COLUMN_HASH_SALT: is required')), problems.join('\n'));
-      assert.ok(problems.some((p) => p.startsWith('COLUMN_TRUNCATE_CHARS: is required')), problems.join('\n'));
+      assert.ok(
+        problems.some((p) => p.startsWith('COLUMN_HASH_SALT: is required')),
+        problems.join('\n'),
+      );
+      assert.ok(
+        problems.some((p) => p.startsWith('COLUMN_TRUNCATE_CHARS: is required')),
+        problems.join('\n'),
+      );
     }
     const loaded = loadConfig(sourceSpec, { ...base, COLUMN_HASH: '.*', COLUMN_HASH_SALT_FILE: '/run/secrets/salt' }, () => 'file-salt\n');
     assert.equal(loaded.COLUMN_HASH_SALT, 'file-salt');

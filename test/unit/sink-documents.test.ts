@@ -62,6 +62,9 @@ describe('collapsing a batch', () => {
   it('keeps only the newest change per document, in order', () => {
     const a = (index: string, id: string, version: bigint) => ({ index, id, version, document: null, origin: `${index}/${id}@${version}` });
     const kept = collapseById([a('i', '1', 5n), a('i', '2', 6n), a('j', '1', 7n), a('i', '1', 9n), a('i', '2', 3n)]);
-    assert.deepEqual(kept.map((k) => k.origin), ['i/2@6', 'j/1@7', 'i/1@9']);
+    assert.deepEqual(
+      kept.map((k) => k.origin),
+      ['i/2@6', 'j/1@7', 'i/1@9'],
+    );
   });
 });

@@ -40,7 +40,10 @@ describe('column kinds', () => {
   });
 
   it('refuses types it cannot convert exactly, naming the column', () => {
-    assert.throws(() => def('xmltype'), (e: unknown) => (e as CdcError).code === 'UNSUPPORTED_COLUMN_TYPE' && /db\.t\.c has type xmltype/.test((e as Error).message));
+    assert.throws(
+      () => def('xmltype'),
+      (e: unknown) => (e as CdcError).code === 'UNSUPPORTED_COLUMN_TYPE' && /db\.t\.c has type xmltype/.test((e as Error).message),
+    );
   });
 
   it('gives canonical values', () => {
@@ -72,8 +75,21 @@ describe('column kinds', () => {
     assert.equal(canonicalValue(column('date', true, sentinel), '2024-02-29'), '2024-02-29', 'real dates are untouched');
     assert.equal(canonicalValue(column('date', true, sentinel), null), null, 'NULL stays NULL');
     assert.equal(column('time', false, sentinel).zeroDate, undefined, 'TIME 00:00:00 is a real value');
-    const table = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'd', COLUMN_TYPE: 'date' }, { COLUMN_NAME: 'e', COLUMN_TYPE: 'date' }], [], [0]);
-    assert.deepEqual(table.columns.map((c) => c.zeroDate), ['1970-01-01', undefined], 'default: null, key columns 1970-01-01');
+    const table = deriveTableSchema(
+      'db',
+      't',
+      [
+        { COLUMN_NAME: 'd', COLUMN_TYPE: 'date' },
+        { COLUMN_NAME: 'e', COLUMN_TYPE: 'date' },
+      ],
+      [],
+      [0],
+    );
+    assert.deepEqual(
+      table.columns.map((c) => c.zeroDate),
+      ['1970-01-01', undefined],
+      'default: null, key columns 1970-01-01',
+    );
     // The sentinel is a valid Avro date in the key record, where null would not encode.
     assert.ok(avroType(keySchema('p', table) as never).isValid({ d: '1970-01-01' }));
   });
@@ -91,37 +107,78 @@ describe('column kinds', () => {
 });
 
 describe('Avro schemas of a table', () => {
-  const table = deriveTableSchema('shop', 'order-lines', [
-    { COLUMN_NAME: 'order_id', COLUMN_TYPE: 'int' },
-    { COLUMN_NAME: 'line-no', COLUMN_TYPE: 'smallint' },
-    { COLUMN_NAME: '1st note', COLUMN_TYPE: 'varchar(20)' },
-    { COLUMN_NAME: 'amount', COLUMN_TYPE: 'decimal(10,2)' },
-  ], [3, 2, 15, 246], [0, 1]);
+  const table = deriveTableSchema(
+    'shop',
+    'order-lines',
+    [
+      { COLUMN_NAME: 'order_id', COLUMN_TYPE: 'int' },
+      { COLUMN_NAME: 'line-no', COLUMN_TYPE: 'smallint' },
+      { COLUMN_NAME: '1st note', COLUMN_TYPE: 'varchar(20)' },
+      { COLUMN_NAME: 'amount', COLUMN_TYPE: 'decimal(10,2)' },
+    ],
+    [3, 2, 15, 246],
+    [0, 1],
+  );
 
   it('are valid Avro, key columns required, others optional with default null', () => {
     const envelope = envelopeSchema('cdc', table);
     const key = keySchema('cdc', table)!;
     avroType(envelope as never);
     avroType(key as never);
-    const value = ((envelope.fields as Array<{ name: string; type: unknown[] }>).find((f) => f.name === 'before')!.type[1]) as { fields: Array<{ name: string; type: unknown; default?: unknown }> };
-    assert.deepEqual(value.fields.map((f) => f.name), ['order_id', 'line_no', '_1st_note', 'amount']);
+    const value = (envelope.fields as Array<{ name: string; type: unknown[] }>).find((f) => f.name === 'before')!.type[1] as { fields: Array<{ name: string; type: unknown; default?: unknown }> };
+    assert.deepEqual(
+      value.fields.map((f) => f.name),
+      ['order_id', 'line_no', '_1st_note', 'amount'],
+    );
     assert.deepEqual(value.fields[0]!.type, 'int');
     assert.deepEqual(value.fields[2]!.type, ['null', 'string']);
     assert.equal(value.fields[2]!.default, null);
-    assert.deepEqual((key.fields as Array<{ name: string }>).map((f) => f.name), ['order_id', 'line_no']);
+    assert.deepEqual(
+      (key.fields as Array<{ name: string }>).map((f) => f.name),
+      ['order_id', 'line_no'],
+    );
     assert.equal(envelope.namespace, 'cdc.shop.order_lines');
   });
 
   it('refuses two columns that adjust to the same Avro name', () => {
-    const clash = deriveTableSchema('d', 't', [{ COLUMN_NAME: 'a-b', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'a_b', COLUMN_TYPE: 'int' }], [3, 3], []);
+    const clash = deriveTableSchema(
+      'd',
+      't',
+      [
+        { COLUMN_NAME: 'a-b', COLUMN_TYPE: 'int' },
+        { COLUMN_NAME: 'a_b', COLUMN_TYPE: 'int' },
+      ],
+      [3, 3],
+      [],
+    );
     assert.throws(() => envelopeSchema('cdc', clash), /both map to the Avro field a_b/);
   });
 });
 
 describe('changed columns between two schema versions', () => {
   it('names added, dropped and retyped columns of the envelope and of the key', () => {
-    const v1 = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'id', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'qty', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'note', COLUMN_TYPE: 'text' }], [], [0]);
-    const v2 = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'id', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'qty', COLUMN_TYPE: 'varchar(20)' }, { COLUMN_NAME: 'extra', COLUMN_TYPE: 'int' }], [], [0]);
+    const v1 = deriveTableSchema(
+      'db',
+      't',
+      [
+        { COLUMN_NAME: 'id', COLUMN_TYPE: 'int' },
+        { COLUMN_NAME: 'qty', COLUMN_TYPE: 'int' },
+        { COLUMN_NAME: 'note', COLUMN_TYPE: 'text' },
+      ],
+      [],
+      [0],
+    );
+    const v2 = deriveTableSchema(
+      'db',
+      't',
+      [
+        { COLUMN_NAME: 'id', COLUMN_TYPE: 'int' },
+        { COLUMN_NAME: 'qty', COLUMN_TYPE: 'varchar(20)' },
+        { COLUMN_NAME: 'extra', COLUMN_TYPE: 'int' },
+      ],
+      [],
+      [0],
+    );
     assert.deepEqual(changedColumns(envelopeSchema('p', v1), envelopeSchema('p', v2)), ['qty: ["null","int"] → ["null","string"]', 'extra: added', 'note: dropped']);
     assert.deepEqual(changedColumns(keySchema('p', v1)!, keySchema('p', v2)!), []);
   });

@@ -7,7 +7,10 @@ describe('TLS and authentication errors', () => {
     assert.equal(certificateProblem(Object.assign(new Error('certificate has expired'), { code: 'CERT_HAS_EXPIRED' })), 'its certificate has expired');
     assert.equal(certificateProblem(new Error('Connection error: self-signed certificate in certificate chain')), 'its certificate is not signed by a trusted CA');
     assert.equal(certificateProblem(new Error('retries exceeded', { cause: new Error('Connection error: unable to verify the first certificate') })), 'its certificate is not signed by a trusted CA');
-    assert.equal(certificateProblem(Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' })), 'its certificate does not name the host connected to');
+    assert.equal(
+      certificateProblem(Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' })),
+      'its certificate does not name the host connected to',
+    );
     assert.equal(certificateProblem(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })), undefined);
   });
 

@@ -62,7 +62,13 @@ describe('transforms, each alone', () => {
   });
 
   it('rename: renames columns and the key; refuses a clash', () => {
-    const event = renameFields('n', new Map([['id', 'customer_id'], ['name', 'full_name']]))(customerEvent('c'))!;
+    const event = renameFields(
+      'n',
+      new Map([
+        ['id', 'customer_id'],
+        ['name', 'full_name'],
+      ]),
+    )(customerEvent('c'))!;
     assert.deepEqual(event.schema.key, ['customer_id']);
     assert.equal(event.after!.full_name, 'Ada');
     assert.equal(event.after!.customer_id, 7);
@@ -81,7 +87,13 @@ describe('transforms, each alone', () => {
   });
 
   it('cast: converts values and the column kind, the Avro schema follows; refuses what cannot convert', () => {
-    const event = cast('c', new Map([['balance', 'float64'], ['id', 'string']]))(customerEvent('c'))!;
+    const event = cast(
+      'c',
+      new Map([
+        ['balance', 'float64'],
+        ['id', 'string'],
+      ]),
+    )(customerEvent('c'))!;
     assert.equal(event.after!.balance, 10.5);
     assert.equal(event.after!.id, '7');
     const fields = JSON.stringify(envelopeSchema('cdc', event.schema));
@@ -139,7 +151,16 @@ describe('transform chain configuration', () => {
 
   it('builds the chain in order from TRANSFORMS_<NAME>_<OPTION> variables', () => {
     const config = loadConfig(sourceSpec, { ...base, ...env });
-    assert.deepEqual(config.TRANSFORMS.map((t) => [t.name, t.type]), [['route', 'route'], ['onlyRich', 'filter'], ['hide', 'drop'], ['rename', 'rename'], ['stamp', 'insert']]);
+    assert.deepEqual(
+      config.TRANSFORMS.map((t) => [t.name, t.type]),
+      [
+        ['route', 'route'],
+        ['onlyRich', 'filter'],
+        ['hide', 'drop'],
+        ['rename', 'rename'],
+        ['stamp', 'insert'],
+      ],
+    );
     const run = chain(buildTransforms(config.TRANSFORMS, { side: 'source', topicOf }));
     assert.equal(run(customerEvent('c', { balance: '10.00' })), null, 'filtered out');
     const event = run(customerEvent('c'))!;
@@ -180,7 +201,11 @@ describe('transform chain configuration', () => {
       /^TRANSFORMS_NOPE_TYPE: unknown transform type "explode"/,
       /^TRANSFORMS_GHOST_TYPE: belongs to no transform listed in TRANSFORMS/,
     ];
-    for (const re of expected) assert.ok(problems.some((p) => re.test(p)), `${re} in\n${problems.join('\n')}`);
+    for (const re of expected)
+      assert.ok(
+        problems.some((p) => re.test(p)),
+        `${re} in\n${problems.join('\n')}`,
+      );
     assert.equal(problems.length, expected.length, problems.join('\n'));
   });
 
@@ -190,8 +215,14 @@ describe('transform chain configuration', () => {
       assert.fail('expected CONFIG_INVALID');
     } catch (error) {
       const problems = (error as CdcError).details!.problems as string[];
-      assert.ok(problems.some((p) => p.startsWith('TRANSFORMS_F_OPS: a filter needs OPS or FIELD')), problems.join('\n'));
-      assert.ok(problems.some((p) => p.startsWith('TRANSFORMS_I_STATIC_FIELD')), problems.join('\n'));
+      assert.ok(
+        problems.some((p) => p.startsWith('TRANSFORMS_F_OPS: a filter needs OPS or FIELD')),
+        problems.join('\n'),
+      );
+      assert.ok(
+        problems.some((p) => p.startsWith('TRANSFORMS_I_STATIC_FIELD')),
+        problems.join('\n'),
+      );
     }
   });
 

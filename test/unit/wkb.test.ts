@@ -43,25 +43,103 @@ function wkb([type, body]: Geo, little = true): Buffer {
   body(w);
   return Buffer.concat(w.parts);
 }
-const member = (geo: Geo, little: boolean) => (w: Writer) => w.parts.push(wkb(geo, little));
-const collection = (type: number, members: Buffer[]): Geo => [type, (w) => { w.uint(members.length); w.parts.push(...members); }];
+const collection = (type: number, members: Buffer[]): Geo => [
+  type,
+  (w) => {
+    w.uint(members.length);
+    w.parts.push(...members);
+  },
+];
 
 const POINT: Geo = [1, (w) => w.point(13.4, 52.5)];
-const LINE: Geo = [2, (w) => w.points([[0, 0], [1, 1], [2, 0]])];
-const POLYGON: Geo = [3, (w) => { w.uint(2); w.points([[0, 0], [4, 0], [4, 4], [0, 0]]); w.points([[1, 1], [2, 1], [2, 2], [1, 1]]); }];
+const LINE: Geo = [
+  2,
+  (w) =>
+    w.points([
+      [0, 0],
+      [1, 1],
+      [2, 0],
+    ]),
+];
+const POLYGON: Geo = [
+  3,
+  (w) => {
+    w.uint(2);
+    w.points([
+      [0, 0],
+      [4, 0],
+      [4, 4],
+      [0, 0],
+    ]);
+    w.points([
+      [1, 1],
+      [2, 1],
+      [2, 2],
+      [1, 1],
+    ]);
+  },
+];
 
 describe('WKB → GeoJSON', () => {
   for (const little of [true, false]) {
     it(`reads all seven types (${little ? 'little' : 'big'} endian)`, () => {
       assert.deepEqual(wkbToGeoJson(wkb(POINT, little)), { type: 'Point', coordinates: [13.4, 52.5] });
-      assert.deepEqual(wkbToGeoJson(wkb(LINE, little)), { type: 'LineString', coordinates: [[0, 0], [1, 1], [2, 0]] });
-      assert.deepEqual(wkbToGeoJson(wkb(POLYGON, little)), { type: 'Polygon', coordinates: [[[0, 0], [4, 0], [4, 4], [0, 0]], [[1, 1], [2, 1], [2, 2], [1, 1]]] });
-      assert.deepEqual(wkbToGeoJson(wkb(collection(4, [wkb(POINT, little), wkb([1, (w) => w.point(1, 2)], !little)]), little)), { type: 'MultiPoint', coordinates: [[13.4, 52.5], [1, 2]] });
-      assert.deepEqual(wkbToGeoJson(wkb(collection(5, [wkb(LINE, !little)]), little)), { type: 'MultiLineString', coordinates: [[[0, 0], [1, 1], [2, 0]]] });
+      assert.deepEqual(wkbToGeoJson(wkb(LINE, little)), {
+        type: 'LineString',
+        coordinates: [
+          [0, 0],
+          [1, 1],
+          [2, 0],
+        ],
+      });
+      assert.deepEqual(wkbToGeoJson(wkb(POLYGON, little)), {
+        type: 'Polygon',
+        coordinates: [
+          [
+            [0, 0],
+            [4, 0],
+            [4, 4],
+            [0, 0],
+          ],
+          [
+            [1, 1],
+            [2, 1],
+            [2, 2],
+            [1, 1],
+          ],
+        ],
+      });
+      assert.deepEqual(wkbToGeoJson(wkb(collection(4, [wkb(POINT, little), wkb([1, (w) => w.point(1, 2)], !little)]), little)), {
+        type: 'MultiPoint',
+        coordinates: [
+          [13.4, 52.5],
+          [1, 2],
+        ],
+      });
+      assert.deepEqual(wkbToGeoJson(wkb(collection(5, [wkb(LINE, !little)]), little)), {
+        type: 'MultiLineString',
+        coordinates: [
+          [
+            [0, 0],
+            [1, 1],
+            [2, 0],
+          ],
+        ],
+      });
       assert.deepEqual(wkbToGeoJson(wkb(collection(6, [wkb(POLYGON, little), wkb(POLYGON, !little)]), little)).type, 'MultiPolygon');
       assert.deepEqual(wkbToGeoJson(wkb(collection(7, [wkb(POINT, little), wkb(LINE, !little)]), little)), {
         type: 'GeometryCollection',
-        geometries: [{ type: 'Point', coordinates: [13.4, 52.5] }, { type: 'LineString', coordinates: [[0, 0], [1, 1], [2, 0]] }],
+        geometries: [
+          { type: 'Point', coordinates: [13.4, 52.5] },
+          {
+            type: 'LineString',
+            coordinates: [
+              [0, 0],
+              [1, 1],
+              [2, 0],
+            ],
+          },
+        ],
       });
     });
   }
@@ -70,7 +148,10 @@ describe('WKB → GeoJSON', () => {
     const inner = wkb(collection(7, [wkb(collection(4, [wkb(POINT, false)]), true)]), false);
     assert.deepEqual(wkbToGeoJson(wkb(collection(7, [inner, wkb(POINT)]))), {
       type: 'GeometryCollection',
-      geometries: [{ type: 'GeometryCollection', geometries: [{ type: 'MultiPoint', coordinates: [[13.4, 52.5]] }] }, { type: 'Point', coordinates: [13.4, 52.5] }],
+      geometries: [
+        { type: 'GeometryCollection', geometries: [{ type: 'MultiPoint', coordinates: [[13.4, 52.5]] }] },
+        { type: 'Point', coordinates: [13.4, 52.5] },
+      ],
     });
     // MariaDB's GEOMETRYCOLLECTION EMPTY (HEX after the SRID: 010700000000000000).
     const empty = wkbToGeoJson(Buffer.from('010700000000000000', 'hex'));
@@ -102,7 +183,17 @@ describe('GEOMETRY columns', () => {
   });
 
   it('define the Avro Geometry record once per schema and refer to it by name after', () => {
-    const table = deriveTableSchema('db', 't', [{ COLUMN_NAME: 'id', COLUMN_TYPE: 'int' }, { COLUMN_NAME: 'a', COLUMN_TYPE: 'point' }, { COLUMN_NAME: 'b', COLUMN_TYPE: 'polygon' }], [], [0]);
+    const table = deriveTableSchema(
+      'db',
+      't',
+      [
+        { COLUMN_NAME: 'id', COLUMN_TYPE: 'int' },
+        { COLUMN_NAME: 'a', COLUMN_TYPE: 'point' },
+        { COLUMN_NAME: 'b', COLUMN_TYPE: 'polygon' },
+      ],
+      [],
+      [0],
+    );
     const schema = envelopeSchema('p', table);
     const type = avroType(schema as never);
     const row = { id: 1, a: { wkb: wkb(POINT), srid: 4326 }, b: { wkb: wkb(POLYGON), srid: 0 } };
@@ -110,13 +201,23 @@ describe('GEOMETRY columns', () => {
     assert.ok(decoded.after.a.wkb.equals(wkb(POINT)));
     assert.equal(decoded.after.a.srid, 4326n);
     const sinkSchema = tableSchemaOfRow('db', 't', rowTypeOfEnvelope(type));
-    assert.deepEqual(sinkSchema.columns.map((c) => c.kind), ['int32', 'geometry', 'geometry'], 'the sink recognises the record');
+    assert.deepEqual(
+      sinkSchema.columns.map((c) => c.kind),
+      ['int32', 'geometry', 'geometry'],
+      'the sink recognises the record',
+    );
     assert.equal((propertiesOf(sinkSchema).a as { properties: { geojson: { type: string } } }).properties.geojson.type, 'geo_shape');
     assert.equal((propertiesOf(sinkSchema, false).a as { properties: { geojson: { enabled: boolean } } }).properties.geojson.enabled, false);
   });
 
   it('become {wkb, srid, geojson} in documents, with GeoJSON only where it is a shape on the globe', () => {
-    const table = deriveTableSchema('db', 't', ['g', 'h', 'i', 'j', 'k'].map((name) => ({ COLUMN_NAME: name, COLUMN_TYPE: 'geometry' })), [], []);
+    const table = deriveTableSchema(
+      'db',
+      't',
+      ['g', 'h', 'i', 'j', 'k'].map((name) => ({ COLUMN_NAME: name, COLUMN_TYPE: 'geometry' })),
+      [],
+      [],
+    );
     const doc = documentRow(table, {
       g: { wkb: wkb(POINT), srid: 4326 },
       h: { wkb: wkb(POINT).toString('base64'), srid: 3857 }, // a projected SRID: no GeoJSON
