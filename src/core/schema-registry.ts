@@ -1,6 +1,7 @@
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { Type } from 'avsc';
 import { CdcError, errorMessage } from './errors.ts';
 import { avroOptions } from './avro-types.ts';
 import { authError, certificateError, tlsOptions } from './tls.ts';
@@ -46,6 +47,7 @@ export class Registry {
   readonly #settings: RegistrySettings;
   readonly #ids = new Map<string, number>();
   readonly #levels = new Set<string>();
+  readonly #types = new Map<number, Promise<Type>>();
 
   readonly #agent: HttpAgent | HttpsAgent;
 
@@ -107,6 +109,25 @@ export class Registry {
       if ((error as { status?: number }).status === 404) return undefined;
       throw registryError(error, subject);
     }
+  }
+
+  /**
+   * The avsc type of schema `id`, fetched once per process (ids are immutable): with it, records
+   * are encoded and decoded synchronously (core/avro-wire.ts). A failed fetch is not cached.
+   */
+  avroType(id: number): Promise<Type> {
+    let type = this.#types.get(id);
+    if (!type) {
+      type = this.client.getSchema(id).then(
+        (schema) => schema as unknown as Type,
+        (error: unknown) => {
+          this.#types.delete(id);
+          throw registryError(error, `schema id ${id}`);
+        },
+      );
+      this.#types.set(id, type);
+    }
+    return type;
   }
 
   async encode(id: number, value: unknown): Promise<Buffer> {
