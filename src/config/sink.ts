@@ -55,6 +55,17 @@ export const sinkSpec = {
     "`index.gc_deletes` of indices the sink creates: how long a delete's version blocks an older replayed change from resurrecting the document.",
     { default: '1d' },
   ),
+  INDEX_SHARDS: envVar(
+    int(1, 1024).optional(),
+    "Primary shards of the indices the sink creates (unset: Elasticsearch's default, 1). An index template matching the index name that sets the shard count wins.",
+  ),
+  INDEX_REPLICAS: envVar(
+    text()
+      .regex(/^(\d+|\d+-(\d+|all))$/, 'must be a replica count (1) or a range for auto-expansion (0-1, 0-all)')
+      .default('0-1'),
+    'Replicas of the indices the sink creates: a count (`index.number_of_replicas`), or a range `min-max` (`index.auto_expand_replicas`). The default `0-1` keeps one replica where the cluster has a second data node and none on a single node, so such an index is green and counts one shard against `cluster.max_shards_per_node`. An index template matching the index name that sets replicas wins.',
+    { default: '0-1' },
+  ),
   KEYLESS_TABLES: envVar(
     z.enum(['row_hash', 'skip']).default('row_hash'),
     "Changes of tables without a key (no primary key, unique NOT NULL index or source KEY_COLUMNS): `row_hash` indexes each distinct row under a hash of its non-null columns (an update replaces the old row's document, a delete removes it; identical rows share one document), `skip` counts them in cdc_sink_skipped_total and indexes nothing.",

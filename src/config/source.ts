@@ -137,10 +137,25 @@ export const sourceSpec = {
     { default: '10000' },
   ),
   HEARTBEAT_QUERY: envVar(text().optional(), 'Statement run on the source at every heartbeat, to create binlog traffic on otherwise idle servers (e.g. an UPDATE of a heartbeat table).'),
-  RETENTION_WARN_SECONDS: envVar(int(0).default(3600), 'Warn when the oldest binlog on the server starts less than this many seconds before the stored position.', { default: '3600' }),
-  RETENTION_WARN_BYTES: envVar(int(0).default(64 * 1024 * 1024), 'Warn when fewer binlog bytes than this lie between the oldest binlog on the server and the stored position.', {
-    default: '67108864',
-  }),
+  RETENTION_WARN_SECONDS: envVar(
+    int(0).default(3600),
+    "Warn (once, until it clears) when the server's automatic binlog expiry by age (`binlog_expire_logs_seconds` / `expire_logs_days`) could purge the stored position within this many seconds. A server that never expires binlogs by itself gives no warning.",
+    { default: '3600' },
+  ),
+  RETENTION_WARN_BYTES: envVar(
+    int(0).default(64 * 1024 * 1024),
+    "Warn (once, until it clears) when the server's binlog size limit (`max_binlog_total_size`, MariaDB 11.4+) could purge the stored position after fewer than this many more binlog bytes.",
+    {
+      default: '67108864',
+    },
+  ),
+  RETENTION_CHECK_INTERVAL_MS: envVar(
+    int(1000, 86_400_000).default(60_000),
+    'How often the stored position is compared with the binlogs still on the server (headroom metrics, purge warnings, SOURCE_POSITION_PURGED).',
+    {
+      default: '60000',
+    },
+  ),
   KAFKA_COMPRESSION: envVar(
     z.enum(KAFKA_COMPRESSIONS).default('none'),
     "Codec of the record batches the source writes: `none`, `gzip`, `snappy`, `lz4` or `zstd` (zstd through Node's own zlib; all are pure JavaScript, and every codec is decoded by the sink whatever this says).",

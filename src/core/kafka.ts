@@ -49,7 +49,7 @@ process.on('warning', (warning) => {
 // is the Java-compatible default on purpose.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
-/** A kafkajs client whose logs go to pino (at warn and above: its info level is very chatty). */
+/** A kafkajs client whose logs go to pino as warnings (its info level is very chatty, and see below for its errors). */
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const log = logger.child({ component: 'kafkajs' });
   return new Kafka({
@@ -64,8 +64,10 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
       // Our transactional producer bounds its retries on purpose: a failed transaction is aborted and
       // the pipeline restarts from the stored position, so exactly-once holds regardless.
       if (message.startsWith('Limiting retries for the idempotent producer')) return log.debug(line, message);
-      if (entry.level <= logLevel.ERROR) log.error(line, message);
-      else log.warn(line, message);
+      // kafkajs logs at ERROR what it retries itself (a refused connection, a moved leader) and what
+      // it then hands to us; the service rides out the first and logs its own coded error for the
+      // second (at error only when it gives up). So its lines are warnings, coded as an outage.
+      log.warn({ ...line, code: 'KAFKA_UNAVAILABLE', kafkajsLevel: logLevel[entry.level] }, message);
     },
     retry: { initialRetryTime: 100, retries: 8 },
   });

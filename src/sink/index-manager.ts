@@ -14,6 +14,10 @@ import { propertiesOf } from './index-mapping.ts';
  */
 export interface IndexSettings {
   gcDeletes: string;
+  /** INDEX_SHARDS; undefined: Elasticsearch's default. */
+  shards?: number | undefined;
+  /** INDEX_REPLICAS: a count, or an auto-expand range such as `0-1`. */
+  replicas: string;
   /** DELETE_MODE=soft: a `__deleted` flag and an `<index>_current` alias without deleted rows. */
   softDeletes: boolean;
   /** INDEX_WRITE_ALIAS: the name is an alias over `<name>-000001`, the write index. */
@@ -90,14 +94,33 @@ export class IndexManager {
     this.#log.info({ index: name, fields: Object.keys(added) }, 'added fields to the index mapping');
   }
 
+  /**
+   * The settings the sink gives a new index: gc_deletes, shards and replicas, except those an index
+   * template matching the name sets itself (the operator's template wins; the sink only fills in).
+   */
+  async #indexSettings(index: string): Promise<{ settings: Record<string, unknown>; fromTemplate: string[] }> {
+    const { replicas, shards, gcDeletes } = this.#settings;
+    const ours: Record<string, unknown> = { gc_deletes: gcDeletes, ...(shards ? { number_of_shards: shards } : {}) };
+    if (/^\d+$/.test(replicas)) ours.number_of_replicas = Number(replicas);
+    else ours.auto_expand_replicas = replicas;
+    const simulated = await this.#client.indices.simulateIndexTemplate({ name: index });
+    const template = ((simulated.template?.settings as { index?: Record<string, unknown> } | undefined)?.index ?? {}) as Record<string, unknown>;
+    // Replicas are one concern whichever of the two settings the template uses.
+    const templateSets = (key: string) => key in template || (key.endsWith('replicas') && ('number_of_replicas' in template || 'auto_expand_replicas' in template));
+    const fromTemplate = Object.keys(ours).filter(templateSets);
+    for (const key of fromTemplate) delete ours[key];
+    return { settings: ours, fromTemplate };
+  }
+
   async #create(name: string, properties: Record<string, unknown>): Promise<void> {
     const index = this.#settings.writeAlias ? `${name}-000001` : name;
     const aliases: Record<string, unknown> = {};
     if (this.#settings.writeAlias) aliases[name] = { is_write_index: true };
     if (this.#settings.softDeletes) aliases[`${name}_current`] = { filter: { term: { __deleted: false } } };
     try {
-      await this.#client.indices.create({ index, settings: { index: { gc_deletes: this.#settings.gcDeletes } }, mappings: { properties } as never, aliases: aliases as never });
-      this.#log.info({ index, gcDeletes: this.#settings.gcDeletes, aliases: Object.keys(aliases) }, 'created index');
+      const { settings, fromTemplate } = await this.#indexSettings(index);
+      await this.#client.indices.create({ index, settings: { index: settings }, mappings: { properties } as never, aliases: aliases as never });
+      this.#log.info({ index, settings, aliases: Object.keys(aliases), ...(fromTemplate.length > 0 ? { keptFromTemplate: fromTemplate } : {}) }, 'created index');
     } catch (error) {
       // Another sink instance may have created it first; then only the mapping update applies.
       if (!(error instanceof errors.ResponseError && /resource_already_exists/.test(JSON.stringify(error.body ?? '')))) throw error;

@@ -74,6 +74,8 @@ export class SinkService implements Probe {
       this.#es,
       {
         gcDeletes: config.INDEX_GC_DELETES,
+        shards: config.INDEX_SHARDS,
+        replicas: config.INDEX_REPLICAS,
         softDeletes: config.DELETE_MODE === 'soft',
         writeAlias: config.INDEX_WRITE_ALIAS,
         extraProperties: metadataMappings(config.DOCUMENT_METADATA ?? [], config.DOCUMENT_METADATA_PREFIX),

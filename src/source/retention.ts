@@ -14,6 +14,56 @@ export interface RetentionReport {
   headroomSeconds: number;
   /** The server's retention setting, when it has one (0: binlogs are never purged automatically). */
   retentionSeconds: number;
+  /** The server's limit on the binlogs' total size (MariaDB 11.4+ `max_binlog_total_size`; 0: none). */
+  retentionBytes: number;
+  /** Binlog bytes from the stored position to the end of the newest binlog: what a size limit counts against it. */
+  bytesAfterPosition: number;
+}
+
+/** How close automatic expiry can bring a purge to the stored position, against the warning thresholds. */
+export interface PurgeRiskInput {
+  retentionSeconds: number;
+  retentionBytes: number;
+  bytesAfterPosition: number;
+  /** Commit time of the last change the stored position covers (or of its last idle commit). */
+  positionTimeMs: number;
+}
+
+/**
+ * Why the server may purge the stored position soon, or undefined when it cannot: only automatic
+ * expiry by age (`binlog_expire_logs_seconds`, `expire_logs_days`) or by total size can reach a
+ * position on its own. With neither set the server never purges by itself; a manual PURGE still can,
+ * and the start-up and periodic checks catch that as SOURCE_POSITION_PURGED.
+ */
+export function purgeRisk(input: PurgeRiskInput, nowMs: number, warn: { seconds: number; bytes: number }): string | undefined {
+  const reasons: string[] = [];
+  if (input.retentionSeconds > 0) {
+    // The position's file expires no earlier than retention after the position's own time.
+    const inSeconds = Math.round(input.positionTimeMs / 1000 + input.retentionSeconds - nowMs / 1000);
+    if (inSeconds < warn.seconds) reasons.push(`binlog expiry after ${input.retentionSeconds} s can purge it in about ${Math.max(0, inSeconds)} s (RETENTION_WARN_SECONDS=${warn.seconds})`);
+  }
+  if (input.retentionBytes > 0) {
+    const inBytes = input.retentionBytes - input.bytesAfterPosition;
+    if (inBytes < warn.bytes) reasons.push(`the binlog size limit of ${input.retentionBytes} bytes can purge it after about ${Math.max(0, inBytes)} more bytes (RETENTION_WARN_BYTES=${warn.bytes})`);
+  }
+  return reasons.length > 0 ? reasons.join('; ') : undefined;
+}
+
+/**
+ * Remembers whether the position is at risk, so the source logs a change of that condition once
+ * (raised, then cleared) instead of once per check.
+ */
+export class PurgeRiskAlarm {
+  #risk: string | undefined;
+
+  /** 'raised' when the position became at risk, 'cleared' when it no longer is; undefined when nothing changed. */
+  update(risk: string | undefined): 'raised' | 'cleared' | undefined {
+    const was = this.#risk !== undefined;
+    this.#risk = risk;
+    if (risk !== undefined && !was) return 'raised';
+    if (risk === undefined && was) return 'cleared';
+    return undefined;
+  }
 }
 
 interface BinaryLog {
@@ -29,7 +79,7 @@ interface BinaryLog {
 export async function checkRetention(conn: mysql.Connection, position: SourcePosition, timing: { positionTimeMs: number; startTimeOf: (file: string) => Promise<number> }): Promise<RetentionReport> {
   const logs = await binaryLogs(conn);
   const oldest = logs[0]!;
-  const retentionSeconds = await retentionSetting(conn);
+  const { retentionSeconds, retentionBytes } = await retentionSettings(conn);
   const purged = (what: string) =>
     new CdcError('SOURCE_POSITION_PURGED', `The stored source position ${position.toString()} is no longer on the server: ${what}. The oldest binlog is ${oldest.name}.`, {
       hint: 'Changes between the stored position and the oldest binlog are lost to this source. Re-snapshot the captured tables (or reset the position with `cdc offsets reset` if you accept the gap), and raise binlog retention (binlog_expire_logs_seconds / expire_logs_days) above the longest time the source can be stopped.',
@@ -42,12 +92,16 @@ export async function checkRetention(conn: mysql.Connection, position: SourcePos
     if (missing.length > 0) throw purged(`the transactions after ${missing.join(', ')} are only in purged binlogs`);
   }
   let headroomBytes = 0;
+  let totalBytes = 0;
+  let reached = false;
   for (const log of logs) {
-    if (log.name === position.file) break;
-    headroomBytes += log.size;
+    reached ||= log.name === position.file;
+    if (!reached) headroomBytes += log.size;
+    totalBytes += log.size;
   }
+  headroomBytes += position.pos;
   const headroomSeconds = Math.max(0, Math.round((timing.positionTimeMs - (await timing.startTimeOf(oldest.name))) / 1000));
-  return { oldestFile: oldest.name, headroomBytes: headroomBytes + position.pos, headroomSeconds, retentionSeconds };
+  return { oldestFile: oldest.name, headroomBytes, headroomSeconds, retentionSeconds, retentionBytes, bytesAfterPosition: Math.max(0, totalBytes - headroomBytes) };
 }
 
 async function binaryLogs(conn: mysql.Connection): Promise<BinaryLog[]> {
@@ -62,15 +116,19 @@ export async function oldestBinlogFile(conn: mysql.Connection): Promise<string> 
   return (await binaryLogs(conn))[0]!.name;
 }
 
-async function retentionSetting(conn: mysql.Connection): Promise<number> {
-  const [rows] = await conn.query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days')");
-  let seconds = 0;
+/** Automatic expiry by age and by total size; a variable the server does not have counts as 0 (none). */
+async function retentionSettings(conn: mysql.Connection): Promise<{ retentionSeconds: number; retentionBytes: number }> {
+  const [rows] = await conn.query("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('binlog_expire_logs_seconds', 'expire_logs_days', 'max_binlog_total_size', 'binlog_space_limit')");
+  let retentionSeconds = 0;
+  let retentionBytes = 0;
   for (const row of rows as Array<{ Variable_name: string; Value: string }>) {
     const value = Number(row.Value);
-    if (row.Variable_name === 'binlog_expire_logs_seconds' && value > 0) seconds = value;
-    if (row.Variable_name === 'expire_logs_days' && value > 0 && seconds === 0) seconds = value * 86_400;
+    if (!(value > 0)) continue;
+    if (row.Variable_name === 'binlog_expire_logs_seconds') retentionSeconds = value;
+    if (row.Variable_name === 'expire_logs_days' && retentionSeconds === 0) retentionSeconds = value * 86_400;
+    if (row.Variable_name === 'max_binlog_total_size' || row.Variable_name === 'binlog_space_limit') retentionBytes = value;
   }
-  return seconds;
+  return { retentionSeconds, retentionBytes };
 }
 
 /**

@@ -20,7 +20,7 @@ import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
-import { checkRetention, oldestBinlogFile, type RetentionReport } from './retention.ts';
+import { checkRetention, oldestBinlogFile, PurgeRiskAlarm, purgeRisk, type RetentionReport } from './retention.ts';
 import { IncrementalSnapshot } from './incremental-snapshot.ts';
 import { capturedTables } from './table-reader.ts';
 import { schemaRules, type SchemaRules } from './table-schema.ts';
@@ -39,8 +39,6 @@ import type { ChangeEvent } from '../core/change-event.ts';
 
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
 const IDLE_POSITION_COMMIT_MS = 10_000;
-/** How often the stored position is compared with the oldest binlog on the server. */
-const RETENTION_CHECK_MS = 60_000;
 
 /**
  * The source: binlog → ChangeEvents → Avro → one Kafka transaction per group of binlog
@@ -62,6 +60,8 @@ export class SourceService implements Probe {
   #lastCommitAt = 0;
   #retention: RetentionReport | undefined;
   #retentionCheckedAt = 0;
+  /** Kept across pipeline restarts: a restart must not repeat a warning already given. */
+  readonly #purgeAlarm = new PurgeRiskAlarm();
   /** Commit time of the last change the stored position covers (now, when idle commits moved it). */
   #positionTime = 0;
   readonly #binlogStarts = new Map<string, number>();
@@ -291,7 +291,7 @@ export class SourceService implements Probe {
       if (queue.length > 0 && config.TXN_LINGER_MS > 0) await sleep(config.TXN_LINGER_MS);
       const batch = queue.take(config.TXN_MAX_EVENTS, config.TXN_MAX_BYTES);
       this.metrics.queueBytes.set(queue.bytes);
-      if (this.#committed && Date.now() - this.#retentionCheckedAt > RETENTION_CHECK_MS) {
+      if (this.#committed && Date.now() - this.#retentionCheckedAt > config.RETENTION_CHECK_INTERVAL_MS) {
         this.#retentionCheckedAt = Date.now();
         await this.#checkRetention(connection, this.#committed);
       }
@@ -421,9 +421,11 @@ export class SourceService implements Probe {
       this.metrics.headroomBytes.set(report.headroomBytes);
       this.metrics.headroomSeconds.set(report.headroomSeconds);
       this.metrics.retentionSeconds.set(report.retentionSeconds);
-      if (report.headroomBytes < this.#config.RETENTION_WARN_BYTES || report.headroomSeconds < this.#config.RETENTION_WARN_SECONDS) {
-        this.#log.warn({ ...report, position: position.toJSON() }, 'the stored position is close to the oldest binlog on the server: raise binlog retention or the source may lose its position');
-      }
+      const risk = purgeRisk({ ...report, positionTimeMs: this.#positionTime || Date.now() }, Date.now(), { seconds: this.#config.RETENTION_WARN_SECONDS, bytes: this.#config.RETENTION_WARN_BYTES });
+      const change = this.#purgeAlarm.update(risk);
+      if (change === 'raised')
+        this.#log.warn({ ...report, position: position.toJSON(), risk }, 'automatic binlog expiry can purge the stored position soon: raise binlog retention, or the source may lose its position');
+      if (change === 'cleared') this.#log.info({ ...report, position: position.toJSON() }, 'the stored position is no longer close to automatic binlog expiry');
     });
   }
 

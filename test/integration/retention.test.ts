@@ -74,6 +74,39 @@ describe('a stored position purged from the server', () => {
     assert.equal((await readTopic(pipeline.topicOf('t'))).length, 1, 'nothing was skipped into the topic');
   });
 
+  it('warns once when automatic expiry can reach the position, and never while the server keeps binlogs forever', async () => {
+    const [setting] = await rows(conn, 'SELECT @@GLOBAL.binlog_expire_logs_seconds AS s');
+    assert.equal(Number(setting!.s), 0, 'the stack keeps binlogs forever');
+    const warned = (l: Record<string, unknown>) => /can purge the stored position/.test(String(l.msg));
+    const source = startService(
+      'source',
+      pipeline.sourceEnv({
+        SOURCE_ID: uniqueName('cdc_warn'),
+        START_POSITION: 'latest',
+        SNAPSHOT_MODE: 'never',
+        RETENTION_CHECK_INTERVAL_MS: '1000',
+        RETENTION_WARN_SECONDS: '1000000',
+        HEARTBEAT_INTERVAL_MS: '1000',
+      }),
+    );
+    try {
+      // Several checks with binlogs never expired: not one warning, however small the headroom.
+      await new Promise((r) => setTimeout(r, 4_000));
+      assert.equal(source.lines.filter(warned).length, 0, 'no warning while binlogs are never purged automatically');
+      // A day of expiry is within the (huge) warning bound: one warning, however many checks follow.
+      await conn.query('SET GLOBAL binlog_expire_logs_seconds = 86400');
+      await waitFor('the warning', () => source.lines.some(warned), 30_000, 200);
+      await new Promise((r) => setTimeout(r, 4_000));
+      assert.equal(source.lines.filter(warned).length, 1, 'warned once, not once per check');
+      await conn.query('SET GLOBAL binlog_expire_logs_seconds = 0');
+      await waitFor('the all-clear', () => source.lines.some((l) => /no longer close to automatic binlog expiry/.test(String(l.msg))), 30_000, 200);
+      assert.equal(source.lines.filter(warned).length, 1);
+    } finally {
+      await conn.query('SET GLOBAL binlog_expire_logs_seconds = 0');
+      await source.stop('SIGTERM');
+    }
+  });
+
   it('with ON_POSITION_LOST=resnapshot streams from the end and re-snapshots every captured table incrementally', async () => {
     const { MYSQL_USER } = stackEnv();
     await conn.query('CREATE TABLE cdc_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT)');
