@@ -158,7 +158,7 @@ describe('the image: build, run hardened, carry data', () => {
     for (const [service, name] of Object.entries(containers)) {
       const spec = service === 'source' ? sourceSpec : sinkSpec;
       const config = await inspect(name);
-      assert.equal(config.State.Running, true, `${name} is running`);
+      if (!config.State.Running) assert.fail(`${name} is not running (exit ${config.State.ExitCode}); its last lines:\n${(await podman('logs', '--tail', '5', name).catch(() => '')).slice(-2000)}`);
       assert.equal(config.Config.User, '10001:10001', `${name}: the image's user`);
       assert.equal(config.HostConfig.ReadonlyRootfs, true, `${name}: read-only root`);
       const status = await podman('exec', name, 'cat', '/proc/1/status');
