@@ -2,7 +2,7 @@
 NODE := ./node_modules/.bin/node
 STACK := bash scripts/stack
 
-.PHONY: install build typecheck lint format stack-up stack-down stack-status up down test test-unit test-integration bench config-reference
+.PHONY: install build image typecheck lint format stack-up stack-down stack-status up down test test-unit test-integration bench config-reference
 
 install: node_modules/.installed
 
@@ -12,6 +12,10 @@ node_modules/.installed: package.json package-lock.json
 
 build: install
 	npm run build
+
+## image: docker/Dockerfile built with Podman (installs Podman from Debian if missing; caches a stand-in base)
+image: install
+	bash scripts/image
 
 typecheck: install
 	npm run typecheck
