@@ -4,7 +4,8 @@ import { bigIntToBytes, bytesToBigInt, daysOf, formatDays, formatMicros, formatT
 
 /**
  * Kafka Connect's schema of one value, as its JsonConverter writes it (`schemas.enable=true`):
- * `type` is a Connect type (int8…int64, float32/64, boolean, string, bytes, struct), `name`,
+ * `type` is a Connect type as JsonConverter spells it (int8…int64, float, double, boolean,
+ * string, bytes, struct), `name`,
  * `version` and `parameters` make it a logical or semantic type. The names are the ones
  * Debezium's MySQL/MariaDB connectors use with their default settings
  * (`time.precision.mode=adaptive_time_microseconds`, `decimal.handling.mode=precise`,
@@ -65,9 +66,11 @@ export function connectTypeOf(column: ColumnDef): ConnectType {
     case 'decimal':
       return semantic('bytes', CONNECT_DECIMAL, { scale: String(column.scale ?? 0), 'connect.decimal.precision': String(column.precision ?? 65) });
     case 'float32':
+      return { type: 'float' };
     case 'float64':
+      return { type: 'double' };
     case 'boolean':
-      return { type: column.kind };
+      return { type: 'boolean' };
     case 'string':
       if (column.symbols && base === 'enum') return semantic('string', ENUM, { allowed: column.symbols.join(',') });
       if (column.symbols && base === 'set') return semantic('string', ENUM_SET, { allowed: column.symbols.join(',') });
@@ -189,8 +192,10 @@ export function columnKindOf(schema: ConnectSchema): ColumnKind {
       return 'int32';
     case 'int64':
       return 'int64';
-    case 'float32':
-    case 'float64':
+    case 'float':
+      return 'float32';
+    case 'double':
+      return 'float64';
     case 'boolean':
     case 'bytes':
       return schema.type;

@@ -82,7 +82,7 @@ function envelopeOf(namespace: string, row: ConnectSchema): ConnectSchema {
   return { type: 'struct', fields, optional: false, name: `${namespace}.Envelope`, version: 1 };
 }
 
-const PRIMITIVES: Record<string, string> = { string: 'string', long: 'int64', int: 'int32', boolean: 'boolean', double: 'float64', float: 'float32', bytes: 'bytes' };
+const PRIMITIVES: Record<string, string> = { string: 'string', long: 'int64', int: 'int32', boolean: 'boolean', double: 'double', float: 'float', bytes: 'bytes' };
 
 /** The Connect schema of one of the fixed Avro schemas (source block, transaction block): primitives, nullable unions and records. */
 function connectOfAvro(type: unknown, namespace: string): ConnectSchema {
