@@ -13,9 +13,9 @@ const run = promisify(execFile);
  * Kafka Connect 4.1.1 standalone with Debezium's JDBC sink (and Apicurio's Avro converter), as
  * scripts/connect installs them; PostgreSQL on 127.0.0.1:5432 (trust authentication).
  */
-export function installConnect(): string {
+export function installConnect(withSource = false): string {
   execFileSync('bash', [`${repoRoot}scripts/connect`, 'ensure-postgres'], { stdio: 'inherit' });
-  return execFileSync('bash', [`${repoRoot}scripts/connect`, 'install'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 })
+  return execFileSync('bash', [`${repoRoot}scripts/connect`, 'install', ...(withSource ? ['--with-source'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 })
     .trim()
     .split('\n')
     .at(-1)!;
@@ -64,6 +64,28 @@ async function freePort(): Promise<number> {
 
 export type ConnectConverter = 'json' | 'avro';
 
+/**
+ * Debezium's JDBC sink writing one topic into one PostgreSQL table: upserts by the record key,
+ * deletes from delete events (their tombstones are skipped), new columns added as they appear.
+ */
+export function jdbcSinkConnector(name: string, topic: string, pgDatabase: string, table: string): Record<string, string> {
+  return {
+    name,
+    'connector.class': 'io.debezium.connector.jdbc.JdbcSinkConnector',
+    'tasks.max': '1',
+    topics: topic,
+    'connection.url': `jdbc:postgresql://${POSTGRES.host}:${POSTGRES.port}/${pgDatabase}`,
+    'connection.username': POSTGRES.user,
+    'connection.password': POSTGRES.user, // trust authentication: any password
+    'insert.mode': 'upsert',
+    'primary.key.mode': 'record_key',
+    'delete.enabled': 'true',
+    'schema.evolution': 'basic',
+    'collection.name.format': table,
+    'use.time.zone': 'UTC',
+  };
+}
+
 /** Worker settings of each converter, for keys and values alike. */
 export function converterSettings(converter: ConnectConverter): Record<string, string> {
   if (converter === 'json') return { converter: 'org.apache.kafka.connect.json.JsonConverter', 'converter.schemas.enable': 'true' };
@@ -88,14 +110,14 @@ export interface ConnectWorker {
 }
 
 /** Starts a standalone worker with one connector; it consumes read_committed, as our topics are transactional. */
-export async function startConnect(home: string, converter: ConnectConverter, connector: Record<string, string>): Promise<ConnectWorker> {
+export async function startConnect(home: string, converter: ConnectConverter, connector: Record<string, string>, pluginDirs = ['plugins']): Promise<ConnectWorker> {
   const dir = mkdtempSync(join(tmpdir(), 'cdc-connect-'));
   const port = await freePort();
   const worker: Record<string, string> = {
     'bootstrap.servers': stackEnv().KAFKA_BROKERS,
     'offset.storage.file.filename': join(dir, 'offsets'),
     'offset.flush.interval.ms': '1000',
-    'plugin.path': join(home, 'plugins'),
+    'plugin.path': pluginDirs.map((d) => join(home, d)).join(','),
     listeners: `http://127.0.0.1:${port}`,
     'consumer.isolation.level': 'read_committed',
     'consumer.auto.offset.reset': 'earliest',

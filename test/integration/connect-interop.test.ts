@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
-import { type ConnectConverter, type ConnectWorker, freshPgDatabase, installConnect, pgRows, startConnect } from '../helpers/connect.ts';
+import { type ConnectConverter, type ConnectWorker, freshPgDatabase, installConnect, jdbcSinkConnector, pgRows, startConnect } from '../helpers/connect.ts';
 import { testKafka } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
@@ -73,13 +73,15 @@ const SCHEMA_CHANGE = `ALTER TABLE items ADD COLUMN note VARCHAR(40) NULL;
  * Each column on both sides as comparable text: MariaDB's own rendering against PostgreSQL's
  * (both with UTC sessions), normalised where the two render one value differently.
  */
-const COLUMNS: Record<string, { mysql: string; pg: string; normalise?: (v: string) => string }> = {
-  id: { mysql: 'CAST(id AS CHAR)', pg: 'id::text' },
-  ti: { mysql: 'CAST(ti AS CHAR)', pg: 'ti::text' },
-  su: { mysql: 'CAST(su AS CHAR)', pg: 'su::text' },
-  iu: { mysql: 'CAST(iu AS CHAR)', pg: 'iu::text' },
-  bu: { mysql: 'CAST(bu AS CHAR)', pg: 'bu::text' },
-  d: { mysql: 'CAST(d AS CHAR)', pg: 'd::text' },
+type Column = { mysql: string; pg: string; normalise?: (v: string) => string };
+const asText = (name: string): Column => ({ mysql: `CAST(${name} AS CHAR)`, pg: `${name}::text` });
+const COLUMNS: Record<string, Column> = {
+  id: asText('id'),
+  ti: asText('ti'),
+  su: asText('su'),
+  iu: asText('iu'),
+  bu: asText('bu'),
+  d: asText('d'),
   f: { mysql: 'CAST(f AS CHAR)', pg: 'f::text', normalise: (v) => String(Number(v)) },
   dbl: { mysql: 'CAST(dbl AS CHAR)', pg: 'dbl::text', normalise: (v) => String(Number(v)) },
   b1: { mysql: 'CAST(b1 + 0 AS CHAR)', pg: 'b1::int::text' },
@@ -87,11 +89,11 @@ const COLUMNS: Record<string, { mysql: string; pg: string; normalise?: (v: strin
   e: { mysql: 'e', pg: 'e::text' },
   st: { mysql: 'st', pg: 'st::text' },
   bin: { mysql: 'LOWER(HEX(bin))', pg: "encode(bin, 'hex')" },
-  dt: { mysql: 'CAST(dt AS CHAR)', pg: 'dt::text' },
+  dt: asText('dt'),
   tm: { mysql: "TIME_FORMAT(tm, '%H:%i:%s.%f')", pg: "to_char(tm, 'HH24:MI:SS.US')" },
   dtm: { mysql: "DATE_FORMAT(dtm, '%Y-%m-%d %H:%i:%s.%f')", pg: "to_char(dtm, 'YYYY-MM-DD HH24:MI:SS.US')" },
   ts: { mysql: "DATE_FORMAT(ts, '%Y-%m-%d %H:%i:%s.%f')", pg: "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')" },
-  y: { mysql: 'CAST(y AS CHAR)', pg: 'y::text' },
+  y: asText('y'),
   j: { mysql: 'j', pg: 'j::text', normalise: (v) => JSON.stringify(JSON.parse(v)) },
 };
 
@@ -170,21 +172,7 @@ for (const converter of ['json', 'avro'] satisfies ConnectConverter[]) {
       await conn.query(INSERTS);
       // The topic exists once the source wrote the first change (the stack's Kafka creates no topics by itself).
       await waitFor('the source to create the topic', async () => (await topics()).includes(pipeline.topicOf('items')) || undefined, 60_000);
-      worker = await startConnect(home, converter, {
-        name: connector,
-        'connector.class': 'io.debezium.connector.jdbc.JdbcSinkConnector',
-        'tasks.max': '1',
-        topics: pipeline.topicOf('items'),
-        'connection.url': `jdbc:postgresql://127.0.0.1:5432/${pgDatabase}`,
-        'connection.username': 'postgres',
-        'connection.password': 'postgres',
-        'insert.mode': 'upsert',
-        'primary.key.mode': 'record_key',
-        'delete.enabled': 'true',
-        'schema.evolution': 'basic',
-        'collection.name.format': 'items',
-        'use.time.zone': 'UTC',
-      });
+      worker = await startConnect(home, converter, jdbcSinkConnector(connector, pipeline.topicOf('items'), pgDatabase, 'items'));
       await assertSameRows(conn, pgDatabase, 'items', columns, worker, connector, 'after the inserts');
       await conn.query(CHANGES);
       await assertSameRows(conn, pgDatabase, 'items', columns, worker, connector, 'after updates and deletes');
