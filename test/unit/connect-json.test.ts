@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { KafkaMessage } from 'kafkajs';
 import { describe, it } from 'node:test';
 import { JsonText } from '../../src/core/avro-types.ts';
 import { type ColumnDef, schemaFingerprint, type TableSchema } from '../../src/core/change-event.ts';
@@ -6,6 +7,7 @@ import { JsonChangeReader } from '../../src/core/connect-json-reader.ts';
 import type { ConnectSchema } from '../../src/core/connect-types.ts';
 import { isJsonRecord, jsonRecord } from '../../src/core/json-record.ts';
 import { envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
+import { ChangeDecoder } from '../../src/sink/change-decoder.ts';
 import { columnDef } from '../../src/source/column-types.ts';
 import { ConnectJsonTable } from '../../src/source/connect-schema.ts';
 
@@ -160,6 +162,20 @@ describe('VALUE_CONVERTER=json: Kafka Connect JsonConverter records', () => {
     const flat = new ConnectJsonTable('cdc', items, true);
     assert.equal(flat.valueSchema.name, 'cdc.shop.items.Value');
     assert.deepEqual(new JsonChangeReader().value(flat.value(ROW)).payload, { ...ROW, j: new JsonText(ROW.j) });
+  });
+
+  it('the sink decodes them into a change with canonical rows and the column kinds of the source', async () => {
+    const source = { db: 'shop', table: 'items', file: 'bin.000001', pos: 4, row: 0, ts_ms: 1, gtid: null, snapshot: 'false', server_id: 7 };
+    const message = { key: connect.key({ id: 5n }), value: connect.value({ before: null, after: ROW, source, op: 'c', ts_ms: 1 }) };
+    const change = await new ChangeDecoder(undefined).decode(message as unknown as KafkaMessage);
+    assert.equal(change?.op, 'c');
+    assert.deepEqual(change?.key, { id: 5n });
+    assert.deepEqual(change?.after, { ...ROW, j: new JsonText(ROW.j) });
+    assert.equal(change?.position.file, 'bin.000001');
+    assert.deepEqual(
+      change?.schema.columns.map((c) => c.kind),
+      COLUMNS.map((c) => c.kind),
+    );
   });
 
   it('still reads records written before the Connect format (the Avro schema in "schema")', () => {
