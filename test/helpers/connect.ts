@@ -1,7 +1,6 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot, stackEnv } from './stack.ts';
@@ -111,7 +110,8 @@ export interface ConnectWorker {
 
 /** Starts a standalone worker with one connector; it consumes read_committed, as our topics are transactional. */
 export async function startConnect(home: string, converter: ConnectConverter, connector: Record<string, string>, pluginDirs = ['plugins']): Promise<ConnectWorker> {
-  const dir = mkdtempSync(join(tmpdir(), 'cdc-connect-'));
+  // Beside the stack's own data (removed with it), not in /tmp: the worker's log stays there for a failed run.
+  const dir = mkdtempSync(join(stackEnv().CDC_STACK_DIR, 'connect-'));
   const port = await freePort();
   const worker: Record<string, string> = {
     'bootstrap.servers': stackEnv().KAFKA_BROKERS,
