@@ -112,7 +112,7 @@ export const sourceSpec = {
   ),
   VALUE_CONVERTER: envVar(
     z.enum(['avro', 'json']).default('avro'),
-    '`avro`: Confluent-framed Avro, schemas registered in SCHEMA_REGISTRY_URL. `json`: self-describing JSON `{"schema": <Avro schema>, "payload": <record>}` (Kafka Connect JsonConverter shape, no registry needed by consumers). The sink reads either.',
+    '`avro`: Confluent-framed Avro, schemas registered in SCHEMA_REGISTRY_URL (with Kafka Connect\'s `connect.*` annotations). `json`: Kafka Connect\'s JsonConverter format (`schemas.enable=true`: `{"schema": <Connect schema>, "payload": <record>}` with Debezium\'s type names), no registry needed by consumers. The sink reads either (see docs/debezium.md).',
     { default: 'avro' },
   ),
   SCHEMA_RETRY_INTERVAL_MS: envVar(

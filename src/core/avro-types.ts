@@ -65,10 +65,7 @@ class DecimalType extends avro.types.LogicalType {
 
 class DateType extends avro.types.LogicalType {
   protected override _fromValue(days: number): string {
-    return new Date(days * MS_PER_DAY)
-      .toISOString()
-      .slice(0, 10)
-      .replace(/^\+0*(\d{4})/, '$1');
+    return formatDays(days);
   }
   protected override _toValue(value: string): number {
     return daysOf(value);
@@ -77,19 +74,10 @@ class DateType extends avro.types.LogicalType {
 
 class TimeMicrosType extends avro.types.LogicalType {
   protected override _fromValue(micros: bigint): string {
-    const negative = micros < 0n;
-    const abs = negative ? -micros : micros;
-    const seconds = abs / 1_000_000n;
-    const hours = seconds / 3600n;
-    const clock = `${pad(hours, 2)}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}.${pad(abs % 1_000_000n, 6)}`;
-    return negative ? `-${clock}` : clock;
+    return formatTimeMicros(micros);
   }
   protected override _toValue(value: string): bigint {
-    const match = /^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(value);
-    if (!match) throw new Error(`invalid TIME value ${JSON.stringify(value)}`);
-    const [, sign, h, m, s, frac = ''] = match;
-    const micros = ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
-    return sign ? -micros : micros;
+    return parseTimeMicros(value);
   }
 }
 
@@ -154,7 +142,33 @@ export function avroType(schema: avro.Schema): avro.Type {
   return avro.Type.forSchema(schema, { ...avroOptions, registry: {} } as Partial<avro.ForSchemaOptions>);
 }
 
-// ---- helpers -------------------------------------------------------------------------------
+// ---- conversions between canonical values and their numeric forms (also core/connect-*.ts) ---
+
+/** Days since 1970-01-01 → `YYYY-MM-DD`. */
+export function formatDays(days: number): string {
+  return new Date(days * MS_PER_DAY)
+    .toISOString()
+    .slice(0, 10)
+    .replace(/^\+0*(\d{4})/, '$1');
+}
+
+/** Microseconds (negative, or beyond a day, as TIME allows) → `[-]HH:MM:SS.ffffff`. */
+export function formatTimeMicros(micros: bigint): string {
+  const negative = micros < 0n;
+  const abs = negative ? -micros : micros;
+  const seconds = abs / 1_000_000n;
+  const hours = seconds / 3600n;
+  const clock = `${pad(hours, 2)}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}.${pad(abs % 1_000_000n, 6)}`;
+  return negative ? `-${clock}` : clock;
+}
+
+export function parseTimeMicros(value: string): bigint {
+  const match = /^(-)?(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(value);
+  if (!match) throw new Error(`invalid TIME value ${JSON.stringify(value)}`);
+  const [, sign, h, m, s, frac = ''] = match;
+  const micros = ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
+  return sign ? -micros : micros;
+}
 
 function pad(n: bigint | number, width: number): string {
   return n.toString().padStart(width, '0');
@@ -164,7 +178,7 @@ function pad(n: bigint | number, width: number): string {
 const daysCache = new Map<string, number>();
 
 /** `YYYY-MM-DD` → days since 1970-01-01 (proleptic Gregorian, years 0–9999). */
-function daysOf(date: string): number {
+export function daysOf(date: string): number {
   let days = daysCache.get(date);
   if (days !== undefined) return days;
   const match = /^(\d{4})-(\d\d)-(\d\d)$/.exec(date);
@@ -177,7 +191,7 @@ function daysOf(date: string): number {
   return days;
 }
 
-function parseMicros(value: string): bigint {
+export function parseMicros(value: string): bigint {
   const match = /^(\d{4}-\d\d-\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(value);
   if (!match) throw new Error(`invalid datetime ${JSON.stringify(value)}`);
   const [, date, h, m, s, frac = ''] = match;
@@ -185,7 +199,7 @@ function parseMicros(value: string): bigint {
   return days * MICROS_PER_DAY + ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
 }
 
-function formatMicros(micros: bigint): string {
+export function formatMicros(micros: bigint): string {
   let days = micros / MICROS_PER_DAY;
   let rest = micros % MICROS_PER_DAY;
   if (rest < 0n) {
@@ -215,7 +229,7 @@ export function formatUnscaled(unscaled: bigint, scale: number): string {
 }
 
 /** Big-endian two's complement, as few bytes as the value needs (Avro decimal). */
-function bigIntToBytes(value: bigint): Buffer {
+export function bigIntToBytes(value: bigint): Buffer {
   let hex = (value < 0n ? -value : value).toString(16);
   if (hex.length % 2) hex = `0${hex}`;
   let bytes = Buffer.from(hex, 'hex');
@@ -228,7 +242,7 @@ function bigIntToBytes(value: bigint): Buffer {
   return bytes;
 }
 
-function bytesToBigInt(buf: Buffer): bigint {
+export function bytesToBigInt(buf: Buffer): bigint {
   if (buf.length === 0) return 0n;
   const unsigned = BigInt(`0x${buf.toString('hex')}`);
   return buf[0]! & 0x80 ? unsigned - (1n << BigInt(buf.length * 8)) : unsigned;

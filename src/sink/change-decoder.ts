@@ -1,9 +1,10 @@
 import type { KafkaMessage } from 'kafkajs';
 import type { Type } from 'avsc';
 import { avroType } from '../core/avro-types.ts';
-import type { TableSchema } from '../core/change-event.ts';
+import { schemaFingerprint, type TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { isJsonRecord, parseJsonRecord } from '../core/json-record.ts';
+import { JsonChangeReader, type JsonChangeRecord } from '../core/connect-json-reader.ts';
+import { isJsonRecord } from '../core/json-record.ts';
 import { SourcePosition } from '../core/position.ts';
 import { registrySecurityError, type Registry } from '../core/schema-registry.ts';
 import { rowTypeOfEnvelope, tableSchemaOfRow } from './index-mapping.ts';
@@ -41,6 +42,7 @@ export class ChangeDecoder {
   readonly #registry: Registry | undefined;
   /** Per value schema (registry id, or JSON schema text) and table: one schema object, so per-schema caches downstream keep hitting. */
   readonly #schemas = new Map<string, TableSchema>();
+  readonly #json = new JsonChangeReader();
 
   /** Without a registry (no SCHEMA_REGISTRY_URL) only self-describing JSON records decode. */
   constructor(registry: Registry | undefined) {
@@ -63,29 +65,34 @@ export class ChangeDecoder {
     const valueSchemaId = schemaIdOf(value);
     const envelope = checkedEnvelope((await this.#decode(value, 'value')) as Envelope);
     const key = message.key && message.key.length > 0 ? ((await this.#decode(message.key, 'key')) as Record<string, unknown>) : null;
-    const rowType = async () => rowTypeOfEnvelope((await this.#avroRegistry(value).client.getSchema(valueSchemaId)) as unknown as Type);
-    return changeOf(envelope, key, await this.#schema(String(valueSchemaId), envelope, rowType));
+    const tableSchema = async (database: string, table: string) =>
+      tableSchemaOfRow(database, table, rowTypeOfEnvelope((await this.#avroRegistry(value).client.getSchema(valueSchemaId)) as unknown as Type));
+    return changeOf(envelope, key, await this.#schema(String(valueSchemaId), envelope, tableSchema));
   }
 
-  /** VALUE_CONVERTER=json records carry their Avro schema: it gives the row's columns. */
+  /** VALUE_CONVERTER=json records carry their schema (Connect's, or earlier the Avro one): it gives the row's columns. */
   async #decodeJson(value: Buffer, keyBuffer: Buffer | null): Promise<DecodedChange> {
-    let record: ReturnType<typeof parseJsonRecord>;
+    let record: JsonChangeRecord;
     let key: Record<string, unknown> | null = null;
     try {
-      record = parseJsonRecord(value);
-      if (keyBuffer && keyBuffer.length > 0) key = parseJsonRecord(keyBuffer).payload;
+      record = this.#json.value(value);
+      if (keyBuffer && keyBuffer.length > 0) key = this.#json.key(keyBuffer);
     } catch (error) {
       throw new CdcError('DECODE_FAILED', `Cannot decode a JSON change record: ${errorMessage(error)}`, { cause: error });
     }
     const envelope = checkedEnvelope(record.payload as unknown as Envelope);
-    return changeOf(envelope, key, await this.#schema(JSON.stringify(record.schema), envelope, async () => rowTypeOfEnvelope(avroType(record.schema as never))));
+    const { columns, avroSchema } = record;
+    const tableSchema = columns
+      ? async (database: string, table: string) => ({ database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) })
+      : async (database: string, table: string) => tableSchemaOfRow(database, table, rowTypeOfEnvelope(avroType(avroSchema as never)));
+    return changeOf(envelope, key, await this.#schema(record.schemaText, envelope, tableSchema));
   }
 
-  async #schema(schemaKey: string, envelope: Envelope, rowType: () => Promise<Type | undefined>): Promise<TableSchema> {
+  async #schema(schemaKey: string, envelope: Envelope, tableSchema: (database: string, table: string) => Promise<TableSchema>): Promise<TableSchema> {
     const cacheKey = `${schemaKey}\u0000${envelope.source.db}\u0000${envelope.source.table}`;
     let schema = this.#schemas.get(cacheKey);
     if (!schema) {
-      schema = tableSchemaOfRow(envelope.source.db, envelope.source.table, await rowType());
+      schema = await tableSchema(envelope.source.db, envelope.source.table);
       this.#schemas.set(cacheKey, schema);
     }
     return schema;

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { ColumnDef, ColumnKind, TableSchema } from '../core/change-event.ts';
 import { GEOMETRY_NAME } from '../core/avro-types.ts';
 import { CdcError } from '../core/errors.ts';
+import { connectAvroProps } from '../core/connect-types.ts';
 
 type AvroSchema = Record<string, unknown> | string | unknown[];
 
 const schemasDir = new URL('../../schemas/', import.meta.url);
-const SOURCE_SCHEMA = JSON.parse(readFileSync(new URL('source.avsc', schemasDir), 'utf8')) as Record<string, unknown>;
-const ENVELOPE_TEMPLATE = JSON.parse(readFileSync(new URL('envelope.template.avsc', schemasDir), 'utf8')) as {
+export const SOURCE_SCHEMA = JSON.parse(readFileSync(new URL('source.avsc', schemasDir), 'utf8')) as Record<string, unknown>;
+export const ENVELOPE_TEMPLATE = JSON.parse(readFileSync(new URL('envelope.template.avsc', schemasDir), 'utf8')) as {
   fields: Array<Record<string, unknown>>;
   doc: string;
 };
@@ -29,11 +30,19 @@ const GEOMETRY_RECORD = {
 };
 
 /**
- * Avro type of each column kind; logical types carry exactness (see core/avro-types.ts). A named
- * type may be defined only once per schema: `named` holds those already defined, and later uses
- * refer to them by name.
+ * Avro type of each column kind; logical types carry exactness (see core/avro-types.ts), and
+ * Connect's annotations (`connect.name`, …) give a Connect sink with an Avro converter the same
+ * Connect types as Debezium's topics (core/connect-types.ts). A named type may be defined only
+ * once per schema: `named` holds those already defined, and later uses refer to them by name.
  */
 function avroTypeOf(column: ColumnDef, named: Set<string>): AvroSchema {
+  const type = avroBaseTypeOf(column, named);
+  const props = connectAvroProps(column);
+  if (Object.keys(props).length === 0) return type;
+  return typeof type === 'string' ? { type, ...props } : { ...(type as Record<string, unknown>), ...props };
+}
+
+function avroBaseTypeOf(column: ColumnDef, named: Set<string>): AvroSchema {
   const byKind: Record<ColumnKind, AvroSchema> = {
     int32: 'int',
     int64: 'long',

@@ -1,10 +1,9 @@
 import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
 import { keyOf } from '../core/change-event.ts';
 import type { Registry } from '../core/schema-registry.ts';
-import { JsonText } from '../core/avro-types.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { jsonRecord } from '../core/json-record.ts';
 import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
+import { ConnectJsonTable } from './connect-schema.ts';
 
 export interface EncodedRecord {
   topic: string;
@@ -17,7 +16,7 @@ export interface EncodedRecord {
 
 export interface EncoderSettings {
   prefix: string;
-  /** avro: Confluent-framed Avro through the registry; json: self-describing JSON (core/json-record.ts). */
+  /** avro: Confluent-framed Avro through the registry; json: Kafka Connect's JsonConverter format (source/connect-schema.ts). */
   converter: 'avro' | 'json';
   sourceId: string;
   connector: 'mariadb' | 'mysql';
@@ -27,11 +26,11 @@ export interface EncoderSettings {
 
 interface TableEncoding {
   topic: string;
-  /** Registry ids (avro) or the schemas themselves (json) of key and value. */
-  key: { id: number | undefined; schema: Record<string, unknown> } | null;
-  value: { id: number | undefined; schema: Record<string, unknown> };
-  /** JSON columns, embedded as JSON (not as a string) in json records. */
-  jsonColumns: Set<string>;
+  /** Registry ids of key and value (avro). */
+  key: { id: number | undefined } | null;
+  value: { id: number | undefined };
+  /** The json converter's schemas and writers (json). */
+  connect: ConnectJsonTable | undefined;
   fields: Array<[column: string, field: string]>;
   keyFields: Array<[column: string, field: string]>;
 }
@@ -96,7 +95,6 @@ export class EventEncoder {
       ts_ms: Date.now(),
       transaction: event.transaction ? { id: event.transaction.id, total_order: event.transaction.totalOrder, data_collection_order: event.transaction.tableOrder } : null,
     };
-    if (this.#settings.converter === 'json' && encoding.jsonColumns.size > 0) for (const row of [envelope.before, envelope.after]) if (row) embedJson(row, encoding.jsonColumns);
     return this.#record(encoding, keyRecord, envelope);
   }
 
@@ -104,9 +102,9 @@ export class EventEncoder {
   async #record(encoding: TableEncoding, keyRecord: Record<string, unknown> | null, valueRecord: Record<string, unknown>): Promise<EncodedRecord> {
     let key: Buffer | null;
     let value: Buffer;
-    if (this.#settings.converter === 'json') {
-      value = jsonRecord(encoding.value.schema, valueRecord);
-      key = keyRecord && jsonRecord(encoding.key!.schema, keyRecord);
+    if (encoding.connect) {
+      value = encoding.connect.value(valueRecord);
+      key = keyRecord && encoding.connect.key(keyRecord);
     } else {
       value = await this.#avroRegistry.encode(encoding.value.id!, valueRecord);
       key = keyRecord && (await this.#avroRegistry.encode(encoding.key!.id!, keyRecord));
@@ -149,8 +147,8 @@ export class EventEncoder {
     const key = keyAvro && { schema: keyAvro, id: json ? undefined : await this.#registerOrExplain(`${topic}-key`, keyAvro, schema) };
     const fieldsOf = (columns: ColumnDef[]) => columns.map((c): [string, string] => [c.name, avroName(c.name)]);
     const keyColumns = schema.key.map((name) => schema.columns.find((c) => c.name === name)!);
-    const jsonColumns = new Set(schema.columns.filter((c) => c.kind === 'json').map((c) => avroName(c.name)));
-    return { topic, key, value, jsonColumns, fields: fieldsOf(schema.columns), keyFields: fieldsOf(keyColumns) };
+    const connect = json ? new ConnectJsonTable(prefix, schema, flat) : undefined;
+    return { topic, key, value, connect, fields: fieldsOf(schema.columns), keyFields: fieldsOf(keyColumns) };
   }
 
   /** A refused version becomes SCHEMA_INCOMPATIBLE naming the table, the changed columns and the registry's answer. */
@@ -173,11 +171,6 @@ export class EventEncoder {
       );
     }
   }
-}
-
-/** A JSON column's text goes into a json record as JSON, as the Avro path's `json` logical type does. */
-function embedJson(row: Record<string, unknown>, columns: Set<string>): void {
-  for (const field of columns) if (typeof row[field] === 'string') row[field] = new JsonText(row[field]);
 }
 
 function toRecord(fields: Array<[string, string]>, row: Row): Record<string, unknown> {

@@ -21,8 +21,17 @@ export async function openTableConnection(connection: MysqlConnectionOptions): P
     bigNumberStrings: true,
     jsonStrings: true,
     charset: 'utf8mb4',
-    // A geometry as the server stores it (SRID + WKB), the bytes the binlog reader gets too.
-    typeCast: (field: { type: string; buffer(): Buffer | null }, next: () => unknown) => (field.type === 'GEOMETRY' ? field.buffer() : next()),
+    // A geometry as the server stores it (SRID + WKB), the bytes the binlog reader gets too. A DOUBLE
+    // through Number.parseFloat: mysql2's own parse of short numbers (digit by digit, then one
+    // division) can be one ulp off (90.28571428571429 → 90.28571428571428).
+    typeCast: (field: { type: string; buffer(): Buffer | null; string(): string | null }, next: () => unknown) => {
+      if (field.type === 'GEOMETRY') return field.buffer();
+      if (field.type === 'DOUBLE') {
+        const text = field.string();
+        return text === null ? null : Number.parseFloat(text);
+      }
+      return next();
+    },
   } as mysql.ConnectionOptions);
   await conn.query("SET SESSION time_zone = '+00:00'");
   return conn;

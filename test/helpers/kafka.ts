@@ -1,5 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
-import { isJsonRecord, parseJsonRecord } from '../../src/core/json-record.ts';
+import { JsonChangeReader } from '../../src/core/connect-json-reader.ts';
+import { isJsonRecord } from '../../src/core/json-record.ts';
 import { Registry } from '../../src/core/schema-registry.ts';
 import { readTopicToEnd } from '../../src/core/topic-reader.ts';
 import { stackEnv } from './stack.ts';
@@ -20,8 +21,10 @@ export function testKafka(): Kafka {
 export async function readTopic(topic: string, timeoutMs = 30_000): Promise<TopicRecord[]> {
   const registry = new Registry({ url: stackEnv().SCHEMA_REGISTRY_URL });
   const records: TopicRecord[] = [];
-  // VALUE_CONVERTER=json records carry their schema; the others are Confluent-framed Avro.
-  const decode = async (buffer: Buffer) => (isJsonRecord(buffer) ? parseJsonRecord(buffer).payload : ((await registry.client.decode(buffer)) as Record<string, unknown>));
+  // VALUE_CONVERTER=json records carry their schema; the others are Confluent-framed Avro. Both decode to canonical values.
+  const json = new JsonChangeReader();
+  const decode = async (buffer: Buffer, what: 'key' | 'value') =>
+    isJsonRecord(buffer) ? (what === 'key' ? json.key(buffer) : json.value(buffer).payload) : ((await registry.client.decode(buffer)) as Record<string, unknown>);
   await readTopicToEnd(
     testKafka(),
     topic,
@@ -30,8 +33,8 @@ export async function readTopic(topic: string, timeoutMs = 30_000): Promise<Topi
         offset: message.offset,
         key: message.key,
         value: message.value,
-        decodedKey: message.key ? await decode(message.key) : null,
-        decodedValue: message.value ? await decode(message.value) : null,
+        decodedKey: message.key ? await decode(message.key, 'key') : null,
+        decodedValue: message.value ? await decode(message.value, 'value') : null,
       });
     },
     { timeoutMs, groupPrefix: 'test' },

@@ -69,13 +69,14 @@ export const MATRIX: MatrixTable[] = [
       { name: 'd10', ddl: 'DECIMAL(10,0)', expect: 'text' },
       { name: 'd52', ddl: 'DECIMAL(5,2) UNSIGNED', expect: 'text' },
       { name: 'f', ddl: 'FLOAT', expect: 'float32' },
-      { name: 'd', ddl: 'DOUBLE', expect: 'float64' },
+      // The server's own shortest text of the double: a client's number parse may round (see table-reader.ts).
+      { name: 'd', ddl: 'DOUBLE', expect: 'float64', selectAs: 'CAST(d AS CHAR)' },
     ],
     rows: [
       `${MAX_DEC}, 9999999999, 999.99, 3.40282e38, 1.7976931348623157e308`,
       `-${MAX_DEC}, -9999999999, 0.01, -3.40282e38, -1.7976931348623157e308`,
       `0.000000000000000000000000000001, 0, 0, 1.1, 2.2250738585072014e-308`,
-      `12345678901234567890.123456789012345678901234567890, 1, 12.30, -0.0, 0.1`,
+      `12345678901234567890.123456789012345678901234567890, 1, 12.30, -0.0, 90.28571428571429`,
       'NULL, NULL, NULL, NULL, NULL',
     ],
   },

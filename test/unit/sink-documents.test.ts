@@ -5,21 +5,11 @@ import { classifyItem } from '../../src/sink/bulk-item.ts';
 import { collapseById } from '../../src/sink/bulk-writer.ts';
 import { documentId, documentJson } from '../../src/sink/document.ts';
 import { indexName } from '../../src/sink/index-naming.ts';
-import { isJsonRecord, jsonRecord, parseJsonRecord } from '../../src/core/json-record.ts';
 
 describe('documents', () => {
   it('serialise longs beyond 2^53, JSON text and bytes exactly', () => {
     const json = documentJson({ id: 2n ** 63n - 1n, j: new JsonText('{"n":12345678901234567890}'), b: Buffer.from([0, 255]), s: 'ü"', n: null, f: 1.5 });
     assert.equal(json, '{"id":9223372036854775807,"j":{"n":12345678901234567890},"b":"AP8=","s":"ü\\"","n":null,"f":1.5}');
-  });
-
-  it('VALUE_CONVERTER=json records carry schema and payload, integers beyond 2^53 exact both ways', () => {
-    const record = jsonRecord({ type: 'record', name: 'K', fields: [] }, { big: 2n ** 63n - 1n, neg: -(2n ** 63n), small: 7, j: new JsonText('{"n":12345678901234567890}') });
-    assert.ok(isJsonRecord(record));
-    assert.ok(!isJsonRecord(Buffer.from([0, 0, 0, 0, 1])), 'a Confluent Avro record starts with 0x00');
-    const { schema, payload } = parseJsonRecord(record);
-    assert.equal(schema.name, 'K');
-    assert.deepEqual(payload, { big: 2n ** 63n - 1n, neg: -(2n ** 63n), small: 7, j: { n: 12345678901234567890n } });
   });
 
   it('ids: one column as text, composite keys as a JSON array, long ones hashed', () => {
