@@ -78,20 +78,24 @@ function documentOf(event: ChangeEvent, op: Op, version: bigint, settings: Recor
   return documentJson({ ...row, ...flag, ...metadataOf(event, op, version, settings.metadata, settings.metadataPrefix) });
 }
 
-/** Index names per decoded schema and template/topic: computed once, not per record. */
-const indexNames = new WeakMap<TableSchema, Map<string, string>>();
+/** Index names per decoded schema, template and topic: computed once, not per record. */
+const indexNames = new WeakMap<TableSchema, Map<string, Map<string, string>>>();
 
 function indexOf(schema: TableSchema, template: string, topic: string, prefix: string): string {
-  let names = indexNames.get(schema);
-  if (!names) {
-    names = new Map();
-    indexNames.set(schema, names);
+  let byTemplate = indexNames.get(schema);
+  if (!byTemplate) {
+    byTemplate = new Map();
+    indexNames.set(schema, byTemplate);
   }
-  const cacheKey = `${template}\u0000${topic}`;
-  let name = names.get(cacheKey);
+  let byTopic = byTemplate.get(template);
+  if (!byTopic) {
+    byTopic = new Map();
+    byTemplate.set(template, byTopic);
+  }
+  let name = byTopic.get(topic);
   if (name === undefined) {
     name = indexName(template, { topic, prefix, database: schema.database, table: schema.table });
-    names.set(cacheKey, name);
+    byTopic.set(topic, name);
   }
   return name;
 }

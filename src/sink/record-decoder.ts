@@ -31,6 +31,8 @@ export class RecordDecoder {
   #refused = new Map<number, CdcError>();
   /** Per value schema (registry id, or JSON schema text) and table: one schema object, so per-schema caches downstream keep hitting. */
   readonly #schemas = new Map<string, TableSchema>();
+  /** The schema last decoded per value schema key. */
+  readonly #lastSchema = new Map<number | string, TableSchema>();
 
   /** Without a registry (no SCHEMA_REGISTRY_URL) only self-describing JSON records decode. */
   constructor(registry: Registry | undefined) {
@@ -79,7 +81,7 @@ export class RecordDecoder {
     const valueType = this.#typeOf(value, 'value');
     const envelope = checkedEnvelope(decodeFramed(valueType, value, 'value') as Envelope);
     const key = message.key && message.key.length > 0 ? (decodeFramed(this.#typeOf(message.key, 'key'), message.key, 'key') as Row) : null;
-    const schema = this.#schema(String(schemaIdOf(value)), envelope, () => rowTypeOfEnvelope(valueType));
+    const schema = this.#schema(schemaIdOf(value), envelope, () => rowTypeOfEnvelope(valueType));
     return eventOf(envelope, key, schema, topic);
   }
 
@@ -111,13 +113,18 @@ export class RecordDecoder {
     );
   }
 
-  #schema(schemaKey: string, envelope: Envelope, rowType: () => Type | undefined): TableSchema {
-    const cacheKey = `${schemaKey}\u0000${envelope.source.db}\u0000${envelope.source.table}`;
+  #schema(schemaKey: number | string, envelope: Envelope, rowType: () => Type | undefined): TableSchema {
+    const { db, table } = envelope.source;
+    // Nearly always one table per value schema: a hit needs no key built per record.
+    const last = this.#lastSchema.get(schemaKey);
+    if (last && last.database === db && last.table === table) return last;
+    const cacheKey = `${schemaKey}\u0000${db}\u0000${table}`;
     let schema = this.#schemas.get(cacheKey);
     if (!schema) {
-      schema = tableSchemaOfRow(envelope.source.db, envelope.source.table, rowType());
+      schema = tableSchemaOfRow(db, table, rowType());
       this.#schemas.set(cacheKey, schema);
     }
+    this.#lastSchema.set(schemaKey, schema);
     return schema;
   }
 }
