@@ -22,6 +22,7 @@ import { Supervisor } from './ops/supervisor.ts';
 import { runSourceCheck } from './source/check-source.ts';
 import { SourceService } from './source/source-service.ts';
 import { SinkService } from './sink/sink-service.ts';
+import { applyHeapLimit } from './sink/heap-limit.ts';
 import { FileSinkService } from './file/file-sink.ts';
 import { FileSourceService } from './file/file-source.ts';
 import { VERSION } from './version.ts';
@@ -120,6 +121,7 @@ program
   .description('index Kafka change events into Elasticsearch (configured by environment variables)')
   .action(async () => {
     const config = configOrExit(sinkSpec);
+    applyHeapLimit(config.SINK_MAX_HEAP_MB);
     const log = createLogger(config.LOG_LEVEL, 'sink');
     log.info({ config: redactConfig(sinkSpec, config), version: VERSION }, 'sink starting');
     const sink = new SinkService(config, log);

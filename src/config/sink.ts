@@ -91,6 +91,21 @@ export const sinkSpec = {
   TRANSFORMS: transformsVar('sink'),
   BULK_MAX_ACTIONS: envVar(int(1, 100_000).default(5000), 'Most actions in one bulk request.', { default: '5000' }),
   BULK_MAX_BYTES: envVar(int(1024).default(8 * 1024 * 1024), 'Most bytes in one bulk request.', { default: '8388608' }),
+  SINK_PARTITION_CONCURRENCY: envVar(
+    int(1, 64).default(2),
+    "Partitions the sink works on at the same time, each in its own order. Each holds at most two bulk requests' worth of changes (BULK_MAX_BYTES): the one in flight and the next, decoded meanwhile.",
+    { default: '2' },
+  ),
+  SINK_FETCH_MAX_BYTES: envVar(
+    int(1024 * 1024).default(8 * 1024 * 1024),
+    'Most bytes of records one fetch from a Kafka broker returns (a partition gets at most half): what the consumer holds before decoding.',
+    { default: '8388608' },
+  ),
+  SINK_MAX_HEAP_MB: envVar(
+    int(0, 1_000_000).default(160),
+    "V8 old-space limit of the sink process in MiB (`--max-old-space-size`), so that its resident memory stays near 256 MiB with the default bulk, fetch and concurrency settings: the sink restarts itself with it at start-up unless Node already runs with a `--max-old-space-size` (NODE_OPTIONS or the command line), which wins. 0 leaves Node's default (a share of the machine's memory). Raise it with BULK_MAX_BYTES × SINK_PARTITION_CONCURRENCY.",
+    { default: '160' },
+  ),
   ...adminSpec,
 };
 

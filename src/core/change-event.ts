@@ -101,6 +101,8 @@ export interface ChangeEvent {
   index?: string;
   /** Set by `unwrap` on the source: the record's value is the `after` row alone, not the envelope. */
   flat?: boolean;
+  /** On the sink: the record's key as decoded (null: a table without key). */
+  key?: Row | null;
 }
 
 export function keyOf(event: ChangeEvent): Row {

@@ -1,10 +1,9 @@
-import { elasticsearchSecurityError } from './elasticsearch-client.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { errors, type Client } from '@elastic/elasticsearch';
-import { CdcError, errorMessage } from '../core/errors.ts';
+import type { Client } from '@elastic/elasticsearch';
+import { CdcError } from '../core/errors.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, type RetryPolicy } from '../core/retry.ts';
-import { classifyItem } from './bulk-item.ts';
+import { classifyItem, elasticsearchError } from './elasticsearch-errors.ts';
 
 export interface BulkAction<T = unknown> {
   index: string;
@@ -119,10 +118,9 @@ export class BulkWriter {
     try {
       response = await this.#client.bulk({ operations: operations as never[], refresh: false });
     } catch (error) {
-      if (isRetriableTransportError(error)) {
-        return { retry: actions, reason: new CdcError('ELASTICSEARCH_UNAVAILABLE', `Bulk request failed: ${errorMessage(error)}`, { cause: error, retriable: true }) };
-      }
-      throw elasticsearchSecurityError(error) ?? new CdcError('ELASTICSEARCH_REJECTED', `Bulk request refused: ${errorMessage(error)}`, { cause: error });
+      const cdc = elasticsearchError(error, 'Bulk request');
+      if (cdc.retriable) return { retry: actions, reason: cdc };
+      throw cdc;
     }
     const retry: BulkAction<T>[] = [];
     let reason: CdcError | undefined;
@@ -164,10 +162,4 @@ export class BulkWriter {
     }
     if (chunk.length > 0) yield chunk;
   }
-}
-
-export function isRetriableTransportError(error: unknown): boolean {
-  if (error instanceof errors.ConnectionError || error instanceof errors.TimeoutError || error instanceof errors.NoLivingConnectionsError) return true;
-  if (error instanceof errors.ResponseError) return error.statusCode === 429 || (error.statusCode ?? 0) >= 500;
-  return false;
 }

@@ -1,34 +1,34 @@
-import { versionOf } from '../core/version.ts';
+import type { ChangeEvent, Op } from '../core/change-event.ts';
 import type { METADATA_FIELDS } from '../config/sink.ts';
-import type { DecodedChange } from './change-decoder.ts';
 
 export type MetadataField = (typeof METADATA_FIELDS)[number];
 
 /**
  * The change metadata a document carries besides its row image (DOCUMENT_METADATA), each under
  * the configured prefix so no column can clash with it. The position is the `file:pos#row` text
- * and the version the external version, both also usable to explain a document's state.
+ * and the version the external version, both also usable to explain a document's state. `op` is
+ * the document's operation, which differs from the change's for the old row of a keyless update.
  */
-export function metadataOf(change: DecodedChange, fields: readonly MetadataField[], prefix: string): Record<string, unknown> {
+export function metadataOf(event: ChangeEvent, op: Op, version: bigint, fields: readonly MetadataField[], prefix: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const field of fields) out[prefix + field] = metadataValue(change, field);
+  for (const field of fields) out[prefix + field] = metadataValue(event, op, version, field);
   return out;
 }
 
-function metadataValue(change: DecodedChange, field: MetadataField): unknown {
+function metadataValue(event: ChangeEvent, op: Op, version: bigint, field: MetadataField): unknown {
   switch (field) {
     case 'op':
-      return change.op;
+      return op;
     case 'ts_ms':
-      return change.tsMs;
+      return event.tsMs;
     case 'position':
-      return change.position.toString();
+      return event.position.toString();
     case 'gtid':
-      return change.gtid;
+      return event.gtid ?? null;
     case 'version':
-      return versionOf(change.position);
+      return version;
     case 'key':
-      return change.key;
+      return event.key ?? null;
   }
 }
 

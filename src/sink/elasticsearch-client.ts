@@ -1,8 +1,9 @@
 import { Client } from '@elastic/elasticsearch';
-import type { CdcError } from '../core/errors.ts';
-import { authError, certificateError, tlsOptions } from '../core/tls.ts';
+import { tlsOptions } from '../core/tls.ts';
 import type { SinkConfig } from '../config/sink.ts';
+import { elasticsearchSecurityError } from './elasticsearch-errors.ts';
 
+/** The client with its own retries off: the bulk writer and the sink's batch loop retry, with backoff. */
 export function elasticsearchClient(config: SinkConfig): Client {
   const auth = config.ELASTICSEARCH_API_KEY
     ? { apiKey: config.ELASTICSEARCH_API_KEY }
@@ -11,15 +12,6 @@ export function elasticsearchClient(config: SinkConfig): Client {
       : undefined;
   const tls = config.ELASTICSEARCH_URL.startsWith('https:') ? tlsOptions({ caFile: config.ELASTICSEARCH_SSL_CA_FILE, insecure: config.ELASTICSEARCH_SSL_INSECURE }) : undefined;
   return new Client({ node: config.ELASTICSEARCH_URL, ...(auth ? { auth } : {}), ...(tls ? { tls } : {}), requestTimeout: 60_000, maxRetries: 0 });
-}
-
-/** AUTH_FAILED (401/403) or TLS_CERT_INVALID when that is why an Elasticsearch request failed. */
-export function elasticsearchSecurityError(error: unknown): CdcError | undefined {
-  const status = (error as { meta?: { statusCode?: number } }).meta?.statusCode;
-  if (status === 401 || status === 403) {
-    return authError(error, 'Elasticsearch', "ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD, or ELASTICSEARCH_API_KEY (and the user's privileges)");
-  }
-  return certificateError(error, 'Elasticsearch', 'ELASTICSEARCH_SSL_CA_FILE');
 }
 
 /**

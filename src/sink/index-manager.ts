@@ -1,9 +1,7 @@
-import { elasticsearchSecurityError } from './elasticsearch-client.ts';
-import { errors, type Client } from '@elastic/elasticsearch';
+import type { Client } from '@elastic/elasticsearch';
 import type { TableSchema } from '../core/change-event.ts';
-import { CdcError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { isRetriableTransportError } from './bulk-writer.ts';
+import { elasticsearchError, elasticsearchRefusal } from './elasticsearch-errors.ts';
 import { propertiesOf } from './index-mapping.ts';
 
 /**
@@ -52,20 +50,18 @@ export class IndexManager {
       else await this.#addFields(name, properties);
       this.#done.add(cacheKey);
     } catch (error) {
-      if (this.#geoShape && /mapper type \[geo_shape\]/.test(JSON.stringify((error as { body?: unknown }).body ?? ''))) {
+      const refusal = elasticsearchRefusal(error);
+      // A cluster without the spatial module refuses the whole mapping for its geo_shape fields.
+      if (this.#geoShape && refusal.type === 'mapper_parsing_exception' && refusal.reason?.includes('[geo_shape]')) {
         this.#geoShape = false;
         this.#log.warn({ index: name }, 'this Elasticsearch has no geo_shape field type (spatial module missing): GEOMETRY columns keep their GeoJSON unindexed in _source');
         return this.ensure(name, schema);
       }
-      if (isRetriableTransportError(error)) {
-        throw new CdcError('ELASTICSEARCH_UNAVAILABLE', `Cannot prepare index ${name}: ${errorMessage(error)}`, { cause: error, retriable: true });
-      }
-      const security = elasticsearchSecurityError(error);
-      if (security) throw security;
-      throw new CdcError('ELASTICSEARCH_REJECTED', `Elasticsearch refused the mapping of index ${name}: ${errorMessage(error)}`, {
-        cause: error,
-        hint: 'A column changed type incompatibly with the existing mapping. Reindex into a new index (INDEX_NAME_TEMPLATE) or revert the change.',
-      });
+      throw elasticsearchError(
+        error,
+        `Preparing the mapping of index ${name}`,
+        'A column changed type incompatibly with the existing mapping. Reindex into a new index (INDEX_NAME_TEMPLATE) or revert the change.',
+      );
     }
   }
 
@@ -123,7 +119,7 @@ export class IndexManager {
       this.#log.info({ index, settings, aliases: Object.keys(aliases), ...(fromTemplate.length > 0 ? { keptFromTemplate: fromTemplate } : {}) }, 'created index');
     } catch (error) {
       // Another sink instance may have created it first; then only the mapping update applies.
-      if (!(error instanceof errors.ResponseError && /resource_already_exists/.test(JSON.stringify(error.body ?? '')))) throw error;
+      if (elasticsearchRefusal(error).type !== 'resource_already_exists_exception') throw error;
       await this.#client.indices.putMapping({ index: name, properties: properties as never });
     }
   }

@@ -6,6 +6,7 @@ import { readTopicToEnd } from '../../src/core/topic-reader.ts';
 import { stackEnv } from './stack.ts';
 
 export interface TopicRecord {
+  partition: number;
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
@@ -28,8 +29,9 @@ export async function readTopic(topic: string, timeoutMs = 30_000): Promise<Topi
   await readTopicToEnd(
     testKafka(),
     topic,
-    async (message) => {
+    async (message, partition) => {
       records.push({
+        partition,
         offset: message.offset,
         key: message.key,
         value: message.value,

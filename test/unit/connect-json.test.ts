@@ -7,7 +7,7 @@ import { JsonChangeReader } from '../../src/core/connect-json-reader.ts';
 import type { ConnectSchema } from '../../src/core/connect-types.ts';
 import { isJsonRecord, jsonRecord } from '../../src/core/json-record.ts';
 import { envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
-import { ChangeDecoder } from '../../src/sink/change-decoder.ts';
+import { RecordDecoder } from '../../src/sink/record-decoder.ts';
 import { columnDef } from '../../src/source/column-types.ts';
 import { ConnectJsonTable } from '../../src/source/connect-schema.ts';
 
@@ -164,10 +164,10 @@ describe('VALUE_CONVERTER=json: Kafka Connect JsonConverter records', () => {
     assert.deepEqual(new JsonChangeReader().value(flat.value(ROW)).payload, { ...ROW, j: new JsonText(ROW.j) });
   });
 
-  it('the sink decodes them into a change with canonical rows and the column kinds of the source', async () => {
+  it('the sink decodes them into a change with canonical rows and the column kinds of the source', () => {
     const source = { db: 'shop', table: 'items', file: 'bin.000001', pos: 4, row: 0, ts_ms: 1, gtid: null, snapshot: 'false', server_id: 7 };
     const message = { key: connect.key({ id: 5n }), value: connect.value({ before: null, after: ROW, source, op: 'c', ts_ms: 1 }) };
-    const change = await new ChangeDecoder(undefined).decode(message as unknown as KafkaMessage);
+    const change = new RecordDecoder(undefined).decode(message as unknown as KafkaMessage, 'cdc.shop.items');
     assert.equal(change?.op, 'c');
     assert.deepEqual(change?.key, { id: 5n });
     assert.deepEqual(change?.after, { ...ROW, j: new JsonText(ROW.j) });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JsonText } from '../../src/core/avro-types.ts';
-import { classifyItem } from '../../src/sink/bulk-item.ts';
+import { classifyItem } from '../../src/sink/elasticsearch-errors.ts';
 import { collapseById } from '../../src/sink/bulk-writer.ts';
 import { documentId, documentJson } from '../../src/sink/document.ts';
 import { indexName } from '../../src/sink/index-naming.ts';

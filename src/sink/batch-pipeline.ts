@@ -1,0 +1,224 @@
+import type { Batch, KafkaMessage } from 'kafkajs';
+import type { TableSchema } from '../core/change-event.ts';
+import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
+import { type BulkAction, type BulkWriter, collapseById } from './bulk-writer.ts';
+import type { DeadLetter, DeadLetterQueue } from './dead-letter-queue.ts';
+import type { IndexManager } from './index-manager.ts';
+import { actionsOf, type RecordSettings, type SkipReason } from './record-actions.ts';
+import type { RecordDecoder } from './record-decoder.ts';
+import type { SinkMetrics } from './sink-metrics.ts';
+
+/** What the consumer lends a partition's batch: its group membership and its commit. */
+export interface PartitionHandle {
+  heartbeat(): Promise<void>;
+  /** False once the consumer stops or the group moved on: finish the chunk in flight, start no other. */
+  active(): boolean;
+  /** Commits the batch's partition up to `last` (its records before it are durable), which covers `records` records. */
+  commit(last: string, records: number): Promise<void>;
+}
+
+export interface PipelineParts {
+  decoder: RecordDecoder;
+  settings: RecordSettings;
+  indices: IndexManager;
+  writer: BulkWriter;
+  dlq: DeadLetterQueue;
+  metrics: SinkMetrics;
+  log: Logger;
+  errorsTolerance: 'none' | 'all';
+  maxActions: number;
+  maxBytes: number;
+  signal: AbortSignal;
+}
+
+/** A decoded chunk of a batch: its actions, its dead letters, and the records it covers. */
+interface Chunk {
+  messages: KafkaMessage[];
+  actions: BulkAction<KafkaMessage>[];
+  letters: DeadLetter[];
+  skipped: Record<SkipReason, number>;
+}
+
+/** Bytes an action adds to a bulk request besides its document (the action line). */
+const ACTION_LINE_BYTES = 120;
+
+/**
+ * Makes a partition's batches durable in Elasticsearch, in chunks of at most BULK_MAX_ACTIONS
+ * actions and BULK_MAX_BYTES document bytes: a chunk is decoded (schema ids resolved once for
+ * the chunk, then every record synchronously), its bulk request sent, and the next chunk decoded
+ * while that request is in flight. A chunk's offsets are committed only once it is durable and
+ * every chunk before it is committed, so the commits of a partition stay contiguous. A partition
+ * thus holds at most two chunks: the one in flight and the one decoded after it.
+ */
+export class BatchPipeline {
+  readonly #parts: PipelineParts;
+  /** Since when each partition's oldest chunk not yet durable waits (readiness reads the oldest). */
+  readonly #waitingSince = new Map<string, number>();
+  #lastProgressAt = 0;
+
+  constructor(parts: PipelineParts) {
+    this.#parts = parts;
+  }
+
+  /** When the oldest chunk still being made durable started; undefined when none is. */
+  get oldestChunkSince(): number | undefined {
+    let oldest: number | undefined;
+    for (const since of this.#waitingSince.values()) if (oldest === undefined || since < oldest) oldest = since;
+    return oldest;
+  }
+
+  get lastProgressAt(): number {
+    return this.#lastProgressAt;
+  }
+
+  /** Forgets chunks of a consumer that is gone. */
+  reset(): void {
+    this.#waitingSince.clear();
+  }
+
+  /**
+   * Processes `batch` from `progress.next` (advanced as chunks are committed, so a retry resumes
+   * after the last commit). Throws the first failure, after the chunk in flight has settled.
+   */
+  async process(batch: Batch, progress: { next: number }, handle: PartitionHandle): Promise<void> {
+    const partitionKey = `${batch.topic}/${batch.partition}`;
+    let inFlight: Promise<void> | undefined;
+    try {
+      let newest = 0;
+      for (let from = progress.next; from < batch.messages.length && handle.active(); ) {
+        const since = Date.now();
+        newest = since;
+        if (!this.#waitingSince.has(partitionKey)) this.#waitingSince.set(partitionKey, since);
+        const chunk = await this.#decode(batch, from);
+        from += chunk.messages.length;
+        await inFlight;
+        inFlight = this.#complete(batch, chunk, handle).then(() => {
+          progress.next += chunk.messages.length;
+          // The chunk decoded meanwhile, if any, is now the partition's oldest.
+          if (newest !== since) this.#waitingSince.set(partitionKey, newest);
+          else this.#waitingSince.delete(partitionKey);
+        });
+        // Awaited before the next chunk starts or in the catch below; never left unobserved.
+        inFlight.catch(() => undefined);
+      }
+      await inFlight;
+    } catch (error) {
+      // The chunk in flight settles first; if it failed too, its failure is the one reported.
+      await inFlight;
+      throw error;
+    }
+  }
+
+  /** Decodes records from `from` until the chunk reaches its action or byte limit. */
+  async #decode(batch: Batch, from: number): Promise<Chunk> {
+    const { decoder, settings, maxActions, maxBytes } = this.#parts;
+    const candidates = batch.messages.slice(from, from + maxActions);
+    await decoder.prepare(candidates);
+    const chunk: Chunk = { messages: [], actions: [], letters: [], skipped: { tombstone: 0, keyless: 0, filtered: 0 } };
+    const targets = new Map<string, { index: string; schema: TableSchema; messages: Set<KafkaMessage> }>();
+    let bytes = 0;
+    for (const message of candidates) {
+      if (chunk.messages.length > 0 && (chunk.actions.length >= maxActions || bytes >= maxBytes)) break;
+      chunk.messages.push(message);
+      try {
+        const planned = actionsOf(decoder.decode(message, batch.topic), settings, message);
+        if (typeof planned === 'string') {
+          chunk.skipped[planned]++;
+          continue;
+        }
+        for (const action of planned.actions) {
+          chunk.actions.push(action);
+          bytes += (action.document?.length ?? 0) + ACTION_LINE_BYTES;
+        }
+        const target = `${planned.index}\u0000${planned.schema.fingerprint}`;
+        let entry = targets.get(target);
+        if (!entry) {
+          entry = { index: planned.index, schema: planned.schema, messages: new Set() };
+          targets.set(target, entry);
+        }
+        entry.messages.add(message);
+      } catch (error) {
+        chunk.letters.push(this.#letterOrThrow(batch, message, error));
+      }
+    }
+    await this.#ensureIndices(batch, chunk, targets);
+    return chunk;
+  }
+
+  /** Prepares each index the chunk writes to once; records whose mapping Elasticsearch refuses become dead letters. */
+  async #ensureIndices(batch: Batch, chunk: Chunk, targets: Map<string, { index: string; schema: TableSchema; messages: Set<KafkaMessage> }>): Promise<void> {
+    let refused: Set<KafkaMessage> | undefined;
+    for (const { index, schema, messages } of targets.values()) {
+      try {
+        await this.#parts.indices.ensure(index, schema);
+      } catch (error) {
+        for (const message of messages) chunk.letters.push(this.#letterOrThrow(batch, message, error));
+        refused ??= new Set();
+        for (const message of messages) refused.add(message);
+      }
+    }
+    if (refused) chunk.actions = chunk.actions.filter((action) => !refused.has(action.origin));
+  }
+
+  /** A record's failure as its dead letter; failures of a service the record does not cause (retriable, credentials) throw. */
+  #letterOrThrow(batch: Batch, message: KafkaMessage, error: unknown): DeadLetter {
+    const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
+    if (cdc.retriable || isServiceError(cdc)) throw cdc;
+    return letterOf(batch, message, cdc);
+  }
+
+  /** Writes the chunk, dead-letters what Elasticsearch rejected, then commits; metrics once per chunk. */
+  async #complete(batch: Batch, chunk: Chunk, handle: PartitionHandle): Promise<void> {
+    const { writer, metrics } = this.#parts;
+    const { topic, partition } = batch;
+    const started = process.hrtime.bigint();
+    const collapsed = collapseById(chunk.actions);
+    const stats = await writer.write(collapsed, { heartbeat: () => handle.heartbeat(), signal: this.#parts.signal });
+    metrics.bulkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    for (const rejection of stats.rejected) chunk.letters.push(letterOf(batch, rejection.action.origin, rejection.error));
+    await this.#deadLetter(chunk.letters);
+    const last = chunk.messages.at(-1)!;
+    const next = (BigInt(last.offset) + 1n).toString();
+    await handle.commit(last.offset, chunk.messages.length);
+    this.#lastProgressAt = Date.now();
+    metrics.outcomes.inc({ outcome: 'collapsed' }, chunk.actions.length - collapsed.length);
+    metrics.outcomes.inc({ outcome: 'ok' }, stats.ok);
+    metrics.outcomes.inc({ outcome: 'stale' }, stats.stale);
+    metrics.outcomes.inc({ outcome: 'retried' }, stats.retried);
+    for (const [reason, count] of Object.entries(chunk.skipped)) if (count > 0) metrics.skipped.inc({ reason }, count);
+    metrics.batchSize.observe(chunk.messages.length);
+    metrics.records.inc({ topic }, chunk.messages.length);
+    let bytes = 0;
+    for (const m of chunk.messages) bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+    metrics.bytes.inc({ topic }, bytes);
+    metrics.lagSeconds.set({ topic }, Math.max(0, (Date.now() - Number(last.timestamp)) / 1000));
+    metrics.lagRecords.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
+    await handle.heartbeat();
+  }
+
+  /**
+   * With ERRORS_TOLERANCE=all the records go to the dead-letter topic (durably, before their
+   * offsets are committed); with `none` the first one stops the sink with its coordinates.
+   */
+  async #deadLetter(letters: DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    const { dlq, metrics, log } = this.#parts;
+    if (this.#parts.errorsTolerance === 'none') {
+      const [first] = letters;
+      throw new CdcError(first!.error.code, `${first!.error.message} (record ${first!.topic}/${first!.partition}@${first!.offset}; ERRORS_TOLERANCE=none)`, {
+        cause: first!.error,
+        hint: first!.error.hint ?? 'Fix the record or set ERRORS_TOLERANCE=all to route such records to the dead-letter topic.',
+      });
+    }
+    await dlq.send(letters);
+    for (const letter of letters) {
+      metrics.deadLetters.inc({ code: letter.error.code });
+      log.warn({ ...errorFields(letter.error), topic: letter.topic, partition: letter.partition, offset: letter.offset, dlq: dlq.topic }, 'record sent to the dead-letter topic');
+    }
+  }
+}
+
+function letterOf(batch: Batch, message: KafkaMessage, error: CdcError): DeadLetter {
+  return { topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers, error };
+}

@@ -1,0 +1,157 @@
+import type { Type } from 'avsc';
+import type { KafkaMessage } from 'kafkajs';
+import { avroType } from '../core/avro-types.ts';
+import { decodeFramed, isFramed, schemaIdOf } from '../core/avro-wire.ts';
+import { type ChangeEvent, type Op, type Row, schemaFingerprint, type TableSchema } from '../core/change-event.ts';
+import { JsonChangeReader, type JsonChangeRecord } from '../core/connect-json-reader.ts';
+import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
+import { isJsonRecord } from '../core/json-record.ts';
+import { SourcePosition } from '../core/position.ts';
+import { registryError, type Registry } from '../core/schema-registry.ts';
+import { rowTypeOfEnvelope, tableSchemaOfRow } from './index-mapping.ts';
+
+interface Envelope {
+  op: string;
+  before: Row | null;
+  after: Row | null;
+  source: { db: string; table: string; file: string; pos: bigint | number; row: number; ts_ms: bigint | number; gtid: string | null; snapshot: string; server_id: bigint | number };
+}
+
+/**
+ * Decodes change records, Confluent-framed Avro or self-describing JSON (VALUE_CONVERTER=json),
+ * whichever the topic holds, into the typed ChangeEvent every stage passes on. Work is split so
+ * that I/O happens once per batch: prepare() resolves the schema ids a batch names (the registry
+ * caches each id's type for the process), then decode() is synchronous per record. A record that
+ * cannot be decoded, including one naming a schema id the registry does not know, is DECODE_FAILED.
+ */
+export class RecordDecoder {
+  readonly #registry: Registry | undefined;
+  /** Resolved value and key types by schema id; ids are immutable, so they never go stale. */
+  readonly #types = new Map<number, Type>();
+  /** Ids the registry refused (unknown id) in the batch being decoded: those records are dead letters. */
+  #refused = new Map<number, CdcError>();
+  /** Per value schema (registry id, or JSON schema text) and table: one schema object, so per-schema caches downstream keep hitting. */
+  readonly #schemas = new Map<string, TableSchema>();
+  /** The schema last decoded per value schema key. */
+  readonly #lastSchema = new Map<number | string, TableSchema>();
+  readonly #json = new JsonChangeReader();
+
+  /** Without a registry (no SCHEMA_REGISTRY_URL) only self-describing JSON records decode. */
+  constructor(registry: Registry | undefined) {
+    this.#registry = registry;
+  }
+
+  /**
+   * Resolves every schema id `messages` name that is not known yet. Registry unavailability
+   * (retriable) and service-level failures (credentials, certificates, no registry configured)
+   * throw; an id the registry refuses is remembered for this batch, and its records fail to decode.
+   */
+  async prepare(messages: readonly KafkaMessage[]): Promise<void> {
+    this.#refused = new Map();
+    const missing = new Set<number>();
+    for (const message of messages) {
+      for (const buffer of [message.key, message.value]) {
+        if (buffer && isFramed(buffer) && !this.#types.has(schemaIdOf(buffer))) missing.add(schemaIdOf(buffer));
+      }
+    }
+    if (missing.size === 0) return;
+    const registry = this.#avroRegistry(missing);
+    for (const id of missing) {
+      try {
+        this.#types.set(id, await registry.avroType(id));
+      } catch (error) {
+        const cdc = registryError(error, `schema id ${id}`);
+        if (cdc.retriable || isServiceError(cdc)) throw cdc;
+        this.#refused.set(id, cdc);
+      }
+    }
+  }
+
+  /** An Avro record needs the registry: without one the sink stops rather than dead-letter a whole topic. */
+  #avroRegistry(ids: Set<number>): Registry {
+    if (this.#registry) return this.#registry;
+    throw new CdcError('CONFIG_INVALID', `A record holds Confluent-framed Avro (schema id ${[...ids][0]}), but SCHEMA_REGISTRY_URL is not set`, {
+      hint: 'Set SCHEMA_REGISTRY_URL to the registry the source writes to, or consume only topics written with VALUE_CONVERTER=json.',
+    });
+  }
+
+  /** The change a record holds (its `topic` is the record's), or null for a tombstone (the delete before it already carried the change). */
+  decode(message: KafkaMessage, topic: string): ChangeEvent | null {
+    const { value } = message;
+    if (value === null || value.length === 0) return null;
+    if (isJsonRecord(value)) return this.#decodeJson(value, message.key, topic);
+    const valueType = this.#typeOf(value, 'value');
+    const envelope = checkedEnvelope(decodeFramed(valueType, value, 'value') as Envelope);
+    const key = message.key && message.key.length > 0 ? (decodeFramed(this.#typeOf(message.key, 'key'), message.key, 'key') as Row) : null;
+    const schema = this.#schema(schemaIdOf(value), envelope, (database, table) => tableSchemaOfRow(database, table, rowTypeOfEnvelope(valueType)));
+    return eventOf(envelope, key, schema, topic);
+  }
+
+  #typeOf(buffer: Buffer, what: string): Type {
+    if (!isFramed(buffer)) throw new CdcError('DECODE_FAILED', `The ${what} is not in the Confluent wire format (magic byte ${buffer[0]})`);
+    const id = schemaIdOf(buffer);
+    const type = this.#types.get(id);
+    if (type) return type;
+    const refused = this.#refused.get(id);
+    throw new CdcError('DECODE_FAILED', `Cannot decode the ${what} (schema id ${id}): ${refused?.message ?? 'the schema id was not resolved'}`, { cause: refused });
+  }
+
+  /** VALUE_CONVERTER=json records carry their schema (Connect's, or earlier the Avro one): it gives the row's columns. */
+  #decodeJson(value: Buffer, keyBuffer: Buffer | null, topic: string): ChangeEvent {
+    let record: JsonChangeRecord;
+    let key: Row | null = null;
+    try {
+      record = this.#json.value(value);
+      if (keyBuffer && keyBuffer.length > 0) key = this.#json.key(keyBuffer) as Row;
+    } catch (error) {
+      throw new CdcError('DECODE_FAILED', `Cannot decode a JSON change record: ${errorMessage(error)}`, { cause: error });
+    }
+    const envelope = checkedEnvelope(record.payload as unknown as Envelope);
+    const { columns, avroSchema } = record;
+    const tableSchema = columns
+      ? (database: string, table: string): TableSchema => ({ database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) })
+      : (database: string, table: string) => tableSchemaOfRow(database, table, rowTypeOfEnvelope(avroType(avroSchema as never)));
+    return eventOf(envelope, key, this.#schema(record.schemaText, envelope, tableSchema), topic);
+  }
+
+  #schema(schemaKey: number | string, envelope: Envelope, tableSchema: (database: string, table: string) => TableSchema): TableSchema {
+    const { db, table } = envelope.source;
+    // Nearly always one table per value schema: a hit needs no key built per record.
+    const last = this.#lastSchema.get(schemaKey);
+    if (last && last.database === db && last.table === table) return last;
+    const cacheKey = `${schemaKey}\u0000${db}\u0000${table}`;
+    let schema = this.#schemas.get(cacheKey);
+    if (!schema) {
+      schema = tableSchema(db, table);
+      this.#schemas.set(cacheKey, schema);
+    }
+    this.#lastSchema.set(schemaKey, schema);
+    return schema;
+  }
+}
+
+function checkedEnvelope(envelope: Envelope): Envelope {
+  if (!envelope || !['c', 'u', 'd', 'r'].includes(envelope.op) || !envelope.source) {
+    throw new CdcError('DECODE_FAILED', `Record is not a change envelope (op=${JSON.stringify(envelope?.op)})`, {
+      hint: "The sink indexes change envelopes. Records written by the source's `unwrap` transform are flat rows for other consumers: leave their topics out of SINK_TOPICS.",
+    });
+  }
+  return envelope;
+}
+
+function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string): ChangeEvent {
+  const { source } = envelope;
+  return {
+    op: envelope.op as Op,
+    schema,
+    before: envelope.before,
+    after: envelope.after,
+    position: new SourcePosition(source.file, Number(source.pos), Number(source.row)),
+    gtid: source.gtid ?? undefined,
+    tsMs: Number(source.ts_ms),
+    snapshot: source.snapshot === 'true' || source.snapshot === 'last' || source.snapshot === 'incremental' ? source.snapshot : 'false',
+    serverId: Number(source.server_id),
+    topic,
+    key,
+  };
+}

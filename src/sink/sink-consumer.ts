@@ -1,0 +1,199 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Consumer, Kafka } from 'kafkajs';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { kafkaError } from '../core/kafka.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
+import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
+import type { BatchPipeline } from './batch-pipeline.ts';
+import type { SinkMetrics } from './sink-metrics.ts';
+
+export interface ConsumerSettings {
+  groupId: string;
+  sessionTimeoutMs: number;
+  topicPatterns: RegExp[];
+  /** Partitions whose batches are processed at the same time (each keeps its own order). */
+  partitionConcurrency: number;
+  /** Most bytes one fetch from a broker returns; a partition's share is at most half of it. */
+  fetchMaxBytes: number;
+}
+
+/**
+ * The sink's consumer group membership: which topics it subscribes to (refreshed as matching
+ * topics appear), running partitions' batches through the pipeline several at a time, pausing
+ * and resuming, and committing. Retriable failures of a batch (registry or Elasticsearch down,
+ * Kafka commit errors) are retried here with backoff while heartbeating, so the partition is held,
+ * not consumed further and not lost, until its batch is durable.
+ */
+export class SinkConsumer {
+  readonly #kafka: Kafka;
+  readonly #pipeline: BatchPipeline;
+  readonly #settings: ConsumerSettings;
+  readonly #metrics: SinkMetrics;
+  readonly #log: Logger;
+  readonly #stop: AbortSignal;
+  /** Told every failure of a batch, retried or not (readiness and status show the last one). */
+  readonly #onError: (error: CdcError) => void;
+  #consumer: Consumer | undefined;
+  #subscribed = new Set<string>();
+  #joined = false;
+  /** Why consumption is paused (admin API); undefined while consuming. */
+  #pausedBy: string | undefined;
+  /** A non-retriable failure of a batch or a crash of the consumer: the service stops with it. */
+  fatal: CdcError | undefined;
+  /** Committed next offset per `topic/partition`, and records made durable per topic (status page). */
+  readonly positions = new Map<string, string>();
+  readonly counts = new Map<string, number>();
+
+  constructor(kafka: Kafka, pipeline: BatchPipeline, settings: ConsumerSettings, metrics: SinkMetrics, log: Logger, stop: AbortSignal, onError: (error: CdcError) => void) {
+    this.#kafka = kafka;
+    this.#pipeline = pipeline;
+    this.#settings = settings;
+    this.#metrics = metrics;
+    this.#log = log;
+    this.#stop = stop;
+    this.#onError = onError;
+  }
+
+  get subscribed(): ReadonlySet<string> {
+    return this.#subscribed;
+  }
+
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  get pausedBy(): string | undefined {
+    return this.#pausedBy;
+  }
+
+  /** (Re)starts the consumer when the matching topics changed or it is gone. */
+  async refresh(): Promise<void> {
+    const topics = await this.#matchingTopics();
+    if (sameSet(topics, this.#subscribed) && this.#consumer) return;
+    await this.close();
+    if (topics.size > 0) await this.#start(topics);
+    else this.#log.info({ patterns: this.#settings.topicPatterns.map(String) }, 'no matching topics yet; waiting');
+  }
+
+  async close(): Promise<void> {
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    this.#subscribed = new Set();
+    this.#joined = false;
+    this.#pipeline.reset();
+    await consumer?.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * Stops fetching (the batches in hand are finished and committed) without leaving the consumer
+   * group, so no rebalance moves the partitions elsewhere. Returns false when already paused.
+   */
+  pause(reason: string): boolean {
+    if (this.#pausedBy) return false;
+    this.#pausedBy = reason;
+    this.#consumer?.pause([...this.#subscribed].map((topic) => ({ topic })));
+    return true;
+  }
+
+  resume(): boolean {
+    if (!this.#pausedBy) return false;
+    this.#pausedBy = undefined;
+    this.#consumer?.resume([...this.#subscribed].map((topic) => ({ topic })));
+    return true;
+  }
+
+  async #matchingTopics(): Promise<Set<string>> {
+    const admin = this.#kafka.admin();
+    try {
+      await admin.connect();
+      const all = await admin.listTopics();
+      return new Set(all.filter((t) => this.#settings.topicPatterns.some((re) => re.test(t))));
+    } catch (error) {
+      throw kafkaError(error, 'listing topics');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async #start(topics: Set<string>): Promise<void> {
+    const { groupId, sessionTimeoutMs, fetchMaxBytes, partitionConcurrency } = this.#settings;
+    const consumer = this.#kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      sessionTimeout: sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
+      // Bounded fetches: what the consumer holds is at most one fetch response per broker.
+      maxBytes: fetchMaxBytes,
+      maxBytesPerPartition: Math.max(1024 * 1024, Math.floor(fetchMaxBytes / 2)),
+      maxWaitTimeInMs: 250,
+    });
+    this.#consumer = consumer;
+    this.#joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.#joined = true;
+    });
+    consumer.on(consumer.events.CRASH, (event: { payload: { error: Error; restart: boolean } }) => {
+      if (!event.payload.restart) this.fatal ??= kafkaError(event.payload.error, 'consumer');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...topics], fromBeginning: true });
+    this.#subscribed = topics;
+    this.#log.info({ topics: [...topics], group: groupId, paused: this.#pausedBy ?? false, partitionConcurrency }, 'consuming');
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: partitionConcurrency,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const active = () => isRunning() && !isStale() && !this.#stop.aborted;
+        const { topic, partition } = batch;
+        // Commits go through the consumer that delivered the batch: a topic refresh may already have replaced it.
+        const commit = async (last: string, records: number): Promise<void> => {
+          const next = (BigInt(last) + 1n).toString();
+          resolveOffset(last);
+          await consumer.commitOffsets([{ topic, partition, offset: next }]).catch((error: unknown) => {
+            throw kafkaError(error, `committing offset ${next} of ${topic}/${partition}`);
+          });
+          this.positions.set(`${topic}/${partition}`, next);
+          this.counts.set(topic, (this.counts.get(topic) ?? 0) + records);
+        };
+        const progress = { next: 0 };
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await this.#pipeline.process(batch, progress, { heartbeat, active, commit });
+            return;
+          } catch (error) {
+            // The group moved on (a member joined or left) while this batch committed: its
+            // partitions may now be elsewhere. kafkajs rejoins when the error leaves eachBatch;
+            // whoever owns them next re-delivers from the last commit, and versions make that safe.
+            if (lostGeneration(error)) throw (error as CdcError).cause ?? error;
+            const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
+            this.#onError(cdc);
+            if (!cdc.retriable || !active()) {
+              // A consumer being replaced (topic refresh) or stopped fails its last commit: not fatal.
+              if (!cdc.retriable && active()) this.fatal ??= cdc;
+              throw cdc;
+            }
+            const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
+            this.#metrics.batchRetries.inc({ code: cdc.code });
+            this.#log.warn({ ...errorFields(cdc), topic, partition, retryInMs: delay }, 'batch failed; retrying');
+            for (const until = Date.now() + delay; Date.now() < until && active(); ) {
+              await sleep(Math.min(1000, until - Date.now()));
+              await heartbeat();
+            }
+          }
+        }
+      },
+    });
+    if (this.#pausedBy) consumer.pause([...topics].map((topic) => ({ topic })));
+  }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+/** Errors saying this member's group generation is over: rejoin, not a failure. */
+function lostGeneration(error: unknown): boolean {
+  const cause = error instanceof CdcError ? error.cause : error;
+  return /^(REBALANCE_IN_PROGRESS|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|FENCED_INSTANCE_ID)$/.test((cause as { type?: string } | undefined)?.type ?? '');
+}
