@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +18,7 @@ const CI_TOKEN = 'ci-token-fedcba9876543210';
 
 interface AuditLine {
   who: string | null;
+  count?: number;
   action: string;
   outcome: string;
   status?: number;
@@ -33,6 +36,23 @@ async function admin(service: ServiceProcess, method: string, path: string, toke
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
   return { status: response.status, body: await response.json() };
+}
+
+/** One admin call from another loopback address than 127.0.0.1, which the flood below gets rate-limited. */
+function adminFrom(localAddress: string, port: number, path: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, localAddress, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The lines of a Prometheus text answer that belong to one metric. */
+async function series(service: ServiceProcess, name: string): Promise<string[]> {
+  return (await service.http('/metrics')).body.split('\n').filter((l) => l.startsWith(`${name}{`));
 }
 
 function auditLines(file: string): AuditLine[] {
@@ -172,5 +192,69 @@ describe('admin API', () => {
       ['ops', 'POST /admin/resume', 'ok'],
     ]);
     for (const file of [sinkAudit, sourceAudit]) assert.ok(!readFileSync(file, 'utf8').includes(OPS_TOKEN), 'tokens never reach the audit log');
+  });
+});
+
+describe('admin API under a flood of unauthenticated calls', () => {
+  const pipeline = new Pipeline(uniqueName('cdc_flood'));
+  const dir = mkdtempSync(join(tmpdir(), 'cdc-audit-'));
+  const audit = join(dir, 'sink.jsonl');
+  const FLOOD = 10_000;
+
+  before(async () => {
+    await pipeline.startSink({ ADMIN_TOKENS: `ops:${OPS_TOKEN},ci:${CI_TOKEN}`, ADMIN_HOST: '127.0.0.1', ADMIN_PORT: '0', AUDIT_LOG_FILE: audit });
+  });
+  after(async () => {
+    await pipeline.stopAll();
+  });
+
+  it('keeps metric series, audit log and memory bounded, and serves an authorised caller meanwhile', async () => {
+    const sink = pipeline.sink!;
+    const port = await waitFor('the admin port', () => sink.lines.find((l) => l.msg === 'admin API listening')?.port as number | undefined);
+    assert.equal((await admin(sink, 'GET', '/admin/actions', CI_TOKEN)).status, 200);
+    const heap = async () => Number((await sink.http('/metrics')).body.match(/^nodejs_heap_size_used_bytes (\d+)/m)![1]);
+    const heapBefore = await heap();
+    const refusalLines = () => auditLines(audit).filter((l) => l.who === null);
+    const auditBefore = statSync(audit).size;
+
+    let sent = 0;
+    const statuses = new Map<number, number>();
+    const authorised: number[] = [];
+    const flooder = async () => {
+      while (sent < FLOOD) {
+        const n = ++sent;
+        const path = `/${Math.random() < 0.5 ? 'admin/' : ''}${randomUUID()}?q=${randomUUID()}`;
+        const method = Math.random() < 0.5 ? 'GET' : 'POST';
+        const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, ...(Math.random() < 0.3 ? { headers: { authorization: `Bearer ${randomUUID()}` } } : {}) });
+        await response.arrayBuffer();
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        if (n % 2000 === 0) authorised.push(await adminFrom('127.0.0.2', port, '/admin/actions', OPS_TOKEN));
+      }
+    };
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 32 }, flooder));
+    const seconds = (Date.now() - started) / 1000;
+
+    assert.deepEqual(authorised, [200, 200, 200, 200, 200], 'the authorised calls during the flood were answered');
+    assert.ok((statuses.get(429) ?? 0) > FLOOD * 0.9, `the flooding address is rate-limited: ${JSON.stringify([...statuses])}`);
+    const admissions = await series(sink, 'cdc_admin_requests_total');
+    assert.ok(admissions.length <= 8, `bounded metric series:\n${admissions.join('\n')}`);
+    assert.ok(
+      admissions.every((l) => /action="(unknown|GET \/admin\/actions)"/.test(l)),
+      admissions.join('\n'),
+    );
+    const grown = statSync(audit).size - auditBefore;
+    assert.ok(grown < 20_000, `the audit log grew by ${grown} bytes for ${FLOOD} refused calls`);
+    // Summed entries arrive when their 10-second window ends (or at shutdown).
+    await new Promise((r) => setTimeout(r, 11_000));
+    const lines = refusalLines().length;
+    assert.ok(lines <= 12, `${lines} audit lines for ${FLOOD} refused calls`);
+    const counted = refusalLines().reduce((n, l) => n + (l.count ?? 1), 0);
+    assert.equal(counted, FLOOD, 'every refused call is counted in the audit log');
+    const heapAfter = await heap();
+    assert.ok(heapAfter - heapBefore < 32 * 1024 * 1024, `heap grew from ${heapBefore} to ${heapAfter} bytes`);
+    process.stderr.write(
+      `flood: ${FLOOD} calls in ${seconds.toFixed(1)} s, statuses ${JSON.stringify([...statuses])}, audit +${grown} bytes before the last window's summary, ${lines} lines in all, heap ${(heapBefore / 1e6).toFixed(1)} -> ${(heapAfter / 1e6).toFixed(1)} MB\n`,
+    );
   });
 });
