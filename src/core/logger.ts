@@ -7,7 +7,7 @@ export type { Logger };
  * What pino's `redact` removes from every log line: credentials that libraries put into objects
  * we log (connection options, auth headers), and the raw key values of snapshot progress (the
  * last key read and the key a table stops at), which are row data a hashed or masked key column
- * must not leak (docs/operations.md, "Hashed and masked key columns").
+ * must not leak (docs/transforms.md, "Hashed key columns and snapshot progress").
  */
 export const REDACTED_LOG_PATHS = [
   'password',
