@@ -9,6 +9,7 @@ import { startRegistryTlsProxy, type RegistryProxy } from '../faults/registry-tl
 import { capture, captureDir, recordSecret } from '../helpers/capture.ts';
 import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
 import { readTopicToEnd } from '../../src/core/topic-reader.ts';
+import { dumpIndex } from '../helpers/elasticsearch.ts';
 import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { checkSource, kafkaSecurityEnv } from '../helpers/security.ts';
@@ -78,6 +79,18 @@ describe('raw values of a hashed key column appear in no log line, HTTP answer o
   const adminToken = recordSecret(`admin-${uniqueName('token')}-0123456789`);
   const rawKey = (i: number) => `rawkey-${i}-${randomUUID()}`;
   const keys = Array.from({ length: 300 }, (_, i) => recordSecret(rawKey(i)));
+  const sourceEnv = {
+    SNAPSHOT_MODE: 'initial',
+    SNAPSHOT_CHUNK_ROWS: '10',
+    INCREMENTAL_CHUNK_ROWS: '10',
+    SIGNAL_TABLE: `${pipeline.database}.cdc_signal`,
+    COLUMN_HASH: `${pipeline.database}\\.members\\.email`,
+    COLUMN_HASH_SALT: recordSecret(`salt-${randomUUID()}`),
+    ADMIN_TOKENS: `ops:${adminToken}`,
+    ADMIN_HOST: '127.0.0.1',
+    ADMIN_PORT: '0',
+    LOG_LEVEL: 'debug',
+  };
   let conn: mysql.Connection;
 
   before(async () => {
@@ -95,18 +108,7 @@ describe('raw values of a hashed key column appear in no log line, HTTP answer o
   });
 
   it('snapshots, streams and incrementally snapshots the table while /status, /metrics and the admin API are read', async () => {
-    await pipeline.startSource({
-      SNAPSHOT_MODE: 'initial',
-      SNAPSHOT_CHUNK_ROWS: '10',
-      INCREMENTAL_CHUNK_ROWS: '10',
-      SIGNAL_TABLE: `${pipeline.database}.cdc_signal`,
-      COLUMN_HASH: `${pipeline.database}\\.members\\.email`,
-      COLUMN_HASH_SALT: recordSecret(`salt-${randomUUID()}`),
-      ADMIN_TOKENS: `ops:${adminToken}`,
-      ADMIN_HOST: '127.0.0.1',
-      ADMIN_PORT: '0',
-      LOG_LEVEL: 'debug',
-    });
+    await pipeline.startSource(sourceEnv);
     const source = pipeline.source!;
     const adminPort = await waitFor('the admin port', () => source.lines.find((l) => l.msg === 'admin API listening')?.port as number | undefined);
     const admin = async (method: string, path: string, body?: unknown, token = adminToken) => {
@@ -128,20 +130,40 @@ describe('raw values of a hashed key column appear in no log line, HTTP answer o
     const requested = await admin('POST', '/admin/snapshot', { tables: [`${pipeline.database}.members`] });
     assert.equal(requested.status, 200, requested.text);
     // /status while the incremental snapshot reads its chunks (its progress holds the raw keys).
+    const progressShown = async () => {
+      const status = JSON.parse((await pipeline.source!.http('/status')).body) as { incrementalSnapshot: { current?: unknown } | null };
+      return status.incrementalSnapshot;
+    };
     let withProgress = 0;
+    // Three chunks read: the committed progress holds a current table with its keys.
+    await waitFor('the incremental snapshot to read chunks', async () => (((await progressShown())?.current as { rows?: number } | undefined)?.rows ?? 0) >= 30, 60_000, 20);
+    withProgress++;
+    // Killed mid-snapshot, the source resumes from its sealed progress (and logs where it resumes).
+    await pipeline.source!.stop('SIGKILL');
+    await pipeline.startSource(sourceEnv);
     await waitFor(
-      'the incremental snapshot to start and finish',
+      'the resumed incremental snapshot to finish',
       async () => {
-        const status = JSON.parse((await source.http('/status')).body) as { incrementalSnapshot: { current?: unknown } | null };
-        if (status.incrementalSnapshot?.current) withProgress++;
-        return withProgress > 0 && status.incrementalSnapshot === null;
+        const shown = await progressShown();
+        if (shown?.current) withProgress++;
+        return shown === null;
       },
       120_000,
       20,
     );
+    assert.ok(
+      pipeline.source!.lines.some((l) => l.msg === 'incremental snapshot resumed' && l.current),
+      'the source resumed the incremental snapshot inside its table',
+    );
     await waitFor('the incremental snapshot records', async () => (await readTopic(pipeline.topicOf('members'))).length >= 2 * keys.length, 60_000, 1000);
+    // A sink whose Elasticsearch URL carries the credentials: its logs and /status must not show them.
+    const { ELASTICSEARCH_URL, ELASTICSEARCH_USERNAME, ELASTICSEARCH_PASSWORD } = stackEnv();
+    const withCredentials = ELASTICSEARCH_URL.replace('://', `://${ELASTICSEARCH_USERNAME}:${ELASTICSEARCH_PASSWORD}@`);
+    await pipeline.startSink({ ELASTICSEARCH_URL: withCredentials, ELASTICSEARCH_USERNAME: '', ELASTICSEARCH_PASSWORD: '' });
+    await waitFor('the sink to index the members', async () => (await dumpIndex(pipeline.indexOf('members')).catch(() => new Map())).size === keys.length - 1, 120_000, 1000);
+    assert.match((await pipeline.sink!.http('/status')).body, /"ELASTICSEARCH_URL": "https:\/\/\[redacted\]@/);
     assert.ok(withProgress > 0, '/status was read while the incremental snapshot had a current table');
-    for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await source.http(path)).status, 200);
+    for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await pipeline.source!.http(path)).status, 200);
   });
 
   it('finds none of the raw key values in any Kafka record of the pipeline, and sealed progress in the offsets topic', async () => {
@@ -163,8 +185,8 @@ describe('raw values of a hashed key column appear in no log line, HTTP answer o
       });
     }
     assert.ok(records > 2 * keys.length, `${records} records read`);
-    assert.ok(sealed > 10, `${sealed} offsets records hold sealed snapshot progress`);
     assert.deepEqual(hits.slice(0, 10), [], `${hits.length} records hold raw key values`);
+    assert.ok(sealed > 10, `${sealed} offsets records hold sealed snapshot progress`);
   });
 });
 
