@@ -244,11 +244,13 @@ describe('admin API under a flood of unauthenticated calls', () => {
       admissions.join('\n'),
     );
     const grown = statSync(audit).size - auditBefore;
-    assert.ok(grown < 20_000, `the audit log grew by ${grown} bytes for ${FLOOD} refused calls`);
+    assert.ok(grown < 40_000, `the audit log grew by ${grown} bytes for ${FLOOD} refused calls`);
     // Summed entries arrive when their 10-second window ends (or at shutdown).
     await new Promise((r) => setTimeout(r, 11_000));
+    // Per 10-second window and kind of refusal (unauthenticated, forbidden, rate_limited): one line at once, one sum.
     const lines = refusalLines().length;
-    assert.ok(lines <= 12, `${lines} audit lines for ${FLOOD} refused calls`);
+    const bound = 3 * 2 * (Math.ceil(seconds / 10) + 2);
+    assert.ok(lines <= bound, `${lines} audit lines for ${FLOOD} refused calls in ${seconds} s (bound ${bound})`);
     const counted = refusalLines().reduce((n, l) => n + (l.count ?? 1), 0);
     assert.equal(counted, FLOOD, 'every refused call is counted in the audit log');
     const heapAfter = await heap();
