@@ -8,13 +8,15 @@ import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, dumpAll, runWorkload } from '../helpers/demo-tables.ts';
 import { dumpIndex } from '../helpers/elasticsearch.ts';
+import { capture, recordSecret } from '../helpers/capture.ts';
 import { readTopic } from '../helpers/kafka.ts';
 import { metricValue, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { uniqueName, type ServiceProcess } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const OPS_TOKEN = 'ops-token-0123456789abcdef';
-const CI_TOKEN = 'ci-token-fedcba9876543210';
+// Recorded as secrets of the run: the leak suite (zz-secret-leak) searches every captured line for them.
+const OPS_TOKEN = recordSecret('ops-token-0123456789abcdef');
+const CI_TOKEN = recordSecret('ci-token-fedcba9876543210');
 
 interface AuditLine {
   who: string | null;
@@ -35,7 +37,9 @@ async function admin(service: ServiceProcess, method: string, path: string, toke
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: response.status, body: await response.json() };
+  const text = await response.text();
+  capture('http-answers.log', `admin ${method} ${path} ${response.status}\n${text}`);
+  return { status: response.status, body: JSON.parse(text) };
 }
 
 /** One admin call from another loopback address than 127.0.0.1, which the flood below gets rate-limited. */
