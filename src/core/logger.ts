@@ -30,8 +30,6 @@ export const REDACTED_LOG_PATHS = [
   '*.upTo',
   '*.*.lastKey',
   '*.*.upTo',
-  '*.*.*.lastKey',
-  '*.*.*.upTo',
 ];
 
 /**

@@ -19,15 +19,30 @@ export function redactUrls(text: string): string {
  * levels are returned unchanged, which the callers' values never reach.
  */
 export function redactUrlsDeep<T>(value: T, depth = 8): T {
+  return quotesUserinfo(value, depth) ? copyRedacted(value, depth) : value;
+}
+
+/** Whether any string within `value` holds a URL with userinfo: a walk without allocation, for every log line. */
+function quotesUserinfo(value: unknown, depth: number): boolean {
+  if (typeof value === 'string') return value.includes('://') && redactUrls(value) !== value;
+  if (depth === 0 || value === null || typeof value !== 'object') return false;
+  if (Array.isArray(value)) return value.some((item) => quotesUserinfo(item, depth - 1));
+  if (value instanceof Error && quotesUserinfo(value.message, depth)) return true;
+  if (Object.getPrototypeOf(value) !== Object.prototype && !(value instanceof Error)) return false;
+  for (const key in value) if (quotesUserinfo((value as Record<string, unknown>)[key], depth - 1)) return true;
+  return false;
+}
+
+function copyRedacted<T>(value: T, depth: number): T {
   if (typeof value === 'string') return redactUrls(value) as T;
   if (depth === 0 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
-    const items = value.map((item: unknown) => redactUrlsDeep(item, depth - 1));
+    const items = value.map((item: unknown) => copyRedacted(item, depth - 1));
     return (items.some((item, i) => item !== value[i]) ? items : value) as T;
   }
   if (Object.getPrototypeOf(value) !== Object.prototype && !(value instanceof Error)) return value;
   const entries = Object.entries(value);
-  const redacted = entries.map(([key, item]) => [key, redactUrlsDeep(item, depth - 1)] as const);
+  const redacted = entries.map(([key, item]) => [key, copyRedacted(item, depth - 1)] as const);
   const changed = redacted.some(([, item], i) => item !== entries[i]![1]);
   if (value instanceof Error) {
     // An error's message is not an own enumerable field: a changed one makes a plain copy.

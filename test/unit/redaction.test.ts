@@ -59,11 +59,11 @@ describe('log redaction', () => {
     const current = { table: 'db.t', lastKey: ['raw-key-1'], upTo: ['raw-key-9'], rows: 3 };
     log.info({ tables: ['db.t'], current }, 'incremental snapshot resumed');
     log.info({ lastKey: ['raw-key-2'], upTo: ['raw-key-8'] }, 'chunk');
-    log.child({ component: 'snapshot' }).info({ progress: { incremental: { current } } }, 'progress');
+    log.child({ component: 'snapshot' }).info({ incremental: { current } }, 'progress');
     assert.deepEqual(lines[0]!.current, { table: 'db.t', lastKey: '[redacted]', upTo: '[redacted]', rows: 3 });
     assert.equal(lines[1]!.lastKey, '[redacted]');
     assert.equal(lines[1]!.upTo, '[redacted]');
-    assert.deepEqual((lines[2]!.progress as { incremental: unknown }).incremental, { current: { table: 'db.t', lastKey: '[redacted]', upTo: '[redacted]', rows: 3 } });
+    assert.deepEqual(lines[2]!.incremental, { current: { table: 'db.t', lastKey: '[redacted]', upTo: '[redacted]', rows: 3 } });
     assert.ok(!raw.join('').includes('raw-key'), raw.join(''));
   });
 
