@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { CdcError, ERROR_CODES, errorMessage } from './core/errors.ts';
 import { createKafka, kafkaSettings } from './core/kafka.ts';
 import { createLogger, errorFields, type Logger } from './core/logger.ts';
+import { redactUrls } from './core/url-redaction.ts';
 import { configReference, loadConfig, redactConfig, type Spec } from './config/env.ts';
 import { fileSinkSpec, fileSourceSpec } from './config/file-connector.ts';
 import { offsetsSpec } from './config/offsets.ts';
@@ -14,6 +15,7 @@ import type { AdminToken } from './config/admin.ts';
 import { offsetsActions, pauseActions, restartAction, retryAction, snapshotAction, type Pausable } from './http/admin-actions.ts';
 import { startAdminServer, type AdminAction, type AdminSettings } from './http/admin-server.ts';
 import { startHttpServer, type Probe } from './http/server.ts';
+import type { StatusDetail } from './http/status-view.ts';
 import { AuditLog, audited, cliActor, type AuditSettings } from './ops/audit-log.ts';
 import { parseResetTarget, resetOffsets, showOffsets } from './ops/offsets.ts';
 import { planReplay, runReplay } from './ops/replay.ts';
@@ -35,7 +37,7 @@ const BAD_INPUT_CODES = new Set(['CONFIG_INVALID', 'SOURCE_PRECONDITION_FAILED',
 function fail(error: unknown, log?: Logger, exitCode?: number): never {
   const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
   if (log) log.fatal(errorFields(cdc), cdc.message);
-  process.stderr.write(`${cdc.describe()}\n`);
+  process.stderr.write(`${redactUrls(cdc.describe())}\n`);
   process.exit(exitCode ?? (BAD_INPUT_CODES.has(cdc.code) ? EXIT_BAD_INPUT : 1));
 }
 
@@ -52,7 +54,8 @@ function warnInsecure(config: object, log: Logger): void {
   for (const warning of insecureSettings(config as Record<string, unknown>)) log.warn({ insecure: true }, warning);
 }
 
-type ServiceConfig = Omit<AdminSettings, 'ADMIN_TOKENS'> & AuditSettings & { ADMIN_TOKENS?: AdminToken[] | undefined; HTTP_HOST: string; HTTP_PORT: number } & Parameters<typeof kafkaSettings>[0];
+type ServiceConfig = Omit<AdminSettings, 'ADMIN_TOKENS'> &
+  AuditSettings & { ADMIN_TOKENS?: AdminToken[] | undefined; HTTP_HOST: string; HTTP_PORT: number; STATUS_DETAIL: StatusDetail } & Parameters<typeof kafkaSettings>[0];
 /** Services that can pause (source, sink) get the pause and resume actions. */
 type Service = Probe & Partial<Pausable> & { run(): Promise<void>; stop(): Promise<void>; metrics: { registry: MetricsRegistry } };
 
@@ -64,7 +67,7 @@ async function serve(name: string, service: Service, config: ServiceConfig, log:
   warnInsecure(config, log);
   const supervisor = new Supervisor(service, log, config.ADMIN_TOKENS !== undefined);
   const probe: Probe = { healthy: () => supervisor.healthy(), ready: () => service.ready(), status: () => service.status() };
-  const http = await startHttpServer(config.HTTP_HOST, config.HTTP_PORT, probe, service.metrics.registry);
+  const http = await startHttpServer(config.HTTP_HOST, config.HTTP_PORT, probe, service.metrics.registry, config.STATUS_DETAIL);
   log.info({ port: http.port }, `${name} HTTP server listening`);
   let audit: AuditLog | undefined;
   let admin: { close(): void } | undefined;

@@ -32,7 +32,7 @@ const tokenList = () =>
 export const auditSpec = {
   AUDIT_LOG_FILE: envVar(
     text().optional(),
-    "JSON-lines file (appended, fsync'd per entry) that records every admin API call, allowed or refused, and every replay and offset reset. Entries also go to the service log.",
+    "JSON-lines file (appended, fsync'd per entry) that records every admin API call and every replay and offset reset. Refused admin calls are recorded summed: the first of each client, action and outcome at once, the rest of its 10-second window as one entry with a `count`. Entries also go to the service log.",
   ),
   AUDIT_TOPIC: envVar(
     text()
@@ -49,10 +49,15 @@ export const adminSpec = {
     'Enables the admin API: `id:token` pairs (comma- or newline-separated, tokens ≥ 16 characters). Calls authenticate with `Authorization: Bearer <token>`; the audit log names the id.',
     { secret: true },
   ),
-  ADMIN_HOST: envVar(text().default('0.0.0.0'), 'Address of the admin API listener.', { default: '0.0.0.0' }),
+  ADMIN_HOST: envVar(text().default('0.0.0.0'), 'Address of the admin API listener; a non-loopback address without ADMIN_TLS_* is warned about at start.', { default: '0.0.0.0' }),
   ADMIN_PORT: envVar(int(0, 65535).default(8081), 'Port of the admin API, its own listener so it can use TLS and another network exposure than health and metrics (0 picks a free port).', {
     default: '8081',
   }),
+  ADMIN_REFUSED_PER_MINUTE: envVar(
+    int(1, 100_000).default(30),
+    'Refused admin calls (no or wrong token) allowed per client address and minute; beyond it the address gets 429 without its token being checked until the minute is over. Refusals are audited summed per client and 10-second window.',
+    { default: '30' },
+  ),
   ADMIN_TLS_CERT_FILE: envVar(text().optional(), 'PEM certificate (chain) of the admin API; with ADMIN_TLS_KEY_FILE it serves HTTPS.'),
   ADMIN_TLS_KEY_FILE: envVar(text().optional(), 'PEM private key of the admin API certificate.'),
   ...auditSpec,

@@ -17,6 +17,11 @@ export const commonSpec = {
   LOG_LEVEL: envVar(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), 'pino log level.', { default: 'info' }),
   HTTP_HOST: envVar(text().default('0.0.0.0'), 'Address of the health/metrics/status HTTP server.', { default: '0.0.0.0' }),
   HTTP_PORT: envVar(int(0, 65535).default(8080), 'Port of the health/metrics/status HTTP server (0 picks a free port).', { default: '8080' }),
+  STATUS_DETAIL: envVar(
+    z.enum(['summary', 'full']).default('summary'),
+    '`summary`: /status withholds raw key values (snapshot progress) and the text of errors, which can quote document fields (codes and hints stay); `full` shows them. URLs never show embedded credentials.',
+    { default: 'summary' },
+  ),
   READY_STALL_SECONDS: envVar(
     int(2, 86_400).default(60),
     '/readyz turns unready when the service has work but made no progress for this long (source: queued changes not committed, no snapshot chunk, or a binlog connection silent that long; the source asks the server for a heartbeat every third of it, at most every 30 s; sink: a batch not made durable, or bulk requests failing).',

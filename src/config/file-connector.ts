@@ -30,7 +30,26 @@ export const fileSourceSpec = {
       .string()
       .regex(/^[^=]+=.*$/, 'must be `regex=replacement`')
       .optional(),
-    'Restore into other topics: `regex=replacement` over the archived topic name (e.g. `^old\\.(.*)=new.$1`). Default: the same names.',
+    'Restore into other topics: `regex=replacement` over the archived topic name (e.g. `^old\\.(.*)=new.$1`). Default: the same names. Never yields an internal topic (see FILE_SOURCE_TOPIC_MAP).',
+  ),
+  FILE_SOURCE_TOPIC_MAP: envVar(
+    z
+      .string()
+      .transform((value, ctx) => {
+        const map = new Map<string, string>();
+        for (const pair of value
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)) {
+          const [from, to, ...rest] = pair.split('=').map((t) => t.trim());
+          if (!from || !to || rest.length > 0 || !/^[A-Za-z0-9._-]+$/.test(from) || !/^[A-Za-z0-9._-]+$/.test(to))
+            ctx.addIssue({ code: 'custom', message: `${JSON.stringify(pair)} is not <archived topic>=<target topic>` });
+          else map.set(from, to);
+        }
+        return map;
+      })
+      .optional(),
+    'Explicit `archived=target` topic pairs (comma-separated), applied before FILE_SOURCE_TOPIC_RENAME. The only way to restore into an internal topic (`<prefix>.offsets`, `<prefix>.heartbeats`, `<prefix>.dlq`, or a name starting with `__` such as `__consumer_offsets`): otherwise an archive naming one is refused with ARCHIVE_TOPIC_REFUSED.',
   ),
   ...adminSpec,
 };

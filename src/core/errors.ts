@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   ELASTICSEARCH_REJECTED: 'Elasticsearch rejected a document for a reason retrying cannot fix.',
   DECODE_FAILED: 'A Kafka record is not a valid Confluent-framed Avro record for a known schema.',
   ARCHIVE_INVALID: 'A line of a file-connector archive is not what `cdc file-sink` writes; the message names the file and line.',
+  ARCHIVE_TOPIC_REFUSED:
+    "An archive line names a topic outside the archive's own layout (its `<topic>/` directory), or an internal topic (offsets, heartbeats, dead letters, Kafka's own) that FILE_SOURCE_TOPIC_MAP does not map explicitly; nothing was written.",
   VERSION_OUT_OF_RANGE: 'A source position does not fit the 63-bit external version encoding.',
   ARGUMENT_INVALID: 'A command-line argument is malformed; the message says what is accepted.',
   GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',
@@ -31,6 +33,7 @@ export const ERROR_CODES = {
   AUTH_FAILED: 'A service refused the configured credentials; the message names the service and the settings.',
   ADMIN_UNAUTHENTICATED: 'An admin API call came without a bearer token (HTTP 401).',
   ADMIN_FORBIDDEN: 'An admin API call presented a token that is not in ADMIN_TOKENS (HTTP 403).',
+  ADMIN_RATE_LIMITED: 'This client had too many refused admin API calls in the last minute (ADMIN_REFUSED_PER_MINUTE); it is refused without checking its token until the minute is over (HTTP 429).',
   ADMIN_NOT_FOUND: 'No admin action answers this method and path; GET /admin/actions lists them (HTTP 404).',
   ACTION_NOT_APPLICABLE: "The admin action does not apply in the service's current state, e.g. restarting a component that has not failed (HTTP 409).",
   AUDIT_UNAVAILABLE: 'The audit log could not be written, so the action was not performed (fail closed).',

@@ -64,7 +64,8 @@ export class FileSinkService implements Probe {
   }
 
   async run(): Promise<void> {
-    mkdirSync(this.#config.FILE_SINK_DIR, { recursive: true });
+    // Archives hold whole records: owner-only, whatever the umask.
+    mkdirSync(this.#config.FILE_SINK_DIR, { recursive: true, mode: 0o700 });
     this.#completeCrashedFiles();
     const consumer = this.#kafka.consumer({ groupId: this.#config.FILE_SINK_GROUP_ID, readUncommitted: false, maxWaitTimeInMs: 250 });
     this.#consumer = consumer;
@@ -131,9 +132,9 @@ export class FileSinkService implements Probe {
       }
       if (!file) {
         const dir = join(this.#config.FILE_SINK_DIR, topic);
-        mkdirSync(dir, { recursive: true });
+        mkdirSync(dir, { recursive: true, mode: 0o700 });
         const path = join(dir, `${partition}-${message.offset.padStart(20, '0')}${OPEN_SUFFIX}`);
-        file = { path, fd: openSync(path, 'a'), bytes: 0, openedAt: Date.now(), schemas: new Set() };
+        file = { path, fd: openSync(path, 'a', 0o600), bytes: 0, openedAt: Date.now(), schemas: new Set() };
         this.#files.set(key, file);
       }
       for (const payload of [message.key, message.value]) {

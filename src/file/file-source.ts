@@ -16,6 +16,7 @@ import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
 import { connectorClients } from './connector-clients.ts';
 import { parseLine, restoreHeaders, type ArchivedPayload, type RecordLine } from './archive-format.ts';
+import { checkArchive } from './archive-guard.ts';
 
 /** Lines per Kafka transaction (each with the progress that covers it). */
 const LINES_PER_TRANSACTION = 2000;
@@ -73,8 +74,9 @@ export class FileSourceService implements Probe {
   async run(): Promise<void> {
     const producer = this.#kafka.producer({ transactionalId: `cdc-file-source-${this.#config.FILE_SOURCE_ID}`, idempotent: true, maxInFlightRequests: 1 });
     try {
-      await this.#readProgress();
       const files = this.#archiveFiles();
+      checkArchive(this.#config.FILE_SOURCE_DIR, files, (topic) => this.#targetTopic(topic), this.#config.FILE_SOURCE_TOPIC_MAP);
+      await this.#readProgress();
       await this.#ensureTopics(files);
       await producer.connect();
       this.#state = 'restoring';
@@ -101,6 +103,8 @@ export class FileSourceService implements Probe {
 
   async #restoreFile(producer: Producer, file: string): Promise<void> {
     const lines = readFileSync(join(this.#config.FILE_SOURCE_DIR, file), 'utf8').split('\n');
+    const [archivedTopic, name] = file.split('/') as [string, string];
+    const partition = Number(name.split('-')[0]);
     if (lines.at(-1) === '') lines.pop();
     this.#schemas = new Map();
     const start = this.#progress.current?.file === file ? this.#progress.current.line : 0;
@@ -120,8 +124,9 @@ export class FileSourceService implements Probe {
           this.#schemas.set(line.id, line.schema);
           continue;
         }
-        const topic = this.#targetTopic(line.topic);
-        const partitionKey = `${topic}/${line.partition}`;
+        // The file's place in the layout decides where its records go (checkArchive made sure the lines agree).
+        const topic = this.#targetTopic(archivedTopic);
+        const partitionKey = `${topic}/${partition}`;
         if (restored[partitionKey] !== undefined && BigInt(line.offset) <= BigInt(restored[partitionKey])) {
           this.metrics.skipped.inc();
           continue;
@@ -129,7 +134,7 @@ export class FileSourceService implements Probe {
         restored[partitionKey] = line.offset;
         const list = messages.get(topic) ?? [];
         list.push({
-          partition: line.partition,
+          partition,
           key: await this.#encode(line, 'key', topic, file, i + 1),
           value: await this.#encode(line, 'value', topic, file, i + 1),
           headers: restoreHeaders(line.headers),
@@ -241,6 +246,8 @@ export class FileSourceService implements Probe {
   }
 
   #targetTopic(topic: string): string {
+    const mapped = this.#config.FILE_SOURCE_TOPIC_MAP?.get(topic);
+    if (mapped) return mapped;
     const rename = this.#config.FILE_SOURCE_TOPIC_RENAME;
     if (!rename) return topic;
     const eq = rename.indexOf('=');

@@ -6,7 +6,9 @@ import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import type { AdminToken } from '../config/admin.ts';
 import { CdcError, errorMessage, type ErrorCode } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { audited, type AuditLog } from '../ops/audit-log.ts';
+import { audited, type AuditEntry, type AuditLog } from '../ops/audit-log.ts';
+import { RefusalAudit } from '../ops/refusal-audit.ts';
+import { RefusalRateLimit } from './admin-rate-limit.ts';
 import { authenticate } from './bearer-auth.ts';
 
 /** One admin operation: a method and path under /admin and the handler that performs it. */
@@ -22,6 +24,7 @@ export interface AdminSettings {
   ADMIN_TOKENS: AdminToken[];
   ADMIN_HOST: string;
   ADMIN_PORT: number;
+  ADMIN_REFUSED_PER_MINUTE: number;
   ADMIN_TLS_CERT_FILE?: string | undefined;
   ADMIN_TLS_KEY_FILE?: string | undefined;
 }
@@ -30,6 +33,7 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   ADMIN_UNAUTHENTICATED: 401,
   ADMIN_FORBIDDEN: 403,
   ADMIN_NOT_FOUND: 404,
+  ADMIN_RATE_LIMITED: 429,
   ARGUMENT_INVALID: 400,
   GROUP_ACTIVE: 409,
   ACTION_NOT_APPLICABLE: 409,
@@ -38,7 +42,10 @@ const MAX_BODY_BYTES = 64 * 1024;
 
 /**
  * The admin API on its own listener (HTTPS with ADMIN_TLS_*): bearer tokens, and an audit entry
- * for every call, refused ones included, written before an allowed action runs.
+ * for every call, written before an allowed action runs. Refused calls are audited too, summed per
+ * client and window (RefusalAudit), and a client refused too often is rate-limited, so a flood of
+ * unauthenticated calls costs neither an fsync per call nor a metric series per path: the metric's
+ * `action` label is a route name or `unknown`.
  */
 export async function startAdminServer(settings: AdminSettings, actions: AdminAction[], audit: AuditLog, metrics: MetricsRegistry, log: Logger): Promise<Server & { port: number; tls: boolean }> {
   const tls = tlsOptions(settings);
@@ -50,31 +57,52 @@ export async function startAdminServer(settings: AdminSettings, actions: AdminAc
     run: async () => actions.map(({ method, path, description }) => ({ method, path, description })),
   };
   const routes = new Map([list, ...actions].map((a) => [`${a.method} ${a.path}`, a]));
+  const limit = new RefusalRateLimit(settings.ADMIN_REFUSED_PER_MINUTE);
+  const refusals = new RefusalAudit(audit, log);
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://admin');
-    const action = `${request.method} ${url.pathname}`;
-    const remote = request.socket.remoteAddress;
-    const send = (status: number, body: unknown) => {
+    const requested = `${request.method} ${url.pathname}`;
+    const route = routes.get(requested);
+    // Only route names become label values and audit actions: any path a caller sends does not.
+    const action = route ? requested : 'unknown';
+    const where = route ? {} : { path: url.pathname.slice(0, 200) };
+    const remote = request.socket.remoteAddress ?? 'unknown';
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       calls.inc({ action, outcome: status < 400 ? 'ok' : String(status) });
-      response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}) });
+      response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...(status === 401 ? { 'www-authenticate': 'Bearer' } : {}), ...headers });
       response.end(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2));
     };
-    const refuse = (error: CdcError) => send(STATUS_OF[error.code] ?? (error.retriable ? 503 : 500), { error: { code: error.code, message: error.message, hint: error.hint } });
+    const refuse = (error: CdcError, headers?: Record<string, string>) =>
+      send(STATUS_OF[error.code] ?? (error.retriable ? 503 : 500), { error: { code: error.code, message: error.message, hint: error.hint } }, headers);
+    const refused = async (outcome: AuditEntry['outcome'], error: CdcError, headers?: Record<string, string>) => {
+      if (outcome !== 'rate_limited') limit.refused(remote);
+      await refusals.record({ remote, action, outcome, status: STATUS_OF[error.code], ...where });
+      refuse(error, headers);
+    };
     try {
+      const waitMs = limit.retryAfterMs(remote);
+      if (waitMs > 0) {
+        return await refused(
+          'rate_limited',
+          new CdcError('ADMIN_RATE_LIMITED', 'Too many refused admin calls from this address', { hint: 'Wait for the Retry-After seconds, then call with a token listed in ADMIN_TOKENS.' }),
+          {
+            'retry-after': String(Math.ceil(waitMs / 1000)),
+          },
+        );
+      }
       const auth = authenticate(request.headers.authorization, settings.ADMIN_TOKENS);
       if (auth.outcome !== 'ok') {
-        await audit.record({ who: null, remote, action, outcome: auth.outcome, status: auth.outcome === 'unauthenticated' ? 401 : 403 });
-        return refuse(
+        return await refused(
+          auth.outcome,
           auth.outcome === 'unauthenticated'
             ? new CdcError('ADMIN_UNAUTHENTICATED', 'The admin API needs `Authorization: Bearer <token>`')
             : new CdcError('ADMIN_FORBIDDEN', 'This token is not allowed', { hint: 'Use a token listed in ADMIN_TOKENS.' }),
         );
       }
-      const route = routes.get(action);
       if (!route) {
-        await audit.record({ who: auth.id, remote, action, outcome: 'not_found', status: 404 });
-        return refuse(new CdcError('ADMIN_NOT_FOUND', `No admin action ${action}`, { hint: 'GET /admin/actions lists them.' }));
+        await audit.record({ who: auth.id, remote, action, outcome: 'not_found', status: 404, ...where });
+        return refuse(new CdcError('ADMIN_NOT_FOUND', `No admin action ${requested.slice(0, 200)}`, { hint: 'GET /admin/actions lists them.' }));
       }
       const input = { ...Object.fromEntries(url.searchParams), ...(request.method === 'POST' ? await jsonBody(request) : {}) };
       const result = await audited(audit, { who: auth.id, remote, action, params: input }, () => route.run(input, auth.id));
@@ -91,8 +119,27 @@ export async function startAdminServer(settings: AdminSettings, actions: AdminAc
     server.listen(settings.ADMIN_PORT, settings.ADMIN_HOST, resolve);
   });
   const port = (server.address() as AddressInfo).port;
+  if (!tls && !isLoopback(settings.ADMIN_HOST)) {
+    log.warn(
+      { host: settings.ADMIN_HOST, insecure: true },
+      'the admin API listens on a non-loopback address without TLS: bearer tokens cross the network in clear text; set ADMIN_TLS_CERT_FILE and ADMIN_TLS_KEY_FILE, or ADMIN_HOST=127.0.0.1',
+    );
+  }
   log.info({ port, tls: Boolean(tls), tokens: settings.ADMIN_TOKENS.map((t) => t.id), actions: [...routes.keys()] }, 'admin API listening');
-  return Object.assign(server, { port, tls: Boolean(tls) });
+  // Closing writes the summed refusals of the unfinished window (AuditLog.close then waits for them).
+  const close = server.close.bind(server);
+  return Object.assign(server, {
+    port,
+    tls: Boolean(tls),
+    close: (callback?: (error?: Error) => void) => {
+      void refusals.close();
+      return close(callback);
+    },
+  });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function tlsOptions(settings: AdminSettings): { cert: Buffer; key: Buffer } | undefined {

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { Readiness } from './readiness.ts';
+import { statusView, type StatusDetail } from './status-view.ts';
 
 export interface Probe {
   /** Alive: the process is running its loop (false only when it is wedged or stopping). */
@@ -13,7 +14,7 @@ export interface Probe {
 }
 
 /** The one HTTP server of a service: /healthz, /readyz, /metrics, /status. */
-export async function startHttpServer(host: string, port: number, probe: Probe, metrics: MetricsRegistry): Promise<Server & { port: number }> {
+export async function startHttpServer(host: string, port: number, probe: Probe, metrics: MetricsRegistry, statusDetail: StatusDetail = 'summary'): Promise<Server & { port: number }> {
   const server = createServer((request, response) => {
     const send = (status: number, body: string, type = 'application/json') => {
       response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -31,7 +32,7 @@ export async function startHttpServer(host: string, port: number, probe: Probe, 
       case '/status':
         return send(
           200,
-          JSON.stringify(probe.status(), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2),
+          JSON.stringify(statusView(probe.status(), statusDetail), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2),
         );
       case '/metrics':
         metrics

@@ -12,8 +12,13 @@ export interface AuditEntry {
   remote?: string;
   action: string;
   params?: Record<string, unknown>;
-  /** `started` precedes an allowed action (fail closed); then `ok` or `failed`. Refusals: `unauthenticated`, `forbidden`. */
-  outcome: 'started' | 'ok' | 'failed' | 'unauthenticated' | 'forbidden' | 'not_found';
+  /** `started` precedes an allowed action (fail closed); then `ok` or `failed`. Refusals: `unauthenticated`, `forbidden`, `rate_limited`, `not_found`. */
+  outcome: 'started' | 'ok' | 'failed' | 'unauthenticated' | 'forbidden' | 'rate_limited' | 'not_found';
+  /** The requested path (cut to 200 characters) when `action` is `unknown`. */
+  path?: string;
+  /** A summary of refusals (RefusalAudit): how many, between when. */
+  count?: number;
+  window?: { from: string; to: string };
   status?: number;
   error?: { code: string; message: string };
   result?: unknown;
@@ -47,26 +52,34 @@ export class AuditLog {
 
   /** Records entries one at a time, in call order. */
   record(entry: Omit<AuditEntry, 'ts' | 'service'>): Promise<void> {
-    const full: AuditEntry = { ts: new Date().toISOString(), service: this.#service, ...entry };
+    return this.recordAll([entry]);
+  }
+
+  /** Records several entries with one fsync and one Kafka request, after those recorded before. */
+  recordAll(entries: Array<Omit<AuditEntry, 'ts' | 'service'>>): Promise<void> {
+    const ts = new Date().toISOString();
+    const full = entries.map((entry): AuditEntry => ({ ts, service: this.#service, ...entry }));
     const done = this.#queue.then(() => this.#write(full));
     this.#queue = done.catch(() => undefined);
     return done;
   }
 
-  async #write(entry: AuditEntry): Promise<void> {
-    const line = JSON.stringify(entry, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    this.#log.info({ audit: JSON.parse(line) as unknown }, `audit: ${entry.action} ${entry.outcome}`);
+  async #write(entries: AuditEntry[]): Promise<void> {
+    const lines = entries.map((entry) => JSON.stringify(entry, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+    lines.forEach((line, i) => {
+      this.#log.info({ audit: JSON.parse(line) as unknown }, `audit: ${entries[i]!.action} ${entries[i]!.outcome}`);
+    });
     try {
       if (this.#settings.AUDIT_LOG_FILE) {
         this.#file ??= open(this.#settings.AUDIT_LOG_FILE, 'a', 0o600);
         const file = await this.#file;
-        await file.appendFile(`${line}\n`);
+        await file.appendFile(lines.map((line) => `${line}\n`).join(''));
         await file.datasync();
       }
       if (this.#settings.AUDIT_TOPIC && this.#kafka) {
         this.#producer ??= this.#connect(this.#kafka, this.#settings.AUDIT_TOPIC);
         const producer = await this.#producer;
-        await producer.send({ topic: this.#settings.AUDIT_TOPIC, acks: -1, messages: [{ key: this.#service, value: line }] });
+        await producer.send({ topic: this.#settings.AUDIT_TOPIC, acks: -1, messages: lines.map((value) => ({ key: this.#service, value })) });
       }
     } catch (error) {
       // A failed open or connect is tried again with the next entry.

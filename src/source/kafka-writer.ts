@@ -5,6 +5,7 @@ import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts'
 import type { SourcePosition } from '../core/position.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset, type ResumeState } from './offset-store.ts';
+import type { ProgressSeal } from './progress-seal.ts';
 
 /**
  * Bytes of records per produce call: well below the broker's default message.max.bytes, and small
@@ -49,6 +50,8 @@ export interface WriterSettings {
   replicationFactor: number;
   /** Codec of the record batches (the offsets topic included). */
   compression: KafkaCompression;
+  /** Encrypts the key values of stored snapshot progress (with COLUMN_HASH). */
+  seal?: ProgressSeal | undefined;
 }
 
 /**
@@ -127,7 +130,7 @@ export class TransactionalWriter {
     }
     byTopic.set(this.#settings.offsetsTopic, {
       topic: this.#settings.offsetsTopic,
-      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, state) }],
+      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, this.#settings.seal?.seal(state) ?? state) }],
     });
     if (!this.#settings.exactlyOnce) return this.#sendAtLeastOnce([...byTopic.values()]);
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;

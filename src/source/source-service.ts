@@ -19,6 +19,7 @@ import { mysqlConnection } from './mysql-connection.ts';
 import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
+import { openStored, ProgressSeal } from './progress-seal.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, oldestBinlogFile, PurgeRiskAlarm, purgeRisk, type RetentionReport } from './retention.ts';
 import { IncrementalSnapshot } from './incremental-snapshot.ts';
@@ -162,6 +163,7 @@ export class SourceService implements Probe {
       partitions: config.TOPIC_PARTITIONS,
       replicationFactor: config.TOPIC_REPLICATION_FACTOR,
       compression: config.KAFKA_COMPRESSION,
+      seal: ProgressSeal.forHashing(config),
     });
     await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
     await this.#writer.connect();
@@ -176,7 +178,7 @@ export class SourceService implements Probe {
     const rules = schemaRules(config);
     await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });
     if (config.SIGNAL_TABLE) await withRetry(() => this.#withConnection((conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
-    let stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
+    let stored = openStored(await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
     this.#committed = stored?.position;
     this.#positionTime = stored?.ts ?? 0;
     let resumeSnapshot = stored?.snapshot;

@@ -3,7 +3,7 @@ import type { ChangeEvent, Op } from '../core/change-event.ts';
 import { list, regex, regexList, text } from '../config/env.ts';
 import { CAST_TYPES, cast, type CastType } from './cast.ts';
 import { dropFields, insertFields, renameFields } from './fields.ts';
-import { FILTER_OPERATORS, filter, type FilterOperator } from './filter.ts';
+import { FILTER_OPERATORS, filter, filterPattern, type FilterOperator } from './filter.ts';
 import { indexRouter } from './index-router.ts';
 import { route } from './route.ts';
 import { scoped, type Transform } from './transform.ts';
@@ -86,8 +86,8 @@ export const TRANSFORM_TYPES: Record<string, TransformType> = {
       if (o.FIELD !== undefined && !unary && o.VALUE === undefined) problems.push(['VALUE', `is required with OPERATOR=${String(o.OPERATOR)}`]);
       if (o.FIELD === undefined && o.VALUE !== undefined) problems.push(['FIELD', 'is required when VALUE is set']);
       if (o.OPERATOR === 'matches' && typeof o.VALUE === 'string') {
-        const parsed = regex().safeParse(o.VALUE);
-        if (!parsed.success) problems.push(['VALUE', parsed.error.issues[0]!.message]);
+        const pattern = filterPattern(o.VALUE);
+        if (typeof pattern === 'string') problems.push(['VALUE', pattern]);
       }
       return problems;
     },

@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import type { ChangeEvent, ColumnKind, ColumnValue, Op } from '../core/change-event.ts';
 import { textOf, type Transform } from './transform.ts';
 
@@ -15,6 +16,22 @@ export interface FilterOptions {
 const NUMERIC = new Set<ColumnKind>(['int32', 'int64', 'decimal', 'float32', 'float64']);
 
 /**
+ * A `matches` pattern, compiled for RE2 (re2js) rather than JavaScript's backtracking engine: the
+ * pattern comes from the operator but runs over row values of any size, and a backtracking engine
+ * can take exponential time on a pattern like `(a+)+b` (one such row stalls the whole source).
+ * RE2 matches in time linear in the value's length whatever the pattern; it has no
+ * backreferences or lookaround, so such patterns are refused at configuration time.
+ * Returns the compiled pattern, or why the text is refused.
+ */
+export function filterPattern(value: string): RE2JS | string {
+  try {
+    return RE2JS.compile(value);
+  } catch (error) {
+    return `${JSON.stringify(value)} is not a pattern the filter accepts (RE2 syntax, without backreferences or lookaround, so that matching takes time linear in the value): ${(error as Error).message}`;
+  }
+}
+
+/**
  * Keeps (`include`) or drops (`exclude`) the events that match every given condition: the op is
  * one of `ops`, and `field` of the row image (after, or before for deletes) compares with
  * `value`. Numeric columns compare as numbers, everything else as canonical text (so dates and
@@ -24,7 +41,9 @@ const NUMERIC = new Set<ColumnKind>(['int32', 'int64', 'decimal', 'float32', 'fl
 export function filter(options: FilterOptions): Transform {
   const { ops, field, operator, value, mode } = options;
   const list = operator === 'in' || operator === 'not_in' ? new Set((value ?? '').split(',').map((v) => v.trim())) : undefined;
-  const pattern = operator === 'matches' ? new RegExp(`^(?:${value})$`) : undefined;
+  const compiled = operator === 'matches' ? filterPattern(value ?? '') : undefined;
+  if (typeof compiled === 'string') throw new TypeError(compiled);
+  const pattern = compiled;
   const number = Number(value);
   const holds = (event: ChangeEvent): boolean => {
     if (ops && !ops.includes(event.op)) return false;
@@ -40,7 +59,8 @@ export function filter(options: FilterOptions): Transform {
       case 'not_in':
         return actual === null || !list!.has(textOf(actual));
       case 'matches':
-        return actual !== null && pattern!.test(textOf(actual));
+        // matches() is a whole-value match, as `^(?:VALUE)$` would be.
+        return actual !== null && pattern!.matches(textOf(actual));
       default: {
         if (actual === null) return operator === 'ne';
         const kind = event.schema.columns.find((c) => c.name === field)?.kind;

@@ -1,21 +1,26 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, dumpAll, runWorkload } from '../helpers/demo-tables.ts';
 import { dumpIndex } from '../helpers/elasticsearch.ts';
+import { capture, recordSecret } from '../helpers/capture.ts';
 import { readTopic } from '../helpers/kafka.ts';
 import { metricValue, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { uniqueName, type ServiceProcess } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const OPS_TOKEN = 'ops-token-0123456789abcdef';
-const CI_TOKEN = 'ci-token-fedcba9876543210';
+// Recorded as secrets of the run: the leak suite (zz-secret-leak) searches every captured line for them.
+const OPS_TOKEN = recordSecret('ops-token-0123456789abcdef');
+const CI_TOKEN = recordSecret('ci-token-fedcba9876543210');
 
 interface AuditLine {
   who: string | null;
+  count?: number;
   action: string;
   outcome: string;
   status?: number;
@@ -32,7 +37,26 @@ async function admin(service: ServiceProcess, method: string, path: string, toke
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
-  return { status: response.status, body: await response.json() };
+  const text = await response.text();
+  capture('http-answers.log', `admin ${method} ${path} ${response.status}\n${text}`);
+  return { status: response.status, body: JSON.parse(text) };
+}
+
+/** One admin call from another loopback address than 127.0.0.1, which the flood below gets rate-limited. */
+function adminFrom(localAddress: string, port: number, path: string, token: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, localAddress, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The lines of a Prometheus text answer that belong to one metric. */
+async function series(service: ServiceProcess, name: string): Promise<string[]> {
+  return (await service.http('/metrics')).body.split('\n').filter((l) => l.startsWith(`${name}{`));
 }
 
 function auditLines(file: string): AuditLine[] {
@@ -172,5 +196,71 @@ describe('admin API', () => {
       ['ops', 'POST /admin/resume', 'ok'],
     ]);
     for (const file of [sinkAudit, sourceAudit]) assert.ok(!readFileSync(file, 'utf8').includes(OPS_TOKEN), 'tokens never reach the audit log');
+  });
+});
+
+describe('admin API under a flood of unauthenticated calls', () => {
+  const pipeline = new Pipeline(uniqueName('cdc_flood'));
+  const dir = mkdtempSync(join(tmpdir(), 'cdc-audit-'));
+  const audit = join(dir, 'sink.jsonl');
+  const FLOOD = 10_000;
+
+  before(async () => {
+    await pipeline.startSink({ ADMIN_TOKENS: `ops:${OPS_TOKEN},ci:${CI_TOKEN}`, ADMIN_HOST: '127.0.0.1', ADMIN_PORT: '0', AUDIT_LOG_FILE: audit });
+  });
+  after(async () => {
+    await pipeline.stopAll();
+  });
+
+  it('keeps metric series, audit log and memory bounded, and serves an authorised caller meanwhile', async () => {
+    const sink = pipeline.sink!;
+    const port = await waitFor('the admin port', () => sink.lines.find((l) => l.msg === 'admin API listening')?.port as number | undefined);
+    assert.equal((await admin(sink, 'GET', '/admin/actions', CI_TOKEN)).status, 200);
+    const heap = async () => Number((await sink.http('/metrics')).body.match(/^nodejs_heap_size_used_bytes (\d+)/m)![1]);
+    const heapBefore = await heap();
+    const refusalLines = () => auditLines(audit).filter((l) => l.who === null);
+    const auditBefore = statSync(audit).size;
+
+    let sent = 0;
+    const statuses = new Map<number, number>();
+    const authorised: number[] = [];
+    const flooder = async () => {
+      while (sent < FLOOD) {
+        const n = ++sent;
+        const path = `/${Math.random() < 0.5 ? 'admin/' : ''}${randomUUID()}?q=${randomUUID()}`;
+        const method = Math.random() < 0.5 ? 'GET' : 'POST';
+        const response = await fetch(`http://127.0.0.1:${port}${path}`, { method, ...(Math.random() < 0.3 ? { headers: { authorization: `Bearer ${randomUUID()}` } } : {}) });
+        await response.arrayBuffer();
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        if (n % 2000 === 0) authorised.push(await adminFrom('127.0.0.2', port, '/admin/actions', OPS_TOKEN));
+      }
+    };
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 32 }, flooder));
+    const seconds = (Date.now() - started) / 1000;
+
+    assert.deepEqual(authorised, [200, 200, 200, 200, 200], 'the authorised calls during the flood were answered');
+    assert.ok((statuses.get(429) ?? 0) > FLOOD * 0.9, `the flooding address is rate-limited: ${JSON.stringify([...statuses])}`);
+    const admissions = await series(sink, 'cdc_admin_requests_total');
+    assert.ok(admissions.length <= 8, `bounded metric series:\n${admissions.join('\n')}`);
+    assert.ok(
+      admissions.every((l) => /action="(unknown|GET \/admin\/actions)"/.test(l)),
+      admissions.join('\n'),
+    );
+    const grown = statSync(audit).size - auditBefore;
+    assert.ok(grown < 40_000, `the audit log grew by ${grown} bytes for ${FLOOD} refused calls`);
+    // Summed entries arrive when their 10-second window ends (or at shutdown).
+    await new Promise((r) => setTimeout(r, 11_000));
+    // Per 10-second window and kind of refusal (unauthenticated, forbidden, rate_limited): one line at once, one sum.
+    const lines = refusalLines().length;
+    const bound = 3 * 2 * (Math.ceil(seconds / 10) + 2);
+    assert.ok(lines <= bound, `${lines} audit lines for ${FLOOD} refused calls in ${seconds} s (bound ${bound})`);
+    const counted = refusalLines().reduce((n, l) => n + (l.count ?? 1), 0);
+    assert.equal(counted, FLOOD, 'every refused call is counted in the audit log');
+    const heapAfter = await heap();
+    assert.ok(heapAfter - heapBefore < 32 * 1024 * 1024, `heap grew from ${heapBefore} to ${heapAfter} bytes`);
+    process.stderr.write(
+      `flood: ${FLOOD} calls in ${seconds.toFixed(1)} s, statuses ${JSON.stringify([...statuses])}, audit +${grown} bytes before the last window's summary, ${lines} lines in all, heap ${(heapBefore / 1e6).toFixed(1)} -> ${(heapAfter / 1e6).toFixed(1)} MB\n`,
+    );
   });
 });

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, dumpAll, runWorkload } from '../helpers/demo-tables.ts';
+import { readTopicToEnd } from '../../src/core/topic-reader.ts';
 import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { metricValue, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { runCli, startService, uniqueName } from '../helpers/services.ts';
@@ -60,6 +61,9 @@ describe('file connector: archive, delete, restore, reindex', () => {
     assert.equal(await fileSink.stop('SIGTERM'), 0);
     const files = readdirSync(join(archive, pipeline.topicOf('customers')));
     assert.ok(files.length > 1 && files.every((f) => f.endsWith('.jsonl')), `rotated and completed files: ${files.join(', ')}`);
+    for (const path of [join(archive, pipeline.topicOf('customers')), ...files.map((f) => join(archive, pipeline.topicOf('customers'), f))]) {
+      assert.equal(statSync(path).mode & 0o077, 0, `${path} is readable by its owner only (mode ${(statSync(path).mode & 0o777).toString(8)})`);
+    }
 
     const admin = testKafka().admin();
     await admin.connect();
@@ -99,5 +103,73 @@ describe('file connector: archive, delete, restore, reindex', () => {
     const result = await runCli(['file-source'], { KAFKA_BROKERS, SCHEMA_REGISTRY_URL, TOPIC_PREFIX: pipeline.prefix, FILE_SOURCE_DIR: bad, FILE_SOURCE_ID: uniqueName('bad'), HTTP_PORT: '0' });
     assert.notEqual(result.status, 0);
     assert.match(result.stderr, /ARCHIVE_INVALID: some\.topic\/0-0+\.jsonl:2 is not JSON/);
+  });
+
+  /** An archive whose own directories are `topics`, each with one file of the given lines. */
+  function archiveOf(files: Record<string, string[]>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'cdc-archive-tampered-'));
+    for (const [topic, lines] of Object.entries(files)) {
+      mkdirSync(join(dir, topic));
+      writeFileSync(join(dir, topic, `0-${'0'.repeat(20)}.jsonl`), lines.map((l) => `${l}\n`).join(''));
+    }
+    return dir;
+  }
+  const record = (topic: string, offset: number, key: string) =>
+    JSON.stringify({
+      type: 'record',
+      topic,
+      partition: 0,
+      offset: String(offset),
+      timestamp: '0',
+      key: { base64: Buffer.from(key).toString('base64') },
+      value: { base64: Buffer.from('{}').toString('base64') },
+      headers: {},
+    });
+  const restore = (prefix: string, dir: string, extra: Record<string, string> = {}) => {
+    const { KAFKA_BROKERS, SCHEMA_REGISTRY_URL } = stackEnv();
+    return runCli(['file-source'], { KAFKA_BROKERS, SCHEMA_REGISTRY_URL, TOPIC_PREFIX: prefix, FILE_SOURCE_DIR: dir, FILE_SOURCE_ID: uniqueName('tampered'), HTTP_PORT: '0', ...extra });
+  };
+  const topicsOf = async (prefix: string) => {
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      return (await admin.listTopics()).filter((t) => t.startsWith(`${prefix}.`)).sort();
+    } finally {
+      await admin.disconnect();
+    }
+  };
+
+  it('refuses a tampered archive line that names another topic (the offsets topic) with ARCHIVE_TOPIC_REFUSED, and writes nothing', async () => {
+    const prefix = uniqueName('tamper');
+    // The first directory is sound; the second one's line was edited to land in the offsets topic.
+    const dir = archiveOf({ [`${prefix}.db.good`]: [record(`${prefix}.db.good`, 0, 'k1')], [`${prefix}.db.other`]: [record(`${prefix}.offsets`, 0, 'forged-source-id')] });
+    const result = await restore(prefix, dir);
+    assert.notEqual(result.status, 0);
+    assert.match(result.stderr, new RegExp(`ARCHIVE_TOPIC_REFUSED: ${prefix}\\.db\\.other/0-0+\\.jsonl:1 names topic "${prefix}\\.offsets"`));
+    assert.deepEqual(await topicsOf(prefix), [], 'no topic was created or written');
+  });
+
+  it('refuses an archive directory of an internal topic unless FILE_SOURCE_TOPIC_MAP maps it explicitly', async () => {
+    const prefix = uniqueName('tamper');
+    const offsets = `${prefix}.offsets`;
+    const dir = archiveOf({ [offsets]: [record(offsets, 0, 'forged-source-id')] });
+    const refused = await restore(prefix, dir);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, new RegExp(`ARCHIVE_TOPIC_REFUSED: The archive's directory ${prefix}\\.offsets would restore into the internal topic`));
+    const renamed = await restore(prefix, dir, { FILE_SOURCE_TOPIC_RENAME: '^(.*)$=$1' });
+    assert.match(renamed.stderr, /ARCHIVE_TOPIC_REFUSED/, 'a rename is not an explicit mapping');
+    assert.deepEqual(await topicsOf(prefix), [], 'nothing was written');
+    for (const internal of ['__consumer_offsets', '__transaction_state', `${prefix}.heartbeats`, `${prefix}.dlq`]) {
+      const other = await restore(prefix, archiveOf({ [internal]: [record(internal, 0, 'x')] }));
+      assert.match(other.stderr, /ARCHIVE_TOPIC_REFUSED/, internal);
+    }
+
+    const mapped = await restore(prefix, dir, { FILE_SOURCE_TOPIC_MAP: `${offsets}=${offsets}` });
+    assert.equal(mapped.status, 0, mapped.stderr);
+    const keys: string[] = [];
+    await readTopicToEnd(testKafka(), offsets, (message) => {
+      keys.push(message.key?.toString() ?? '');
+    });
+    assert.ok(keys.includes('forged-source-id'), `an explicit mapping restores it: ${keys.join(', ')}`);
   });
 });

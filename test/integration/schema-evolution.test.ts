@@ -23,7 +23,8 @@ describe('schema evolution from the binlog, with a concurrent writer', () => {
 
   before(async () => {
     conn = await pipeline.createDatabase("CREATE TABLE evolve (id INT PRIMARY KEY, name VARCHAR(20) NOT NULL, qty INT DEFAULT 5, note VARCHAR(10) DEFAULT 'n')");
-    await pipeline.startSource({ SCHEMA_RETRY_INTERVAL_MS: String(RETRY_MS) });
+    // STATUS_DETAIL=full: the test reads the error's message and details, which /status withholds by default.
+    await pipeline.startSource({ SCHEMA_RETRY_INTERVAL_MS: String(RETRY_MS), STATUS_DETAIL: 'full' });
     await pipeline.startSink();
     writer = await Writer.start(pipeline.database);
   });

@@ -205,3 +205,42 @@ describe('unwrap end to end', () => {
     );
   });
 });
+
+/**
+ * A `matches` filter with a pattern that backtracks catastrophically in JavaScript's engine
+ * (`(a+)+b` over a megabyte of `a`s is exponential) cannot stall the source: the filter runs it
+ * in RE2, in time linear in the value, and the changes after the big row arrive promptly.
+ */
+describe('filter with a catastrophic pattern over a 1 MB value', () => {
+  const pipeline = new Pipeline(uniqueName('cdc_redos'));
+  let conn: mysql.Connection;
+
+  before(async () => {
+    conn = await pipeline.createDatabase('CREATE TABLE notes (id INT PRIMARY KEY, body LONGTEXT);');
+    await pipeline.startSource({
+      SNAPSHOT_MODE: 'initial',
+      TRANSFORMS: 'onlyAb',
+      TRANSFORMS_ONLYAB_TYPE: 'filter',
+      TRANSFORMS_ONLYAB_FIELD: 'body',
+      TRANSFORMS_ONLYAB_OPERATOR: 'matches',
+      TRANSFORMS_ONLYAB_VALUE: '(a+)+b',
+    });
+  });
+
+  after(async () => {
+    await pipeline.stopAll();
+    await conn?.end();
+  });
+
+  it('filters the megabyte row out and passes the next rows within seconds', async () => {
+    const started = Date.now();
+    await conn.query('INSERT INTO notes VALUES (1, ?)', ['a'.repeat(1024 * 1024)]);
+    await conn.query("INSERT INTO notes VALUES (2, 'aaab'), (3, 'ab'), (4, 'abc')");
+    await waitFor('rows 2 and 3 in the topic', async () => (await readTopic(pipeline.topicOf('notes'))).length >= 2, 60_000, 500);
+    const seconds = (Date.now() - started) / 1000;
+    const ids = (await readTopic(pipeline.topicOf('notes'))).map((r) => (r.decodedKey as { id: number }).id);
+    assert.deepEqual(ids, [2, 3], 'the 1 MB row and the non-matching row are filtered out');
+    assert.equal((await pipeline.source!.http('/healthz')).status, 200);
+    process.stderr.write(`catastrophic pattern: past the 1 MB row in ${seconds.toFixed(1)} s\n`);
+  });
+});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -7,10 +8,14 @@ import type mysql from 'mysql2/promise';
 import { startRegistryTlsProxy, type RegistryProxy } from '../faults/registry-tls-proxy.ts';
 import { capture, captureDir, recordSecret } from '../helpers/capture.ts';
 import { DDL, demoChecks, runWorkload } from '../helpers/demo-tables.ts';
+import { readTopicToEnd } from '../../src/core/topic-reader.ts';
+import { dumpIndex } from '../helpers/elasticsearch.ts';
+import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { checkSource, kafkaSecurityEnv } from '../helpers/security.ts';
 import { startService, uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 // Named `zz-…` so that it runs last: node --test runs the files of a glob in sorted order, and this
 // suite searches what every earlier suite of the same run captured (test/helpers/capture.ts).
@@ -61,6 +66,129 @@ function findSecrets(dir: string, secrets: Map<string, string>): { hits: Hit[]; 
   }
   return { hits, lines };
 }
+
+/**
+ * A hashed key column (COLUMN_HASH): its raw values are recorded as secrets of the run, so the
+ * scan below searches every captured log line and HTTP answer (admin API answers included) for
+ * them; this suite also reads every Kafka record of the pipeline. Snapshot progress must store the
+ * last key read, so the offsets topic holds it sealed (AES-256-GCM under a key derived from
+ * COLUMN_HASH_SALT): the raw values appear nowhere.
+ */
+describe('raw values of a hashed key column appear in no log line, HTTP answer or Kafka record', () => {
+  const pipeline = new Pipeline(uniqueName('cdc_hashkey'));
+  const adminToken = recordSecret(`admin-${uniqueName('token')}-0123456789`);
+  const rawKey = (i: number) => `rawkey-${i}-${randomUUID()}`;
+  const keys = Array.from({ length: 300 }, (_, i) => recordSecret(rawKey(i)));
+  const sourceEnv = {
+    SNAPSHOT_MODE: 'initial',
+    SNAPSHOT_CHUNK_ROWS: '10',
+    INCREMENTAL_CHUNK_ROWS: '10',
+    SIGNAL_TABLE: `${pipeline.database}.cdc_signal`,
+    COLUMN_HASH: `${pipeline.database}\\.members\\.email`,
+    COLUMN_HASH_SALT: recordSecret(`salt-${randomUUID()}`),
+    ADMIN_TOKENS: `ops:${adminToken}`,
+    ADMIN_HOST: '127.0.0.1',
+    ADMIN_PORT: '0',
+    LOG_LEVEL: 'debug',
+  };
+  let conn: mysql.Connection;
+
+  before(async () => {
+    conn = await pipeline.createDatabase(`
+      CREATE TABLE members (email VARCHAR(80) PRIMARY KEY, name VARCHAR(40));
+      CREATE TABLE cdc_signal (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32) NOT NULL, data TEXT);`);
+    const { MYSQL_USER } = stackEnv();
+    for (const host of ['127.0.0.1', 'localhost']) await conn.query(`GRANT INSERT, DELETE ON \`${pipeline.database}\`.cdc_signal TO '${MYSQL_USER}'@'${host}'`);
+    for (const key of keys) await conn.query('INSERT INTO members VALUES (?, ?)', [key, 'member']);
+  });
+
+  after(async () => {
+    await pipeline.stopAll();
+    await conn?.end();
+  });
+
+  it('snapshots, streams and incrementally snapshots the table while /status, /metrics and the admin API are read', async () => {
+    await pipeline.startSource(sourceEnv);
+    const source = pipeline.source!;
+    const adminPort = await waitFor('the admin port', () => source.lines.find((l) => l.msg === 'admin API listening')?.port as number | undefined);
+    const admin = async (method: string, path: string, body?: unknown, token = adminToken) => {
+      const response = await fetch(`http://127.0.0.1:${adminPort}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const text = await response.text();
+      capture('http-answers.log', `source ${method} ${path} ${response.status}\n${text}`);
+      return { status: response.status, text };
+    };
+    await waitFor('the initial snapshot', async () => (await readTopic(pipeline.topicOf('members'))).length === keys.length, 120_000, 1000);
+    await conn.query("UPDATE members SET name = 'renamed' WHERE email = ?", [keys[0]]);
+    await conn.query('DELETE FROM members WHERE email = ?', [keys[1]]);
+
+    assert.equal((await admin('GET', '/admin/actions')).status, 200);
+    assert.equal((await admin('POST', '/admin/pause', undefined, `${adminToken}-wrong`)).status, 403);
+    const requested = await admin('POST', '/admin/snapshot', { tables: [`${pipeline.database}.members`] });
+    assert.equal(requested.status, 200, requested.text);
+    // /status while the incremental snapshot reads its chunks (its progress holds the raw keys).
+    const progressShown = async () => {
+      const status = JSON.parse((await pipeline.source!.http('/status')).body) as { incrementalSnapshot: { current?: unknown } | null };
+      return status.incrementalSnapshot;
+    };
+    let withProgress = 0;
+    // Three chunks read: the committed progress holds a current table with its keys.
+    await waitFor('the incremental snapshot to read chunks', async () => (((await progressShown())?.current as { rows?: number } | undefined)?.rows ?? 0) >= 30, 60_000, 20);
+    withProgress++;
+    // Killed mid-snapshot, the source resumes from its sealed progress (and logs where it resumes).
+    await pipeline.source!.stop('SIGKILL');
+    await pipeline.startSource(sourceEnv);
+    await waitFor(
+      'the resumed incremental snapshot to finish',
+      async () => {
+        const shown = await progressShown();
+        if (shown?.current) withProgress++;
+        return shown === null;
+      },
+      120_000,
+      20,
+    );
+    assert.ok(
+      pipeline.source!.lines.some((l) => l.msg === 'incremental snapshot resumed' && l.current),
+      'the source resumed the incremental snapshot inside its table',
+    );
+    await waitFor('the incremental snapshot records', async () => (await readTopic(pipeline.topicOf('members'))).length >= 2 * keys.length, 60_000, 1000);
+    // A sink whose Elasticsearch URL carries the credentials: its logs and /status must not show them.
+    const { ELASTICSEARCH_URL, ELASTICSEARCH_USERNAME, ELASTICSEARCH_PASSWORD } = stackEnv();
+    const withCredentials = ELASTICSEARCH_URL.replace('://', `://${ELASTICSEARCH_USERNAME}:${ELASTICSEARCH_PASSWORD}@`);
+    await pipeline.startSink({ ELASTICSEARCH_URL: withCredentials, ELASTICSEARCH_USERNAME: '', ELASTICSEARCH_PASSWORD: '' });
+    await waitFor('the sink to index the members', async () => (await dumpIndex(pipeline.indexOf('members')).catch(() => new Map())).size === keys.length - 1, 120_000, 1000);
+    assert.match((await pipeline.sink!.http('/status')).body, /"ELASTICSEARCH_URL": "https:\/\/\[redacted\]@/);
+    assert.ok(withProgress > 0, '/status was read while the incremental snapshot had a current table');
+    for (const path of ['/healthz', '/readyz', '/metrics']) assert.equal((await pipeline.source!.http(path)).status, 200);
+  });
+
+  it('finds none of the raw key values in any Kafka record of the pipeline, and sealed progress in the offsets topic', async () => {
+    const kafka = testKafka();
+    const admin = kafka.admin();
+    await admin.connect();
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(`${pipeline.prefix}.`));
+    await admin.disconnect();
+    assert.ok(topics.includes(`${pipeline.prefix}.offsets`) && topics.includes(pipeline.topicOf('members')), topics.join(', '));
+    const hits: string[] = [];
+    let records = 0;
+    let sealed = 0;
+    for (const topic of topics) {
+      await readTopicToEnd(kafka, topic, (message) => {
+        records++;
+        const bytes = [message.key, message.value, ...Object.values(message.headers ?? {}).flat()].filter((b): b is Buffer => Buffer.isBuffer(b)).map((b) => b.toString('latin1'));
+        if (topic.endsWith('.offsets') && bytes.some((b) => b.includes('sealed:aes-256-gcm:'))) sealed++;
+        for (const key of keys) if (bytes.some((b) => b.includes(key))) hits.push(`${topic}@${message.offset}: ${key.slice(0, 12)}…`);
+      });
+    }
+    assert.ok(records > 2 * keys.length, `${records} records read`);
+    assert.deepEqual(hits.slice(0, 10), [], `${hits.length} records hold raw key values`);
+    assert.ok(sealed > 10, `${sealed} offsets records hold sealed snapshot progress`);
+  });
+});
 
 describe('secrets never appear in logs, errors or HTTP answers of the whole test run', () => {
   const pipeline = new Pipeline(uniqueName('cdc_leak'));

@@ -13,6 +13,7 @@ import { createLogger } from '../../src/core/logger.ts';
 import { startAdminServer } from '../../src/http/admin-server.ts';
 import { authenticate } from '../../src/http/bearer-auth.ts';
 import { AuditLog } from '../../src/ops/audit-log.ts';
+import { RefusalAudit } from '../../src/ops/refusal-audit.ts';
 
 const TOKEN = 'ops-token-0123456789abcdef';
 
@@ -89,7 +90,7 @@ describe('admin API server', () => {
     assert.equal((await call('GET', '/admin/nothing', TOKEN)).status, 404);
   });
 
-  it('audits every call without the token', () => {
+  it('audits every call without the token; a repeated refusal is summed, not written at once', () => {
     const text = readFileSync(auditFile, 'utf8');
     assert.ok(!text.includes(TOKEN));
     const entries = text
@@ -101,7 +102,6 @@ describe('admin API server', () => {
       [
         [null, 'unauthenticated'],
         [null, 'forbidden'],
-        [null, 'forbidden'],
         ['ops', 'started'],
         ['ops', 'ok'],
         ['ops', 'started'],
@@ -109,6 +109,44 @@ describe('admin API server', () => {
         ['ops', 'not_found'],
       ],
     );
+  });
+
+  it('sums refusals per client, action and outcome: the first written at once, the rest as one entry with a count', async () => {
+    const file = join(dir, 'refusals.jsonl');
+    const log = createLogger('silent', 'test');
+    const audit = new AuditLog('test', { AUDIT_LOG_FILE: file }, log);
+    const refusals = new RefusalAudit(audit, log, 60_000);
+    const lines = () =>
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { remote: string; outcome: string; count?: number });
+    for (let i = 0; i < 500; i++) await refusals.record({ remote: '10.0.0.1', action: 'unknown', outcome: 'unauthenticated', status: 401, path: `/x${i}` });
+    await refusals.record({ remote: '10.0.0.2', action: 'unknown', outcome: 'unauthenticated', status: 401 });
+    assert.deepEqual(
+      lines().map((l) => [l.remote, l.count]),
+      [
+        ['10.0.0.1', undefined],
+        ['10.0.0.2', undefined],
+      ],
+    );
+    await refusals.close();
+    await audit.close();
+    assert.deepEqual(lines()[2], { ...lines()[2], remote: '10.0.0.1', outcome: 'unauthenticated', count: 499 });
+    assert.equal(lines().length, 3);
+  });
+
+  it('warns at start when listening on a non-loopback address without TLS, not on loopback', async () => {
+    const warnings = async (host: string) => {
+      const lines: Array<{ level: string; msg: string }> = [];
+      const log = createLogger('info', 'test', { write: (text: string) => void lines.push(JSON.parse(text)) });
+      const config = loadConfig(adminSpec, { ADMIN_TOKENS: `ops:${TOKEN}`, ADMIN_HOST: host, ADMIN_PORT: '0' });
+      const plain = await startAdminServer({ ...config, ADMIN_TOKENS: config.ADMIN_TOKENS! }, [], new AuditLog('test', config, log), new Registry(), log);
+      plain.close();
+      return lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+    };
+    assert.deepEqual(await warnings('127.0.0.1'), []);
+    assert.match((await warnings('0.0.0.0')).join('\n'), /non-loopback address without TLS/);
   });
 
   it('reads tokens as id:token pairs and rejects malformed lists without echoing them', () => {

@@ -53,6 +53,42 @@ describe('transforms, each alone', () => {
     assert.ok(filter({ field: 'balance', operator: 'lt', value: '9.5', mode: 'include' })(customerEvent('d')), 'a delete is compared on its before image (balance 9.00)');
   });
 
+  it('filter matches: a catastrophic pattern over a 1 MB value takes linear time; backreferences and lookaround are refused', () => {
+    const catastrophic = filter({ field: 'notes', operator: 'matches', value: '(a+)+b', mode: 'include' });
+    const started = performance.now();
+    assert.equal(catastrophic(customerEvent('c', { notes: 'a'.repeat(1024 * 1024) })), null);
+    assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`);
+    assert.ok(catastrophic(customerEvent('c', { notes: 'aaab' })), 'still a whole-value match');
+    assert.equal(catastrophic(customerEvent('c', { notes: 'aaabc' })), null);
+    const problems = (() => {
+      try {
+        loadConfig(sinkSpec, {
+          ...sinkBase,
+          TRANSFORMS: 'back,look',
+          TRANSFORMS_BACK_TYPE: 'filter',
+          TRANSFORMS_BACK_FIELD: 'name',
+          TRANSFORMS_BACK_OPERATOR: 'matches',
+          TRANSFORMS_BACK_VALUE: '(a)\\1',
+          TRANSFORMS_LOOK_TYPE: 'filter',
+          TRANSFORMS_LOOK_FIELD: 'name',
+          TRANSFORMS_LOOK_OPERATOR: 'matches',
+          TRANSFORMS_LOOK_VALUE: '(?=a)a',
+        });
+      } catch (error) {
+        return (error as CdcError).details!.problems as string[];
+      }
+      assert.fail('expected CONFIG_INVALID');
+    })();
+    assert.ok(
+      problems.some((p) => p.startsWith('TRANSFORMS_BACK_VALUE: "(a)\\\\1" is not a pattern the filter accepts (RE2 syntax')),
+      problems.join('\n'),
+    );
+    assert.ok(
+      problems.some((p) => p.startsWith('TRANSFORMS_LOOK_VALUE: "(?=a)a" is not a pattern the filter accepts')),
+      problems.join('\n'),
+    );
+  });
+
   it('drop: removes columns by regex; a key column only on the sink', () => {
     const event = dropFields('d', [/^(?:ssn|notes)$/], true)(customerEvent('u'))!;
     assert.deepEqual(Object.keys(event.after!), ['id', 'name', 'email', 'balance']);
