@@ -11,7 +11,7 @@ import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '.
 import { binlogStartTime } from './binlog-start-time.ts';
 import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
-import { BinlogReader, type MysqlConnectionOptions, type SourceTransaction } from './binlog-reader.ts';
+import { BinlogReader, type MysqlConnectionOptions } from './binlog-reader.ts';
 import { binlogEnd } from './binlog-end.ts';
 import { heartbeatSeconds } from './binlog-heartbeat.ts';
 import mysql from 'mysql2/promise';
@@ -28,14 +28,14 @@ import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
 import { checkSignalTable } from './signal-table.ts';
 import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
-import { transactionMarkers } from './transaction-metadata.ts';
-import { TransactionQueue } from './transaction-queue.ts';
+import { TransactionMetadata } from './transaction-metadata.ts';
+import { StreamQueue } from './stream-queue.ts';
+import { Dispatcher, type Committed } from './dispatcher.ts';
 import { OperatorPause } from './operator-pause.ts';
 import { sourceTransform } from './source-transform.ts';
 import { tableSelected } from '../transforms/selection.ts';
 import type { Transform } from '../transforms/transform.ts';
 import { VERSION } from '../version.ts';
-import type { ChangeEvent } from '../core/change-event.ts';
 
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
 const IDLE_POSITION_COMMIT_MS = 10_000;
@@ -73,8 +73,9 @@ export class SourceService implements Probe {
   #incremental: IncrementalSnapshot | undefined;
   /** Aborted at teardown: ends the incremental snapshot's driver with the pipeline. */
   #pipelineStop = new AbortController();
-  readonly #counts = new Map<string, number>();
-  #queue: TransactionQueue | undefined;
+  /** Changes committed per table since start, for /status. */
+  readonly #tableCounts = new Map<string, number>();
+  #queue: StreamQueue | undefined;
   /** Since when the current state (streaming, snapshotting) has run: the stall clock's origin. */
   #stateSince = Date.now();
   /** Why an operator (or the service itself) paused reading the binlog; undefined while reading. */
@@ -243,24 +244,37 @@ export class SourceService implements Probe {
     // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
     // beginning is refused by a server that has purged binlogs.
     from ??= new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4);
-    if (config.RESUME_BY === 'file') from = new SourcePosition(from.file, from.pos);
+    if (config.RESUME_BY === 'file') from = from.withoutGtids();
     this.#log.info({ from: from.toJSON(), startPosition: stored ? 'stored' : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
-    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), rules, {
-      keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL',
-      heartbeatSeconds: heartbeatSeconds(config.READY_STALL_SECONDS),
-    });
-    this.#reader = reader;
-    if (this.#pausedBy) reader.pause('operator');
-    const queue = new TransactionQueue(
+    const queue = new StreamQueue(
       config.QUEUE_MAX_BYTES,
       () => reader.pause(),
       () => reader.resume(),
     );
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), rules, queue, {
+      keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL',
+      heartbeatSeconds: heartbeatSeconds(config.READY_STALL_SECONDS),
+    });
+    this.#reader = reader;
     this.#queue = queue;
+    if (this.#pausedBy) reader.pause('operator');
+    const dispatcher = new Dispatcher(
+      {
+        queue,
+        readerPaused: () => reader.paused,
+        encoder,
+        writer: this.#writer,
+        transform: this.#transform,
+        incremental,
+        metadata: config.TRANSACTION_METADATA ? new TransactionMetadata(config.TOPIC_PREFIX, (table) => table !== config.SIGNAL_TABLE) : undefined,
+        metrics: this.metrics,
+        tableCounts: this.#tableCounts,
+      },
+      { maxEvents: config.TXN_MAX_EVENTS, maxBytes: config.TXN_MAX_BYTES, lingerMs: config.TXN_LINGER_MS, tombstones: config.TOMBSTONES_ON_DELETE },
+    );
     let readerError: CdcError | undefined;
     let progress: SourcePosition | undefined;
-    reader.on('transaction', (tx) => queue.push(tx));
     reader.on('progress', (position) => {
       progress = position;
     });
@@ -288,20 +302,22 @@ export class SourceService implements Probe {
       if (readerError) throw readerError;
       this.#reconnectIfSilent(reader);
       if (signal.aborted) break;
-      if (queue.length > 0 && config.TXN_LINGER_MS > 0) await sleep(config.TXN_LINGER_MS);
-      const batch = queue.take(config.TXN_MAX_EVENTS, config.TXN_MAX_BYTES);
-      this.metrics.queueBytes.set(queue.bytes);
       if (this.#committed && Date.now() - this.#retentionCheckedAt > RETENTION_CHECK_MS) {
         this.#retentionCheckedAt = Date.now();
         await this.#checkRetention(connection, this.#committed);
       }
-      if (batch.length > 0) {
-        await this.#commitBatch(encoder, batch);
-      } else if (Date.now() - this.#lastCommitAt >= idleCommitMs) {
-        await this.#commitIdle(progress);
-      }
+      const committed = await dispatcher.step();
+      if (committed) this.#onCommitted(committed);
+      // Read synchronously with `idle`: every transaction before `progress` was committed.
+      else if (dispatcher.idle && Date.now() - this.#lastCommitAt >= idleCommitMs) await this.#commitIdle(progress);
       if (this.#state === 'paused' && this.#lastCommitAt > this.#pausedAt) this.#state = 'streaming';
     }
+  }
+
+  #onCommitted(committed: Committed): void {
+    this.#committed = committed.position;
+    this.#lastCommitAt = Date.now();
+    this.#positionTime = committed.tsMs;
   }
 
   /**
@@ -427,48 +443,6 @@ export class SourceService implements Probe {
     });
   }
 
-  async #commitBatch(encoder: EventEncoder, batch: SourceTransaction[]): Promise<void> {
-    const started = process.hrtime.bigint();
-    const records: EncodedRecord[] = [];
-    const changes: ChangeEvent[] = [];
-    for (const binlogTx of batch) {
-      const events = this.#incremental ? this.#incremental.process(binlogTx) : binlogTx.events;
-      changes.push(...events);
-      const markers = this.#config.TRANSACTION_METADATA ? this.#markers(binlogTx, events) : undefined;
-      if (markers) records.push(markers.begin);
-      for (const event of events) {
-        const shaped = this.#transform(event);
-        if (!shaped) continue;
-        records.push(...(await encoder.encodeChange(shaped, this.#config.TOMBSTONES_ON_DELETE)));
-      }
-      if (markers) records.push(markers.end);
-    }
-    await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
-    const end = batch.at(-1)!.end;
-    await this.#writer!.commit(records, end, { incremental: this.#incremental?.progress });
-    this.#committed = end;
-    this.#lastCommitAt = Date.now();
-    this.metrics.transactions.inc();
-    this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    this.metrics.transactionEvents.observe(records.length);
-    for (const record of records) this.metrics.bytes.inc({ topic: record.topic }, record.bytes);
-    const lastTs = batch.at(-1)!.events.at(-1)?.tsMs ?? Date.now();
-    for (const event of changes) {
-      const table = `${event.schema.database}.${event.schema.table}`;
-      this.metrics.events.inc({ table, op: event.op });
-      if (event.snapshot === 'incremental') this.metrics.snapshotRows.inc({ table });
-      this.#counts.set(table, (this.#counts.get(table) ?? 0) + 1);
-    }
-    this.metrics.lagSeconds.set(Math.max(0, (Date.now() - lastTs) / 1000));
-    this.#positionTime = lastTs;
-  }
-
-  /** BEGIN/END records of a binlog transaction; snapshot rows appended to it were not part of it. */
-  #markers(binlogTx: SourceTransaction, events: ChangeEvent[]): ReturnType<typeof transactionMarkers> | undefined {
-    const own = events.filter((e) => e.snapshot === 'false');
-    return own.length > 0 ? transactionMarkers({ ...binlogTx, events: own }, this.#config.TOPIC_PREFIX) : undefined;
-  }
-
   #captures(database: string, table: string): boolean {
     return tableSelected(this.#config, database, table);
   }
@@ -525,17 +499,14 @@ export class SourceService implements Probe {
         this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
         silent > stall &&
           `the binlog connection has been silent for ${silent} s: no event, not even a server heartbeat (requested every ${heartbeatSeconds(stall)} s), so the server or the network between us hangs (READY_STALL_SECONDS=${stall})`,
-        this.#state === 'streaming' &&
-          queued > 0 &&
-          progressIdle > stall &&
-          `${queued} binlog transaction(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
+        this.#state === 'streaming' && queued > 0 && progressIdle > stall && `${queued} change(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
         this.#state === 'snapshotting' && progressIdle > stall && `no snapshot chunk was committed for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
       ],
       {
         paused: this.#pausedBy ?? false,
         secondsSinceBinlogEvent: reader ? secondsSince(reader.lastEventAt) : null,
         secondsSinceCommit: secondsSince(this.#lastCommitAt || undefined),
-        queuedTransactions: queued,
+        queuedChanges: queued,
         lastError: this.#lastError?.code ?? null,
       },
     );
@@ -554,7 +525,7 @@ export class SourceService implements Probe {
       snapshot: this.#snapshot ? snapshotStatus(this.#snapshot) : null,
       incrementalSnapshot: this.#incremental?.progress ?? null,
       lastCommitAt: this.#lastCommitAt ? new Date(this.#lastCommitAt).toISOString() : null,
-      tables: Object.fromEntries(this.#counts),
+      tables: Object.fromEntries(this.#tableCounts),
       lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint, details: this.#lastError.details } : null,
       config: redactConfig(sourceSpec, this.#config),
     };
