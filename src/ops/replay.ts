@@ -5,10 +5,12 @@ import { kafkaError } from '../core/kafka.ts';
 import { binlogFileIndex, SourcePosition } from '../core/position.ts';
 import { optionalRegistry } from '../core/schema-registry.ts';
 import { probeServerId, replayServerId, type SourceConfig } from '../config/source.ts';
-import { BinlogReader, type MysqlConnectionOptions } from '../source/binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
+import { BinlogReader } from '../source/binlog-reader.ts';
 import { binlogStartTime } from '../source/binlog-start-time.ts';
 import { transactionStartAfter } from '../source/binlog-time-search.ts';
-import { EventEncoder, topicFor, type EncodedRecord } from '../source/event-encoder.ts';
+import { topicFor } from '../core/topics.ts';
+import { EventEncoder, type EncodedRecord } from '../source/event-encoder.ts';
 import { slices } from '../source/kafka-writer.ts';
 import { mysqlConnection } from '../source/mysql-connection.ts';
 import { checkSource } from '../source/preconditions.ts';
@@ -184,7 +186,8 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
         // The live source's selection, masking and transforms: a replay never writes more than it would.
         const shaped = transform(item);
         if (!shaped) continue;
-        records.push(...(await encoder.encodeChange(shaped, config.TOMBSTONES_ON_DELETE)));
+        if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
+        encoder.encodeChange(shaped, config.TOMBSTONES_ON_DELETE, (record) => records.push(record));
         result.changes[item.op as 'c' | 'u' | 'd'] += 1;
       }
       // Each record's own topic: a route transform may send the table elsewhere.

@@ -2,23 +2,14 @@ import { EventEmitter } from 'node:events';
 import ZongJi from '@vlasky/zongji';
 import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { SourcePosition } from '../core/position.ts';
-import type { TlsOptions } from '../core/tls.ts';
 import { requestHeartbeats } from './binlog-heartbeat.ts';
 import type { BinlogColumn } from './column-types.ts';
 import { InformationSchemaKeys } from './information-schema-keys.ts';
 import { canonicalRow } from './table-reader.ts';
 import { TableSchemaCache, type SchemaRules } from './table-schema.ts';
 import type { StreamOutput } from './stream-items.ts';
-
-export interface MysqlConnectionOptions {
-  host: string;
-  port: number;
-  user: string;
-  password?: string | undefined;
-  /** mysql2's TLS options (see mysql-connection.ts). */
-  ssl?: (TlsOptions & { verifyIdentity: boolean }) | undefined;
-}
 
 export interface BinlogReaderEvents {
   /** A commit that touched no captured table still moves the stored position forward. */

@@ -3,7 +3,7 @@ import type { ChangeEvent } from '../core/change-event.ts';
 import type { SourcePosition } from '../core/position.ts';
 import type { Transform } from '../transforms/transform.ts';
 import type { EncodedRecord, EventEncoder } from './event-encoder.ts';
-import type { IncrementalSnapshot } from './incremental-snapshot.ts';
+import type { IncrementalProgress, IncrementalSnapshot } from './incremental-snapshot.ts';
 import type { TransactionalWriter } from './kafka-writer.ts';
 import type { SourceMetrics } from './source-metrics.ts';
 import { isBoundary, type StreamItem } from './stream-items.ts';
@@ -36,6 +36,8 @@ interface Batch {
   changes: Map<string, number>;
   snapshotRows: Map<string, number>;
   lastTs: number | undefined;
+  /** The incremental snapshot's progress as of the batch's last item: what its offsets record stores. */
+  incremental: IncrementalProgress | undefined;
 }
 
 /**
@@ -65,6 +67,10 @@ export class Dispatcher {
   /** The end of the last binlog transaction taken. */
   #lastEnd: SourcePosition | undefined;
   readonly #expanded: ChangeEvent[] = [];
+  /** The Kafka transaction being committed while the next batch fills; its outcome lands in #finished or #failure. */
+  #inFlight: Promise<void> | undefined;
+  readonly #finished: Committed[] = [];
+  #failure: unknown;
 
   constructor(
     parts: {
@@ -92,31 +98,68 @@ export class Dispatcher {
     this.#settings = settings;
   }
 
-  /** Nothing taken and not committed: an idle commit (heartbeat, position of other tables) may go. */
+  /** Nothing taken, nothing in flight: an idle commit (heartbeat, position of other tables) may go. */
   get idle(): boolean {
-    return this.#batch.items === 0 && this.#open === undefined && this.#queue.length === 0;
+    return this.#batch.items === 0 && this.#open === undefined && this.#queue.length === 0 && this.#inFlight === undefined;
+  }
+
+  /** Resolves when the Kafka transaction in flight (if any) settles: then step() reports it. */
+  settled(): Promise<unknown> {
+    return this.#inFlight ?? new Promise(() => undefined);
   }
 
   /**
    * Takes what waits (after the linger, unless a full batch already waits), processes it, and
-   * commits when the Kafka transaction is due. Returns what it committed, if it did.
+   * starts the Kafka transaction when it is due. One transaction is in flight while the next batch
+   * is read, transformed and encoded: the CPU work overlaps the broker's round trips (kafkajs keeps
+   * one produce request in flight per broker for a transactional producer, so the overlap has to
+   * come from here). Returns the transactions that finished since the last call, in order.
    */
-  async step(): Promise<Committed | undefined> {
+  async step(): Promise<Committed[]> {
     const { maxEvents, maxBytes, lingerMs } = this.#settings;
     if (this.#queue.length > 0 && lingerMs > 0 && !this.#queue.holds(maxEvents - this.#batch.items, maxBytes - this.#batch.bytes)) await sleep(lingerMs);
     const items = this.#queue.take(maxEvents - this.#batch.items, Math.max(1, maxBytes - this.#batch.bytes));
     this.#metrics.queueBytes.set(this.#queue.bytes);
     this.#metrics.queueHighWaterBytes.set(this.#queue.highWaterBytes);
-    for (const item of items) await this.#dispatch(item);
+    for (const item of items) {
+      const pending = this.#dispatch(item);
+      if (pending) await pending;
+    }
     const batch = this.#batch;
-    if (batch.items === 0) return undefined;
     const full = batch.items >= maxEvents || batch.bytes >= maxBytes;
     const drained = this.#queue.length === 0;
-    if (!full && !(drained && (this.#open === undefined || this.#readerPaused()))) return undefined;
-    return this.#commit();
+    if (batch.items > 0 && (full || (drained && (this.#open === undefined || this.#readerPaused())))) {
+      // Inside a binlog transaction: its start, with the number of its changes this batch completes.
+      const position = this.#open ? this.#open.start.withEvent(this.#open.changes) : this.#lastEnd!;
+      batch.incremental = this.#incremental?.progress;
+      this.#batch = emptyBatch();
+      await this.#inFlight;
+      if (this.#failure) throw this.#failure;
+      this.#start(batch, position);
+    } else if (this.#inFlight && drained && batch.items === 0) {
+      await this.#inFlight;
+    }
+    if (this.#failure) throw this.#failure;
+    return this.#finished.splice(0);
   }
 
-  async #dispatch(item: StreamItem): Promise<void> {
+  #start(batch: Batch, position: SourcePosition): void {
+    const commit = this.#commit(batch, position).then(
+      (committed) => {
+        this.#finished.push(committed);
+      },
+      (error: unknown) => {
+        this.#failure ??= error;
+      },
+    );
+    this.#inFlight = commit;
+    void commit.then(() => {
+      if (this.#inFlight === commit) this.#inFlight = undefined;
+    });
+  }
+
+  /** Dispatches one item; a promise only when the item needs I/O (a table's first schema registration). */
+  #dispatch(item: StreamItem): Promise<void> | undefined {
     const batch = this.#batch;
     batch.items++;
     if (isBoundary(item)) {
@@ -129,16 +172,28 @@ export class Dispatcher {
         this.#add(this.#metadata?.end());
         batch.lastTs = item.tsMs;
       }
-      return;
+      return undefined;
     }
     if (this.#open) this.#open.changes++;
     if (!this.#incremental) return this.#change(item);
-    this.#incremental.process(item, this.#expanded);
-    for (const event of this.#expanded) await this.#change(event);
     this.#expanded.length = 0;
+    this.#incremental.process(item, this.#expanded);
+    return this.#expandedFrom(0);
   }
 
-  async #change(event: ChangeEvent): Promise<void> {
+  /** The changes an incremental snapshot window made of one item, from `i` on, in order. */
+  #expandedFrom(i: number): Promise<void> | undefined {
+    for (; i < this.#expanded.length; i++) {
+      const pending = this.#change(this.#expanded[i]!);
+      if (pending) {
+        const next = i + 1;
+        return pending.then(() => this.#expandedFrom(next));
+      }
+    }
+    return undefined;
+  }
+
+  #change(event: ChangeEvent): Promise<void> | undefined {
     const batch = this.#batch;
     const table = `${event.schema.database}.${event.schema.table}`;
     if (event.snapshot === 'false') {
@@ -148,26 +203,26 @@ export class Dispatcher {
     const key = `${table}\u0000${event.op}`;
     batch.changes.set(key, (batch.changes.get(key) ?? 0) + 1);
     const shaped = this.#transform(event);
-    if (!shaped) return;
-    for (const record of await this.#encoder.encodeChange(shaped, this.#settings.tombstones)) this.#add(record);
+    if (!shaped) return undefined;
+    if (this.#encoder.isPrepared(shaped)) {
+      this.#encoder.encodeChange(shaped, this.#settings.tombstones, this.#add);
+      return undefined;
+    }
+    return this.#encoder.prepare(shaped).then(() => this.#encoder.encodeChange(shaped, this.#settings.tombstones, this.#add));
   }
 
-  #add(record: EncodedRecord | undefined): void {
+  readonly #add = (record: EncodedRecord | undefined): void => {
     if (!record) return;
     const batch = this.#batch;
     batch.records.push(record);
     batch.bytes += record.bytes;
     batch.topics.add(record.topic);
-  }
+  };
 
-  async #commit(): Promise<Committed> {
+  async #commit(batch: Batch, position: SourcePosition): Promise<Committed> {
     const started = process.hrtime.bigint();
-    const batch = this.#batch;
-    this.#batch = emptyBatch();
-    // Inside a binlog transaction: its start, with the number of its changes this batch completes.
-    const position = this.#open ? this.#open.start.withEvent(this.#open.changes) : this.#lastEnd!;
     await this.#writer.ensureTopics(batch.topics);
-    await this.#writer.commit(batch.records, position, { incremental: this.#incremental?.progress });
+    await this.#writer.commit(batch.records, position, { incremental: batch.incremental });
     const metrics = this.#metrics;
     metrics.transactions.inc();
     metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -188,5 +243,5 @@ export class Dispatcher {
 }
 
 function emptyBatch(): Batch {
-  return { records: [], bytes: 0, items: 0, topics: new Set(), changes: new Map(), snapshotRows: new Map(), lastTs: undefined };
+  return { records: [], bytes: 0, items: 0, topics: new Set(), changes: new Map(), snapshotRows: new Map(), lastTs: undefined, incremental: undefined };
 }

@@ -1,6 +1,7 @@
+import { heartbeatsTopic, offsetsTopic } from '../core/topics.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { CdcError, errorMessage } from '../core/errors.ts';
+import { CdcError, errorMessage, toCdcError } from '../core/errors.ts';
 import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { SourcePosition } from '../core/position.ts';
@@ -9,9 +10,9 @@ import { optionalRegistry, type Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
-import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
-import type { Probe } from '../http/server.ts';
-import { BinlogReader, type MysqlConnectionOptions } from './binlog-reader.ts';
+import { readiness, secondsSince, type Probe, type Readiness } from '../core/probe.ts';
+import { BinlogReader } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { binlogEnd } from './binlog-end.ts';
 import { heartbeatSeconds } from './binlog-heartbeat.ts';
 import mysql from 'mysql2/promise';
@@ -22,6 +23,7 @@ import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, oldestBinlogFile, type RetentionReport } from './retention.ts';
 import { IncrementalSnapshot } from './incremental-snapshot.ts';
+import { planStart } from './start-plan.ts';
 import { capturedTables } from './table-reader.ts';
 import { schemaRules, type SchemaRules } from './table-schema.ts';
 import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
@@ -93,7 +95,7 @@ export class SourceService implements Probe {
   }
 
   get offsetsTopic(): string {
-    return `${this.#config.TOPIC_PREFIX}.offsets`;
+    return offsetsTopic(this.#config.TOPIC_PREFIX);
   }
 
   /** Runs until stop() or a fatal error (which it throws). */
@@ -177,65 +179,40 @@ export class SourceService implements Probe {
     const rules = schemaRules(config);
     await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });
     if (config.SIGNAL_TABLE) await withRetry(() => this.#withConnection((conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
-    let stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
+    const stored = await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID);
     this.#committed = stored?.position;
     this.#positionTime = stored?.ts ?? 0;
-    let resumeSnapshot = stored?.snapshot;
-    let resumeIncremental = stored?.incremental;
-    /** Why every captured table is snapshotted incrementally, when it is. */
-    let snapshotIncrementally: string | undefined;
-    if (stored) {
-      try {
-        await this.#checkRetention(connection, stored.position);
-      } catch (error) {
-        // An unfinished snapshot, when_needed or ON_POSITION_LOST=resnapshot snapshot again instead of failing.
-        const purged = error instanceof CdcError && error.code === 'SOURCE_POSITION_PURGED';
-        if (purged && !resumeSnapshot && config.ON_POSITION_LOST === 'resnapshot') snapshotIncrementally = 'ON_POSITION_LOST=resnapshot';
-        if (!purged || !(resumeSnapshot || snapshotIncrementally || config.SNAPSHOT_MODE === 'when_needed')) throw error;
-        this.#log.warn(
-          { ...errorFields(error), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST },
-          snapshotIncrementally
-            ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally'
-            : 'the stored position was purged from the server: taking a new snapshot of every captured table',
-        );
-        stored = undefined;
-        this.#committed = undefined;
-        resumeSnapshot = undefined;
-        resumeIncremental = undefined;
-      }
+    const retentionError = stored
+      ? await this.#checkRetention(connection, stored.position).then(
+          () => undefined,
+          (error: unknown) => toCdcError(error, 'SOURCE_UNREACHABLE', 'Checking the stored position against the server failed'),
+        )
+      : undefined;
+    const plan = planStart({ stored, retentionError, connector: this.#facts.connector, serverVersion: this.#facts.version, config });
+    if (plan.action === 'fail') throw plan.error;
+    if (plan.positionLost) {
+      this.#log.warn({ ...errorFields(retentionError), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST }, plan.positionLost);
+      this.#committed = undefined;
     }
     const isSignal = (db: string, t: string) => config.SIGNAL_TABLE === `${db}.${t}`;
     const captured = (db: string, t: string) => this.#captures(db, t) && !isSignal(db, t);
-    const method = config.SNAPSHOT_METHOD === 'auto' ? (this.#facts.connector === 'mysql' ? 'incremental' : 'read_view') : config.SNAPSHOT_METHOD;
-    if (config.SNAPSHOT_MODE !== 'never' && !stored && !resumeSnapshot && method === 'incremental') {
-      if (!config.SIGNAL_TABLE || config.SNAPSHOT_MODE === 'initial_only') {
-        throw new CdcError(
-          'SOURCE_PRECONDITION_FAILED',
-          `This server (${this.#facts.version}) cannot pin a read view to a binlog position, so its initial snapshot runs incrementally, which needs SIGNAL_TABLE and streams while it runs`,
-          {
-            hint: 'Create a signal table and set SIGNAL_TABLE (see README, incremental snapshots), with SNAPSHOT_MODE=initial; or SNAPSHOT_MODE=never.',
-          },
-        );
-      }
-      snapshotIncrementally = `initial snapshot (SNAPSHOT_METHOD=${config.SNAPSHOT_METHOD})`;
+    let from: SourcePosition | undefined;
+    if (plan.snapshot) {
+      from = await this.#takeSnapshot(connection, encoder, plan.snapshot.resume, captured, rules);
+      if (!from) return;
     }
-    if (config.SNAPSHOT_MODE !== 'never' && !snapshotIncrementally && (!stored || resumeSnapshot)) {
-      const streamFrom = await this.#takeSnapshot(connection, encoder, resumeSnapshot, captured, rules);
-      if (!streamFrom) return;
-      stored = { position: streamFrom, ts: Date.now() };
-    }
-    if (config.SNAPSHOT_MODE === 'initial_only') {
+    if (plan.stopAfterSnapshot) {
       this.#log.info('SNAPSHOT_MODE=initial_only: snapshot complete, stopping');
       return;
     }
     const incremental = config.SIGNAL_TABLE
-      ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, rules }, resumeIncremental, this.#log)
+      ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, rules }, plan.resumeIncremental, this.#log)
       : undefined;
     this.#incremental = incremental;
-    if (snapshotIncrementally) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), snapshotIncrementally);
+    if (plan.incrementalAll) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), plan.incrementalAll);
 
-    let from = stored?.position;
-    if (!from && (config.START_POSITION === 'latest' || snapshotIncrementally)) {
+    if (plan.streamFrom === 'stored') from = stored!.position;
+    if (plan.streamFrom === 'binlog-end') {
       // Stored before reading (with any requested snapshot): a crash before the first change still resumes here.
       from = await withRetry(() => this.#withConnection(binlogEnd), { signal, onRetry });
       await this.#writer.commit([], from, { incremental: incremental?.progress });
@@ -243,9 +220,10 @@ export class SourceService implements Probe {
     }
     // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
     // beginning is refused by a server that has purged binlogs.
-    from ??= new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4);
+    if (plan.streamFrom === 'oldest') from = new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4);
+    if (!from) throw new CdcError('INTERNAL', `start plan ${plan.streamFrom} gave no position`);
     if (config.RESUME_BY === 'file') from = from.withoutGtids();
-    this.#log.info({ from: from.toJSON(), startPosition: stored ? 'stored' : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
+    this.#log.info({ from: from.toJSON(), startPosition: plan.streamFrom, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
     const queue = new StreamQueue(
       config.QUEUE_MAX_BYTES,
@@ -297,8 +275,9 @@ export class SourceService implements Probe {
     const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
     // Wake often enough to notice a silent connection soon after the bound.
     const waitMs = Math.min(idleCommitMs, (config.READY_STALL_SECONDS * 1000) / 2);
+    const aborted = new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     while (!signal.aborted) {
-      await Promise.race([queue.wait(waitMs), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+      await Promise.race([queue.wait(waitMs), dispatcher.settled(), aborted]);
       if (readerError) throw readerError;
       this.#reconnectIfSilent(reader);
       if (signal.aborted) break;
@@ -307,9 +286,9 @@ export class SourceService implements Probe {
         await this.#checkRetention(connection, this.#committed);
       }
       const committed = await dispatcher.step();
-      if (committed) this.#onCommitted(committed);
+      for (const c of committed) this.#onCommitted(c);
       // Read synchronously with `idle`: every transaction before `progress` was committed.
-      else if (dispatcher.idle && Date.now() - this.#lastCommitAt >= idleCommitMs) await this.#commitIdle(progress);
+      if (committed.length === 0 && dispatcher.idle && Date.now() - this.#lastCommitAt >= idleCommitMs) await this.#commitIdle(progress);
       if (this.#state === 'paused' && this.#lastCommitAt > this.#pausedAt) this.#state = 'streaming';
     }
   }
@@ -356,9 +335,12 @@ export class SourceService implements Probe {
     for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
       const started = process.hrtime.bigint();
       const records: EncodedRecord[] = [];
+      const push = (record: EncodedRecord) => records.push(record);
       for (const event of chunk.events) {
         const shaped = this.#transform(event);
-        if (shaped) records.push(await encoder.encode(shaped));
+        if (!shaped) continue;
+        if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
+        encoder.encodeChange(shaped, false, push);
       }
       await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
       const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
@@ -388,7 +370,7 @@ export class SourceService implements Probe {
     if (config.HEARTBEAT_QUERY) await this.#heartbeatQuery(config.HEARTBEAT_QUERY);
     const records: EncodedRecord[] = [];
     if (config.HEARTBEAT_INTERVAL_MS > 0) {
-      const topic = `${config.TOPIC_PREFIX}.heartbeats`;
+      const topic = heartbeatsTopic(config.TOPIC_PREFIX);
       await this.#writer!.ensureTopics([topic]);
       const value = Buffer.from(JSON.stringify({ sourceId: config.SOURCE_ID, position: position.toJSON(), ts: Date.now() }));
       records.push({ topic, key: Buffer.from(config.SOURCE_ID), value, bytes: value.length });

@@ -1,3 +1,4 @@
+import { transactionsTopic } from '../core/topics.ts';
 import type { ChangeEvent } from '../core/change-event.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import type { TransactionBegin } from './stream-items.ts';
@@ -31,7 +32,7 @@ export class TransactionMetadata {
 
   /** `ownTable`: whether a `database.table`'s changes are events of the transaction (not the signal table's). */
   constructor(prefix: string, ownTable: (table: string) => boolean) {
-    this.#topic = `${prefix}.transactions`;
+    this.#topic = transactionsTopic(prefix);
     this.#ownTable = ownTable;
   }
 

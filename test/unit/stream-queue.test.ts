@@ -21,14 +21,14 @@ describe('StreamQueue', () => {
     // A producer that, like the binlog reader, delivers a whole burst (one rows event) before it can stop.
     let pos = 0;
     while (!paused) {
-      queue.expectBurst(1_000);
-      for (let i = 0; i < 10; i++) queue.push(commit(++pos), 100);
+      queue.expectBurst(1_500);
+      for (let i = 0; i < 10; i++) queue.push(commit(++pos), 150);
     }
     assert.ok(queue.highWaterBytes <= 10_000, `held ${queue.highWaterBytes} bytes`);
-    assert.ok(queue.highWaterBytes >= 8_000, 'but used most of its bound');
-    queue.take(30, Number.MAX_SAFE_INTEGER);
+    assert.ok(queue.highWaterBytes >= 8_500, 'but used most of its bound');
+    queue.take(20, Number.MAX_SAFE_INTEGER);
     assert.equal(paused, true, 'still above half');
-    queue.take(60, Number.MAX_SAFE_INTEGER);
+    queue.take(20, Number.MAX_SAFE_INTEGER);
     assert.equal(paused, false, 'below half: resumed');
   });
 
