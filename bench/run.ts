@@ -21,6 +21,13 @@
  *    per event in the topic), then a sink indexing each topic (docs/s); json ÷ avro.
  * 9. Transforms: events/s through a chain of four transforms and through masking ÷ no chain,
  *    in process (bench/transforms.ts).
+ * 10. One large transaction (bigtx, BENCH_BIGTX_ROWS, 1,000,000 by default): one INSERT … SELECT
+ *    through source and sink, rows/s from its commit until all are searchable, source peak RSS.
+ * 11. Latency (latency): single-row transactions at half the end-to-end rate (BENCH_LATENCY_RATE
+ *    when e2e did not run) for BENCH_LATENCY_SECONDS; p50/p99 from MariaDB commit to searchable
+ *    (index refresh 1 s, Elasticsearch's default).
+ * Every part that runs a source reports its peak RSS (VmHWM). BENCH_CPU_PROF=<dir> runs the
+ * services under `node --cpu-prof` and prints the top ten self-time functions of each source run.
  * Nothing here gates CI.
  */
 import { spawnSync } from 'node:child_process';
@@ -35,12 +42,15 @@ import { readTopicToEnd } from '../src/core/topic-reader.ts';
 import { testKafka } from '../test/helpers/kafka.ts';
 import { startService, uniqueName, type ServiceProcess } from '../test/helpers/services.ts';
 import { stackEnv } from '../test/helpers/stack.ts';
+import { topSelfTime } from './cpu-profile-top.ts';
 import { transformsBench } from './transforms.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
 /** Comma-separated parts to run (e2e, source, snapshot, recovery, converters, transforms; compression only when named). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,recovery,converters,transforms').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,bigtx,latency,recovery,converters,transforms').split(','));
+const PROFILE_DIR = process.env.BENCH_CPU_PROF;
+if (PROFILE_DIR) process.env.CDC_SERVICE_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`;
 const TX_ROWS = 1000;
 const BULK = 5000;
 
@@ -90,9 +100,34 @@ async function peakRssMiB(service: ServiceProcess): Promise<number> {
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
 }
 
-async function endToEnd(): Promise<{ rate: number; index: string; seconds: number; pipeline: Pipeline; sinkPeakMiB: number }> {
+/** Follows a service's peak RSS while it runs, so it is known even after the process exited by itself. */
+function watchPeakRss(service: ServiceProcess): () => number {
+  let peak = 0;
+  const timer = setInterval(() => {
+    peakRssMiB(service).then(
+      (mib) => {
+        peak = Math.max(peak, mib);
+      },
+      () => undefined,
+    );
+  }, 200);
+  void service.exited.finally(() => clearInterval(timer));
+  return () => peak;
+}
+
+/** With BENCH_CPU_PROF: the top ten self-time functions of the exited service's profile. */
+async function printProfile(service: ServiceProcess, label: string): Promise<void> {
+  if (!PROFILE_DIR) return;
+  await service.exited;
+  const file = readdirSync(PROFILE_DIR).find((f) => f.includes(`.${service.child.pid}.`) && f.endsWith('.cpuprofile'));
+  if (!file) return console.log(`  (no CPU profile of ${label} in ${PROFILE_DIR})`);
+  console.log(`  CPU profile of ${label} (${PROFILE_DIR}/${file}), top self time:`);
+  for (const { name, ms, share } of topSelfTime(`${PROFILE_DIR}/${file}`)) console.log(`    ${(share * 100).toFixed(1).padStart(5)}% ${ms.toFixed(0).padStart(7)} ms  ${name}`);
+}
+
+async function endToEnd(): Promise<{ rate: number; index: string; seconds: number; pipeline: Pipeline; sinkPeakMiB: number; sourcePeakMiB: number }> {
   const { pipeline, conn } = await benchTable();
-  await pipeline.startSource();
+  const sourcePeak = watchPeakRss(await pipeline.startSource());
   await pipeline.startSink();
   const index = pipeline.indexOf('events');
   const started = performance.now();
@@ -105,9 +140,10 @@ async function endToEnd(): Promise<{ rate: number; index: string; seconds: numbe
   const seconds = (performance.now() - started) / 1000;
   console.log(`  inserts took ${((inserted - started) / 1000).toFixed(1)} s; everything searchable after ${seconds.toFixed(1)} s`);
   const sinkPeakMiB = await peakRssMiB(pipeline.sink!);
+  const sourcePeakMiB = Math.max(sourcePeak(), await peakRssMiB(pipeline.source!));
   await pipeline.stopAll();
   await conn.end();
-  return { rate: ROWS / seconds, index, seconds, pipeline, sinkPeakMiB };
+  return { rate: ROWS / seconds, index, seconds, pipeline, sinkPeakMiB, sourcePeakMiB };
 }
 
 /** A fresh sink group over the end-to-end run's topic, into its own index: docs/s from process start. */
@@ -158,7 +194,7 @@ async function committedEvents(source: ServiceProcess): Promise<number> {
   return [...metrics.matchAll(/^cdc_source_events_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
-async function sourceOnly(env: Record<string, string>, rows = ROWS): Promise<{ rate: number; topic: string; pipeline: Pipeline }> {
+async function sourceOnly(env: Record<string, string>, rows = ROWS, label = 'source'): Promise<{ rate: number; topic: string; pipeline: Pipeline; peakMiB: number }> {
   const { pipeline, conn } = await benchTable();
   const source = await pipeline.startSource(env);
   const started = performance.now();
@@ -168,9 +204,12 @@ async function sourceOnly(env: Record<string, string>, rows = ROWS): Promise<{ r
     await sleep(100);
   }
   const seconds = (performance.now() - started) / 1000;
-  await pipeline.stopAll();
+  const peakMiB = await peakRssMiB(source);
+  // Gracefully, so that a CPU profile is written.
+  await source.stop('SIGTERM');
+  await printProfile(source, label);
   await conn.end();
-  return { rate: rows / seconds, topic: pipeline.topicOf('events'), pipeline };
+  return { rate: rows / seconds, topic: pipeline.topicOf('events'), pipeline, peakMiB };
 }
 
 /** Bytes of a (one-partition) topic's log segments on the broker's disk. */
@@ -287,6 +326,7 @@ async function snapshotBench(): Promise<void> {
   const quiet = await writerLatencies(writer, SNAPSHOT_ROWS, sleep(5000));
   const started = performance.now();
   const source = startService('source', pipeline.sourceEnv({ SNAPSHOT_MODE: 'initial_only', SNAPSHOT_CHUNK_ROWS: '5000' }));
+  const sourcePeak = watchPeakRss(source);
   const during = await writerLatencies(writer, SNAPSHOT_ROWS, source.exited);
   if ((await source.exited) !== 0)
     throw new Error(
@@ -299,7 +339,8 @@ async function snapshotBench(): Promise<void> {
   await writer.end();
   await conn.end();
   const bare = await bareProducer(pipeline.topicOf('events'));
-  console.log(`snapshot of ${SNAPSHOT_ROWS} rows into Kafka (from process start, acknowledged): ${rate.toFixed(0)} rows/s`);
+  console.log(`snapshot of ${SNAPSHOT_ROWS} rows into Kafka (from process start, acknowledged): ${rate.toFixed(0)} rows/s; source peak RSS ${sourcePeak().toFixed(0)} MiB`);
+  await printProfile(source, 'snapshot source');
   console.log(
     `  ÷ bare producer (${bare.toFixed(0)} records/s): ${(rate / bare).toFixed(3)}; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(rate / dumpRate).toFixed(3)}`,
   );
@@ -336,6 +377,84 @@ async function recovery(): Promise<number> {
   return seconds;
 }
 
+/** One INSERT … SELECT of BENCH_BIGTX_ROWS rows, a single binlog transaction, through source and sink. */
+async function bigTransaction(): Promise<void> {
+  const rows = Number(process.env.BENCH_BIGTX_ROWS ?? 1_000_000);
+  const { pipeline, conn } = await benchTable();
+  const source = await pipeline.startSource();
+  const sourcePeak = watchPeakRss(source);
+  const sink = await pipeline.startSink();
+  const index = pipeline.indexOf('events');
+  await conn.query(
+    `INSERT INTO events SELECT seq, concat('acct-', seq % 977), (seq % 100000) / 100, if(seq % 2, 'debit', 'credit'), concat('note ', seq), '2024-05-06 07:08:09.123456', seq / 7, seq % 13 FROM seq_1_to_${rows}`,
+  );
+  const committed = performance.now();
+  while ((await count(index).catch(() => 0)) < rows) {
+    assertAlive(source, sink);
+    await sleep(500);
+  }
+  const seconds = (performance.now() - committed) / 1000;
+  console.log(
+    `one ${rows}-row transaction, from its commit until searchable: ${(rows / seconds).toFixed(0)} rows/s (${seconds.toFixed(1)} s); source peak RSS ${Math.max(sourcePeak(), await peakRssMiB(source)).toFixed(0)} MiB, sink ${(await peakRssMiB(sink)).toFixed(0)} MiB`,
+  );
+  await pipeline.stopAll();
+  await conn.end();
+}
+
+/** End-to-end rows/s of this run's e2e part, when it ran. */
+let e2eRate: number | undefined;
+
+/**
+ * Single-row transactions at half the end-to-end rate; each row's time from its commit (the
+ * INSERT returned) until a search finds it, polled every 50 ms.
+ */
+async function latency(): Promise<void> {
+  const rate = e2eRate ? e2eRate / 2 : Number(process.env.BENCH_LATENCY_RATE ?? 2000);
+  const seconds = Number(process.env.BENCH_LATENCY_SECONDS ?? 30);
+  const { pipeline, conn } = await benchTable();
+  const source = await pipeline.startSource();
+  const sourcePeak = watchPeakRss(source);
+  await pipeline.startSink();
+  const index = pipeline.indexOf('events');
+  const pending = new Map<number, number>();
+  const latencies: number[] = [];
+  let writing = true;
+  const writer = (async () => {
+    const started = performance.now();
+    for (let id = 0; performance.now() - started < seconds * 1000; id++) {
+      const due = started + (id * 1000) / rate;
+      if (due > performance.now()) await sleep(due - performance.now());
+      await conn.query("INSERT INTO events VALUES (?, 'acct', 1.00, 'debit', NULL, '2024-05-06 07:08:09', 0, 0)", [id]);
+      pending.set(id, performance.now());
+    }
+    writing = false;
+  })();
+  while (writing || pending.size > 0) {
+    await sleep(50);
+    assertAlive(source, pipeline.sink!);
+    const ids = [...pending.keys()].slice(0, 5000);
+    if (ids.length === 0) continue;
+    const found = await es('POST', `/${index}/_search`, { size: ids.length, _source: false, query: { ids: { values: ids.map(String) } } });
+    const now = performance.now();
+    if (found.status !== 200) continue;
+    for (const hit of (found.body as { hits: { hits: Array<{ _id: string }> } }).hits.hits) {
+      const id = Number(hit._id);
+      const at = pending.get(id);
+      if (at === undefined) continue;
+      latencies.push(now - at);
+      pending.delete(id);
+    }
+  }
+  await writer;
+  const sorted = latencies.sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
+  console.log(
+    `commit → searchable at ${rate.toFixed(0)} rows/s (half the end-to-end rate), ${sorted.length} rows: p50 ${at(0.5).toFixed(0)} ms, p99 ${at(0.99).toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms; source peak RSS ${sourcePeak().toFixed(0)} MiB`,
+  );
+  await pipeline.stopAll();
+  await conn.end();
+}
+
 console.log(`cdc bench: ${ROWS} rows, ${TX_ROWS}-row transactions, bulk ${BULK}; parts ${[...ONLY].join(',')}`);
 if (ONLY.has('e2e')) {
   const e2e = await endToEnd();
@@ -348,17 +467,21 @@ if (ONLY.has('e2e')) {
   const sinkAlone = await sinkOnly(e2e.pipeline);
   console.log(`sink alone (pre-filled topic → Elasticsearch, from process start): ${sinkAlone.rate.toFixed(0)} docs/s`);
   console.log(`ratio sink alone ÷ raw loader: ${(sinkAlone.rate / raw).toFixed(3)}`);
-  console.log(`sink peak RSS: ${e2e.sinkPeakMiB.toFixed(0)} MiB end to end, ${sinkAlone.peakMiB.toFixed(0)} MiB alone`);
+  console.log(`sink peak RSS: ${e2e.sinkPeakMiB.toFixed(0)} MiB end to end, ${sinkAlone.peakMiB.toFixed(0)} MiB alone; source peak RSS ${e2e.sourcePeakMiB.toFixed(0)} MiB end to end`);
+  e2eRate = e2e.rate;
 }
 if (ONLY.has('source')) {
-  const eos = await sourceOnly({ EXACTLY_ONCE: 'true' });
+  const eos = await sourceOnly({ EXACTLY_ONCE: 'true' }, ROWS, 'exactly-once source');
   const bare = await bareProducer(eos.topic);
-  const alo = await sourceOnly({ EXACTLY_ONCE: 'false' });
+  const alo = await sourceOnly({ EXACTLY_ONCE: 'false' }, ROWS, 'at-least-once source');
   console.log(`source → Kafka, exactly-once (transactions): ${eos.rate.toFixed(0)} rows/s`);
   console.log(`source → Kafka, at-least-once (EXACTLY_ONCE=false): ${alo.rate.toFixed(0)} rows/s`);
   console.log(`bare kafkajs producer, same encoded records, no transactions: ${bare.toFixed(0)} records/s`);
   console.log(`ratio exactly-once ÷ bare producer: ${(eos.rate / bare).toFixed(3)}; at-least-once ÷ bare producer: ${(alo.rate / bare).toFixed(3)}`);
+  console.log(`source peak RSS: ${eos.peakMiB.toFixed(0)} MiB exactly-once, ${alo.peakMiB.toFixed(0)} MiB at-least-once`);
 }
+if (ONLY.has('bigtx')) await bigTransaction();
+if (ONLY.has('latency')) await latency();
 if (ONLY.has('snapshot')) await snapshotBench();
 if (ONLY.has('compression')) await compressionBench();
 if (ONLY.has('converters')) await converters();

@@ -163,10 +163,18 @@ export const sourceSpec = {
   ),
   TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
   TOPIC_REPLICATION_FACTOR: envVar(int(-1, 100).default(-1), 'Replication factor of topics the source creates (-1: broker default).', { default: '-1' }),
-  TXN_MAX_EVENTS: envVar(int(1).default(20_000), 'Most row changes grouped into one Kafka transaction (whole binlog transactions are never split below this).', { default: '20000' }),
+  TXN_MAX_EVENTS: envVar(
+    int(1).default(20_000),
+    'Most row changes (with transaction boundaries) per Kafka transaction. A larger binlog transaction is split across several; the stored position then resumes inside it (`event`).',
+    { default: '20000' },
+  ),
   TXN_MAX_BYTES: envVar(int(1024).default(16 * 1024 * 1024), 'Most encoded bytes grouped into one Kafka transaction.', { default: '16777216' }),
   TXN_LINGER_MS: envVar(int(0, 60_000).default(50), 'How long to wait for more binlog transactions before committing a Kafka transaction.', { default: '50' }),
-  QUEUE_MAX_BYTES: envVar(int(1024).default(64 * 1024 * 1024), 'Bound of the queue between binlog reader and Kafka writer; the reader pauses when it is full.', { default: '67108864' }),
+  QUEUE_MAX_BYTES: envVar(
+    int(1024).default(32 * 1024 * 1024),
+    'Bound of the queue between binlog reader and dispatcher, in bytes (each change counts its share of the binlog event plus an estimate of its size in memory); the reader pauses before it could pass it, whatever the transaction size. bin/cdc sizes the heap for the default (docs/operations.md, "Memory").',
+    { default: '33554432' },
+  ),
   ...adminSpec,
 };
 

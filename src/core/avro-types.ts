@@ -17,12 +17,14 @@ export const GEOMETRY_NAME = 'io.debezium.data.geometry.Geometry';
 const MICROS_PER_DAY = 86_400_000_000n;
 const MS_PER_DAY = 86_400_000;
 
+/** avsc packs the 8 bytes toBuffer returns into the record at once: one scratch buffer serves every long. */
+const longScratch = Buffer.alloc(8);
+
 const bigIntLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint | number) => {
-    const buf = Buffer.alloc(8);
-    buf.writeBigInt64LE(BigInt(n));
-    return buf;
+    longScratch.writeBigInt64LE(typeof n === 'bigint' ? n : BigInt(n));
+    return longScratch;
   },
   fromJSON: (n: unknown) => BigInt(n as string),
   toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),

@@ -10,7 +10,7 @@ import type { Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { fileSinkSpec, type FileSinkConfig } from '../config/file-connector.ts';
 import { readiness, type Readiness } from '../http/readiness.ts';
-import type { Probe } from '../http/server.ts';
+import type { Probe } from '../core/probe.ts';
 import { VERSION } from '../version.ts';
 import { connectorClients } from './connector-clients.ts';
 import { archiveHeaders, archivePayload, schemaIdOf, type ArchiveLine } from './archive-format.ts';

@@ -12,7 +12,7 @@ import { readTopicToEnd } from '../core/topic-reader.ts';
 import { redactConfig } from '../config/env.ts';
 import { fileSourceSpec, type FileSourceConfig } from '../config/file-connector.ts';
 import { readiness, type Readiness } from '../http/readiness.ts';
-import type { Probe } from '../http/server.ts';
+import type { Probe } from '../core/probe.ts';
 import { VERSION } from '../version.ts';
 import { connectorClients } from './connector-clients.ts';
 import { parseLine, restoreHeaders, type ArchivedPayload, type RecordLine } from './archive-format.ts';

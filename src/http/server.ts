@@ -1,17 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import type { Readiness } from './readiness.ts';
+import type { Probe } from '../core/probe.ts';
 import { statusView, type StatusDetail } from './status-view.ts';
-
-export interface Probe {
-  /** Alive: the process is running its loop (false only when it is wedged or stopping). */
-  healthy(): boolean;
-  /** Ready: connected and making progress; the reason is shown when not. */
-  ready(): Readiness;
-  /** JSON status: position, lag, counts, last error, redacted configuration. */
-  status(): unknown;
-}
 
 /** The one HTTP server of a service: /healthz, /readyz, /metrics, /status. */
 export async function startHttpServer(host: string, port: number, probe: Probe, metrics: MetricsRegistry, statusDetail: StatusDetail = 'summary'): Promise<Server & { port: number }> {

@@ -1,3 +1,4 @@
+import { offsetsTopic } from '../core/topics.ts';
 import type { Admin, Kafka } from 'kafkajs';
 import { CdcError } from '../core/errors.ts';
 import { kafkaError } from '../core/kafka.ts';
@@ -29,7 +30,7 @@ export interface OffsetsReport {
 
 export async function showOffsets(kafka: Kafka, config: OffsetsConfig): Promise<OffsetsReport> {
   return withAdmin(kafka, 'reading offsets', async (admin) => {
-    const stored = config.SOURCE_ID ? await readStoredOffset(kafka, `${config.TOPIC_PREFIX}.offsets`, config.SOURCE_ID, 30_000) : undefined;
+    const stored = config.SOURCE_ID ? await readStoredOffset(kafka, offsetsTopic(config.TOPIC_PREFIX), config.SOURCE_ID, 30_000) : undefined;
     return {
       source: config.SOURCE_ID && stored ? { sourceId: config.SOURCE_ID, position: stored.position.toJSON(), committedAt: new Date(stored.ts).toISOString() } : null,
       group: await groupOf(admin, config.SINK_GROUP_ID),

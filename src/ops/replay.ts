@@ -5,15 +5,19 @@ import { kafkaError } from '../core/kafka.ts';
 import { binlogFileIndex, SourcePosition } from '../core/position.ts';
 import { optionalRegistry } from '../core/schema-registry.ts';
 import { probeServerId, replayServerId, type SourceConfig } from '../config/source.ts';
-import { BinlogReader, type MysqlConnectionOptions } from '../source/binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
+import { BinlogReader } from '../source/binlog-reader.ts';
 import { binlogStartTime } from '../source/binlog-start-time.ts';
 import { transactionStartAfter } from '../source/binlog-time-search.ts';
-import { EventEncoder, topicFor, type EncodedRecord } from '../source/event-encoder.ts';
+import { topicFor } from '../core/topics.ts';
+import { EventEncoder, type EncodedRecord } from '../source/event-encoder.ts';
 import { slices } from '../source/kafka-writer.ts';
 import { mysqlConnection } from '../source/mysql-connection.ts';
 import { checkSource } from '../source/preconditions.ts';
 import { checkRetention } from '../source/retention.ts';
 import { sourceTransform } from '../source/source-transform.ts';
+import { isBoundary } from '../source/stream-items.ts';
+import { StreamQueue } from '../source/stream-queue.ts';
 import { schemaRules } from '../source/table-schema.ts';
 import { VERSION } from '../version.ts';
 
@@ -25,6 +29,10 @@ import { VERSION } from '../version.ts';
  * or rebuilt index and can never make it older. It writes no source offset and does not fence
  * the live source (no transactional id).
  */
+
+/** What a replay holds between the binlog and Kafka. */
+const REPLAY_QUEUE_BYTES = 16 * 1024 * 1024;
+const REPLAY_BATCH_ITEMS = 5_000;
 
 export type ReplaySince = { time: number } | { position: SourcePosition };
 
@@ -143,42 +151,51 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
   await rules.keys.load(conn).finally(() => conn.end());
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const until = new SourcePosition(plan.until.file, plan.until.pos);
-  const reader = new BinlogReader(mysqlConnection(config), replayServerId(config), (db, t) => db === database && t === name, rules, { keysFromInformationSchema: rowMetadata !== 'FULL' });
+  const queue = new StreamQueue(
+    REPLAY_QUEUE_BYTES,
+    () => reader.pause('replay'),
+    () => reader.resume('replay'),
+  );
+  const reader = new BinlogReader(mysqlConnection(config), replayServerId(config), (db, t) => db === database && t === name, rules, queue, { keysFromInformationSchema: rowMetadata !== 'FULL' });
   const result: ReplayResult = { ...plan, records: 0, changes: { c: 0, u: 0, d: 0 } };
+  let failure: unknown;
+  let reached = false;
+  reader.on('progress', (position) => {
+    if (!until.isAfter(position)) reached = true;
+  });
+  reader.on('error', (error) => {
+    failure = error;
+    queue.wake();
+  });
   try {
     await producer.connect();
-    await new Promise<void>((resolve, reject) => {
-      // Transactions are written one at a time, in binlog order; the reader waits meanwhile.
-      let chain = Promise.resolve();
-      const reached = (position: SourcePosition) => {
-        if (!until.isAfter(position)) chain.then(resolve, reject);
-      };
-      reader.on('transaction', (tx) => {
-        if (tx.end.isAfter(until)) return reached(tx.end);
-        reader.pause('replay');
-        chain = chain.then(async () => {
-          const records: EncodedRecord[] = [];
-          for (const event of tx.events) {
-            // The live source's selection, masking and transforms: a replay never writes more than it would.
-            const shaped = transform(event);
-            if (!shaped) continue;
-            records.push(...(await encoder.encodeChange(shaped, config.TOMBSTONES_ON_DELETE)));
-            result.changes[event.op as 'c' | 'u' | 'd'] += 1;
-          }
-          // Each record's own topic: a route transform may send the table elsewhere.
-          const topics = [...new Set(records.map((r) => r.topic))];
-          const messages = topics.map((topic) => ({ topic, messages: records.filter((r) => r.topic === topic).map((r) => ({ key: r.key, value: r.value })) }));
-          for (const topicMessages of slices(messages, 128 * 1024)) await producer.sendBatch({ topicMessages, acks: -1 });
-          result.records += records.length;
-          reader.resume('replay');
-          reached(tx.end);
-        });
-        chain.catch(reject);
-      });
-      reader.on('progress', reached);
-      reader.on('error', reject);
-      reader.start(new SourcePosition(plan.from.file, plan.from.pos)).catch(reject);
-    });
+    await reader.start(new SourcePosition(plan.from.file, plan.from.pos));
+    // Changes are written in binlog order, a bounded batch at a time; the reader waits while the queue is full.
+    let done = false;
+    while (!done && (!reached || queue.length > 0)) {
+      await queue.wait(1000);
+      if (failure) throw failure;
+      const records: EncodedRecord[] = [];
+      for (const item of queue.take(REPLAY_BATCH_ITEMS, REPLAY_QUEUE_BYTES)) {
+        if (isBoundary(item)) {
+          // A transaction that starts at the end the replay was planned to ends after it: not replayed.
+          done = item.kind === 'begin' ? !until.isAfter(item.start) : !until.isAfter(item.end);
+          if (done) break;
+          continue;
+        }
+        // The live source's selection, masking and transforms: a replay never writes more than it would.
+        const shaped = transform(item);
+        if (!shaped) continue;
+        if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
+        encoder.encodeChange(shaped, config.TOMBSTONES_ON_DELETE, (record) => records.push(record));
+        result.changes[item.op as 'c' | 'u' | 'd'] += 1;
+      }
+      // Each record's own topic: a route transform may send the table elsewhere.
+      const topics = [...new Set(records.map((r) => r.topic))];
+      const messages = topics.map((topic) => ({ topic, messages: records.filter((r) => r.topic === topic).map((r) => ({ key: r.key, value: r.value })) }));
+      for (const topicMessages of slices(messages, 128 * 1024)) await producer.sendBatch({ topicMessages, acks: -1 });
+      result.records += records.length;
+    }
   } catch (error) {
     throw error instanceof CdcError ? error : kafkaError(error, 'replaying');
   } finally {

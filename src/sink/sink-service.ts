@@ -11,7 +11,7 @@ import type { OffsetsConfig } from '../config/offsets.ts';
 import { sinkSpec, sinkTopicPatterns, type SinkConfig } from '../config/sink.ts';
 import { resetOffsets, showOffsets, type OffsetsReport, type ResetPlan, type ResetTarget } from '../ops/offsets.ts';
 import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
-import type { Probe } from '../http/server.ts';
+import type { Probe } from '../core/probe.ts';
 import { VERSION } from '../version.ts';
 import { BatchPipeline } from './batch-pipeline.ts';
 import { BulkWriter } from './bulk-writer.ts';

@@ -1,7 +1,7 @@
 import ZongJi from '@vlasky/zongji';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { requestHeartbeats } from './binlog-heartbeat.ts';
-import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 
 /** What a probe's event handler can do: end the probe with a value (undefined: found nothing). */
 export type ProbeFinish<T> = (value: T | undefined) => void;

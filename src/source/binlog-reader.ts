@@ -2,45 +2,33 @@ import { EventEmitter } from 'node:events';
 import ZongJi from '@vlasky/zongji';
 import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { SourcePosition } from '../core/position.ts';
-import type { TlsOptions } from '../core/tls.ts';
 import { requestHeartbeats } from './binlog-heartbeat.ts';
 import type { BinlogColumn } from './column-types.ts';
 import { InformationSchemaKeys } from './information-schema-keys.ts';
 import { canonicalRow } from './table-reader.ts';
 import { TableSchemaCache, type SchemaRules } from './table-schema.ts';
-
-export interface MysqlConnectionOptions {
-  host: string;
-  port: number;
-  user: string;
-  password?: string | undefined;
-  /** mysql2's TLS options (see mysql-connection.ts). */
-  ssl?: (TlsOptions & { verifyIdentity: boolean }) | undefined;
-}
-
-/** The row changes of one committed binlog transaction, and the safe resume point after it. */
-export interface SourceTransaction {
-  events: ChangeEvent[];
-  /** Resume point: the end of the transaction's commit event, with the executed GTID set. */
-  end: SourcePosition;
-  /** Binlog bytes of the transaction: what the reader's queue accounts. */
-  bytes: number;
-}
+import type { StreamOutput } from './stream-items.ts';
 
 export interface BinlogReaderEvents {
-  transaction: [SourceTransaction];
   /** A commit that touched no captured table still moves the stored position forward. */
   progress: [SourcePosition];
   error: [CdcError];
 }
+
+/** Bytes a queued change is accounted beyond its share of the binlog event: its objects in memory. */
+const CHANGE_OVERHEAD_BYTES = 512;
 
 interface TableMapInfo {
   schema: TableSchema | null;
 }
 
 /**
- * Reads the binlog through zongji and assembles committed transactions of the captured tables.
+ * Reads the binlog through zongji and streams the row changes of the captured tables, one by one
+ * and framed by their transaction's boundaries, into its output (the bounded queue): a transaction
+ * of any size passes in bounded memory. After a restart inside a split transaction it skips the
+ * changes of that transaction that were already committed (`from.event`).
  *
  * It tracks where every event starts in its file, because a change's version comes from that
  * position (see core/version.ts). MariaDB writes end_log_pos=0 on events inside a transaction, so
@@ -54,13 +42,23 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   readonly #keys: SchemaRules['keys'];
   readonly #schemas: TableSchemaCache;
   readonly #tables = new Map<number, TableMapInfo>();
+  readonly #output: StreamOutput;
   #file = '';
   #cursor = 0;
   #open = false;
   #standalone = false;
-  #events: ChangeEvent[] = [];
-  #bytes = 0;
   #gtid: string | undefined;
+  /** Where the open transaction starts, with the GTID set before it. */
+  #start: SourcePosition | undefined;
+  /** A MySQL Gtid event's start: the transaction's BEGIN follows it. */
+  #gtidEventStart: { pos: number; gtids: string | undefined } | undefined;
+  /** Change events of the open transaction so far (skipped ones included). */
+  #changes = 0;
+  /** Whether its TransactionBegin went out. */
+  #begun = false;
+  /** Change events of the first transaction after start() that were committed before: not emitted again. */
+  #skip = 0;
+  #skippedByTable = new Map<string, number>();
   #stopped = false;
   readonly #pausedBy = new Set<string>();
   /**
@@ -77,9 +75,11 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     serverId: number,
     captures: (database: string, table: string) => boolean,
     rules: SchemaRules,
+    output: StreamOutput,
     options: { keysFromInformationSchema?: boolean; heartbeatSeconds?: number } = {},
   ) {
     super();
+    this.#output = output;
     this.#serverId = serverId;
     this.#captures = captures;
     this.#keys = rules.keys;
@@ -100,9 +100,14 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     if (options.heartbeatSeconds) requestHeartbeats(this.#zongji, options.heartbeatSeconds, (error) => this.#fail(classifyReaderError(error)));
   }
 
-  /** Starts after `from`: by its GTID set when it has one, else by file and position. */
+  /**
+   * Starts after `from`: by its GTID set when it has one, else by file and position. Inside a split
+   * transaction (`from.event` > 0) that is the transaction's start, and its first `event` changes
+   * are skipped.
+   */
   async start(from: SourcePosition): Promise<void> {
     await this.#informationSchemaKeys?.load();
+    this.#skip = from.event;
     const options: Record<string, unknown> = { serverId: this.#serverId };
     if (from.gtids) options.gtidSet = from.gtids;
     else Object.assign(options, { filename: from.file, position: from.pos });
@@ -168,14 +173,15 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
         this.#file = event.binlogName!;
         return;
       case 'MariadbGtid':
-        this.#begin(event.gtid);
+        this.#begin(event.gtid, start, this.#gtidSet);
         this.#standalone = Boolean(event.standalone);
         return;
       case 'Gtid':
         this.#gtid = event.gtid;
+        this.#gtidEventStart = { pos: start, gtids: this.#gtidSet };
         return;
       case 'Query':
-        return this.#onQuery(event);
+        return this.#onQuery(event, start);
       case 'TableMap':
         return this.#onTableMap(event);
       case 'WriteRows':
@@ -220,18 +226,27 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     return start;
   }
 
-  #begin(gtid: string | undefined): void {
-    this.#open = true;
-    this.#standalone = false;
-    this.#events = [];
-    this.#bytes = 0;
-    this.#gtid = gtid;
+  /** zongji's executed GTID set: at a GTID event, every transaction before this one. */
+  get #gtidSet(): string | undefined {
+    return (this.#zongji as unknown as { gtidSet?: string }).gtidSet;
   }
 
-  #onQuery(event: BinlogEventLike): void {
+  #begin(gtid: string | undefined, start: number, gtidsBefore: string | undefined): void {
+    this.#open = true;
+    this.#standalone = false;
+    this.#gtid = gtid;
+    this.#start = new SourcePosition(this.#file, start, 0, gtidsBefore);
+    this.#changes = 0;
+    this.#begun = false;
+  }
+
+  #onQuery(event: BinlogEventLike, start: number): void {
     const query = (event.query ?? '').trim().toUpperCase();
     if (query === 'BEGIN' || query.startsWith('XA START')) {
-      this.#begin(this.#gtid ?? event.gtid);
+      // MySQL: the transaction starts at its Gtid event, which a resume by file must read too.
+      const at = this.#gtidEventStart ?? { pos: start, gtids: this.#gtidSet };
+      this.#gtidEventStart = undefined;
+      this.#begin(this.#gtid ?? event.gtid, at.pos, at.gtids);
       return;
     }
     // COMMIT (non-transactional engines) and standalone statements (DDL) end their group.
@@ -268,34 +283,74 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #onRows(event: BinlogEventLike, start: number, op: Op): void {
     const schema = this.#tables.get(event.tableId!)?.schema;
     if (!schema) return;
-    this.#bytes += event.size;
     const rows = event.rows ?? [];
+    if (rows.length === 0) return;
+    const bytes = Math.ceil(event.size / rows.length) + CHANGE_OVERHEAD_BYTES;
+    this.#output.expectBurst(bytes * rows.length * (op === 'u' ? 2 : 1));
+    const gtid = this.#gtid ?? event.gtid;
     for (let i = 0; i < rows.length; i++) {
       const raw = rows[i] as Record<string, unknown> & { before?: Record<string, unknown>; after?: Record<string, unknown> };
       const before = op === 'c' ? null : canonicalRow(schema, op === 'u' ? raw.before! : raw);
       const after = op === 'd' ? null : canonicalRow(schema, op === 'u' ? raw.after! : raw);
-      const change = { schema, position: new SourcePosition(this.#file, start, i), gtid: this.#gtid ?? event.gtid, tsMs: event.timestamp, snapshot: 'false', serverId: this.#serverId } as const;
+      const position = new SourcePosition(this.#file, start, i);
       // An update that changes the primary key moves the row to another key: downstream that is a
       // delete of the old key and an insert of the new one (as Debezium emits it).
       if (op === 'u' && !sameKey(schema, before!, after!)) {
-        this.#events.push({ ...change, op: 'd', before, after: null }, { ...change, op: 'c', before: null, after });
+        this.#emit({ op: 'd', schema, before, after: null, position, gtid, tsMs: event.timestamp, snapshot: 'false', serverId: this.#serverId }, bytes);
+        this.#emit({ op: 'c', schema, before: null, after, position, gtid, tsMs: event.timestamp, snapshot: 'false', serverId: this.#serverId }, bytes);
       } else {
-        this.#events.push({ ...change, op, before, after });
+        this.#emit({ op, schema, before, after, position, gtid, tsMs: event.timestamp, snapshot: 'false', serverId: this.#serverId }, bytes);
       }
     }
   }
 
+  /** Emits a change, unless it is one of the first `#skip` of the first transaction (committed before a restart). */
+  #emit(change: ChangeEvent, bytes: number): void {
+    this.#changes++;
+    if (this.#changes <= this.#skip) {
+      const table = `${change.schema.database}.${change.schema.table}`;
+      this.#skippedByTable.set(table, (this.#skippedByTable.get(table) ?? 0) + 1);
+      return;
+    }
+    this.#beginOutput();
+    this.#output.push(change, bytes);
+  }
+
+  #beginOutput(): void {
+    if (this.#begun) return;
+    this.#begun = true;
+    const start = this.#start ?? new SourcePosition(this.#file, this.#cursor);
+    const skipped = Math.min(this.#skip, this.#changes);
+    this.#output.push({ kind: 'begin', start, gtid: this.#gtid, skipped, skippedByTable: this.#skippedByTable }, 64);
+  }
+
   #commit(event: BinlogEventLike): void {
-    const gtids = (this.#zongji as unknown as { gtidSet?: string }).gtidSet;
-    const end = new SourcePosition(this.#file, this.#cursor, 0, gtids);
-    const events = this.#events;
-    for (const e of events) e.tsMs = event.timestamp;
+    const end = new SourcePosition(this.#file, this.#cursor, 0, this.#gtidSet);
+    const changes = this.#changes;
+    const skip = this.#skip;
     this.#open = false;
     this.#standalone = false;
-    this.#events = [];
     this.#gtid = undefined;
-    if (events.length > 0) this.emit('transaction', { events, end, bytes: this.#bytes });
-    else this.emit('progress', end);
+    this.#start = undefined;
+    this.#changes = 0;
+    this.#skip = 0;
+    this.#skippedByTable = new Map();
+    if (skip > changes) {
+      this.#fail(
+        new CdcError('SOURCE_POSITION_INVALID', `The stored position says ${skip} changes of the transaction at its start were committed, but it has only ${changes}`, {
+          hint: 'The binlog at the stored position is not the one the position was taken from (a server switch without GTIDs, or a changed TABLE_INCLUDE/EXCLUDE). Inspect it with `cdc offsets show`.',
+        }),
+      );
+      return;
+    }
+    if (changes === 0) {
+      this.emit('progress', end);
+      return;
+    }
+    // Every change may have been committed before a restart: the commit still moves the position.
+    this.#beginOutput();
+    this.#begun = false;
+    this.#output.push({ kind: 'commit', end, tsMs: event.timestamp }, 64);
   }
 }
 

@@ -1,5 +1,5 @@
 import { CdcError } from '../core/errors.ts';
-import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { probeBinlog } from './binlog-probe.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { probeBinlog } from './binlog-probe.ts';
 
 interface ScannedEvent {

@@ -1,3 +1,4 @@
+import { offsetsTopic } from '../core/topics.ts';
 import mysql from 'mysql2/promise';
 import type { Logger } from '../core/logger.ts';
 import { createKafka, kafkaSettings } from '../core/kafka.ts';
@@ -21,7 +22,7 @@ export async function runSourceCheck(config: SourceConfig, log: Logger): Promise
   const connection = mysqlConnection(config);
   const facts = await checkSource(connection, replicaServerId(config));
   const kafka = createKafka(kafkaSettings(config), log);
-  const stored = await readStoredOffset(kafka, `${config.TOPIC_PREFIX}.offsets`, config.SOURCE_ID, 30_000);
+  const stored = await readStoredOffset(kafka, offsetsTopic(config.TOPIC_PREFIX), config.SOURCE_ID, 30_000);
   if (!stored) return { ...facts, storedPosition: null, retention: null };
   const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
   try {

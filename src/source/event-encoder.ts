@@ -1,6 +1,8 @@
+import type { Type } from 'avsc';
 import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
-import { keyOf } from '../core/change-event.ts';
 import type { Registry } from '../core/schema-registry.ts';
+import { encodeFramed } from '../core/avro-wire.ts';
+import { topicFor } from '../core/topics.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 import { ConnectJsonTable } from './connect-schema.ts';
@@ -24,21 +26,24 @@ export interface EncoderSettings {
   version: string;
 }
 
+/** How the records of one table schema (for one topic) are written: resolved once, then used synchronously. */
 interface TableEncoding {
   topic: string;
-  /** Registry ids of key and value (avro). */
-  key: { id: number | undefined } | null;
-  value: { id: number | undefined };
+  /** Registry ids and avsc types of key and value (avro). */
+  key: SchemaRef | null;
+  value: SchemaRef;
   /** The json converter's schemas and writers (json). */
   connect: ConnectJsonTable | undefined;
   fields: Array<[column: string, field: string]>;
   keyFields: Array<[column: string, field: string]>;
+  /** Every Avro field is named as its column: a row image is its own Avro record, no copy needed. */
+  rowIsRecord: boolean;
 }
 
-/** Kafka topic names allow [A-Za-z0-9._-]; anything else in a database or table name becomes `_`. */
-export function topicFor(prefix: string, database: string, table: string): string {
-  const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '_');
-  return `${prefix}.${safe(database)}.${safe(table)}`;
+interface SchemaRef {
+  id: number | undefined;
+  type: Type | undefined;
+  schema: Record<string, unknown>;
 }
 
 /**
@@ -51,6 +56,8 @@ export class EventEncoder {
   readonly #settings: EncoderSettings;
   /** Per table schema, per topic (a route transform can send one table to another topic). */
   readonly #tables = new Map<TableSchema, Map<string, Promise<TableEncoding>>>();
+  /** The same, once resolved: what the synchronous path reads. */
+  readonly #resolved = new Map<TableSchema, Map<string, TableEncoding>>();
 
   /** `registry` may be undefined with the json converter, which registers nothing. */
   constructor(registry: Registry | undefined, settings: EncoderSettings) {
@@ -68,14 +75,46 @@ export class EventEncoder {
     return topicFor(this.#settings.prefix, schema.database, schema.table);
   }
 
+  /** Encodes one change (resolving its table's schemas first when needed). */
   async encode(event: ChangeEvent): Promise<EncodedRecord> {
-    const encoding = await this.#encoding(event.schema, event.topic ?? this.topicOf(event.schema), event.flat === true);
-    const keyRecord = encoding.key && toRecord(encoding.keyFields, keyOf(event));
-    if (event.flat) return this.#record(encoding, keyRecord, toRecord(encoding.fields, event.after!));
+    await this.prepare(event);
+    return this.#encode(event, this.#ready(event)!);
+  }
+
+  /**
+   * Whether `event`'s table encoding is resolved, so encodeChange() runs synchronously. The
+   * dispatcher asks once per record; the first record of a table (or of a new table version)
+   * awaits prepare().
+   */
+  isPrepared(event: ChangeEvent): boolean {
+    return this.#ready(event) !== undefined;
+  }
+
+  /** Registers (or finds) the table's schemas and resolves their avsc types. */
+  async prepare(event: ChangeEvent): Promise<void> {
+    await this.#encoding(event.schema, event.topic ?? this.topicOf(event.schema), event.flat === true);
+  }
+
+  /**
+   * The records of one prepared change, appended to `out`: its envelope and, after a delete with
+   * `tombstones`, a tombstone (log compaction then drops the key; Debezium's default too).
+   */
+  encodeChange(event: ChangeEvent, tombstones: boolean, out: (record: EncodedRecord) => void): void {
+    const encoding = this.#ready(event);
+    if (!encoding) throw new CdcError('INTERNAL', `encodeChange before prepare for ${event.schema.database}.${event.schema.table}`);
+    const record = this.#encode(event, encoding);
+    out(record);
+    if (event.op === 'd' && tombstones && record.key) out({ topic: record.topic, key: record.key, value: null, bytes: record.key.length });
+  }
+
+  #encode(event: ChangeEvent, encoding: TableEncoding): EncodedRecord {
+    const row = event.after ?? event.before!;
+    const keyRecord = encoding.key && toRecord(encoding.keyFields, row);
+    if (event.flat) return this.#record(encoding, keyRecord, this.#rowRecord(encoding, event.after!));
     const { prefix, sourceId, connector, version } = this.#settings;
     const envelope = {
-      before: event.before && toRecord(encoding.fields, event.before),
-      after: event.after && toRecord(encoding.fields, event.after),
+      before: event.before && this.#rowRecord(encoding, event.before),
+      after: event.after && this.#rowRecord(encoding, event.after),
       source: {
         version,
         connector,
@@ -98,26 +137,31 @@ export class EventEncoder {
     return this.#record(encoding, keyRecord, envelope);
   }
 
+  /** A row image as its Avro record: the row itself when the field names are the column names. */
+  #rowRecord(encoding: TableEncoding, row: Row): Record<string, unknown> {
+    return encoding.rowIsRecord ? row : toRecord(encoding.fields, row);
+  }
+
   /** Key and value in the configured converter's format. */
-  async #record(encoding: TableEncoding, keyRecord: Record<string, unknown> | null, valueRecord: Record<string, unknown>): Promise<EncodedRecord> {
+  #record(encoding: TableEncoding, keyRecord: Record<string, unknown> | null, valueRecord: Record<string, unknown>): EncodedRecord {
     let key: Buffer | null;
     let value: Buffer;
     if (encoding.connect) {
       value = encoding.connect.value(valueRecord);
       key = keyRecord && encoding.connect.key(keyRecord);
     } else {
-      value = await this.#avroRegistry.encode(encoding.value.id!, valueRecord);
-      key = keyRecord && (await this.#avroRegistry.encode(encoding.key!.id!, keyRecord));
+      value = encodeAvro(encoding.value, valueRecord);
+      key = keyRecord && encodeAvro(encoding.key!, keyRecord);
     }
     return { topic: encoding.topic, key, value, bytes: value.length + (key?.length ?? 0) };
   }
 
-  /** The records of one change: its envelope, and after a delete (with `tombstones`) a tombstone. */
-  async encodeChange(event: ChangeEvent, tombstones: boolean): Promise<EncodedRecord[]> {
-    const record = await this.encode(event);
-    // A tombstone after a delete lets log compaction drop the key (Debezium's default too).
-    if (event.op === 'd' && tombstones && record.key) return [record, { topic: record.topic, key: record.key, value: null, bytes: record.key.length }];
-    return [record];
+  /** The resolved encoding of `event`'s table and topic, if prepared. */
+  #ready(event: ChangeEvent): TableEncoding | undefined {
+    const byTopic = this.#resolved.get(event.schema);
+    if (!byTopic) return undefined;
+    const topic = event.topic ?? this.topicOf(event.schema);
+    return byTopic.get(event.flat ? `${topic}\u0000flat` : topic);
   }
 
   #encoding(schema: TableSchema, topic: string, flat: boolean): Promise<TableEncoding> {
@@ -131,8 +175,18 @@ export class EventEncoder {
     if (!encoding) {
       encoding = this.#register(schema, topic, flat);
       byTopic.set(cacheKey, encoding);
-      // A failed registration must be retried with the next event, not cached.
-      encoding.catch(() => byTopic.delete(cacheKey));
+      encoding.then(
+        (resolved) => {
+          let ready = this.#resolved.get(schema);
+          if (!ready) {
+            ready = new Map();
+            this.#resolved.set(schema, ready);
+          }
+          ready.set(cacheKey, resolved);
+        },
+        // A failed registration must be retried with the next event, not cached.
+        () => byTopic.delete(cacheKey),
+      );
     }
     return encoding;
   }
@@ -140,15 +194,23 @@ export class EventEncoder {
   /** Subjects follow the topic the record is written to (TopicNameStrategy), routed or not. */
   async #register(schema: TableSchema, topic: string, flat: boolean): Promise<TableEncoding> {
     const { prefix } = this.#settings;
-    const json = this.#settings.converter === 'json';
     const valueSchema = flat ? flatValueSchema(prefix, schema) : envelopeSchema(prefix, schema);
-    const value = { schema: valueSchema, id: json ? undefined : await this.#registerOrExplain(`${topic}-value`, valueSchema, schema) };
+    const value = await this.#schemaRef(`${topic}-value`, valueSchema, schema);
     const keyAvro = keySchema(prefix, schema);
-    const key = keyAvro && { schema: keyAvro, id: json ? undefined : await this.#registerOrExplain(`${topic}-key`, keyAvro, schema) };
+    const key = keyAvro && (await this.#schemaRef(`${topic}-key`, keyAvro, schema));
     const fieldsOf = (columns: ColumnDef[]) => columns.map((c): [string, string] => [c.name, avroName(c.name)]);
     const keyColumns = schema.key.map((name) => schema.columns.find((c) => c.name === name)!);
-    const connect = json ? new ConnectJsonTable(prefix, schema, flat) : undefined;
-    return { topic, key, value, connect, fields: fieldsOf(schema.columns), keyFields: fieldsOf(keyColumns) };
+    const fields = fieldsOf(schema.columns);
+    const rowIsRecord = this.#settings.converter === 'avro' && fields.every(([column, field]) => column === field);
+    const connect = this.#settings.converter === 'json' ? new ConnectJsonTable(prefix, schema, flat) : undefined;
+    return { topic, key, value, connect, fields, keyFields: fieldsOf(keyColumns), rowIsRecord };
+  }
+
+  /** The id and avsc type of a schema (avro: registered, then resolved once), or the schema itself (json). */
+  async #schemaRef(subject: string, avro: Record<string, unknown>, schema: TableSchema): Promise<SchemaRef> {
+    if (this.#settings.converter === 'json') return { id: undefined, type: undefined, schema: avro };
+    const id = await this.#registerOrExplain(subject, avro, schema);
+    return { id, type: await this.#avroRegistry.avroType(id), schema: avro };
   }
 
   /** A refused version becomes SCHEMA_INCOMPATIBLE naming the table, the changed columns and the registry's answer. */
@@ -170,6 +232,17 @@ export class EventEncoder {
         },
       );
     }
+  }
+}
+
+/** Confluent-framed Avro; a value the schema refuses names the fields at fault, as the registry client did. */
+function encodeAvro(ref: SchemaRef, value: Record<string, unknown>): Buffer {
+  try {
+    return encodeFramed(ref.id!, ref.type!, value);
+  } catch (error) {
+    const paths: string[] = [];
+    ref.type!.isValid(value, { errorHook: (path) => paths.push(path.join('.')) });
+    throw new CdcError('INTERNAL', `A record does not match its Avro schema (id ${ref.id}; fields ${paths.join(', ') || 'unknown'}): ${errorMessage(error)}`, { cause: error });
   }
 }
 

@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type mysql from 'mysql2/promise';
 import type { ChangeEvent, Row, TableSchema } from '../core/change-event.ts';
 import type { Logger } from '../core/logger.ts';
-import type { MysqlConnectionOptions, SourceTransaction } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import type { SchemaRules } from './table-schema.ts';
 import { keyJson, keyParam, largestKey, openTableConnection, readChunk, snapshotQueryError, splitQualified, tableSchema } from './table-reader.ts';
 
 /**
  * Incremental snapshot progress, stored with the position in every offsets record while it is
- * unfinished. It only changes while a binlog transaction is processed, so the record committed
- * with a batch always describes exactly the rows that batch carried.
+ * unfinished. It only changes while a streamed change is processed (a closing watermark), so the
+ * record committed with a batch always describes exactly the rows that batch carried.
  */
 export interface IncrementalProgress {
   /** Requested tables, `database.table`, in request order. */
@@ -100,23 +100,22 @@ export class IncrementalSnapshot {
   }
 
   /**
-   * The events of a committed binlog transaction as they go to Kafka: signal rows are acted on
-   * and dropped; a closing watermark appends its chunk's remaining rows.
+   * One streamed change, in binlog order, as it goes to Kafka (appended to `out`): a signal row is
+   * acted on and dropped; a closing watermark appends its chunk's remaining rows. The window only
+   * needs the binlog order of changes, not their transactions: a transaction committed between the
+   * watermarks has all its changes between them, whichever Kafka transactions carry them.
    */
-  process(tx: SourceTransaction): ChangeEvent[] {
-    const out: ChangeEvent[] = [];
-    for (const event of tx.events) {
-      if (this.isSignalTable(event.schema.database, event.schema.table)) {
-        if (event.op === 'c' && event.after) this.#onSignal(event, out);
-        continue;
-      }
-      out.push(event);
-      const w = this.#window;
-      if (w?.open && event.schema.database === w.schema.database && event.schema.table === w.schema.table) {
-        for (const row of [event.before, event.after]) if (row) w.changed.add(keyString(event.schema, row));
-      }
+  process(event: ChangeEvent, out: ChangeEvent[]): void {
+    if (this.isSignalTable(event.schema.database, event.schema.table)) {
+      if (event.op === 'c' && event.after) this.#onSignal(event, out);
+      return;
     }
-    return out;
+    out.push(event);
+    const w = this.#window;
+    if (w?.open && event.schema.database === w.schema.database && event.schema.table === w.schema.table) {
+      if (event.before) w.changed.add(keyString(event.schema, event.before));
+      if (event.after) w.changed.add(keyString(event.schema, event.after));
+    }
   }
 
   #onSignal(event: ChangeEvent, out: ChangeEvent[]): void {

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 
 /**
  * Primary keys from information_schema, for servers with binlog_row_metadata=MINIMAL, whose

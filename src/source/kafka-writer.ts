@@ -126,7 +126,8 @@ export class TransactionalWriter {
         entry = { topic: record.topic, messages: [] };
         byTopic.set(record.topic, entry);
       }
-      entry.messages.push({ key: record.key, value: record.value });
+      // The record is the message: kafkajs reads its key and value.
+      entry.messages.push(record);
     }
     byTopic.set(this.#settings.offsetsTopic, {
       topic: this.#settings.offsetsTopic,

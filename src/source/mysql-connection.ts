@@ -1,6 +1,6 @@
 import type { SourceConfig } from '../config/source.ts';
 import { tlsOptions } from '../core/tls.ts';
-import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 
 /**
  * The connection settings of every MySQL/MariaDB connection of the source (queries through mysql2,

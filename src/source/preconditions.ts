@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { authError, certificateError, clientCertificateRefusal } from '../core/tls.ts';
-import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 
 export interface ServerFacts {
   connector: 'mariadb' | 'mysql';

@@ -3,7 +3,7 @@ import type { ChangeEvent } from '../core/change-event.ts';
 import { CdcError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { SourcePosition, type SerializedPosition } from '../core/position.ts';
-import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import type { SchemaRules } from './table-schema.ts';
 import { capturedTables, estimatedRows, keyJson, keyParam, openTableConnection, readChunk, snapshotQueryError, splitQualified, tableSchema } from './table-reader.ts';
 

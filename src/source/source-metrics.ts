@@ -34,7 +34,12 @@ export function createSourceMetrics(binlogSilence: () => number | null) {
         this.set(binlogSilence() ?? Number.NaN);
       },
     }),
-    queueBytes: new Gauge({ name: 'cdc_source_queue_bytes', help: 'Binlog bytes waiting between reader and Kafka writer', registers: [registry] }),
+    queueBytes: new Gauge({ name: 'cdc_source_queue_bytes', help: 'Bytes (binlog share plus in-memory estimate) of the changes waiting between reader and dispatcher', registers: [registry] }),
+    queueHighWaterBytes: new Gauge({
+      name: 'cdc_source_queue_high_water_bytes',
+      help: 'The most bytes the queue between reader and dispatcher held since start (bounded by QUEUE_MAX_BYTES)',
+      registers: [registry],
+    }),
     lagSeconds: new Gauge({ name: 'cdc_source_lag_seconds', help: 'Now minus the commit time of the last change committed to Kafka', registers: [registry] }),
     headroomBytes: new Gauge({
       name: 'cdc_source_binlog_headroom_bytes',

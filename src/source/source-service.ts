@@ -1,6 +1,7 @@
+import { heartbeatsTopic, offsetsTopic } from '../core/topics.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
-import { CdcError, errorMessage } from '../core/errors.ts';
+import { CdcError, errorMessage, toCdcError } from '../core/errors.ts';
 import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { SourcePosition } from '../core/position.ts';
@@ -9,9 +10,9 @@ import { optionalRegistry, type Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
-import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
-import type { Probe } from '../http/server.ts';
-import { BinlogReader, type MysqlConnectionOptions, type SourceTransaction } from './binlog-reader.ts';
+import { readiness, secondsSince, type Probe, type Readiness } from '../core/probe.ts';
+import { BinlogReader } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { binlogEnd } from './binlog-end.ts';
 import { heartbeatSeconds } from './binlog-heartbeat.ts';
 import mysql from 'mysql2/promise';
@@ -23,20 +24,21 @@ import { openStored, ProgressSeal } from './progress-seal.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, oldestBinlogFile, PurgeRiskAlarm, purgeRisk, type RetentionReport } from './retention.ts';
 import { IncrementalSnapshot } from './incremental-snapshot.ts';
+import { planStart } from './start-plan.ts';
 import { capturedTables } from './table-reader.ts';
 import { schemaRules, type SchemaRules } from './table-schema.ts';
 import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
 import { checkSignalTable } from './signal-table.ts';
 import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
-import { transactionMarkers } from './transaction-metadata.ts';
-import { TransactionQueue } from './transaction-queue.ts';
+import { TransactionMetadata } from './transaction-metadata.ts';
+import { StreamQueue } from './stream-queue.ts';
+import { Dispatcher, type Committed } from './dispatcher.ts';
 import { OperatorPause } from './operator-pause.ts';
 import { sourceTransform } from './source-transform.ts';
 import { tableSelected } from '../transforms/selection.ts';
 import type { Transform } from '../transforms/transform.ts';
 import { VERSION } from '../version.ts';
-import type { ChangeEvent } from '../core/change-event.ts';
 
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
 const IDLE_POSITION_COMMIT_MS = 10_000;
@@ -74,8 +76,9 @@ export class SourceService implements Probe {
   #incremental: IncrementalSnapshot | undefined;
   /** Aborted at teardown: ends the incremental snapshot's driver with the pipeline. */
   #pipelineStop = new AbortController();
-  readonly #counts = new Map<string, number>();
-  #queue: TransactionQueue | undefined;
+  /** Changes committed per table since start, for /status. */
+  readonly #tableCounts = new Map<string, number>();
+  #queue: StreamQueue | undefined;
   /** Since when the current state (streaming, snapshotting) has run: the stall clock's origin. */
   #stateSince = Date.now();
   /** Why an operator (or the service itself) paused reading the binlog; undefined while reading. */
@@ -93,7 +96,7 @@ export class SourceService implements Probe {
   }
 
   get offsetsTopic(): string {
-    return `${this.#config.TOPIC_PREFIX}.offsets`;
+    return offsetsTopic(this.#config.TOPIC_PREFIX);
   }
 
   /** Runs until stop() or a fatal error (which it throws). */
@@ -178,65 +181,40 @@ export class SourceService implements Probe {
     const rules = schemaRules(config);
     await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });
     if (config.SIGNAL_TABLE) await withRetry(() => this.#withConnection((conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
-    let stored = openStored(await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
+    const stored = openStored(await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
     this.#committed = stored?.position;
     this.#positionTime = stored?.ts ?? 0;
-    let resumeSnapshot = stored?.snapshot;
-    let resumeIncremental = stored?.incremental;
-    /** Why every captured table is snapshotted incrementally, when it is. */
-    let snapshotIncrementally: string | undefined;
-    if (stored) {
-      try {
-        await this.#checkRetention(connection, stored.position);
-      } catch (error) {
-        // An unfinished snapshot, when_needed or ON_POSITION_LOST=resnapshot snapshot again instead of failing.
-        const purged = error instanceof CdcError && error.code === 'SOURCE_POSITION_PURGED';
-        if (purged && !resumeSnapshot && config.ON_POSITION_LOST === 'resnapshot') snapshotIncrementally = 'ON_POSITION_LOST=resnapshot';
-        if (!purged || !(resumeSnapshot || snapshotIncrementally || config.SNAPSHOT_MODE === 'when_needed')) throw error;
-        this.#log.warn(
-          { ...errorFields(error), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST },
-          snapshotIncrementally
-            ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally'
-            : 'the stored position was purged from the server: taking a new snapshot of every captured table',
-        );
-        stored = undefined;
-        this.#committed = undefined;
-        resumeSnapshot = undefined;
-        resumeIncremental = undefined;
-      }
+    const retentionError = stored
+      ? await this.#checkRetention(connection, stored.position).then(
+          () => undefined,
+          (error: unknown) => toCdcError(error, 'SOURCE_UNREACHABLE', 'Checking the stored position against the server failed'),
+        )
+      : undefined;
+    const plan = planStart({ stored, retentionError, connector: this.#facts.connector, serverVersion: this.#facts.version, config });
+    if (plan.action === 'fail') throw plan.error;
+    if (plan.positionLost) {
+      this.#log.warn({ ...errorFields(retentionError), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST }, plan.positionLost);
+      this.#committed = undefined;
     }
     const isSignal = (db: string, t: string) => config.SIGNAL_TABLE === `${db}.${t}`;
     const captured = (db: string, t: string) => this.#captures(db, t) && !isSignal(db, t);
-    const method = config.SNAPSHOT_METHOD === 'auto' ? (this.#facts.connector === 'mysql' ? 'incremental' : 'read_view') : config.SNAPSHOT_METHOD;
-    if (config.SNAPSHOT_MODE !== 'never' && !stored && !resumeSnapshot && method === 'incremental') {
-      if (!config.SIGNAL_TABLE || config.SNAPSHOT_MODE === 'initial_only') {
-        throw new CdcError(
-          'SOURCE_PRECONDITION_FAILED',
-          `This server (${this.#facts.version}) cannot pin a read view to a binlog position, so its initial snapshot runs incrementally, which needs SIGNAL_TABLE and streams while it runs`,
-          {
-            hint: 'Create a signal table and set SIGNAL_TABLE (see README, incremental snapshots), with SNAPSHOT_MODE=initial; or SNAPSHOT_MODE=never.',
-          },
-        );
-      }
-      snapshotIncrementally = `initial snapshot (SNAPSHOT_METHOD=${config.SNAPSHOT_METHOD})`;
+    let from: SourcePosition | undefined;
+    if (plan.snapshot) {
+      from = await this.#takeSnapshot(connection, encoder, plan.snapshot.resume, captured, rules);
+      if (!from) return;
     }
-    if (config.SNAPSHOT_MODE !== 'never' && !snapshotIncrementally && (!stored || resumeSnapshot)) {
-      const streamFrom = await this.#takeSnapshot(connection, encoder, resumeSnapshot, captured, rules);
-      if (!streamFrom) return;
-      stored = { position: streamFrom, ts: Date.now() };
-    }
-    if (config.SNAPSHOT_MODE === 'initial_only') {
+    if (plan.stopAfterSnapshot) {
       this.#log.info('SNAPSHOT_MODE=initial_only: snapshot complete, stopping');
       return;
     }
     const incremental = config.SIGNAL_TABLE
-      ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, rules }, resumeIncremental, this.#log)
+      ? new IncrementalSnapshot(connection, { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: captured, rules }, plan.resumeIncremental, this.#log)
       : undefined;
     this.#incremental = incremental;
-    if (snapshotIncrementally) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), snapshotIncrementally);
+    if (plan.incrementalAll) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), plan.incrementalAll);
 
-    let from = stored?.position;
-    if (!from && (config.START_POSITION === 'latest' || snapshotIncrementally)) {
+    if (plan.streamFrom === 'stored') from = stored!.position;
+    if (plan.streamFrom === 'binlog-end') {
       // Stored before reading (with any requested snapshot): a crash before the first change still resumes here.
       from = await withRetry(() => this.#withConnection(binlogEnd), { signal, onRetry });
       await this.#writer.commit([], from, { incremental: incremental?.progress });
@@ -244,25 +222,39 @@ export class SourceService implements Probe {
     }
     // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
     // beginning is refused by a server that has purged binlogs.
-    from ??= new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4);
-    if (config.RESUME_BY === 'file') from = new SourcePosition(from.file, from.pos);
-    this.#log.info({ from: from.toJSON(), startPosition: stored ? 'stored' : config.START_POSITION, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
+    if (plan.streamFrom === 'oldest') from = new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4);
+    if (!from) throw new CdcError('INTERNAL', `start plan ${plan.streamFrom} gave no position`);
+    if (config.RESUME_BY === 'file') from = from.withoutGtids();
+    this.#log.info({ from: from.toJSON(), startPosition: plan.streamFrom, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
-    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), rules, {
-      keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL',
-      heartbeatSeconds: heartbeatSeconds(config.READY_STALL_SECONDS),
-    });
-    this.#reader = reader;
-    if (this.#pausedBy) reader.pause('operator');
-    const queue = new TransactionQueue(
+    const queue = new StreamQueue(
       config.QUEUE_MAX_BYTES,
       () => reader.pause(),
       () => reader.resume(),
     );
+    const reader = new BinlogReader(connection, this.#serverId, (db, table) => isSignal(db, table) || captured(db, table), rules, queue, {
+      keysFromInformationSchema: this.#facts.rowMetadata !== 'FULL',
+      heartbeatSeconds: heartbeatSeconds(config.READY_STALL_SECONDS),
+    });
+    this.#reader = reader;
     this.#queue = queue;
+    if (this.#pausedBy) reader.pause('operator');
+    const dispatcher = new Dispatcher(
+      {
+        queue,
+        readerPaused: () => reader.paused,
+        encoder,
+        writer: this.#writer,
+        transform: this.#transform,
+        incremental,
+        metadata: config.TRANSACTION_METADATA ? new TransactionMetadata(config.TOPIC_PREFIX, (table) => table !== config.SIGNAL_TABLE) : undefined,
+        metrics: this.metrics,
+        tableCounts: this.#tableCounts,
+      },
+      { maxEvents: config.TXN_MAX_EVENTS, maxBytes: config.TXN_MAX_BYTES, lingerMs: config.TXN_LINGER_MS, tombstones: config.TOMBSTONES_ON_DELETE },
+    );
     let readerError: CdcError | undefined;
     let progress: SourcePosition | undefined;
-    reader.on('transaction', (tx) => queue.push(tx));
     reader.on('progress', (position) => {
       progress = position;
     });
@@ -285,25 +277,28 @@ export class SourceService implements Probe {
     const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
     // Wake often enough to notice a silent connection soon after the bound.
     const waitMs = Math.min(idleCommitMs, (config.READY_STALL_SECONDS * 1000) / 2);
+    const aborted = new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
     while (!signal.aborted) {
-      await Promise.race([queue.wait(waitMs), new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))]);
+      await Promise.race([queue.wait(waitMs), dispatcher.settled(), aborted]);
       if (readerError) throw readerError;
       this.#reconnectIfSilent(reader);
       if (signal.aborted) break;
-      if (queue.length > 0 && config.TXN_LINGER_MS > 0) await sleep(config.TXN_LINGER_MS);
-      const batch = queue.take(config.TXN_MAX_EVENTS, config.TXN_MAX_BYTES);
-      this.metrics.queueBytes.set(queue.bytes);
       if (this.#committed && Date.now() - this.#retentionCheckedAt > config.RETENTION_CHECK_INTERVAL_MS) {
         this.#retentionCheckedAt = Date.now();
         await this.#checkRetention(connection, this.#committed);
       }
-      if (batch.length > 0) {
-        await this.#commitBatch(encoder, batch);
-      } else if (Date.now() - this.#lastCommitAt >= idleCommitMs) {
-        await this.#commitIdle(progress);
-      }
+      const committed = await dispatcher.step();
+      for (const c of committed) this.#onCommitted(c);
+      // Read synchronously with `idle`: every transaction before `progress` was committed.
+      if (committed.length === 0 && dispatcher.idle && Date.now() - this.#lastCommitAt >= idleCommitMs) await this.#commitIdle(progress);
       if (this.#state === 'paused' && this.#lastCommitAt > this.#pausedAt) this.#state = 'streaming';
     }
+  }
+
+  #onCommitted(committed: Committed): void {
+    this.#committed = committed.position;
+    this.#lastCommitAt = Date.now();
+    this.#positionTime = committed.tsMs;
   }
 
   /**
@@ -342,9 +337,12 @@ export class SourceService implements Probe {
     for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
       const started = process.hrtime.bigint();
       const records: EncodedRecord[] = [];
+      const push = (record: EncodedRecord) => records.push(record);
       for (const event of chunk.events) {
         const shaped = this.#transform(event);
-        if (shaped) records.push(await encoder.encode(shaped));
+        if (!shaped) continue;
+        if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
+        encoder.encodeChange(shaped, false, push);
       }
       await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
       const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
@@ -374,7 +372,7 @@ export class SourceService implements Probe {
     if (config.HEARTBEAT_QUERY) await this.#heartbeatQuery(config.HEARTBEAT_QUERY);
     const records: EncodedRecord[] = [];
     if (config.HEARTBEAT_INTERVAL_MS > 0) {
-      const topic = `${config.TOPIC_PREFIX}.heartbeats`;
+      const topic = heartbeatsTopic(config.TOPIC_PREFIX);
       await this.#writer!.ensureTopics([topic]);
       const value = Buffer.from(JSON.stringify({ sourceId: config.SOURCE_ID, position: position.toJSON(), ts: Date.now() }));
       records.push({ topic, key: Buffer.from(config.SOURCE_ID), value, bytes: value.length });
@@ -429,48 +427,6 @@ export class SourceService implements Probe {
         this.#log.warn({ ...report, position: position.toJSON(), risk }, 'automatic binlog expiry can purge the stored position soon: raise binlog retention, or the source may lose its position');
       if (change === 'cleared') this.#log.info({ ...report, position: position.toJSON() }, 'the stored position is no longer close to automatic binlog expiry');
     });
-  }
-
-  async #commitBatch(encoder: EventEncoder, batch: SourceTransaction[]): Promise<void> {
-    const started = process.hrtime.bigint();
-    const records: EncodedRecord[] = [];
-    const changes: ChangeEvent[] = [];
-    for (const binlogTx of batch) {
-      const events = this.#incremental ? this.#incremental.process(binlogTx) : binlogTx.events;
-      changes.push(...events);
-      const markers = this.#config.TRANSACTION_METADATA ? this.#markers(binlogTx, events) : undefined;
-      if (markers) records.push(markers.begin);
-      for (const event of events) {
-        const shaped = this.#transform(event);
-        if (!shaped) continue;
-        records.push(...(await encoder.encodeChange(shaped, this.#config.TOMBSTONES_ON_DELETE)));
-      }
-      if (markers) records.push(markers.end);
-    }
-    await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
-    const end = batch.at(-1)!.end;
-    await this.#writer!.commit(records, end, { incremental: this.#incremental?.progress });
-    this.#committed = end;
-    this.#lastCommitAt = Date.now();
-    this.metrics.transactions.inc();
-    this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    this.metrics.transactionEvents.observe(records.length);
-    for (const record of records) this.metrics.bytes.inc({ topic: record.topic }, record.bytes);
-    const lastTs = batch.at(-1)!.events.at(-1)?.tsMs ?? Date.now();
-    for (const event of changes) {
-      const table = `${event.schema.database}.${event.schema.table}`;
-      this.metrics.events.inc({ table, op: event.op });
-      if (event.snapshot === 'incremental') this.metrics.snapshotRows.inc({ table });
-      this.#counts.set(table, (this.#counts.get(table) ?? 0) + 1);
-    }
-    this.metrics.lagSeconds.set(Math.max(0, (Date.now() - lastTs) / 1000));
-    this.#positionTime = lastTs;
-  }
-
-  /** BEGIN/END records of a binlog transaction; snapshot rows appended to it were not part of it. */
-  #markers(binlogTx: SourceTransaction, events: ChangeEvent[]): ReturnType<typeof transactionMarkers> | undefined {
-    const own = events.filter((e) => e.snapshot === 'false');
-    return own.length > 0 ? transactionMarkers({ ...binlogTx, events: own }, this.#config.TOPIC_PREFIX) : undefined;
   }
 
   #captures(database: string, table: string): boolean {
@@ -529,17 +485,14 @@ export class SourceService implements Probe {
         this.#pausedBy !== undefined && `paused: ${this.#pausedBy}`,
         silent > stall &&
           `the binlog connection has been silent for ${silent} s: no event, not even a server heartbeat (requested every ${heartbeatSeconds(stall)} s), so the server or the network between us hangs (READY_STALL_SECONDS=${stall})`,
-        this.#state === 'streaming' &&
-          queued > 0 &&
-          progressIdle > stall &&
-          `${queued} binlog transaction(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
+        this.#state === 'streaming' && queued > 0 && progressIdle > stall && `${queued} change(s) wait, but nothing was committed to Kafka for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
         this.#state === 'snapshotting' && progressIdle > stall && `no snapshot chunk was committed for ${progressIdle} s (READY_STALL_SECONDS=${stall})`,
       ],
       {
         paused: this.#pausedBy ?? false,
         secondsSinceBinlogEvent: reader ? secondsSince(reader.lastEventAt) : null,
         secondsSinceCommit: secondsSince(this.#lastCommitAt || undefined),
-        queuedTransactions: queued,
+        queuedChanges: queued,
         lastError: this.#lastError?.code ?? null,
       },
     );
@@ -558,7 +511,7 @@ export class SourceService implements Probe {
       snapshot: this.#snapshot ? snapshotStatus(this.#snapshot) : null,
       incrementalSnapshot: this.#incremental?.progress ?? null,
       lastCommitAt: this.#lastCommitAt ? new Date(this.#lastCommitAt).toISOString() : null,
-      tables: Object.fromEntries(this.#counts),
+      tables: Object.fromEntries(this.#tableCounts),
       lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint, details: this.#lastError.details } : null,
       config: redactConfig(sourceSpec, this.#config),
     };

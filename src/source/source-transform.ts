@@ -3,7 +3,7 @@ import { buildTransforms } from '../transforms/catalog.ts';
 import { columnMasking } from '../transforms/masking.ts';
 import { columnSelection } from '../transforms/selection.ts';
 import { chain, type Transform } from '../transforms/transform.ts';
-import { topicFor } from './event-encoder.ts';
+import { topicFor } from '../core/topics.ts';
 
 /**
  * What the source does to each change before encoding it, in this order: column selection

@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import type { Row, TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import type { MysqlConnectionOptions } from './binlog-reader.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { canonicalValue, type BinlogColumn } from './column-types.ts';
 import { deriveTableSchema, type SchemaRules } from './table-schema.ts';
 

@@ -126,7 +126,8 @@ export async function assertVersionsMatchLastChange(
   /** 'highest': after a resumed snapshot a row's snapshot record can outrank changes written after it. */
   pick: 'last' | 'highest' = 'last',
 ): Promise<number> {
-  const records = await readTopic(topic);
+  // Generous: a loaded machine reads a large topic slowly.
+  const records = await readTopic(topic, 120_000);
   const last = new Map<string, { version: bigint; file: string; pos: bigint; op: string }>();
   for (const r of records) {
     if (!r.decodedKey || !r.decodedValue) continue;

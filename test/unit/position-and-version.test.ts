@@ -24,6 +24,29 @@ describe('SourcePosition', () => {
     assert.deepEqual(position.toJSON(), { file: 'binlog.000003', pos: 1056950, row: 2, gtids: '0-101-1360,1-7-9' });
   });
 
+  it('orders a position inside a split transaction after its start and before the next event', () => {
+    const start = new SourcePosition('mysql-bin.000010', 120, 0, '0-1-5');
+    const inside = start.withEvent(300);
+    assert.ok(inside.isAfter(start));
+    assert.ok(inside.withEvent(301).isAfter(inside));
+    assert.ok(new SourcePosition('mysql-bin.000010', 121).isAfter(inside));
+    assert.equal(inside.gtids, '0-1-5', 'the GTID set before the transaction: a GTID resume reads it again');
+    assert.equal(inside.withoutGtids().event, 300);
+  });
+
+  it('serialises `event` only inside a split transaction, and loads positions stored without it', () => {
+    const inside = new SourcePosition('binlog.000003', 4, 0, undefined, 7);
+    assert.deepEqual(inside.toJSON(), { file: 'binlog.000003', pos: 4, row: 0, event: 7 });
+    assert.ok(SourcePosition.fromJSON(JSON.parse(JSON.stringify(inside))).equals(inside));
+    const old = SourcePosition.fromJSON({ file: 'binlog.000003', pos: 4, row: 0, gtids: '0-1-2' });
+    assert.equal(old.event, 0);
+    assert.deepEqual(old.toJSON(), { file: 'binlog.000003', pos: 4, row: 0, gtids: '0-1-2' });
+    assert.throws(
+      () => SourcePosition.fromJSON({ file: 'binlog.000003', pos: 4, event: 'x' }),
+      (e: unknown) => e instanceof CdcError && e.code === 'SOURCE_POSITION_INVALID',
+    );
+  });
+
   it('refuses malformed stored positions with SOURCE_POSITION_INVALID', () => {
     for (const bad of [null, 'x', { file: 'binlog.000001' }, { file: 'nosuffix', pos: 4 }, { file: 'b.000001', pos: -1 }, { file: 'b.000001', pos: 4, gtids: 7 }]) {
       assert.throws(

@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/config/env.ts';
 import { sinkSpec } from '../../src/config/sink.ts';
 import { sourceSpec } from '../../src/config/source.ts';
 import { envelopeSchema, flatValueSchema } from '../../src/source/avro-schema.ts';
-import { topicFor } from '../../src/source/event-encoder.ts';
+import { topicFor } from '../../src/core/topics.ts';
 import { cast } from '../../src/transforms/cast.ts';
 import { buildTransforms, COMMON_OPTIONS, TRANSFORM_TYPES } from '../../src/transforms/catalog.ts';
 import { dropFields, insertFields, renameFields } from '../../src/transforms/fields.ts';
