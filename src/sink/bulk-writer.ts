@@ -38,16 +38,24 @@ export interface BulkSettings {
  * then overwritten (or refused as stale) anyway. Order among the kept actions is preserved.
  */
 export function collapseById<T>(actions: BulkAction<T>[]): BulkAction<T>[] {
-  const newest = new Map<string, BulkAction<T>>();
+  const newest = new Map<string, Map<string, BulkAction<T>>>();
+  let kept = 0;
   for (const action of actions) {
-    const key = `${action.index}\u0000${action.id}`;
-    const seen = newest.get(key);
-    if (!seen || action.version > seen.version) newest.set(key, action);
+    let ofIndex = newest.get(action.index);
+    if (!ofIndex) {
+      ofIndex = new Map();
+      newest.set(action.index, ofIndex);
+    }
+    const seen = ofIndex.get(action.id);
+    if (!seen) kept++;
+    if (!seen || action.version > seen.version) ofIndex.set(action.id, action);
   }
-  if (newest.size === actions.length) return actions;
-  const kept = new Set(newest.values());
-  return actions.filter((a) => kept.has(a));
+  if (kept === actions.length) return actions;
+  return actions.filter((a) => newest.get(a.index)!.get(a.id) === a);
 }
+
+/** The parts of a bulk answer the writer reads: a smaller answer to receive and parse. */
+const RESPONSE_FIELDS = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
 
 const RETRY: RetryPolicy = { initialDelayMs: 250, maxDelayMs: 30_000, maxElapsedMs: Infinity };
 
@@ -108,19 +116,23 @@ export class BulkWriter {
 
   /** Sends one bulk request; returns the actions that must be retried and why. */
   async #send<T>(actions: BulkAction<T>[], stats: BulkStats<T>): Promise<{ retry: BulkAction<T>[]; reason?: CdcError }> {
-    const operations: string[] = [];
+    // The request body is built as NDJSON text here (versions are BigInts), so the client sends it as is.
+    let body = '';
     for (const a of actions) {
       const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
-      if (a.document === null) operations.push(`{"delete":${meta}}`);
-      else operations.push(`{"index":${meta}}`, a.document);
+      body += a.document === null ? `{"delete":${meta}}\n` : `{"index":${meta}}\n${a.document}\n`;
     }
     let response: Awaited<ReturnType<Client['bulk']>>;
     try {
-      response = await this.#client.bulk({ operations: operations as never[], refresh: false });
+      response = await this.#client.bulk({ operations: body as never, refresh: false, filter_path: RESPONSE_FIELDS });
     } catch (error) {
       const cdc = elasticsearchError(error, 'Bulk request');
       if (cdc.retriable) return { retry: actions, reason: cdc };
       throw cdc;
+    }
+    if (!response.errors) {
+      stats.ok += actions.length;
+      return { retry: [] };
     }
     const retry: BulkAction<T>[] = [];
     let reason: CdcError | undefined;
