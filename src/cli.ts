@@ -25,7 +25,7 @@ import { Supervisor } from './ops/supervisor.ts';
 import { runSourceCheck } from './source/check-source.ts';
 import { SourceService } from './source/source-service.ts';
 import { SinkService } from './sink/sink-service.ts';
-import { applyHeapLimit } from './sink/heap-limit.ts';
+import { applyHeapLimit } from './core/heap-limit.ts';
 import { FileSinkService } from './file/file-sink.ts';
 import { FileSourceService } from './file/file-source.ts';
 import { VERSION } from './version.ts';
@@ -113,6 +113,7 @@ program
   .description('stream binlog changes into Kafka (configured by environment variables)')
   .action(async () => {
     const config = configOrExit(sourceSpec);
+    applyHeapLimit(config.MAX_HEAP_MB);
     const log = createLogger(config.LOG_LEVEL, 'source');
     log.info({ config: redactConfig(sourceSpec, config), version: VERSION }, 'source starting');
     const source = new SourceService(config, log);
@@ -125,7 +126,7 @@ program
   .description('index Kafka change events into Elasticsearch (configured by environment variables)')
   .action(async () => {
     const config = configOrExit(sinkSpec);
-    applyHeapLimit(config.SINK_MAX_HEAP_MB);
+    applyHeapLimit(config.MAX_HEAP_MB);
     const log = createLogger(config.LOG_LEVEL, 'sink');
     log.info({ config: redactConfig(sinkSpec, config), version: VERSION }, 'sink starting');
     const sink = new SinkService(config, log);

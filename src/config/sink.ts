@@ -101,11 +101,6 @@ export const sinkSpec = {
     'Most bytes of records one fetch from a Kafka broker returns (a partition gets at most half): what the consumer holds before decoding.',
     { default: '8388608' },
   ),
-  SINK_MAX_HEAP_MB: envVar(
-    int(0, 1_000_000).default(160),
-    "V8 old-space limit of the sink process in MiB (`--max-old-space-size`), so that its resident memory stays near 256 MiB with the default bulk, fetch and concurrency settings: the sink restarts itself with it at start-up unless Node already runs with a `--max-old-space-size` (NODE_OPTIONS or the command line), which wins. 0 leaves Node's default (a share of the machine's memory). Raise it with BULK_MAX_BYTES × SINK_PARTITION_CONCURRENCY.",
-    { default: '160' },
-  ),
   ...adminSpec,
 };
 

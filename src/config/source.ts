@@ -172,7 +172,7 @@ export const sourceSpec = {
   TXN_LINGER_MS: envVar(int(0, 60_000).default(50), 'How long to wait for more binlog transactions before committing a Kafka transaction.', { default: '50' }),
   QUEUE_MAX_BYTES: envVar(
     int(1024).default(32 * 1024 * 1024),
-    'Bound of the queue between binlog reader and dispatcher, in bytes (each change counts its share of the binlog event plus an estimate of its size in memory); the reader pauses before it could pass it, whatever the transaction size. bin/cdc sizes the heap for the default (docs/operations.md, "Memory").',
+    'Bound of the queue between binlog reader and dispatcher, in bytes (each change counts its share of the binlog event plus an estimate of its size in memory); the reader pauses before it could pass it, whatever the transaction size. MAX_HEAP_MB sizes the heap for the default (docs/operations.md, "Source memory").',
     { default: '33554432' },
   ),
   ...adminSpec,

@@ -21,15 +21,13 @@ const node = `${repoRoot}node_modules/.bin/node`;
 /** Extra Node options for the services started from now on, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (the bench's BENCH_CPU_PROF sets it). */
 const nodeArgs = () => (process.env.CDC_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-/** Starts `cdc source` or `cdc sink` through bin/cdc (the heap limits production uses) as a child process of the test, wired to the local stack. */
+/** Starts `cdc source` or `cdc sink` (with the heap limit production uses: MAX_HEAP_MB) as a child process of the test, wired to the local stack. */
 export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-source', env: Record<string, string>): ServiceProcess {
   const stack = stackEnv();
-  const child = spawn(`${repoRoot}bin/cdc`, [command], {
+  const child = spawn(node, [...nodeArgs(), `${repoRoot}src/cli.ts`, command], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',
-      CDC_NODE: node,
-      CDC_NODE_ARGS: nodeArgs().join(' '),
       KAFKA_BROKERS: stack.KAFKA_BROKERS,
       SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
       ELASTICSEARCH_URL: stack.ELASTICSEARCH_URL,

@@ -1,10 +1,10 @@
 /**
- * Gives the sink process the V8 heap limit of SINK_MAX_HEAP_MB. Node's default old-space limit
- * is a share of the machine's memory, so the heap grows far beyond what the sink needs before a
- * full collection; a limit sized to the sink's bounded buffers keeps its resident memory near
- * 256 MiB. The young generation is capped too (3 × 8 MiB semi-spaces instead of Node 24's up to
- * 3 × 32 MiB): the sink's per-chunk garbage dies young either way, and the bench measured peak RSS
- * 324 → 202 MiB at the same rate. V8 reads these only at start-up, so the process replaces itself
+ * Gives a service process the V8 heap limit of MAX_HEAP_MB. Node's default old-space limit is a
+ * share of the machine's memory, so the heap grows far beyond what a service needs before a full
+ * collection; a limit sized to the service's bounded buffers (queue, transactions, fetches, bulk
+ * chunks) keeps its resident memory under 256 MiB. The young generation is capped too (3 × 8 MiB
+ * semi-spaces instead of Node 24's up to 3 × 32 MiB): per-batch garbage dies young either way, and
+ * the sink's bench measured peak RSS 324 → 202 MiB at the same rate. V8 reads these only at start-up, so the process replaces itself
  * (execve: same pid, same stdio, signals and orchestrators unaffected) with the flags added. A
  * limit given explicitly (`--max-old-space-size` in NODE_OPTIONS or on the command line) is left
  * alone, which also ends the re-exec after one step.
