@@ -127,6 +127,7 @@ export class Workload {
   #conn: mysql.Connection | undefined;
   #tag = 0;
   #nextId = 1;
+  readonly #ckKeys = new Map<string, [string, string]>();
   #txid = 0;
   #random = true;
   #closed = false;
@@ -172,6 +173,7 @@ export class Workload {
   }
 
   async close(): Promise<void> {
+    if (this.#closed || !this.#loop) return;
     await this.stopRandom();
     this.#closed = true;
     await this.#loop;
@@ -387,8 +389,12 @@ export class Workload {
   #values(table: WorkloadTable, id: string, tag: string): { sql: string; params: unknown[] } {
     switch (table.name) {
       case 'ck': {
-        const ka = this.#rng.pick(['0', '1', '4294967295', String(this.#rng.int(0, 4294967295))]);
-        const kb = this.#rng.pick(['0', '18446744073709551615', '9223372036854775808', String(this.#rng.int(0, 2 ** 31)) + String(this.#rng.int(0, 2 ** 31))]);
+        // a re-insert keeps the row's whole key (ka, kb, id): the same Kafka key and document id
+        const [ka, kb] = this.#ckKeys.get(id) ?? [
+          this.#rng.pick(['0', '1', '4294967295', String(this.#rng.int(0, 4294967295))]),
+          this.#rng.pick(['0', '18446744073709551615', '9223372036854775808', String(this.#rng.int(0, 2 ** 31)) + String(this.#rng.int(0, 2 ** 31))]),
+        ];
+        this.#ckKeys.set(id, [ka, kb]);
         return { sql: '(id, ka, kb, v, n) VALUES (?, ?, ?, ?, ?)', params: [id, ka, kb, `v${tag} ✓`, tag] };
       }
       case 'evolve': {
