@@ -10,7 +10,8 @@ import { formatReport, runFaults } from '../faults/run.ts';
  * is printed first; FAULTS_SEED replays it. `make faults` runs the long version.
  */
 describe('fault injection (short seeded run)', () => {
-  it('one fault of each kind: MariaDB equals Elasticsearch, versions, Kafka exactly once, dead letters, exits', async () => {
+  // A few minutes on a quiet machine; far more when the machine is shared: bounded generously, never timed.
+  it('one fault of each kind: MariaDB equals Elasticsearch, versions, Kafka exactly once, dead letters, exits', { timeout: 1_200_000 }, async () => {
     const seed = seedFrom(process.env.FAULTS_SEED);
     const log = (line: string) => process.stdout.write(`# faults: ${line}\n`);
     log(`seed ${seed} (replay: FAULTS_SEED=${seed})`);
