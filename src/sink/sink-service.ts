@@ -14,6 +14,7 @@ import { resetOffsets, showOffsets, type OffsetsReport, type ResetPlan, type Res
 import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
 import type { Probe } from '../http/server.ts';
 import { VERSION } from '../version.ts';
+import { lostGeneration } from './group-generation.ts';
 import { BulkWriter, collapseById, type BulkAction } from './bulk-writer.ts';
 import { ChangeDecoder, type DecodedChange } from './change-decoder.ts';
 import { DeadLetterQueue, type DeadLetter } from './dead-letter-queue.ts';
@@ -245,7 +246,8 @@ export class SinkService implements Probe {
             // The group moved on (a member joined or left) while this batch committed: its
             // partitions may now be elsewhere. kafkajs rejoins when the error leaves eachBatch;
             // whoever owns them next re-delivers from the last commit, and versions make that safe.
-            if (lostGeneration(error)) throw (error as CdcError).cause ?? error;
+            const generationOver = lostGeneration(error);
+            if (generationOver) throw generationOver;
             const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
             this.#lastError = cdc;
             if (!cdc.retriable || !active()) {
@@ -484,10 +486,4 @@ function changeEvent(change: DecodedChange, topic: string): ChangeEvent {
 
 function sameSet(a: Set<string>, b: Set<string>): boolean {
   return a.size === b.size && [...a].every((x) => b.has(x));
-}
-
-/** Errors saying this member's group generation is over: rejoin, not a failure. */
-function lostGeneration(error: unknown): boolean {
-  const cause = error instanceof CdcError ? error.cause : error;
-  return /^(REBALANCE_IN_PROGRESS|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|FENCED_INSTANCE_ID)$/.test((cause as { type?: string } | undefined)?.type ?? '');
 }
