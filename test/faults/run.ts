@@ -181,7 +181,15 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultReport> 
     const readConn = await rootConnection(pipeline.database);
     try {
       for (;;) {
-        comparison = await compareTables(readConn, workload, (t) => pipeline.indexOf(t));
+        try {
+          comparison = await compareTables(readConn, workload, (t) => pipeline.indexOf(t));
+        } catch (error) {
+          // a service still (or again) unreachable: not converged yet
+          if (Date.now() > deadline) throw error;
+          log(`  not converged yet: ${(error as Error).message}`);
+          await sleep(5_000);
+          continue;
+        }
         if (Date.now() > deadline) break;
         if (comparison.findings.total > 0) log(`  not converged yet: ${comparison.findings.total} differences (${[...comparison.findings.counts.keys()].join(', ')})`);
         if (comparison.findings.total === 0 && (await readTopic(dlqTopic, 60_000, { keepUndecodable: true })).length >= poisons.length) break;
