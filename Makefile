@@ -2,7 +2,7 @@
 NODE := ./node_modules/.bin/node
 STACK := bash scripts/stack
 
-.PHONY: install build image typecheck lint format stack-up stack-down stack-status up down test test-unit test-integration bench config-reference
+.PHONY: install build image typecheck lint format stack-up stack-down stack-status up down test test-unit test-integration faults bench config-reference
 
 install: node_modules/.installed
 
@@ -56,6 +56,14 @@ test: install lint
 	$(STACK) up
 	status=0; \
 	$(NODE) --test --test-concurrency=1 --test-timeout=600000 'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts' || status=$$?; \
+	$(STACK) down; \
+	exit $$status
+
+## faults: the long seeded fault-injection run (docs/faults.md): FAULTS_SEED=… replays a run, FAULTS_SECONDS=… sets its length
+faults: install
+	$(STACK) up
+	status=0; \
+	$(NODE) test/faults/main.ts || status=$$?; \
 	$(STACK) down; \
 	exit $$status
 

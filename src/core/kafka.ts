@@ -84,7 +84,9 @@ export function kafkaError(error: unknown, what: string): CdcError {
   const tls = certificateError(error, 'Kafka', 'KAFKA_SSL_CA_FILE') ?? clientCertificateRefusal(error, 'Kafka', 'KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
   if (tls) return tls;
   if ([...causeChain(error)].some((e) => e.name === 'KafkaJSSASLAuthenticationError')) return authError(error, 'Kafka', 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
-  const retriable = Boolean((error as { retriable?: boolean }).retriable) || /ECONNREFUSED|Connection|timeout|not available|leader/i.test(errorMessage(error));
+  // kafkajs hands over a retriable error its own retrier gave up on wrapped in a non-retriable one
+  // (KafkaJSNumberOfRetriesExceeded): the cause still says whether the service's own loop may retry.
+  const retriable = [...causeChain(error)].some((e) => (e as { retriable?: boolean }).retriable === true) || /ECONNREFUSED|Connection|timeout|not available|leader/i.test(errorMessage(error));
   return new CdcError(retriable ? 'KAFKA_UNAVAILABLE' : 'KAFKA_ERROR', `Kafka ${what} failed: ${errorMessage(error)}`, {
     cause: error,
     retriable,

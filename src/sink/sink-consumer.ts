@@ -1,3 +1,4 @@
+import { lostGeneration } from './group-generation.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
@@ -165,7 +166,8 @@ export class SinkConsumer {
             // The group moved on (a member joined or left) while this batch committed: its
             // partitions may now be elsewhere. kafkajs rejoins when the error leaves eachBatch;
             // whoever owns them next re-delivers from the last commit, and versions make that safe.
-            if (lostGeneration(error)) throw (error as CdcError).cause ?? error;
+            const over = lostGeneration(error);
+            if (over) throw over;
             const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
             this.#onError(cdc);
             if (!cdc.retriable || !active()) {
@@ -190,10 +192,4 @@ export class SinkConsumer {
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return a.size === b.size && [...a].every((x) => b.has(x));
-}
-
-/** Errors saying this member's group generation is over: rejoin, not a failure. */
-function lostGeneration(error: unknown): boolean {
-  const cause = error instanceof CdcError ? error.cause : error;
-  return /^(REBALANCE_IN_PROGRESS|UNKNOWN_MEMBER_ID|ILLEGAL_GENERATION|FENCED_INSTANCE_ID)$/.test((cause as { type?: string } | undefined)?.type ?? '');
 }

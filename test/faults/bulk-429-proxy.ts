@@ -9,10 +9,12 @@ import { testServerTls, upstreamRequest } from './tls.ts';
  * Rejected items are removed from the forwarded request (so Elasticsearch never applies them) and
  * put back into the answer as `429 es_rejected_execution_exception`, at their original places.
  * Each document id is rejected at most `timesPerId` times, so retries eventually get through.
+ * `setEveryNth` changes the rate while it runs (0: forward everything), for 429 phases.
  */
 export interface BulkFaultProxy {
   url: string;
   rejected: number;
+  setEveryNth(everyNth: number): void;
   close(): Promise<void>;
 }
 
@@ -20,6 +22,7 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
   const upstream = new URL(target);
   const rejectedIds = new Map<string, number>();
   let counter = 0;
+  let everyNth = options.everyNth;
   const state = { rejected: 0 };
 
   const forward = (req: IncomingMessage, body: Buffer, onAnswer: (status: number, headers: Record<string, string>, body: Buffer) => void) => {
@@ -59,7 +62,8 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
       const rejected = new Set<number>();
       items.forEach((item, i) => {
         const times = rejectedIds.get(item.meta._id) ?? 0;
-        if (++counter % options.everyNth === 0 && times < (options.timesPerId ?? 1)) {
+        counter += 1;
+        if (everyNth > 0 && counter % everyNth === 0 && times < (options.timesPerId ?? 1)) {
           rejected.add(i);
           rejectedIds.set(item.meta._id, times + 1);
         }
@@ -95,6 +99,9 @@ export async function startBulk429Proxy(target: string, options: { everyNth: num
     url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
     get rejected() {
       return state.rejected;
+    },
+    setEveryNth(n: number) {
+      everyNth = n;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

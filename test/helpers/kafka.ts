@@ -12,14 +12,20 @@ export interface TopicRecord {
   value: Buffer | null;
   decodedKey: Record<string, unknown> | null;
   decodedValue: Record<string, unknown> | null;
+  /** Set (with `keepUndecodable`) when the key or value is neither Avro of the registry nor JSON: a poison record. */
+  undecodable?: true;
+  headers?: Record<string, string>;
 }
 
 export function testKafka(): Kafka {
   return new Kafka({ clientId: 'cdc-tests', brokers: stackEnv().KAFKA_BROKERS.split(','), logLevel: logLevel.NOTHING });
 }
 
-/** Reads a whole topic (read_committed) and decodes it (through the registry for Avro). */
-export async function readTopic(topic: string, timeoutMs = 30_000): Promise<TopicRecord[]> {
+/**
+ * Reads a whole topic (read_committed) and decodes it (through the registry for Avro). A record that
+ * cannot be decoded fails the read, unless `keepUndecodable`: then it is kept, marked, undecoded.
+ */
+export async function readTopic(topic: string, timeoutMs = 30_000, options: { keepUndecodable?: boolean } = {}): Promise<TopicRecord[]> {
   const registry = new Registry({ url: stackEnv().SCHEMA_REGISTRY_URL });
   const records: TopicRecord[] = [];
   // VALUE_CONVERTER=json records carry their schema; the others are Confluent-framed Avro. Both decode to canonical values.
@@ -30,14 +36,21 @@ export async function readTopic(topic: string, timeoutMs = 30_000): Promise<Topi
     testKafka(),
     topic,
     async (message, partition) => {
-      records.push({
-        partition,
-        offset: message.offset,
-        key: message.key,
-        value: message.value,
-        decodedKey: message.key ? await decode(message.key, 'key') : null,
-        decodedValue: message.value ? await decode(message.value, 'value') : null,
-      });
+      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      try {
+        records.push({
+          partition,
+          offset: message.offset,
+          key: message.key,
+          value: message.value,
+          decodedKey: message.key ? await decode(message.key, 'key') : null,
+          decodedValue: message.value ? await decode(message.value, 'value') : null,
+          headers,
+        });
+      } catch (error) {
+        if (!options.keepUndecodable) throw error;
+        records.push({ partition, offset: message.offset, key: message.key, value: message.value, decodedKey: null, decodedValue: null, undecodable: true, headers });
+      }
     },
     { timeoutMs, groupPrefix: 'test' },
   );

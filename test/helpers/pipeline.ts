@@ -113,6 +113,14 @@ export async function waitUntilEqual(conn: mysql.Connection, checks: TableCheck[
   );
 }
 
+/** The source block of a change record: where in the binlog the change was read. */
+export type ChangeSource = { file: string; pos: bigint | number; row: number };
+
+/** The external version a change must give its document, computed here from its source block: fileIndex × 2^32 + pos + row. */
+export function changeVersion(source: ChangeSource): bigint {
+  return BigInt(/\.(\d+)$/.exec(source.file)![1]!) * 2n ** 32n + BigInt(source.pos) + BigInt(source.row);
+}
+
 /**
  * Each document's `_version` must be the version of its row's last (or highest) change in the topic, computed
  * here from the record's source block (fileIndex × 2^32 + pos + row), and each (file, pos) must be
@@ -131,9 +139,8 @@ export async function assertVersionsMatchLastChange(
   const last = new Map<string, { version: bigint; file: string; pos: bigint; op: string }>();
   for (const r of records) {
     if (!r.decodedKey || !r.decodedValue) continue;
-    const source = r.decodedValue.source as { file: string; pos: bigint; row: number };
-    const fileIndex = BigInt(/\.(\d+)$/.exec(source.file)![1]!);
-    const version = fileIndex * 2n ** 32n + BigInt(source.pos) + BigInt(source.row);
+    const source = r.decodedValue.source as ChangeSource;
+    const version = changeVersion(source);
     const id = idOf(r.decodedKey);
     if (pick === 'last' || version > (last.get(id)?.version ?? -1n)) last.set(id, { version, file: source.file, pos: BigInt(source.pos), op: String(r.decodedValue.op) });
   }

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -73,10 +73,30 @@ export function stack(...args: string[]): string {
   return execFileSync('bash', [`${repoRoot}scripts/stack`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** `stack` without blocking the event loop: services' output and a workload go on while a service stops or starts. */
+export function stackAsync(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile('bash', [`${repoRoot}scripts/stack`, ...args], { encoding: 'utf8' }, (error, stdout, stderr) =>
+      error ? reject(new Error(`scripts/stack ${args.join(' ')} failed: ${stderr || error.message}`)) : resolve(stdout),
+    ),
+  );
+}
+
+/** Pid file of a stack service (Elasticsearch writes its own). */
+function pidFileOf(name: 'mariadb' | 'kafka' | 'elasticsearch'): string {
+  const root = stackEnv().CDC_STACK_DIR;
+  return name === 'elasticsearch' ? `${root}/elasticsearch/run/elasticsearch.pid` : `${root}/run/${name}.pid`;
+}
+
 /**
- * Sends `signal` to this stack's MariaDB server (its pid file is under the stack's runtime root):
- * SIGSTOP leaves every connection open but silent, as a hung server or a partition does; SIGCONT ends that.
+ * Sends `signal` to one of this stack's servers (its pid file is under the stack's runtime root):
+ * SIGSTOP leaves every connection open but silent, as a hung server or a partition does; SIGCONT ends that;
+ * SIGKILL crashes it (`stack start NAME` brings it back).
  */
+export function signalService(name: 'mariadb' | 'kafka' | 'elasticsearch', signal: 'SIGSTOP' | 'SIGCONT' | 'SIGKILL'): void {
+  process.kill(Number(readFileSync(pidFileOf(name), 'utf8').trim()), signal);
+}
+
 export function signalMariadb(signal: 'SIGSTOP' | 'SIGCONT'): void {
-  process.kill(Number(readFileSync(`${stackEnv().CDC_STACK_DIR}/run/mariadb.pid`, 'utf8').trim()), signal);
+  signalService('mariadb', signal);
 }

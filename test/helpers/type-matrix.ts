@@ -279,6 +279,23 @@ export function sameValue(expect: Expect, expected: string | null, actual: strin
   return expected === actual;
 }
 
+/**
+ * Every mismatch between a row image (a document's source or a decoded record's `after`) and the
+ * SELECT row, as readable lines; fields the table does not have count too. `zeroDay` as in
+ * expectedText; key columns always get the sentinel (its default day without one).
+ */
+export function rowMismatches(table: MatrixTable, id: string, expected: Record<string, unknown>, actual: Record<string, unknown>, where: string, zeroDay?: string): string[] {
+  const problems: string[] = [];
+  for (const column of table.columns) {
+    const want = expectedText(column.expect, expected[column.name], column.key ? (zeroDay ?? '1970-01-01') : zeroDay);
+    const got = actualText(column.expect, actual[column.name]);
+    if (!sameValue(column.expect, want, got)) problems.push(`${where} ${table.name} id=${id} ${column.name} (${column.ddl}): expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+  }
+  const extra = Object.keys(actual).filter((k) => k !== 'id' && !table.columns.some((c) => c.name === k));
+  if (extra.length > 0) problems.push(`${where} ${table.name} id=${id}: unexpected fields ${extra.join(', ')}`);
+  return problems;
+}
+
 function isZeroDate(value: string): boolean {
   return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(value);
 }

@@ -7,7 +7,7 @@ import { readTopic } from '../helpers/kafka.ts';
 import { rootConnection, rows } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { uniqueName } from '../helpers/services.ts';
-import { actualText, createTableSql, expectedText, insertSql, MATRIX, sameValue, selectSql, type MatrixTable } from '../helpers/type-matrix.ts';
+import { createTableSql, insertSql, MATRIX, rowMismatches, selectSql, type MatrixTable } from '../helpers/type-matrix.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /**
@@ -72,19 +72,8 @@ for (const { converter, zeroDates, zeroDay } of RUNS)
       return new Map(result.map((r) => [String(r.id), r]));
     }
 
-    /** Every mismatch between a row image and the SELECT row, as readable lines. */
-    function mismatches(table: MatrixTable, id: string, expected: Record<string, unknown>, actual: Record<string, unknown>, where: string): string[] {
-      const problems: string[] = [];
-      for (const column of table.columns) {
-        // Key columns get the sentinel whatever ZERO_DATES says (its default day without one).
-        const want = expectedText(column.expect, expected[column.name], column.key ? (zeroDay ?? '1970-01-01') : zeroDay);
-        const got = actualText(column.expect, actual[column.name]);
-        if (!sameValue(column.expect, want, got)) problems.push(`${where} ${table.name} id=${id} ${column.name} (${column.ddl}): expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
-      }
-      const extra = Object.keys(actual).filter((k) => k !== 'id' && !table.columns.some((c) => c.name === k));
-      if (extra.length > 0) problems.push(`${where} ${table.name} id=${id}: unexpected fields ${extra.join(', ')}`);
-      return problems;
-    }
+    const mismatches = (table: MatrixTable, id: string, expected: Record<string, unknown>, actual: Record<string, unknown>, where: string) =>
+      rowMismatches(table, id, expected, actual, where, zeroDay);
 
     for (const table of MATRIX) {
       it(`${table.name}: each Elasticsearch document equals its row (snapshot and binlog rows)`, async () => {
