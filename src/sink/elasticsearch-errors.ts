@@ -69,7 +69,7 @@ export function heldConditionError(refusal: { type?: string | null | undefined; 
       cause,
       retriable: true,
       details: { service: 'Elasticsearch', setting: 'the privileges of ELASTICSEARCH_USERNAME or ELASTICSEARCH_API_KEY' },
-      hint: `Grant the user create_index, index, view_index_metadata and manage on the sink's indices (see docs).${HELD}`,
+      hint: `Grant the user the privilege of the action named in the reason on the sink's indices.${HELD}`,
     });
   }
   return undefined;

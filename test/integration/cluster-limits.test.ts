@@ -36,10 +36,12 @@ async function deadLetterCount(topic: string): Promise<number> {
   return count;
 }
 
-describe('a cluster at its shard limit', () => {
+describe('a cluster at its shard limit or blocking writes', () => {
   const pipeline = new Pipeline(uniqueName('cdc_shards'));
   const [customers, orderLines] = DDL.split(';').map((s) => s.trim());
   let conn: mysql.Connection;
+  /** An index the block test left blocked, if it failed before lifting it. */
+  let blocked: string | undefined;
 
   before(async () => {
     conn = await pipeline.createDatabase(customers!);
@@ -47,6 +49,7 @@ describe('a cluster at its shard limit', () => {
   after(async () => {
     // Other suites share this cluster: the limit goes back whatever happened.
     await setShardLimit(null);
+    if (blocked) await setWriteBlock(blocked, null);
     await pipeline.stopAll();
     await conn.end();
   });
@@ -92,4 +95,36 @@ describe('a cluster at its shard limit', () => {
     await waitFor('/readyz to be ready again', async () => (await sink.http('/readyz')).status === 200, 60_000, 500);
     assert.equal(await deadLetterCount(`${pipeline.prefix}.dlq`), 0, 'no record was dead-lettered');
   });
+
+  it('holds writes refused by a block (as after the disk flood stage) and resumes once it is lifted', async () => {
+    const sink = pipeline.sink!;
+    const [customerCheck, orderLineCheck] = demoChecks((table) => pipeline.indexOf(table));
+    // The flood stage sets read_only_allow_delete, which would also let the sink's deletes through; a write block refuses all.
+    blocked = customerCheck!.index;
+    await setWriteBlock(blocked, true);
+    await conn.query("INSERT INTO customers (id, name, qty) VALUES (3, 'three', 3); UPDATE customers SET qty = 20 WHERE id = 2; DELETE FROM customers WHERE id = 1");
+    const unready = await waitFor(
+      '/readyz to name the block',
+      async () => {
+        const answer = await sink.http('/readyz');
+        return answer.status === 503 && answer.body.includes('ELASTICSEARCH_BLOCKED') ? answer.body : undefined;
+      },
+      60_000,
+      500,
+    );
+    assert.match(unready, /index\.blocks/);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    assert.equal(await deadLetterCount(`${pipeline.prefix}.dlq`), 0, 'no record was dead-lettered');
+
+    await setWriteBlock(blocked, null);
+    blocked = undefined;
+    await waitUntilEqual(conn, [customerCheck!, orderLineCheck!]);
+    await waitFor('/readyz to be ready again', async () => (await sink.http('/readyz')).status === 200, 60_000, 500);
+    assert.equal(await deadLetterCount(`${pipeline.prefix}.dlq`), 0, 'no record was dead-lettered');
+  });
 });
+
+async function setWriteBlock(index: string, value: true | null): Promise<void> {
+  const put = await es('PUT', `/${index}/_settings`, { 'index.blocks.write': value });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+}
