@@ -6,7 +6,7 @@ import { DDL, demoChecks } from '../helpers/demo-tables.ts';
 import { es } from '../helpers/elasticsearch.ts';
 import { testKafka } from '../helpers/kafka.ts';
 import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { uniqueName } from '../helpers/services.ts';
+import { type ServiceProcess, uniqueName } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** Sets `cluster.max_shards_per_node` (null: back to Elasticsearch's default). */
@@ -68,15 +68,7 @@ describe('a cluster at its shard limit or blocking writes', () => {
     await conn.query("INSERT INTO order_lines VALUES (1, 1, 'a', 1.50), (1, 2, 'b', 2.25), (2, 1, 'c', 3.00)");
     await conn.query("UPDATE order_lines SET sku = 'b2' WHERE order_id = 1 AND line_no = 2; DELETE FROM order_lines WHERE order_id = 2");
 
-    const unready = await waitFor(
-      '/readyz to name the shard limit',
-      async () => {
-        const answer = await sink.http('/readyz');
-        return answer.status === 503 && answer.body.includes('ELASTICSEARCH_CLUSTER_LIMIT') ? answer.body : undefined;
-      },
-      60_000,
-      500,
-    );
+    const unready = await unreadyWith(sink, 'ELASTICSEARCH_CLUSTER_LIMIT');
     assert.match(unready, /cluster\.max_shards_per_node/);
     const status = JSON.parse((await sink.http('/status')).body) as { held: Record<string, { code: string }>; lastError: { code: string } | null };
     assert.deepEqual(
@@ -103,15 +95,7 @@ describe('a cluster at its shard limit or blocking writes', () => {
     blocked = customerCheck!.index;
     await setWriteBlock(blocked, true);
     await conn.query("INSERT INTO customers (id, name, qty) VALUES (3, 'three', 3); UPDATE customers SET qty = 20 WHERE id = 2; DELETE FROM customers WHERE id = 1");
-    const unready = await waitFor(
-      '/readyz to name the block',
-      async () => {
-        const answer = await sink.http('/readyz');
-        return answer.status === 503 && answer.body.includes('ELASTICSEARCH_BLOCKED') ? answer.body : undefined;
-      },
-      60_000,
-      500,
-    );
+    const unready = await unreadyWith(sink, 'ELASTICSEARCH_BLOCKED');
     assert.match(unready, /index\.blocks/);
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     assert.equal(await deadLetterCount(`${pipeline.prefix}.dlq`), 0, 'no record was dead-lettered');
@@ -123,6 +107,19 @@ describe('a cluster at its shard limit or blocking writes', () => {
     assert.equal(await deadLetterCount(`${pipeline.prefix}.dlq`), 0, 'no record was dead-lettered');
   });
 });
+
+/** Waits until the sink's /readyz answers 503 naming `code`; returns the answer's body. */
+function unreadyWith(sink: ServiceProcess, code: string): Promise<string> {
+  return waitFor(
+    `/readyz to name ${code}`,
+    async () => {
+      const answer = await sink.http('/readyz');
+      return answer.status === 503 && answer.body.includes(code) ? answer.body : undefined;
+    },
+    60_000,
+    500,
+  );
+}
 
 async function setWriteBlock(index: string, value: true | null): Promise<void> {
   const put = await es('PUT', `/${index}/_settings`, { 'index.blocks.write': value });
