@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   KAFKA_ERROR: 'Kafka answered with a non-retriable error.',
   ELASTICSEARCH_UNAVAILABLE: 'Elasticsearch could not be reached or is overloaded (429/5xx).',
   ELASTICSEARCH_REJECTED: 'Elasticsearch rejected a document for a reason retrying cannot fix.',
+  ELASTICSEARCH_CLUSTER_LIMIT:
+    'Elasticsearch refused to create an index because the cluster is at its shard limit (`cluster.max_shards_per_node` × data nodes). Nothing is dead-lettered: the sink holds the affected partitions (not committing), shows this code on /readyz and /status, and resumes once the limit is raised or shards are freed.',
+  ELASTICSEARCH_BLOCKED:
+    'Elasticsearch refused a write because of an index or cluster block, typically `index.blocks.read_only_allow_delete` after the disk flood stage (`cluster.routing.allocation.disk.watermark.flood_stage`). Nothing is dead-lettered: the sink holds the affected partitions, shows this code on /readyz and /status, and resumes once the block is lifted.',
   DECODE_FAILED: 'A Kafka record is not a valid Confluent-framed Avro record for a known schema.',
   ARCHIVE_INVALID: 'A line of a file-connector archive is not what `cdc file-sink` writes; the message names the file and line.',
   ARCHIVE_TOPIC_REFUSED:
@@ -30,7 +34,8 @@ export const ERROR_CODES = {
   ARGUMENT_INVALID: 'A command-line argument is malformed; the message says what is accepted.',
   GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',
   TLS_CERT_INVALID: "A service's TLS certificate failed verification (unknown CA, expired, wrong host); the message names the service and the setting.",
-  AUTH_FAILED: 'A service refused the configured credentials; the message names the service and the settings.',
+  AUTH_FAILED:
+    'A service refused the configured credentials; the message names the service and the settings. At start the service stops; a privilege Elasticsearch refuses later (403) holds the affected partitions of the sink, shown on /readyz and /status, until it is granted.',
   ADMIN_UNAUTHENTICATED: 'An admin API call came without a bearer token (HTTP 401).',
   ADMIN_FORBIDDEN: 'An admin API call presented a token that is not in ADMIN_TOKENS (HTTP 403).',
   ADMIN_RATE_LIMITED: 'This client had too many refused admin API calls in the last minute (ADMIN_REFUSED_PER_MINUTE); it is refused without checking its token until the minute is over (HTTP 429).',

@@ -3,7 +3,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { CdcError } from '../core/errors.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, type RetryPolicy } from '../core/retry.ts';
-import { classifyItem, elasticsearchError } from './elasticsearch-errors.ts';
+import { classifyItem, elasticsearchError, heldConditionError } from './elasticsearch-errors.ts';
 
 export interface BulkAction<T = unknown> {
   index: string;
@@ -139,12 +139,14 @@ export class BulkWriter {
     response.items.forEach((item, i) => {
       const action = actions[i]!;
       const result = item.index ?? item.delete ?? Object.values(item)[0]!;
-      const outcome = classifyItem(result.status, action.document === null);
+      const outcome = classifyItem(result.status, action.document === null, result.error?.type);
       if (outcome === 'ok') stats.ok++;
       else if (outcome === 'stale') stats.stale++;
       else if (outcome === 'retry') {
         retry.push(action);
-        reason ??= new CdcError('ELASTICSEARCH_UNAVAILABLE', `Elasticsearch answered ${result.status} for some items: ${result.error?.type ?? ''}`, { retriable: true });
+        reason ??=
+          heldConditionError(result.error ?? {}, result.status, `Writing to index ${action.index}`) ??
+          new CdcError('ELASTICSEARCH_UNAVAILABLE', `Elasticsearch answered ${result.status} for some items: ${result.error?.type ?? ''}`, { retriable: true });
       } else {
         const why = result.error ? `${result.error.type}: ${result.error.reason ?? ''}` : `status ${result.status}`;
         stats.rejected.push({

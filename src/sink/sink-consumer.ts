@@ -44,6 +44,8 @@ export class SinkConsumer {
   /** Committed next offset per `topic/partition`, and records made durable per topic (status page). */
   readonly positions = new Map<string, string>();
   readonly counts = new Map<string, number>();
+  /** Why each held partition's batch is being retried (`topic/partition` → error); cleared once it is durable. */
+  readonly held = new Map<string, CdcError>();
 
   constructor(kafka: Kafka, pipeline: BatchPipeline, settings: ConsumerSettings, metrics: SinkMetrics, log: Logger, stop: AbortSignal, onError: (error: CdcError) => void) {
     this.#kafka = kafka;
@@ -81,6 +83,7 @@ export class SinkConsumer {
     this.#consumer = undefined;
     this.#subscribed = new Set();
     this.#joined = false;
+    this.held.clear();
     this.#pipeline.reset();
     await consumer?.disconnect().catch(() => undefined);
   }
@@ -161,6 +164,7 @@ export class SinkConsumer {
         for (let attempt = 0; ; attempt++) {
           try {
             await this.#pipeline.process(batch, progress, { heartbeat, active, commit });
+            this.held.delete(`${topic}/${partition}`);
             return;
           } catch (error) {
             // The group moved on (a member joined or left) while this batch committed: its
@@ -175,6 +179,7 @@ export class SinkConsumer {
               if (!cdc.retriable && active()) this.fatal ??= cdc;
               throw cdc;
             }
+            this.held.set(`${topic}/${partition}`, cdc);
             const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
             this.#metrics.batchRetries.inc({ code: cdc.code });
             this.#log.warn({ ...errorFields(cdc), topic, partition, retryInMs: delay }, 'batch failed; retrying');

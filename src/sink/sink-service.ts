@@ -18,6 +18,7 @@ import { BulkWriter } from './bulk-writer.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
 import { metadataMappings } from './document-metadata.ts';
 import { checkElasticsearchAccess, elasticsearchClient } from './elasticsearch-client.ts';
+import { isHeldCondition } from './elasticsearch-errors.ts';
 import { IndexManager } from './index-manager.ts';
 import { recordSettings } from './record-actions.ts';
 import { RecordDecoder } from './record-decoder.ts';
@@ -231,12 +232,16 @@ export class SinkService implements Probe {
     const chunkIdle = secondsSince(chunkSince) ?? 0;
     const failing = secondsSince(this.#writer.failingSince) ?? 0;
     const pausedBy = this.#consumer.pausedBy;
+    const held = this.#heldBy();
+    const writerHeld = this.#writer.failingSince !== undefined && isHeldCondition(this.#writer.lastFailure);
     return readiness(
       this.#state,
       [
         this.#state !== 'running' && (this.#lastError ? this.#lastError.describe() : `the sink is ${this.#state}`),
         this.#state === 'running' && this.#consumer.subscribed.size > 0 && !this.#consumer.joined && 'the consumer has not joined its group yet',
         pausedBy !== undefined && `paused: ${pausedBy}`,
+        held !== undefined && `${held.partitions} partition(s) held, retrying: ${held.error.describe()}`,
+        writerHeld && `bulk writes held, retrying: ${this.#writer.lastFailure!.describe()}`,
         this.#elasticsearchProblem !== undefined && `Elasticsearch does not answer its health check: ${this.#elasticsearchProblem}`,
         failing > stall && `bulk requests keep failing for ${failing} s: ${this.#writer.lastFailure?.message ?? ''}`,
         chunkIdle > stall && `a batch has waited ${chunkIdle} s to become durable (READY_STALL_SECONDS=${stall})`,
@@ -249,8 +254,24 @@ export class SinkService implements Probe {
         secondsInCurrentBatch: secondsSince(chunkSince),
         bulkFailingSeconds: secondsSince(this.#writer.failingSince),
         lastError: this.#lastError?.code ?? null,
+        heldPartitions: this.#consumer.held.size,
       },
     );
+  }
+
+  /**
+   * Partitions whose batch waits on a condition the operator must lift (shard limit, block,
+   * privilege): reported at once, with the code. Other retried failures show through the stall checks.
+   */
+  #heldBy(): { partitions: number; error: CdcError } | undefined {
+    let first: CdcError | undefined;
+    let partitions = 0;
+    for (const error of this.#consumer.held.values()) {
+      if (!isHeldCondition(error)) continue;
+      first ??= error;
+      partitions++;
+    }
+    return first && { partitions, error: first };
   }
 
   status(): unknown {
@@ -264,6 +285,7 @@ export class SinkService implements Probe {
       topics: [...this.#consumer.subscribed],
       committed: Object.fromEntries(this.#consumer.positions),
       records: Object.fromEntries(this.#consumer.counts),
+      held: Object.fromEntries([...this.#consumer.held].map(([partition, held]) => [partition, { code: held.code, message: held.message, hint: held.hint }])),
       lastError: error ? { code: error.code, message: error.message, hint: error.hint } : null,
       config: redactConfig(sinkSpec, this.#config),
     };
