@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   KAFKA_UNAVAILABLE: 'Kafka could not be reached or answered with a retriable error.',
   KAFKA_ERROR: 'Kafka answered with a non-retriable error.',
   ELASTICSEARCH_UNAVAILABLE: 'Elasticsearch could not be reached or is overloaded (429/5xx).',
+  FIELD_NAME_INVALID:
+    "A column name (after the sink's transforms) cannot be an Elasticsearch field name: empty, a metadata field such as `_id`, a dotted path with an empty part, or a value where another column's dotted name needs an object; the message names the table and column.",
   ELASTICSEARCH_REJECTED: 'Elasticsearch rejected a document for a reason retrying cannot fix.',
   DECODE_FAILED: 'A Kafka record is not a valid Confluent-framed Avro record for a known schema.',
   ARCHIVE_INVALID: 'A line of a file-connector archive is not what `cdc file-sink` writes; the message names the file and line.',

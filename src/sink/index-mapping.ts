@@ -1,6 +1,6 @@
 import type { Type } from 'avsc';
-import { schemaFingerprint, type ColumnDef, type ColumnKind, type TableSchema } from '../core/change-event.ts';
-import { GEOMETRY_NAME } from '../core/avro-types.ts';
+import { schemaFingerprint, type ColumnDef, type ColumnKind, type Row, type TableSchema } from '../core/change-event.ts';
+import { columnNamesOf, GEOMETRY_NAME } from '../core/avro-types.ts';
 
 type Mapping = Record<string, unknown>;
 
@@ -90,8 +90,26 @@ function kindOf(fieldType: Type): ColumnKind {
  */
 export function tableSchemaOfRow(database: string, table: string, rowType: Type | undefined): TableSchema {
   const fields = (rowType as unknown as { fields?: Array<{ name: string; type: Type }> } | undefined)?.fields ?? [];
-  const columns = fields.map((field): ColumnDef => ({ name: field.name, kind: kindOf(field.type), sqlType: unwrapNullable(field.type).typeName, optional: true }));
-  return { database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) };
+  const renamed = columnNamesOf(rowType);
+  const columns = fields.map((field): ColumnDef => ({ name: renamed?.get(field.name) ?? field.name, kind: kindOf(field.type), sqlType: unwrapNullable(field.type).typeName, optional: true }));
+  const schema = { database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) };
+  if (renamed && renamed.size > 0) fieldRenames.set(schema, renamed);
+  return schema;
+}
+
+/** Schemas whose columns are named otherwise than their record's fields: field → column name. */
+const fieldRenames = new WeakMap<TableSchema, ReadonlyMap<string, string>>();
+
+/**
+ * A decoded row image under its columns' names (Avro field names replace characters a column
+ * name may hold). Rows of schemas without renamed fields are returned as they are.
+ */
+export function rowUnderColumnNames(schema: TableSchema, row: Row | null): Row | null {
+  const renamed = fieldRenames.get(schema);
+  if (!renamed || !row) return row;
+  const out: Row = {};
+  for (const [field, value] of Object.entries(row)) out[renamed.get(field) ?? field] = value;
+  return out;
 }
 
 function unwrapNullable(type: Type): Type {
