@@ -13,7 +13,8 @@ type Mapping = Record<string, unknown>;
  *   significant digits they are approximate; `_source` stays exact). `scaled_float` would be
  *   closer but needs the mapper-extras module, which not every distribution ships.
  * - TIME is a `keyword` (`-838:59:59.000000` has no date meaning).
- * - JSON columns are stored unindexed (`enabled: false`): any JSON shape is accepted.
+ * - JSON columns follow JSON_COLUMNS: unindexed (`enabled: false`, any JSON value fits), an
+ *   object with dynamic sub-fields, or one `flattened` field.
  * - GEOMETRY is an object: `wkb` (binary), `srid`, and `geojson` as a `geo_shape` (see
  *   document.ts for when it is present). `ignore_malformed`: a shape Elasticsearch refuses (a
  *   self-intersecting polygon, …) leaves the field unindexed instead of sending the row to the
@@ -41,10 +42,20 @@ function geometryMapping(geojson: Mapping): Mapping {
   return { properties: { wkb: { type: 'binary' }, srid: { type: 'long' }, geojson } };
 }
 
+/** JSON_COLUMNS: how JSON columns are mapped (the document holds their JSON text verbatim in every mode). */
+export type JsonColumns = 'text' | 'object' | 'flattened';
+
+const JSON_MAPPINGS: Record<JsonColumns, Mapping> = {
+  text: MAPPINGS.json,
+  object: { type: 'object' },
+  flattened: { type: 'flattened' },
+};
+
 /** `geoShape`: whether the cluster has the `geo_shape` field type. */
-export function propertiesOf(schema: TableSchema, geoShape = true): Record<string, Mapping> {
+export function propertiesOf(schema: TableSchema, geoShape = true, json: JsonColumns = 'text'): Record<string, Mapping> {
   const geometry = geoShape ? MAPPINGS.geometry : geometryMapping({ type: 'object', enabled: false });
-  return Object.fromEntries(schema.columns.map((column) => [column.name, column.kind === 'geometry' ? geometry : MAPPINGS[column.kind]]));
+  const mappingOf = (kind: ColumnKind) => (kind === 'geometry' ? geometry : kind === 'json' ? JSON_MAPPINGS[json] : MAPPINGS[kind]);
+  return Object.fromEntries(schema.columns.map((column) => [column.name, mappingOf(column.kind)]));
 }
 
 /** The column kind an Avro field type carries (the inverse of the source's avroTypeOf). */
