@@ -71,6 +71,11 @@ export const sinkSpec = {
     "Changes of tables without a key (no primary key, unique NOT NULL index or source KEY_COLUMNS): `row_hash` indexes each distinct row under a hash of its non-null columns (an update replaces the old row's document, a delete removes it; identical rows share one document), `skip` counts them in cdc_sink_skipped_total and indexes nothing.",
     { default: 'row_hash' },
   ),
+  JSON_COLUMNS: envVar(
+    z.enum(['text', 'object', 'flattened']).default('text'),
+    "How JSON columns are indexed; `_source` always holds the column's JSON text exactly as stored (integers beyond 2^53 stay exact). `text`: not indexed, and any JSON value fits (the default: a JSON column may hold a scalar, an array or objects of any shape, differently per row, and nothing of it can be refused). `object`: indexed as an object with dynamic sub-fields; a value that is not an object (or array of objects) or whose shape conflicts with the mapping goes to the dead-letter topic with Elasticsearch's reason. `flattened`: one `flattened` field (every leaf searchable as a keyword, no mapping growth); not an object goes to the dead-letter topic; where the distribution has no `flattened` type the sink warns once and keeps `text`.",
+    { default: 'text' },
+  ),
   DELETE_MODE: envVar(
     z.enum(['hard', 'soft']).default('hard'),
     "`hard`: a delete removes the document (a late replay of an older change is refused only for INDEX_GC_DELETES). `soft`: a delete indexes the last row image with `__deleted: true` under the delete's version, so no replay can ever resurrect it; search the `<index>_current` alias (filters out deleted rows).",

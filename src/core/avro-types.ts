@@ -124,8 +124,32 @@ const logicalTypes: Record<string, new (schema: avro.Schema, opts?: unknown) => 
 // underlying type: schemas in this set are being built as logical types right now.
 const underConstruction = new WeakSet<object>();
 
+/**
+ * Field attribute holding the MySQL column name where the Avro field name had to differ from it
+ * (source/avro-schema.ts avroName); the name is Debezium's column-name parameter.
+ */
+export const COLUMN_NAME_ATTRIBUTE = '__debezium.source.column.name';
+
+/** Per record type with renamed fields: Avro field name → column name (avsc drops unknown attributes). */
+const columnNames = new WeakMap<avro.Type, ReadonlyMap<string, string>>();
+
+export function columnNamesOf(record: avro.Type | undefined): ReadonlyMap<string, string> | undefined {
+  return record ? columnNames.get(record) : undefined;
+}
+
 function typeHook(schema: avro.Schema, opts: unknown): avro.Type | undefined {
   if (schema === 'long') return bigIntLong;
+  if (isRenamingRecord(schema) && !underConstruction.has(schema as object)) {
+    underConstruction.add(schema as object);
+    try {
+      const type = avro.Type.forSchema(schema, opts as Partial<avro.ForSchemaOptions>);
+      const fields = (schema as { fields: Array<Record<string, unknown>> }).fields;
+      columnNames.set(type, new Map(fields.filter((f) => typeof f[COLUMN_NAME_ATTRIBUTE] === 'string').map((f) => [f.name as string, f[COLUMN_NAME_ATTRIBUTE] as string])));
+      return type;
+    } finally {
+      underConstruction.delete(schema as object);
+    }
+  }
   if (typeof schema !== 'object' || schema === null || (schema as { type?: unknown }).type !== 'long') return undefined;
   const logical = (schema as { logicalType?: string }).logicalType;
   const Logical = logical ? logicalTypes[logical] : undefined;
@@ -136,6 +160,11 @@ function typeHook(schema: avro.Schema, opts: unknown): avro.Type | undefined {
   } finally {
     underConstruction.delete(schema);
   }
+}
+
+function isRenamingRecord(schema: avro.Schema): boolean {
+  const fields = (schema as { type?: unknown; fields?: unknown }).fields;
+  return (schema as { type?: unknown }).type === 'record' && Array.isArray(fields) && fields.some((f) => typeof (f as Record<string, unknown>)[COLUMN_NAME_ATTRIBUTE] === 'string');
 }
 
 export const avroOptions = { logicalTypes, typeHook, assertLogicalTypes: true } as const;

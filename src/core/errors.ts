@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   KAFKA_UNAVAILABLE: 'Kafka could not be reached or answered with a retriable error.',
   KAFKA_ERROR: 'Kafka answered with a non-retriable error.',
   ELASTICSEARCH_UNAVAILABLE: 'Elasticsearch could not be reached or is overloaded (429/5xx).',
+  FIELD_NAME_INVALID:
+    "A column name (after the sink's transforms) cannot be an Elasticsearch field name: empty, a metadata field such as `_id`, a dotted path with an empty part, or a value where another column's dotted name needs an object; the message names the table and column.",
   ELASTICSEARCH_REJECTED: 'Elasticsearch rejected a document for a reason retrying cannot fix.',
   ELASTICSEARCH_CLUSTER_LIMIT:
     'Elasticsearch refused to create an index because the cluster is at its shard limit (`cluster.max_shards_per_node` × data nodes). Nothing is dead-lettered: the sink holds the affected partitions (not committing), shows this code on /readyz and /status, and resumes once the limit is raised or shards are freed.',

@@ -19,12 +19,18 @@ export interface PartitionOffsets {
   committed: string | null;
   low: string;
   high: string;
+  /** `high - committed`: offsets, not records (see LAG_COUNTS). */
   lag: string;
 }
+
+/** What `lag` counts, printed with it: readers take it for a number of records. */
+export const LAG_COUNTS =
+  'Offsets from the committed offset to the log end (high). Transaction markers and aborted records take offsets too, so this is an upper bound on the records still to consume; a caught-up group shows 0 (the sink commits past the markers it has read).';
 
 export interface OffsetsReport {
   source: { sourceId: string; position: unknown; committedAt: string } | null;
   group: { id: string; state: string; members: number };
+  lagCounts: string;
   partitions: PartitionOffsets[];
 }
 
@@ -34,6 +40,7 @@ export async function showOffsets(kafka: Kafka, config: OffsetsConfig): Promise<
     return {
       source: config.SOURCE_ID && stored ? { sourceId: config.SOURCE_ID, position: stored.position.toJSON(), committedAt: new Date(stored.ts).toISOString() } : null,
       group: await groupOf(admin, config.SINK_GROUP_ID),
+      lagCounts: LAG_COUNTS,
       partitions: await partitionOffsets(admin, config),
     };
   });

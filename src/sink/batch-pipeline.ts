@@ -14,7 +14,7 @@ export interface PartitionHandle {
   heartbeat(): Promise<void>;
   /** False once the consumer stops or the group moved on: finish the chunk in flight, start no other. */
   active(): boolean;
-  /** Commits the batch's partition up to `last` (its records before it are durable), which covers `records` records. */
+  /** Commits the batch's partition past `last` (its records up to it are durable), which covers `records` records. */
   commit(last: string, records: number): Promise<void>;
 }
 
@@ -179,8 +179,11 @@ export class BatchPipeline {
     for (const rejection of stats.rejected) chunk.letters.push(letterOf(batch, rejection.action.origin, rejection.error));
     await this.#deadLetter(chunk.letters);
     const last = chunk.messages.at(-1)!;
-    const next = (BigInt(last.offset) + 1n).toString();
-    await handle.commit(last.offset, chunk.messages.length);
+    // The batch's last chunk also covers what kafkajs filtered out after its last record
+    // (transaction markers, aborted records), so a caught-up group ends at the log end.
+    const through = last === batch.messages.at(-1) ? batch.lastOffset() : last.offset;
+    const next = (BigInt(through) + 1n).toString();
+    await handle.commit(through, chunk.messages.length);
     this.#lastProgressAt = Date.now();
     metrics.outcomes.inc({ outcome: 'collapsed' }, chunk.actions.length - collapsed.length);
     metrics.outcomes.inc({ outcome: 'ok' }, stats.ok);

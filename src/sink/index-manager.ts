@@ -2,7 +2,7 @@ import type { Client } from '@elastic/elasticsearch';
 import type { TableSchema } from '../core/change-event.ts';
 import type { Logger } from '../core/logger.ts';
 import { elasticsearchError, elasticsearchRefusal } from './elasticsearch-errors.ts';
-import { propertiesOf } from './index-mapping.ts';
+import { type JsonColumns, propertiesOf } from './index-mapping.ts';
 
 /**
  * Creates indices with explicit mappings and a raised `index.gc_deletes` (so a late replay of an
@@ -22,6 +22,8 @@ export interface IndexSettings {
   writeAlias: boolean;
   /** Mappings of fields the sink adds besides the row's columns (change metadata). */
   extraProperties: Record<string, unknown>;
+  /** JSON_COLUMNS. */
+  jsonColumns: JsonColumns;
 }
 
 export class IndexManager {
@@ -31,18 +33,21 @@ export class IndexManager {
   readonly #done = new Set<string>();
   /** Whether the cluster knows `geo_shape` (the spatial module); learnt from its first refusal. */
   #geoShape = true;
+  /** JSON_COLUMNS as this cluster allows it: `flattened` falls back to `text` where the type is missing. */
+  #jsonColumns: JsonColumns;
 
   constructor(client: Client, settings: IndexSettings, log: Logger) {
     this.#client = client;
     this.#settings = settings;
     this.#log = log;
+    this.#jsonColumns = settings.jsonColumns;
   }
 
   /** Makes `name` (an index, or an alias with INDEX_WRITE_ALIAS) ready for documents of a (transformed) table schema. */
   async ensure(name: string, schema: TableSchema): Promise<void> {
     const cacheKey = `${name}\u0000${schema.fingerprint}`;
     if (this.#done.has(cacheKey)) return;
-    const properties: Record<string, unknown> = { ...propertiesOf(schema, this.#geoShape), ...this.#settings.extraProperties };
+    const properties: Record<string, unknown> = { ...propertiesOf(schema, this.#geoShape, this.#jsonColumns), ...this.#settings.extraProperties };
     if (this.#settings.softDeletes) properties.__deleted = { type: 'boolean' };
     try {
       // `exists` is true for an alias too; mappings put through an alias reach every index behind it.
@@ -55,6 +60,12 @@ export class IndexManager {
       if (this.#geoShape && refusal.type === 'mapper_parsing_exception' && refusal.reason?.includes('[geo_shape]')) {
         this.#geoShape = false;
         this.#log.warn({ index: name }, 'this Elasticsearch has no geo_shape field type (spatial module missing): GEOMETRY columns keep their GeoJSON unindexed in _source');
+        return this.ensure(name, schema);
+      }
+      // Distributions without the x-pack mapper (OSS builds, OpenSearch) have no `flattened`.
+      if (this.#jsonColumns === 'flattened' && refusal.type === 'mapper_parsing_exception' && refusal.reason?.includes('[flattened]')) {
+        this.#jsonColumns = 'text';
+        this.#log.warn({ index: name }, 'this Elasticsearch has no flattened field type: JSON_COLUMNS=flattened falls back to text (JSON columns kept unindexed in _source)');
         return this.ensure(name, schema);
       }
       throw elasticsearchError(

@@ -1,6 +1,6 @@
 import type { Type } from 'avsc';
-import { schemaFingerprint, type ColumnDef, type ColumnKind, type TableSchema } from '../core/change-event.ts';
-import { GEOMETRY_NAME } from '../core/avro-types.ts';
+import { schemaFingerprint, type ColumnDef, type ColumnKind, type Row, type TableSchema } from '../core/change-event.ts';
+import { columnNamesOf, GEOMETRY_NAME } from '../core/avro-types.ts';
 
 type Mapping = Record<string, unknown>;
 
@@ -13,7 +13,8 @@ type Mapping = Record<string, unknown>;
  *   significant digits they are approximate; `_source` stays exact). `scaled_float` would be
  *   closer but needs the mapper-extras module, which not every distribution ships.
  * - TIME is a `keyword` (`-838:59:59.000000` has no date meaning).
- * - JSON columns are stored unindexed (`enabled: false`): any JSON shape is accepted.
+ * - JSON columns follow JSON_COLUMNS: unindexed (`enabled: false`, any JSON value fits), an
+ *   object with dynamic sub-fields, or one `flattened` field.
  * - GEOMETRY is an object: `wkb` (binary), `srid`, and `geojson` as a `geo_shape` (see
  *   document.ts for when it is present). `ignore_malformed`: a shape Elasticsearch refuses (a
  *   self-intersecting polygon, …) leaves the field unindexed instead of sending the row to the
@@ -41,10 +42,20 @@ function geometryMapping(geojson: Mapping): Mapping {
   return { properties: { wkb: { type: 'binary' }, srid: { type: 'long' }, geojson } };
 }
 
+/** JSON_COLUMNS: how JSON columns are mapped (the document holds their JSON text verbatim in every mode). */
+export type JsonColumns = 'text' | 'object' | 'flattened';
+
+const JSON_MAPPINGS: Record<JsonColumns, Mapping> = {
+  text: MAPPINGS.json,
+  object: { type: 'object' },
+  flattened: { type: 'flattened' },
+};
+
 /** `geoShape`: whether the cluster has the `geo_shape` field type. */
-export function propertiesOf(schema: TableSchema, geoShape = true): Record<string, Mapping> {
+export function propertiesOf(schema: TableSchema, geoShape = true, json: JsonColumns = 'text'): Record<string, Mapping> {
   const geometry = geoShape ? MAPPINGS.geometry : geometryMapping({ type: 'object', enabled: false });
-  return Object.fromEntries(schema.columns.map((column) => [column.name, column.kind === 'geometry' ? geometry : MAPPINGS[column.kind]]));
+  const mappingOf = (kind: ColumnKind) => (kind === 'geometry' ? geometry : kind === 'json' ? JSON_MAPPINGS[json] : MAPPINGS[kind]);
+  return Object.fromEntries(schema.columns.map((column) => [column.name, mappingOf(column.kind)]));
 }
 
 /** The column kind an Avro field type carries (the inverse of the source's avroTypeOf). */
@@ -90,8 +101,26 @@ function kindOf(fieldType: Type): ColumnKind {
  */
 export function tableSchemaOfRow(database: string, table: string, rowType: Type | undefined): TableSchema {
   const fields = (rowType as unknown as { fields?: Array<{ name: string; type: Type }> } | undefined)?.fields ?? [];
-  const columns = fields.map((field): ColumnDef => ({ name: field.name, kind: kindOf(field.type), sqlType: unwrapNullable(field.type).typeName, optional: true }));
-  return { database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) };
+  const renamed = columnNamesOf(rowType);
+  const columns = fields.map((field): ColumnDef => ({ name: renamed?.get(field.name) ?? field.name, kind: kindOf(field.type), sqlType: unwrapNullable(field.type).typeName, optional: true }));
+  const schema = { database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) };
+  if (renamed && renamed.size > 0) fieldRenames.set(schema, renamed);
+  return schema;
+}
+
+/** Schemas whose columns are named otherwise than their record's fields: field → column name. */
+const fieldRenames = new WeakMap<TableSchema, ReadonlyMap<string, string>>();
+
+/**
+ * A decoded row image under its columns' names (Avro field names replace characters a column
+ * name may hold). Rows of schemas without renamed fields are returned as they are.
+ */
+export function rowUnderColumnNames(schema: TableSchema, row: Row | null): Row | null {
+  const renamed = fieldRenames.get(schema);
+  if (!renamed || !row) return row;
+  const out: Row = {};
+  for (const [field, value] of Object.entries(row)) out[renamed.get(field) ?? field] = value;
+  return out;
 }
 
 function unwrapNullable(type: Type): Type {

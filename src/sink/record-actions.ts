@@ -6,6 +6,7 @@ import { chain, type Transform } from '../transforms/transform.ts';
 import type { BulkAction } from './bulk-writer.ts';
 import { documentId, documentJson, documentRow, rowDocumentId } from './document.ts';
 import { metadataOf, type MetadataField } from './document-metadata.ts';
+import { checkFieldNames } from './field-names.ts';
 import { indexName } from './index-naming.ts';
 
 /** What turns a decoded change into document actions: a pure function of the configuration. */
@@ -53,6 +54,7 @@ export function actionsOf<T>(change: ChangeEvent | null, settings: RecordSetting
   if (!change.key && settings.keyless === 'skip') return 'keyless';
   const event = settings.transform(change);
   if (!event) return 'filtered';
+  checkFieldNames(event.schema);
   const index = indexOf(change.schema, event.index ?? settings.indexTemplate, event.topic ?? change.topic!, settings.topicPrefix);
   const version = versionOf(change.position);
   if (change.key) return { index, schema: event.schema, actions: [{ index, id: documentId(change.key), version, document: documentOf(event, event.op, version, settings), origin }] };

@@ -8,7 +8,7 @@ import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { isJsonRecord } from '../core/json-record.ts';
 import { SourcePosition } from '../core/position.ts';
 import { registryError, type Registry } from '../core/schema-registry.ts';
-import { rowTypeOfEnvelope, tableSchemaOfRow } from './index-mapping.ts';
+import { rowTypeOfEnvelope, rowUnderColumnNames, tableSchemaOfRow } from './index-mapping.ts';
 
 interface Envelope {
   op: string;
@@ -144,8 +144,8 @@ function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic
   return {
     op: envelope.op as Op,
     schema,
-    before: envelope.before,
-    after: envelope.after,
+    before: rowUnderColumnNames(schema, envelope.before),
+    after: rowUnderColumnNames(schema, envelope.after),
     position: new SourcePosition(source.file, Number(source.pos), Number(source.row)),
     gtid: source.gtid ?? undefined,
     tsMs: Number(source.ts_ms),

@@ -46,6 +46,8 @@ export class SinkConsumer {
   readonly counts = new Map<string, number>();
   /** Why each held partition's batch is being retried (`topic/partition` → error); cleared once it is durable. */
   readonly held = new Map<string, CdcError>();
+  /** Each partition's last commit, which the next one waits for. */
+  readonly #commits = new Map<string, Promise<void>>();
 
   constructor(kafka: Kafka, pipeline: BatchPipeline, settings: ConsumerSettings, metrics: SinkMetrics, log: Logger, stop: AbortSignal, onError: (error: CdcError) => void) {
     this.#kafka = kafka;
@@ -136,6 +138,15 @@ export class SinkConsumer {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.#joined = true;
     });
+    // A fetched batch that held only transaction markers (or aborted records) never reaches
+    // eachBatch, and with autoCommit off kafkajs only moves its fetch position past it.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (event: { payload: { topic: string; partition: number; batchSize: number; lastOffset: string | null } }) => {
+      const { topic, partition, batchSize, lastOffset } = event.payload;
+      if (batchSize > 0 || lastOffset === null) return;
+      this.#commit(consumer, topic, partition, lastOffset).catch((error: unknown) => {
+        this.#log.warn({ ...errorFields(error as CdcError), topic, partition }, 'committing past transaction markers failed; the next batch commits past them');
+      });
+    });
     consumer.on(consumer.events.CRASH, (event: { payload: { error: Error; restart: boolean } }) => {
       if (!event.payload.restart) this.fatal ??= kafkaError(event.payload.error, 'consumer');
     });
@@ -150,14 +161,9 @@ export class SinkConsumer {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const active = () => isRunning() && !isStale() && !this.#stop.aborted;
         const { topic, partition } = batch;
-        // Commits go through the consumer that delivered the batch: a topic refresh may already have replaced it.
         const commit = async (last: string, records: number): Promise<void> => {
-          const next = (BigInt(last) + 1n).toString();
           resolveOffset(last);
-          await consumer.commitOffsets([{ topic, partition, offset: next }]).catch((error: unknown) => {
-            throw kafkaError(error, `committing offset ${next} of ${topic}/${partition}`);
-          });
-          this.positions.set(`${topic}/${partition}`, next);
+          await this.#commit(consumer, topic, partition, last);
           this.counts.set(topic, (this.counts.get(topic) ?? 0) + records);
         };
         const progress = { next: 0 };
@@ -192,6 +198,24 @@ export class SinkConsumer {
       },
     });
     if (this.#pausedBy) consumer.pause([...topics].map((topic) => ({ topic })));
+  }
+
+  /**
+   * Commits `last + 1` on a partition through the consumer that delivered it (a topic refresh may
+   * already have replaced it). A partition's commits run one after another, in the order asked.
+   */
+  #commit(consumer: Consumer, topic: string, partition: number, last: string): Promise<void> {
+    const key = `${topic}/${partition}`;
+    const next = BigInt(last) + 1n;
+    const run = async (): Promise<void> => {
+      await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]).catch((error: unknown) => {
+        throw kafkaError(error, `committing offset ${next} of ${key}`);
+      });
+      this.positions.set(key, next.toString());
+    };
+    const queued = (this.#commits.get(key) ?? Promise.resolve()).then(run, run);
+    this.#commits.set(key, queued);
+    return queued;
   }
 }
 

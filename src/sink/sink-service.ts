@@ -63,6 +63,7 @@ export class SinkService implements Probe {
         softDeletes: config.DELETE_MODE === 'soft',
         writeAlias: config.INDEX_WRITE_ALIAS,
         extraProperties: metadataMappings(config.DOCUMENT_METADATA ?? [], config.DOCUMENT_METADATA_PREFIX),
+        jsonColumns: config.JSON_COLUMNS,
       },
       log,
     );

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ColumnDef, ColumnKind, TableSchema } from '../core/change-event.ts';
-import { GEOMETRY_NAME } from '../core/avro-types.ts';
+import { COLUMN_NAME_ATTRIBUTE, GEOMETRY_NAME } from '../core/avro-types.ts';
 import { CdcError } from '../core/errors.ts';
 import { connectAvroProps } from '../core/connect-types.ts';
 
@@ -88,7 +88,9 @@ function recordOf(name: string, namespace: string, table: TableSchema, columns: 
     }
     seen.set(field, column.name);
     const type = avroTypeOf(column, named);
-    return column.optional ? { name: field, type: ['null', type], default: null } : { name: field, type };
+    // The column's own name, where the field's had to differ: the sink indexes under it.
+    const original = field === column.name ? {} : { [COLUMN_NAME_ATTRIBUTE]: column.name };
+    return column.optional ? { name: field, type: ['null', type], default: null, ...original } : { name: field, type, ...original };
   });
   return { type: 'record', name, namespace, fields };
 }
