@@ -50,7 +50,9 @@ describe('sink concurrency: several partitions at once, 429s, SIGKILL mid-way', 
     // Not /readyz: with an item refused in most bulk requests it rightly reports Elasticsearch as failing.
     await first.port();
     const processed = async () => (await Promise.all(topics.map((t) => metricValue(first, 'cdc_sink_records_total', `topic="${t}"`)))).reduce((a, b) => a + b, 0);
-    await waitFor('the sink to index part of the backlog', async () => (await processed()) > 600, 120_000, 100);
+    // Commits trail the indexing (each partition's go out in order, after its chunk is durable):
+    // the kill must come once both topics have some, or the durability check below checks nothing.
+    await waitFor('the sink to index and commit part of the backlog', async () => (await processed()) > 600 && (await committedSomeOfEach()), 120_000, 100);
     assert.equal(await first.stop('SIGKILL'), null, 'the sink was killed');
     assert.ok(proxy.rejected > 0, 'the proxy answered 429 for some items');
 
@@ -63,6 +65,13 @@ describe('sink concurrency: several partitions at once, 429s, SIGKILL mid-way', 
     await assertVersionsMatchLastChange(conn, pipeline.topicOf('customers'), pipeline.indexOf('customers'), (k) => String(k.id));
     await assertVersionsMatchLastChange(conn, pipeline.topicOf('order_lines'), pipeline.indexOf('order_lines'), (k) => JSON.stringify([String(k.order_id), String(k.line_no)]));
   });
+
+  async function committedSomeOfEach(): Promise<boolean> {
+    const admin = testKafka().admin();
+    await admin.connect();
+    const offsets = await admin.fetchOffsets({ groupId: pipeline.group, topics }).finally(() => admin.disconnect());
+    return offsets.every((t) => t.partitions.some((p) => BigInt(p.offset) > 0n));
+  }
 
   /**
    * For each partition, the last change of every key below the group's committed offset must be
