@@ -1,10 +1,15 @@
-import type { Kafka, Producer, TopicMessages } from 'kafkajs';
-import { CdcError } from '../core/errors.ts';
+import kafkajs, { type Admin, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
+
+// kafkajs is CommonJS and Node cannot see these among its named exports.
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
+import { CdcError, errorMessage } from '../core/errors.ts';
 import { isFencedError, kafkaError } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
+import { maxMessageBytesConfig } from '../core/topics.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset, type ResumeState } from './offset-store.ts';
+import { RECORD_OVERHEAD_BYTES } from './oversize-policy.ts';
 import type { ProgressSeal } from './progress-seal.ts';
 
 /**
@@ -48,6 +53,8 @@ export interface WriterSettings {
   offsetsTopic: string;
   partitions: number;
   replicationFactor: number;
+  /** TOPIC_MAX_MESSAGE_BYTES: max.message.bytes of the topics this writes to, and the bound of one produce slice. */
+  maxMessageBytes: number;
   /** Codec of the record batches (the offsets topic included). */
   compression: KafkaCompression;
   /** Encrypts the key values of stored snapshot progress (with COLUMN_HASH). */
@@ -64,10 +71,13 @@ export class TransactionalWriter {
   readonly #settings: WriterSettings;
   readonly #producer: Producer;
   readonly #topics = new Set<string>();
+  /** Bytes of records per produce call: SEND_SLICE_BYTES, or less where topics take less. */
+  readonly #sliceBytes: number;
 
   constructor(kafka: Kafka, settings: WriterSettings) {
     this.#kafka = kafka;
     this.#settings = settings;
+    this.#sliceBytes = Math.min(SEND_SLICE_BYTES, settings.maxMessageBytes - RECORD_OVERHEAD_BYTES);
     this.#producer = kafka.producer({
       ...(settings.exactlyOnce ? { transactionalId: settings.sourceId } : {}),
       idempotent: true,
@@ -106,14 +116,56 @@ export class TransactionalWriter {
       if (create.length > 0) {
         await admin.createTopics({
           waitForLeaders: true,
-          topics: create.map((topic) => ({ topic, numPartitions: this.#settings.partitions, replicationFactor: this.#settings.replicationFactor })),
+          topics: create.map((topic) => ({
+            topic,
+            numPartitions: this.#settings.partitions,
+            replicationFactor: this.#settings.replicationFactor,
+            configEntries: maxMessageBytesConfig(this.#settings.maxMessageBytes),
+          })),
         });
       }
+      await this.#raiseMessageLimits(
+        admin,
+        missing.filter((t) => existing.has(t)),
+      );
       for (const topic of missing) this.#topics.add(topic);
     } catch (error) {
       throw kafkaError(error, `creating topics ${missing.join(', ')}`);
     } finally {
       await admin.disconnect();
+    }
+  }
+
+  /**
+   * Records up to TOPIC_MAX_MESSAGE_BYTES are admitted before producing (oversize-policy.ts), so
+   * every topic written to must take them: an existing topic with a lower max.message.bytes (created
+   * before, or by someone else) is raised to it. AlterConfigs replaces a topic's whole set of
+   * overrides, so the others are sent along unchanged.
+   */
+  async #raiseMessageLimits(admin: Admin, topics: string[]): Promise<void> {
+    if (topics.length === 0) return;
+    const limit = this.#settings.maxMessageBytes;
+    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })) });
+    const below = resources.filter((r) => Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue) < limit);
+    if (below.length === 0) return;
+    try {
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: below.map((r) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name: r.resourceName,
+          configEntries: [
+            ...r.configEntries.filter((e) => e.configSource === ConfigSource.TOPIC_CONFIG && e.configName !== 'max.message.bytes').map((e) => ({ name: e.configName, value: e.configValue })),
+            ...maxMessageBytesConfig(limit),
+          ],
+        })),
+      });
+    } catch (error) {
+      const names = below.map((r) => r.resourceName).join(', ');
+      throw new CdcError('KAFKA_ERROR', `Topics ${names} take records only below TOPIC_MAX_MESSAGE_BYTES=${limit} (max.message.bytes), and raising it failed: ${errorMessage(error)}`, {
+        cause: error,
+        hint: `Allow the source ALTER_CONFIGS on its topics, raise max.message.bytes yourself (kafka-configs.sh --alter --entity-type topics --entity-name <topic> --add-config max.message.bytes=${limit}), or lower TOPIC_MAX_MESSAGE_BYTES.`,
+      });
     }
   }
 
@@ -139,7 +191,7 @@ export class TransactionalWriter {
       transaction = await this.#producer.transaction();
       // kafkajs puts a send's records for one partition into one record batch, which the broker
       // refuses above message.max.bytes (1 MiB by default): send in slices below that.
-      for (const topicMessages of slices([...byTopic.values()], SEND_SLICE_BYTES)) {
+      for (const topicMessages of slices([...byTopic.values()], this.#sliceBytes)) {
         await transaction.sendBatch({ topicMessages, compression: compressionType(this.#settings.compression) });
       }
       await transaction.commit();
@@ -157,7 +209,7 @@ export class TransactionalWriter {
     const events = topics.filter((t) => t.topic !== this.#settings.offsetsTopic);
     const position = topics.filter((t) => t.topic === this.#settings.offsetsTopic);
     try {
-      for (const topicMessages of slices(events, SEND_SLICE_BYTES)) await this.#producer.sendBatch({ topicMessages, acks: -1, compression: compressionType(this.#settings.compression) });
+      for (const topicMessages of slices(events, this.#sliceBytes)) await this.#producer.sendBatch({ topicMessages, acks: -1, compression: compressionType(this.#settings.compression) });
       await this.#producer.sendBatch({ topicMessages: position, acks: -1, compression: compressionType(this.#settings.compression) });
     } catch (error) {
       throw kafkaError(error, 'sending records');
