@@ -3,6 +3,8 @@ import { type ChangeEvent, keyOf } from '../core/change-event.ts';
 import { errorHeaders } from '../core/dead-letter-headers.ts';
 import { CdcError } from '../core/errors.ts';
 import { exactJson } from '../core/exact-json.ts';
+import { deadLetterTopic } from '../core/topics.ts';
+import type { SourceConfig } from '../config/source.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 
 /**
@@ -65,6 +67,14 @@ export class OversizePolicy {
     this.#onOversize(table, 'dead_lettered');
     return deadLetter(record, event, error, this.#settings.deadLetterTopic);
   }
+}
+
+/** The policy a source configuration asks for (the live source and `cdc replay` alike). */
+export function oversizePolicyOf(
+  config: Pick<SourceConfig, 'TOPIC_MAX_MESSAGE_BYTES' | 'OVERSIZE_RECORDS' | 'TOPIC_PREFIX' | 'DLQ_TOPIC'>,
+  onOversize: (table: string, outcome: OversizeOutcome) => void,
+): OversizePolicy {
+  return new OversizePolicy({ maxMessageBytes: config.TOPIC_MAX_MESSAGE_BYTES, mode: config.OVERSIZE_RECORDS, deadLetterTopic: deadLetterTopic(config.TOPIC_PREFIX, config.DLQ_TOPIC) }, onOversize);
 }
 
 function tooLarge(record: EncodedRecord, event: ChangeEvent, limit: number): CdcError {

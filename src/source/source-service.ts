@@ -1,4 +1,4 @@
-import { deadLetterTopic, heartbeatsTopic, offsetsTopic } from '../core/topics.ts';
+import { heartbeatsTopic, offsetsTopic } from '../core/topics.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { CdcError, errorMessage, toCdcError } from '../core/errors.ts';
@@ -19,7 +19,7 @@ import mysql from 'mysql2/promise';
 import { mysqlConnection } from './mysql-connection.ts';
 import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
-import { OversizePolicy } from './oversize-policy.ts';
+import { oversizePolicyOf } from './oversize-policy.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { openStored, ProgressSeal } from './progress-seal.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
@@ -179,10 +179,7 @@ export class SourceService implements Probe {
       compatibility: config.SCHEMA_COMPATIBILITY,
       converter: config.VALUE_CONVERTER,
       version: VERSION,
-      oversize: new OversizePolicy(
-        { maxMessageBytes: config.TOPIC_MAX_MESSAGE_BYTES, mode: config.OVERSIZE_RECORDS, deadLetterTopic: deadLetterTopic(config.TOPIC_PREFIX, config.DLQ_TOPIC) },
-        (table, outcome) => this.metrics.oversizeRecords.inc({ table, outcome }),
-      ),
+      oversize: oversizePolicyOf(config, (table, outcome) => this.metrics.oversizeRecords.inc({ table, outcome })),
     });
     const rules = schemaRules(config);
     await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });
