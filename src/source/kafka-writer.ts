@@ -1,7 +1,4 @@
 import kafkajs, { type Admin, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
-
-// kafkajs is CommonJS and Node cannot see these among its named exports.
-const { ConfigResourceTypes, ConfigSource } = kafkajs;
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { isFencedError, kafkaError } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
@@ -11,6 +8,9 @@ import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset, type ResumeState } from './offset-store.ts';
 import { RECORD_OVERHEAD_BYTES } from './oversize-policy.ts';
 import type { ProgressSeal } from './progress-seal.ts';
+
+// kafkajs is CommonJS, and Node does not see these among its named exports.
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
 /**
  * Bytes of records per produce call: well below the broker's default message.max.bytes, and small
