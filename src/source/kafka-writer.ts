@@ -1,16 +1,14 @@
-import kafkajs, { type Admin, type Kafka, type Producer, type TopicMessages } from 'kafkajs';
-import { CdcError, errorMessage } from '../core/errors.ts';
+import type { Kafka, Producer, TopicMessages } from 'kafkajs';
+import { CdcError } from '../core/errors.ts';
 import { isFencedError, kafkaError } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
+import { raiseMessageLimits } from '../core/topic-limits.ts';
 import { maxMessageBytesConfig } from '../core/topics.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset, type ResumeState } from './offset-store.ts';
 import { RECORD_OVERHEAD_BYTES } from './oversize-policy.ts';
 import type { ProgressSeal } from './progress-seal.ts';
-
-// kafkajs is CommonJS, and Node does not see these among its named exports.
-const { ConfigResourceTypes, ConfigSource } = kafkajs;
 
 /**
  * Bytes of records per produce call: well below the broker's default message.max.bytes, and small
@@ -124,48 +122,17 @@ export class TransactionalWriter {
           })),
         });
       }
-      await this.#raiseMessageLimits(
+      // Records up to the limit are admitted before producing (oversize-policy.ts): existing topics must take them too.
+      await raiseMessageLimits(
         admin,
         missing.filter((t) => existing.has(t)),
+        this.#settings.maxMessageBytes,
       );
       for (const topic of missing) this.#topics.add(topic);
     } catch (error) {
       throw kafkaError(error, `creating topics ${missing.join(', ')}`);
     } finally {
       await admin.disconnect();
-    }
-  }
-
-  /**
-   * Records up to TOPIC_MAX_MESSAGE_BYTES are admitted before producing (oversize-policy.ts), so
-   * every topic written to must take them: an existing topic with a lower max.message.bytes (created
-   * before, or by someone else) is raised to it. AlterConfigs replaces a topic's whole set of
-   * overrides, so the others are sent along unchanged.
-   */
-  async #raiseMessageLimits(admin: Admin, topics: string[]): Promise<void> {
-    if (topics.length === 0) return;
-    const limit = this.#settings.maxMessageBytes;
-    const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })) });
-    const below = resources.filter((r) => Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue) < limit);
-    if (below.length === 0) return;
-    try {
-      await admin.alterConfigs({
-        validateOnly: false,
-        resources: below.map((r) => ({
-          type: ConfigResourceTypes.TOPIC,
-          name: r.resourceName,
-          configEntries: [
-            ...r.configEntries.filter((e) => e.configSource === ConfigSource.TOPIC_CONFIG && e.configName !== 'max.message.bytes').map((e) => ({ name: e.configName, value: e.configValue })),
-            ...maxMessageBytesConfig(limit),
-          ],
-        })),
-      });
-    } catch (error) {
-      const names = below.map((r) => r.resourceName).join(', ');
-      throw new CdcError('KAFKA_ERROR', `Topics ${names} take records only below TOPIC_MAX_MESSAGE_BYTES=${limit} (max.message.bytes), and raising it failed: ${errorMessage(error)}`, {
-        cause: error,
-        hint: `Allow the source ALTER_CONFIGS on its topics, raise max.message.bytes yourself (kafka-configs.sh --alter --entity-type topics --entity-name <topic> --add-config max.message.bytes=${limit}), or lower TOPIC_MAX_MESSAGE_BYTES.`,
-      });
     }
   }
 

@@ -106,6 +106,11 @@ describe('oversize rows', () => {
     assert.ok(big, 'runs after the first test, on its topic');
     const dlq = `${big.prefix}.sink-dlq`;
     const template = '{prefix}_capped_{database}_{table}';
+    // A dead-letter topic from before, with Kafka's 1 MiB default: the sink raises it to its TOPIC_MAX_MESSAGE_BYTES.
+    const admin = testKafka().admin();
+    await admin.connect();
+    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: dlq, numPartitions: 1 }] });
+    await admin.disconnect();
     const sink = startService('sink', big.sinkEnv({ SINK_GROUP_ID: uniqueName('capped'), INDEX_NAME_TEMPLATE: template, ELASTICSEARCH_MAX_REQUEST_BYTES: String(16 * MiB), DLQ_TOPIC: dlq }));
     services.push(sink);
     await waitReady(sink);
@@ -120,6 +125,7 @@ describe('oversize rows', () => {
       assert.equal(letter.value, null, 'the record is above the DLQ topic limit (TOPIC_MAX_MESSAGE_BYTES, 8 MiB): its value is dropped');
       assert.ok(Number(letter.headers!['cdc.errors.value.bytes']) > 20 * MiB);
     }
+    assert.equal(await topicLimit(dlq), 8 * MiB, 'the existing dead-letter topic was raised');
     const docs = await dumpIndex(index);
     assert.deepEqual([...docs.keys()].sort(), ['1', '2', '4'], 'row 3 has no document; row 5 was deleted (its delete fits)');
     assert.equal(await metricValue(sink, 'cdc_sink_dead_letters_total', 'code="RECORD_TOO_LARGE"'), 3);
