@@ -99,7 +99,7 @@ export const sinkSpec = {
     { default: '67108864' },
   ),
   TOPIC_MAX_MESSAGE_BYTES: maxMessageBytesVar(
-    '`max.message.bytes` of the dead-letter topic if the sink creates it: set it as on the source, so every record the sink reads fits there. A dead letter still larger keeps its key and headers and drops its value (header `cdc.errors.value.bytes` gives the size).',
+    '`max.message.bytes` of the dead-letter topic (set when the sink creates it, raised on an existing one below it): set it as on the source, so every record the sink reads fits there. A dead letter still larger keeps its key and headers and drops its value (header `cdc.errors.value.bytes` gives the size).',
   ),
   SINK_PARTITION_CONCURRENCY: envVar(
     int(1, 64).default(2),
