@@ -12,6 +12,22 @@ export function optionalRegistryUrl(when: string, extra: { requiredUnless?: { va
   return envVar(url().optional(), `${REGISTRY_URL_DOC} ${when}`, extra);
 }
 
+/** DLQ_TOPIC, the same topic for both services (what each writes there: `doc`). */
+export function deadLetterTopicVar(doc: string) {
+  return envVar(
+    text()
+      .regex(/^[A-Za-z0-9._-]+$/, 'must be a valid Kafka topic name')
+      .optional(),
+    doc,
+    { default: '<TOPIC_PREFIX>.dlq' },
+  );
+}
+
+/** TOPIC_MAX_MESSAGE_BYTES: `max.message.bytes` of the topics a service creates; Kafka's socket.request.max.bytes (100 MiB) bounds any record. */
+export function maxMessageBytesVar(doc: string) {
+  return envVar(int(4096, 100 * 1024 * 1024).default(8 * 1024 * 1024), doc, { default: '8388608' });
+}
+
 /** Variables every service reads: logging, HTTP, Kafka, the registry and topic naming. */
 export const commonSpec = {
   LOG_LEVEL: envVar(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), 'pino log level.', { default: 'info' }),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { adminSpec } from './admin.ts';
-import { commonSpec, optionalRegistryUrl } from './common.ts';
+import { commonSpec, deadLetterTopicVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
 import { elasticsearchSecuritySpec } from './security.ts';
 import { bool, envVar, int, list, regexList, text, url, type ConfigOf } from './env.ts';
 import { transformsVar } from './transforms.ts';
@@ -86,16 +86,21 @@ export const sinkSpec = {
     '`all`: a record that cannot be decoded or that Elasticsearch rejects (mapping/parse error) goes to the dead-letter topic and the sink goes on; `none`: the sink stops with a coded error naming the record.',
     { default: 'all' },
   ),
-  DLQ_TOPIC: envVar(
-    text()
-      .regex(/^[A-Za-z0-9._-]+$/, 'must be a valid Kafka topic name')
-      .optional(),
-    'Dead-letter topic (original key, value and headers plus `__connect.errors.*` context headers).',
-    { default: '<TOPIC_PREFIX>.dlq' },
-  ),
+  DLQ_TOPIC: deadLetterTopicVar('Dead-letter topic (original key, value and headers plus `__connect.errors.*` context headers).'),
   TRANSFORMS: transformsVar('sink'),
   BULK_MAX_ACTIONS: envVar(int(1, 100_000).default(5000), 'Most actions in one bulk request.', { default: '5000' }),
-  BULK_MAX_BYTES: envVar(int(1024).default(8 * 1024 * 1024), 'Most bytes in one bulk request.', { default: '8388608' }),
+  BULK_MAX_BYTES: envVar(int(1024).default(8 * 1024 * 1024), 'Most bytes in one bulk request (a single larger document goes alone, up to ELASTICSEARCH_MAX_REQUEST_BYTES).', {
+    default: '8388608',
+    check: (c) => ((c.BULK_MAX_BYTES as number) > (c.ELASTICSEARCH_MAX_REQUEST_BYTES as number) ? 'must not exceed ELASTICSEARCH_MAX_REQUEST_BYTES' : undefined),
+  }),
+  ELASTICSEARCH_MAX_REQUEST_BYTES: envVar(
+    int(64 * 1024).default(64 * 1024 * 1024),
+    "Hard bound of one bulk request's body in bytes: keep it below the cluster's `http.max_content_length` (100 MB by default), which answers a larger request with 413. A single document whose action exceeds it is not sent: it goes to the dead-letter topic as RECORD_TOO_LARGE (with ERRORS_TOLERANCE=none the sink stops with it).",
+    { default: '67108864' },
+  ),
+  TOPIC_MAX_MESSAGE_BYTES: maxMessageBytesVar(
+    '`max.message.bytes` of the dead-letter topic (set when the sink creates it, raised on an existing one below it): set it as on the source, so every record the sink reads fits there. A dead letter still larger keeps its key and headers and drops its value (header `cdc.errors.value.bytes` gives the size).',
+  ),
   SINK_PARTITION_CONCURRENCY: envVar(
     int(1, 64).default(2),
     "Partitions the sink works on at the same time, each in its own order. Each holds at most two bulk requests' worth of changes (BULK_MAX_BYTES): the one in flight and the next, decoded meanwhile.",
@@ -103,7 +108,7 @@ export const sinkSpec = {
   ),
   SINK_FETCH_MAX_BYTES: envVar(
     int(1024 * 1024).default(8 * 1024 * 1024),
-    'Most bytes of records one fetch from a Kafka broker returns (a partition gets at most half): what the consumer holds before decoding.',
+    "Most bytes of records one fetch from a Kafka broker returns (a partition gets at most half): what the consumer holds before decoding. A single record batch larger than that still comes whole (Kafka's rule, so a consumer always progresses): records up to the source's TOPIC_MAX_MESSAGE_BYTES need no change here.",
     { default: '8388608' },
   ),
   ...adminSpec,

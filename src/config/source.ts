@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { adminSpec } from './admin.ts';
-import { commonSpec, optionalRegistryUrl } from './common.ts';
+import { commonSpec, deadLetterTopicVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
 import { mysqlSecuritySpec } from './security.ts';
 import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
 import { bool, envVar, int, keyColumns, qualifiedTable, regexList, text, type ConfigOf } from './env.ts';
@@ -163,6 +163,15 @@ export const sourceSpec = {
   ),
   TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
   TOPIC_REPLICATION_FACTOR: envVar(int(-1, 100).default(-1), 'Replication factor of topics the source creates (-1: broker default).', { default: '-1' }),
+  TOPIC_MAX_MESSAGE_BYTES: maxMessageBytesVar(
+    "`max.message.bytes` of the topics the source writes (set on those it creates, raised on existing ones below it) and the bound of one record's key and value plus framing, checked before producing (OVERSIZE_RECORDS says what happens above it). Kafka's own default is 1 MiB; 8 MiB admits large TEXT/BLOB/JSON rows while one record still fits the default TXN_MAX_BYTES, QUEUE_MAX_BYTES and the sink's SINK_FETCH_MAX_BYTES and BULK_MAX_BYTES. At most 100 MiB (the broker's `socket.request.max.bytes`). Sizes are counted uncompressed, whatever KAFKA_COMPRESSION says.",
+  ),
+  OVERSIZE_RECORDS: envVar(
+    z.enum(['fail', 'dead-letter']).default('fail'),
+    '`fail`: a change whose record exceeds TOPIC_MAX_MESSAGE_BYTES stops the source with RECORD_TOO_LARGE before anything of its Kafka transaction is written (a restart stops again until the limit is raised). `dead-letter`: an update or delete that fits without its `before` image is written so; otherwise its key, position and sizes (no row content) go to DLQ_TOPIC in the same Kafka transaction; both counted in cdc_source_oversize_records_total, and the source goes on. A dead-lettered insert has no document and a dead-lettered update leaves the document at its previous version (README, "Oversize rows").',
+    { default: 'fail' },
+  ),
+  DLQ_TOPIC: deadLetterTopicVar("Dead-letter topic of OVERSIZE_RECORDS=dead-letter (the sink's dead-letter topic by default, with the same `__connect.errors.*` headers)."),
   TXN_MAX_EVENTS: envVar(
     int(1).default(20_000),
     'Most row changes (with transaction boundaries) per Kafka transaction. A larger binlog transaction is split across several; the stored position then resumes inside it (`event`).',

@@ -24,6 +24,8 @@ export const ERROR_CODES = {
   FIELD_NAME_INVALID:
     "A column name (after the sink's transforms) cannot be an Elasticsearch field name: empty, a metadata field such as `_id`, a dotted path with an empty part, or a value where another column's dotted name needs an object; the message names the table and column.",
   ELASTICSEARCH_REJECTED: 'Elasticsearch rejected a document for a reason retrying cannot fix.',
+  RECORD_TOO_LARGE:
+    'A change is larger than its Kafka topic takes (source: TOPIC_MAX_MESSAGE_BYTES, checked before producing) or its document larger than one bulk request may be (sink: ELASTICSEARCH_MAX_REQUEST_BYTES); the message names the table, key, size, limit and settings. The source stops with it (OVERSIZE_RECORDS=fail; a restart stops again until the limit is raised) or writes a dead letter without the row (dead-letter); the sink dead-letters the record (ERRORS_TOLERANCE=all) or stops.',
   ELASTICSEARCH_CLUSTER_LIMIT:
     'Elasticsearch refused to create an index because the cluster is at its shard limit (`cluster.max_shards_per_node` × data nodes). Nothing is dead-lettered: the sink holds the affected partitions (not committing), shows this code on /readyz and /status, and resumes once the limit is raised or shards are freed.',
   ELASTICSEARCH_BLOCKED:

@@ -16,3 +16,9 @@ export const heartbeatsTopic = (prefix: string): string => `${prefix}.heartbeats
 
 /** Transaction metadata: BEGIN/END records (TRANSACTION_METADATA). */
 export const transactionsTopic = (prefix: string): string => `${prefix}.transactions`;
+
+/** Where records the pipeline could not deliver go (DLQ_TOPIC), on both sides. */
+export const deadLetterTopic = (prefix: string, configured: string | undefined): string => configured ?? `${prefix}.dlq`;
+
+/** The topic-level override that lets a topic hold records up to `bytes` (the broker's message.max.bytes is only its default). */
+export const maxMessageBytesConfig = (bytes: number): Array<{ name: string; value: string }> => [{ name: 'max.message.bytes', value: String(bytes) }];

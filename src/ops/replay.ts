@@ -18,6 +18,7 @@ import { checkRetention } from '../source/retention.ts';
 import { sourceTransform } from '../source/source-transform.ts';
 import { isBoundary } from '../source/stream-items.ts';
 import { StreamQueue } from '../source/stream-queue.ts';
+import { type DeadLetterRecord, oversizePolicyOf } from '../source/oversize-policy.ts';
 import { schemaRules } from '../source/table-schema.ts';
 import { VERSION } from '../version.ts';
 
@@ -143,6 +144,8 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
     compatibility: config.SCHEMA_COMPATIBILITY,
     version: VERSION,
     converter: config.VALUE_CONVERTER,
+    // The live source's rule for records too large for their topic: a clear RECORD_TOO_LARGE, or a dead letter.
+    oversize: oversizePolicyOf(config, () => undefined),
   });
   // The live source's keys and zero-date rule, so the replayed changes land on the same documents.
   const transform = sourceTransform(config);
@@ -192,7 +195,10 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
       }
       // Each record's own topic: a route transform may send the table elsewhere.
       const topics = [...new Set(records.map((r) => r.topic))];
-      const messages = topics.map((topic) => ({ topic, messages: records.filter((r) => r.topic === topic).map((r) => ({ key: r.key, value: r.value })) }));
+      const messages = topics.map((topic) => ({
+        topic,
+        messages: records.filter((r) => r.topic === topic).map((r) => ({ key: r.key, value: r.value, headers: (r as Partial<DeadLetterRecord>).headers })),
+      }));
       for (const topicMessages of slices(messages, 128 * 1024)) await producer.sendBatch({ topicMessages, acks: -1 });
       result.records += records.length;
     }

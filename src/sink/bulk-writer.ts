@@ -3,7 +3,7 @@ import type { Client } from '@elastic/elasticsearch';
 import { CdcError } from '../core/errors.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, type RetryPolicy } from '../core/retry.ts';
-import { classifyItem, elasticsearchError, heldConditionError } from './elasticsearch-errors.ts';
+import { classifyItem, elasticsearchError, exceedsIndexingPressure, heldConditionError } from './elasticsearch-errors.ts';
 
 export interface BulkAction<T = unknown> {
   index: string;
@@ -30,7 +30,18 @@ export interface BulkStats<T = unknown> {
 
 export interface BulkSettings {
   maxActions: number;
+  /** BULK_MAX_BYTES: where a request is closed; a single larger action goes alone. */
   maxBytes: number;
+  /** ELASTICSEARCH_MAX_REQUEST_BYTES: no request body exceeds it; a single larger action is rejected as RECORD_TOO_LARGE. */
+  maxRequestBytes: number;
+}
+
+/** An action's bytes besides its document, id and index name: the metadata line's JSON and two line breaks. */
+const ACTION_FRAMING_BYTES = 128;
+
+/** What an action adds to a request body, in bytes (UTF-8, as sent). */
+function actionBytes(action: BulkAction): number {
+  return (action.document === null ? 0 : Buffer.byteLength(action.document)) + Buffer.byteLength(action.id) + Buffer.byteLength(action.index) + ACTION_FRAMING_BYTES;
 }
 
 /**
@@ -84,25 +95,42 @@ export class BulkWriter {
 
   async write<T>(actions: BulkAction<T>[], options: { heartbeat?: () => Promise<void>; signal?: AbortSignal } = {}): Promise<BulkStats<T>> {
     const stats: BulkStats<T> = { ok: 0, stale: 0, retried: 0, rejected: [] };
-    for (const chunk of this.#chunks(actions)) {
-      let pending = chunk;
-      for (let attempt = 0; pending.length > 0; attempt++) {
-        const { retry, reason } = await this.#send(pending, stats);
-        if (reason) {
-          this.failingSince ??= Date.now();
-          this.lastFailure = reason;
-        } else {
-          this.failingSince = undefined;
-        }
-        pending = retry;
-        if (pending.length === 0) break;
-        stats.retried += pending.length;
-        const delay = backoffDelay(RETRY, Math.min(attempt, 10));
-        this.#log.warn({ ...errorFields(reason), items: pending.length, attempt, retryInMs: delay }, 'Elasticsearch is unavailable or overloaded; retrying the items');
-        await this.#wait(delay, options);
-      }
-    }
+    for (const chunk of this.#chunks(actions, stats)) await this.#writeChunk(chunk, stats, options);
     return stats;
+  }
+
+  /**
+   * Sends one chunk until every action is settled. A 413 (the cluster's http.max_content_length is
+   * below ELASTICSEARCH_MAX_REQUEST_BYTES) halves the chunk instead of repeating it, down to the
+   * single action, which is then rejected rather than sent forever.
+   */
+  async #writeChunk<T>(chunk: BulkAction<T>[], stats: BulkStats<T>, options: { heartbeat?: () => Promise<void>; signal?: AbortSignal }): Promise<void> {
+    let pending = chunk;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const { retry, reason, tooLarge } = await this.#send(pending, stats);
+      if (tooLarge) {
+        if (pending.length === 1) {
+          stats.rejected.push({ action: pending[0]!, error: tooLargeError(pending[0]!, actionBytes(pending[0]!), this.#settings.maxRequestBytes, 413) });
+          return;
+        }
+        const half = Math.ceil(pending.length / 2);
+        await this.#writeChunk(pending.slice(0, half), stats, options);
+        await this.#writeChunk(pending.slice(half), stats, options);
+        return;
+      }
+      if (reason) {
+        this.failingSince ??= Date.now();
+        this.lastFailure = reason;
+      } else {
+        this.failingSince = undefined;
+      }
+      pending = retry;
+      if (pending.length === 0) break;
+      stats.retried += pending.length;
+      const delay = backoffDelay(RETRY, Math.min(attempt, 10));
+      this.#log.warn({ ...errorFields(reason), items: pending.length, attempt, retryInMs: delay }, 'Elasticsearch is unavailable or overloaded; retrying the items');
+      await this.#wait(delay, options);
+    }
   }
 
   async #wait(ms: number, options: { heartbeat?: () => Promise<void>; signal?: AbortSignal }): Promise<void> {
@@ -115,7 +143,7 @@ export class BulkWriter {
   }
 
   /** Sends one bulk request; returns the actions that must be retried and why. */
-  async #send<T>(actions: BulkAction<T>[], stats: BulkStats<T>): Promise<{ retry: BulkAction<T>[]; reason?: CdcError }> {
+  async #send<T>(actions: BulkAction<T>[], stats: BulkStats<T>): Promise<{ retry: BulkAction<T>[]; reason?: CdcError; tooLarge?: true }> {
     // The request body is built as NDJSON text here (versions are BigInts), so the client sends it as is.
     let body = '';
     for (const a of actions) {
@@ -126,6 +154,7 @@ export class BulkWriter {
     try {
       response = await this.#client.bulk({ operations: body as never, refresh: false, filter_path: RESPONSE_FIELDS });
     } catch (error) {
+      if ((error as { meta?: { statusCode?: number } }).meta?.statusCode === 413) return { retry: actions, tooLarge: true };
       const cdc = elasticsearchError(error, 'Bulk request');
       if (cdc.retriable) return { retry: actions, reason: cdc };
       throw cdc;
@@ -143,6 +172,11 @@ export class BulkWriter {
       if (outcome === 'ok') stats.ok++;
       else if (outcome === 'stale') stats.stale++;
       else if (outcome === 'retry') {
+        const pressure = exceedsIndexingPressure(result.error?.type, result.error?.reason);
+        if (pressure) {
+          stats.rejected.push({ action, error: tooLargeError(action, actionBytes(action), this.#settings.maxRequestBytes, pressure) });
+          return;
+        }
         retry.push(action);
         reason ??=
           heldConditionError(result.error ?? {}, result.status, `Writing to index ${action.index}`) ??
@@ -161,12 +195,18 @@ export class BulkWriter {
     return reason ? { retry, reason } : { retry };
   }
 
-  *#chunks<T>(actions: BulkAction<T>[]): Generator<BulkAction<T>[]> {
+  /** Requests of at most maxActions and maxBytes (a single larger action goes alone); an action above maxRequestBytes is rejected unsent. */
+  *#chunks<T>(actions: BulkAction<T>[], stats: BulkStats<T>): Generator<BulkAction<T>[]> {
+    const { maxActions, maxBytes, maxRequestBytes } = this.#settings;
     let chunk: BulkAction<T>[] = [];
     let bytes = 0;
     for (const action of actions) {
-      const size = (action.document?.length ?? 0) + 120;
-      if (chunk.length > 0 && (chunk.length >= this.#settings.maxActions || bytes + size > this.#settings.maxBytes)) {
+      const size = actionBytes(action);
+      if (size > maxRequestBytes) {
+        stats.rejected.push({ action, error: tooLargeError(action, size, maxRequestBytes) });
+        continue;
+      }
+      if (chunk.length > 0 && (chunk.length >= maxActions || bytes + size > maxBytes)) {
         yield chunk;
         chunk = [];
         bytes = 0;
@@ -176,4 +216,21 @@ export class BulkWriter {
     }
     if (chunk.length > 0) yield chunk;
   }
+}
+
+/**
+ * RECORD_TOO_LARGE for a document no bulk request can carry: by our bound, by the cluster's
+ * http.max_content_length (413), or by its indexing-pressure budget (the numbers it reported).
+ */
+function tooLargeError(action: BulkAction, bytes: number, limit: number, refusal?: 413 | { bytes: number; max: number }): CdcError {
+  const why =
+    refusal === 413
+      ? `Elasticsearch answered 413: its http.max_content_length is below this document's ${bytes} bytes (ELASTICSEARCH_MAX_REQUEST_BYTES is ${limit})`
+      : refusal
+        ? `indexing it needs ${refusal.bytes} bytes of Elasticsearch's indexing pressure budget, above its whole ${refusal.max} (indexing_pressure.memory.limit, 10 % of the heap by default; the document has ${bytes} bytes)`
+        : `its ${bytes} bytes exceed ELASTICSEARCH_MAX_REQUEST_BYTES=${limit}`;
+  return new CdcError('RECORD_TOO_LARGE', `Document ${action.id} of index ${action.index} cannot be sent in a bulk request: ${why}`, {
+    details: { index: action.index, id: action.id, bytes, limit, reason: why },
+    hint: "Raise the limit named (ELASTICSEARCH_MAX_REQUEST_BYTES, the cluster's http.max_content_length, or its heap or indexing_pressure.memory.limit) above the document, or drop or cut the column on the source (COLUMN_EXCLUDE, COLUMN_TRUNCATE). The record went to the dead-letter topic (ERRORS_TOLERANCE=all); its document keeps its previous version.",
+  });
 }

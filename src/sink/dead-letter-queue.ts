@@ -1,6 +1,9 @@
-import type { IHeaders, Kafka, Producer } from 'kafkajs';
+import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import type { CdcError } from '../core/errors.ts';
 import { kafkaError } from '../core/kafka.ts';
+import { errorHeaders } from '../core/dead-letter-headers.ts';
+import { raiseMessageLimits } from '../core/topic-limits.ts';
+import { maxMessageBytesConfig } from '../core/topics.ts';
 
 /** A record the sink could not apply, with where it came from and why. */
 export interface DeadLetter {
@@ -13,35 +16,26 @@ export interface DeadLetter {
   error: CdcError;
 }
 
-/**
- * Context headers in the spirit of Kafka Connect's `__connect.errors.*`, so existing tooling that
- * reads Connect dead-letter topics understands ours; `cdc.errors.*` add our code and the
- * Elasticsearch reason. The original key, value and headers are kept byte for byte.
- */
+/** The original headers, then the context (core/dead-letter-headers.ts); the original key, value and headers are kept byte for byte. */
 export function deadLetterHeaders(letter: DeadLetter, now = new Date()): IHeaders {
-  const reason = (letter.error.details?.reason as string | undefined) ?? '';
-  return {
-    ...(letter.headers ?? {}),
-    '__connect.errors.topic': letter.topic,
-    '__connect.errors.partition': String(letter.partition),
-    '__connect.errors.offset': letter.offset,
-    '__connect.errors.exception.class.name': letter.error.code,
-    '__connect.errors.exception.message': letter.error.message,
-    'cdc.errors.code': letter.error.code,
-    'cdc.errors.reason': reason,
-    'cdc.errors.timestamp': now.toISOString(),
-  };
+  return { ...(letter.headers ?? {}), ...errorHeaders(letter.error, letter, now) };
 }
+
+/** Headers, attributes and batch framing a letter adds to its key and value, at most. */
+const LETTER_OVERHEAD_BYTES = 4096;
 
 export class DeadLetterQueue {
   readonly #kafka: Kafka;
   readonly #topic: string;
+  readonly #maxMessageBytes: number;
   #producer: Producer | undefined;
   #topicReady = false;
 
-  constructor(kafka: Kafka, topic: string) {
+  /** `maxMessageBytes`: the topic's max.message.bytes when this creates it, and what a letter may take. */
+  constructor(kafka: Kafka, topic: string, maxMessageBytes: number) {
     this.#kafka = kafka;
     this.#topic = topic;
+    this.#maxMessageBytes = maxMessageBytes;
   }
 
   get topic(): string {
@@ -58,11 +52,19 @@ export class DeadLetterQueue {
       await this.#producer.send({
         topic: this.#topic,
         acks: -1,
-        messages: letters.map((letter) => ({ key: letter.key, value: letter.value, headers: deadLetterHeaders(letter) })),
+        messages: letters.map((letter) => this.#message(letter)),
       });
     } catch (error) {
       throw kafkaError(error, `writing to the dead-letter topic ${this.#topic}`);
     }
+  }
+
+  /** A letter too large for the topic keeps its key and context and drops its value: losing the value beats stopping on it. */
+  #message(letter: DeadLetter): Message {
+    const headers = deadLetterHeaders(letter);
+    const bytes = (letter.key?.length ?? 0) + (letter.value?.length ?? 0) + LETTER_OVERHEAD_BYTES;
+    if (bytes <= this.#maxMessageBytes || letter.value === null) return { key: letter.key, value: letter.value, headers };
+    return { key: letter.key, value: null, headers: { ...headers, 'cdc.errors.value.bytes': String(letter.value.length) } };
   }
 
   async #ensureTopic(): Promise<void> {
@@ -70,7 +72,9 @@ export class DeadLetterQueue {
     const admin = this.#kafka.admin();
     try {
       await admin.connect();
-      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: this.#topic, numPartitions: 1 }] });
+      const created = await admin.createTopics({ waitForLeaders: true, topics: [{ topic: this.#topic, numPartitions: 1, configEntries: maxMessageBytesConfig(this.#maxMessageBytes) }] });
+      // One created earlier (Kafka's 1 MiB default) must take the letters #message() lets through.
+      if (!created) await raiseMessageLimits(admin, [this.#topic], this.#maxMessageBytes);
       this.#topicReady = true;
     } finally {
       await admin.disconnect();

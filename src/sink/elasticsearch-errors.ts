@@ -75,6 +75,23 @@ export function heldConditionError(refusal: { type?: string | null | undefined; 
   return undefined;
 }
 
+/** The numbers of an indexing-pressure refusal: `…, primary_operation_bytes=113246252, max_primary_bytes=53687091]`. */
+const PRESSURE_REASON = /\b(?:coordinating|primary|replica)_operation_bytes=(\d+), max_\w+_bytes=(\d+)/;
+
+/**
+ * An item refused by indexing pressure (429 `es_rejected_execution_exception`) because it alone
+ * needs more than the node's whole budget (`indexing_pressure.memory.limit`, 10 % of the heap; a
+ * document counts several times its size): no retry can pass it, unlike the usual transient
+ * overload, which gives the same type. The reason's numbers are the only thing that tells them apart.
+ */
+export function exceedsIndexingPressure(type: string | null | undefined, reason: string | null | undefined): { bytes: number; max: number } | undefined {
+  if (type !== 'es_rejected_execution_exception') return undefined;
+  const match = PRESSURE_REASON.exec(reason ?? '');
+  if (!match) return undefined;
+  const [bytes, max] = [Number(match[1]), Number(match[2])];
+  return bytes > max ? { bytes, max } : undefined;
+}
+
 const HELD_CODES: ReadonlySet<string> = new Set(['ELASTICSEARCH_CLUSTER_LIMIT', 'ELASTICSEARCH_BLOCKED', 'AUTH_FAILED']);
 
 /** Whether `error` is a condition the sink waits out (readiness says so at once, not after READY_STALL_SECONDS). */

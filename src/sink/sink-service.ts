@@ -6,6 +6,7 @@ import { createKafka, kafkaError, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
 import { optionalRegistry } from '../core/schema-registry.ts';
+import { deadLetterTopic } from '../core/topics.ts';
 import { redactConfig } from '../config/env.ts';
 import type { OffsetsConfig } from '../config/offsets.ts';
 import { sinkSpec, sinkTopicPatterns, type SinkConfig } from '../config/sink.ts';
@@ -67,8 +68,8 @@ export class SinkService implements Probe {
       },
       log,
     );
-    this.#writer = new BulkWriter(this.#es, { maxActions: config.BULK_MAX_ACTIONS, maxBytes: config.BULK_MAX_BYTES }, log);
-    this.#dlq = new DeadLetterQueue(this.#kafka, config.DLQ_TOPIC ?? `${config.TOPIC_PREFIX}.dlq`);
+    this.#writer = new BulkWriter(this.#es, { maxActions: config.BULK_MAX_ACTIONS, maxBytes: config.BULK_MAX_BYTES, maxRequestBytes: config.ELASTICSEARCH_MAX_REQUEST_BYTES }, log);
+    this.#dlq = new DeadLetterQueue(this.#kafka, deadLetterTopic(config.TOPIC_PREFIX, config.DLQ_TOPIC), config.TOPIC_MAX_MESSAGE_BYTES);
     this.#pipeline = new BatchPipeline({
       decoder: new RecordDecoder(optionalRegistry(config)),
       settings: recordSettings(config),

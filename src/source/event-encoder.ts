@@ -6,6 +6,7 @@ import { topicFor } from '../core/topics.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 import { ConnectJsonTable } from './connect-schema.ts';
+import type { OversizePolicy } from './oversize-policy.ts';
 
 export interface EncodedRecord {
   topic: string;
@@ -24,6 +25,8 @@ export interface EncoderSettings {
   connector: 'mariadb' | 'mysql';
   compatibility: string;
   version: string;
+  /** What happens to a record too large for its topic (source/oversize-policy.ts); unset: nothing is checked. */
+  oversize?: OversizePolicy | undefined;
 }
 
 /** How the records of one table schema (for one topic) are written: resolved once, then used synchronously. */
@@ -103,17 +106,19 @@ export class EventEncoder {
     const encoding = this.#ready(event);
     if (!encoding) throw new CdcError('INTERNAL', `encodeChange before prepare for ${event.schema.database}.${event.schema.table}`);
     const record = this.#encode(event, encoding);
-    out(record);
+    const oversize = this.#settings.oversize;
+    out(oversize && record.bytes > oversize.maxRecordBytes ? oversize.admit(record, event, () => this.#encode(event, encoding, false)) : record);
     if (event.op === 'd' && tombstones && record.key) out({ topic: record.topic, key: record.key, value: null, bytes: record.key.length });
   }
 
-  #encode(event: ChangeEvent, encoding: TableEncoding): EncodedRecord {
+  /** `withBefore` false leaves the envelope's `before` null: what an oversize update or delete may still carry (oversize-policy.ts). */
+  #encode(event: ChangeEvent, encoding: TableEncoding, withBefore = true): EncodedRecord {
     const row = event.after ?? event.before!;
     const keyRecord = encoding.key && toRecord(encoding.keyFields, row);
     if (event.flat) return this.#record(encoding, keyRecord, this.#rowRecord(encoding, event.after!));
     const { prefix, sourceId, connector, version } = this.#settings;
     const envelope = {
-      before: event.before && this.#rowRecord(encoding, event.before),
+      before: withBefore && event.before ? this.#rowRecord(encoding, event.before) : null,
       after: event.after && this.#rowRecord(encoding, event.after),
       source: {
         version,

@@ -3,8 +3,11 @@ import { CdcError } from '../core/errors.ts';
 import { isFencedError, kafkaError } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
+import { raiseMessageLimits } from '../core/topic-limits.ts';
+import { maxMessageBytesConfig } from '../core/topics.ts';
 import type { EncodedRecord } from './event-encoder.ts';
 import { encodeOffset, type ResumeState } from './offset-store.ts';
+import { RECORD_OVERHEAD_BYTES } from './oversize-policy.ts';
 import type { ProgressSeal } from './progress-seal.ts';
 
 /**
@@ -48,6 +51,8 @@ export interface WriterSettings {
   offsetsTopic: string;
   partitions: number;
   replicationFactor: number;
+  /** TOPIC_MAX_MESSAGE_BYTES: max.message.bytes of the topics this writes to, and the bound of one produce slice. */
+  maxMessageBytes: number;
   /** Codec of the record batches (the offsets topic included). */
   compression: KafkaCompression;
   /** Encrypts the key values of stored snapshot progress (with COLUMN_HASH). */
@@ -64,10 +69,13 @@ export class TransactionalWriter {
   readonly #settings: WriterSettings;
   readonly #producer: Producer;
   readonly #topics = new Set<string>();
+  /** Bytes of records per produce call: SEND_SLICE_BYTES, or less where topics take less. */
+  readonly #sliceBytes: number;
 
   constructor(kafka: Kafka, settings: WriterSettings) {
     this.#kafka = kafka;
     this.#settings = settings;
+    this.#sliceBytes = Math.min(SEND_SLICE_BYTES, settings.maxMessageBytes - RECORD_OVERHEAD_BYTES);
     this.#producer = kafka.producer({
       ...(settings.exactlyOnce ? { transactionalId: settings.sourceId } : {}),
       idempotent: true,
@@ -106,9 +114,20 @@ export class TransactionalWriter {
       if (create.length > 0) {
         await admin.createTopics({
           waitForLeaders: true,
-          topics: create.map((topic) => ({ topic, numPartitions: this.#settings.partitions, replicationFactor: this.#settings.replicationFactor })),
+          topics: create.map((topic) => ({
+            topic,
+            numPartitions: this.#settings.partitions,
+            replicationFactor: this.#settings.replicationFactor,
+            configEntries: maxMessageBytesConfig(this.#settings.maxMessageBytes),
+          })),
         });
       }
+      // Records up to the limit are admitted before producing (oversize-policy.ts): existing topics must take them too.
+      await raiseMessageLimits(
+        admin,
+        missing.filter((t) => existing.has(t)),
+        this.#settings.maxMessageBytes,
+      );
       for (const topic of missing) this.#topics.add(topic);
     } catch (error) {
       throw kafkaError(error, `creating topics ${missing.join(', ')}`);
@@ -139,7 +158,7 @@ export class TransactionalWriter {
       transaction = await this.#producer.transaction();
       // kafkajs puts a send's records for one partition into one record batch, which the broker
       // refuses above message.max.bytes (1 MiB by default): send in slices below that.
-      for (const topicMessages of slices([...byTopic.values()], SEND_SLICE_BYTES)) {
+      for (const topicMessages of slices([...byTopic.values()], this.#sliceBytes)) {
         await transaction.sendBatch({ topicMessages, compression: compressionType(this.#settings.compression) });
       }
       await transaction.commit();
@@ -157,7 +176,7 @@ export class TransactionalWriter {
     const events = topics.filter((t) => t.topic !== this.#settings.offsetsTopic);
     const position = topics.filter((t) => t.topic === this.#settings.offsetsTopic);
     try {
-      for (const topicMessages of slices(events, SEND_SLICE_BYTES)) await this.#producer.sendBatch({ topicMessages, acks: -1, compression: compressionType(this.#settings.compression) });
+      for (const topicMessages of slices(events, this.#sliceBytes)) await this.#producer.sendBatch({ topicMessages, acks: -1, compression: compressionType(this.#settings.compression) });
       await this.#producer.sendBatch({ topicMessages: position, acks: -1, compression: compressionType(this.#settings.compression) });
     } catch (error) {
       throw kafkaError(error, 'sending records');

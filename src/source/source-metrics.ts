@@ -12,6 +12,12 @@ export function createSourceMetrics(binlogSilence: () => number | null) {
     registry,
     events: new Counter({ name: 'cdc_source_events_total', help: 'Row changes committed to Kafka', labelNames: ['table', 'op'], registers: [registry] }),
     bytes: new Counter({ name: 'cdc_source_bytes_total', help: 'Encoded bytes (key and value) of change records committed to Kafka', labelNames: ['topic'], registers: [registry] }),
+    oversizeRecords: new Counter({
+      name: 'cdc_source_oversize_records_total',
+      help: 'Changes larger than TOPIC_MAX_MESSAGE_BYTES under OVERSIZE_RECORDS=dead-letter, by outcome: `without_before` (an update or delete written without its before image) or `dead_lettered` (only its dead letter written); counted when put into a Kafka transaction',
+      labelNames: ['table', 'outcome'],
+      registers: [registry],
+    }),
     transactions: new Counter({ name: 'cdc_source_kafka_transactions_total', help: 'Kafka transactions committed', registers: [registry] }),
     commitSeconds: new Histogram({
       name: 'cdc_source_kafka_commit_seconds',

@@ -19,6 +19,7 @@ import mysql from 'mysql2/promise';
 import { mysqlConnection } from './mysql-connection.ts';
 import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
+import { oversizePolicyOf } from './oversize-policy.ts';
 import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
 import { openStored, ProgressSeal } from './progress-seal.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
@@ -165,6 +166,7 @@ export class SourceService implements Probe {
       offsetsTopic: this.offsetsTopic,
       partitions: config.TOPIC_PARTITIONS,
       replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+      maxMessageBytes: config.TOPIC_MAX_MESSAGE_BYTES,
       compression: config.KAFKA_COMPRESSION,
       seal: ProgressSeal.forHashing(config),
     });
@@ -177,6 +179,7 @@ export class SourceService implements Probe {
       compatibility: config.SCHEMA_COMPATIBILITY,
       converter: config.VALUE_CONVERTER,
       version: VERSION,
+      oversize: oversizePolicyOf(config, (table, outcome) => this.metrics.oversizeRecords.inc({ table, outcome })),
     });
     const rules = schemaRules(config);
     await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });

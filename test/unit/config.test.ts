@@ -63,6 +63,21 @@ describe('configuration', () => {
     assert.equal(loadConfig(sinkSpec, { KAFKA_BROKERS: 'k:9092', ELASTICSEARCH_URL: 'http://es:9200' }).SCHEMA_REGISTRY_URL, undefined);
   });
 
+  it('bounds records and requests: TOPIC_MAX_MESSAGE_BYTES up to 100 MiB, BULK_MAX_BYTES within ELASTICSEARCH_MAX_REQUEST_BYTES', () => {
+    const source = loadConfig(sourceSpec, base);
+    assert.deepEqual([source.TOPIC_MAX_MESSAGE_BYTES, source.OVERSIZE_RECORDS, source.DLQ_TOPIC], [8 * 1024 * 1024, 'fail', undefined]);
+    assert.match(
+      problemsOf(() => loadConfig(sourceSpec, { ...base, TOPIC_MAX_MESSAGE_BYTES: String(101 * 1024 * 1024), OVERSIZE_RECORDS: 'skip' })).join('\n'),
+      /TOPIC_MAX_MESSAGE_BYTES[\s\S]*OVERSIZE_RECORDS/,
+    );
+    const sink = { KAFKA_BROKERS: 'k:9092', ELASTICSEARCH_URL: 'http://es:9200' };
+    assert.equal(loadConfig(sinkSpec, sink).ELASTICSEARCH_MAX_REQUEST_BYTES, 64 * 1024 * 1024);
+    assert.deepEqual(
+      problemsOf(() => loadConfig(sinkSpec, { ...sink, BULK_MAX_BYTES: '2000000', ELASTICSEARCH_MAX_REQUEST_BYTES: '1000000' })),
+      ['BULK_MAX_BYTES: must not exceed ELASTICSEARCH_MAX_REQUEST_BYTES'],
+    );
+  });
+
   it('validates ZERO_DATE_SENTINEL as a real day and defaults zero dates to null', () => {
     const config = loadConfig(sourceSpec, base);
     assert.equal(config.ZERO_DATES, 'null');
