@@ -1,4 +1,6 @@
+import mysql from 'mysql2/promise';
 import type { SourceConfig } from '../config/source.ts';
+import { CdcError, errorMessage } from '../core/errors.ts';
 import { tlsOptions } from '../core/tls.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 
@@ -15,4 +17,16 @@ export function mysqlConnection(
   if (mode === 'disabled') return base;
   const tls = tlsOptions({ caFile: config.MYSQL_SSL_CA_FILE, certFile: config.MYSQL_SSL_CERT_FILE, keyFile: config.MYSQL_SSL_KEY_FILE, insecure: mode === 'required' });
   return { ...base, ssl: { ...tls, verifyIdentity: mode === 'verify_identity' } };
+}
+
+/** Runs `work` on a short-lived connection to the source server; a refused connection is retriable. */
+export async function withConnection<T>(options: MysqlConnectionOptions, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+  const conn = await mysql.createConnection({ ...options, connectTimeout: 10_000 }).catch((error: unknown) => {
+    throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${options.host}:${options.port}: ${errorMessage(error)}`, { cause: error, retriable: true });
+  });
+  try {
+    return await work(conn);
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
 }
