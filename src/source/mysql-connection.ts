@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import type { SourceConfig } from '../config/source.ts';
-import { CdcError, errorMessage } from '../core/errors.ts';
+import { mysqlConnectError } from '../core/mysql-errors.ts';
 import { tlsOptions } from '../core/tls.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 
@@ -19,10 +19,10 @@ export function mysqlConnection(
   return { ...base, ssl: { ...tls, verifyIdentity: mode === 'verify_identity' } };
 }
 
-/** Runs `work` on a short-lived connection to the source server; a refused connection is retriable. */
+/** Runs `work` on a short-lived connection to the source server (a failed connect classified by core/mysql-errors.ts). */
 export async function withConnection<T>(options: MysqlConnectionOptions, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
   const conn = await mysql.createConnection({ ...options, connectTimeout: 10_000 }).catch((error: unknown) => {
-    throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${options.host}:${options.port}: ${errorMessage(error)}`, { cause: error, retriable: true });
+    throw mysqlConnectError(error, options);
   });
   try {
     return await work(conn);
