@@ -154,8 +154,10 @@ export class FileSinkService extends ServiceBase<'running'> {
   async #type(id: number): Promise<avro.Type | undefined> {
     if (!this.#types.has(id)) {
       try {
-        this.#types.set(id, (await this.#registry.client.getSchema(id)) as unknown as avro.Type);
+        this.#types.set(id, await this.#registry.avroType(id));
       } catch (error) {
+        // Only an id the registry does not know is archived raw; an unreachable registry fails the batch, which is fetched again.
+        if (!(error instanceof CdcError) || error.code !== 'REGISTRY_REJECTED') throw error;
         this.#log.warn({ schemaId: id, err: errorMessage(error) }, 'schema id unknown to the registry: payloads archived as raw bytes');
         return undefined;
       }

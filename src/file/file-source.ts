@@ -4,6 +4,7 @@ import type avro from 'avsc';
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { avroType } from '../core/avro-types.ts';
+import { encodeFramed } from '../core/avro-wire.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { kafkaError } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
@@ -162,7 +163,7 @@ export class FileSourceService extends ServiceBase<'restoring' | 'done'> {
       this.#registered.set(cacheKey, target);
     }
     try {
-      return await this.#registry.encode(target.id, target.type.fromString(JSON.stringify(payload.avro)));
+      return encodeFramed(target.id, target.type, target.type.fromString(JSON.stringify(payload.avro)));
     } catch (error) {
       throw new CdcError('ARCHIVE_INVALID', `${file}:${lineNo}: the archived ${role} does not match its schema: ${errorMessage(error)}`, { cause: error });
     }
