@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
 import { isFencedError, kafkaError } from '../../src/core/kafka.ts';
+import { type ClassifierRow, classifies } from '../helpers/classifier-table.ts';
 
 // Their constructors take more than kafkajs' type definitions declare.
 const KafkaJSProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: { message: string; type: string; code: number; retriable: boolean }) => Error;
@@ -33,7 +34,7 @@ const KafkaJSTimeout = (kafkajs as unknown as { KafkaJSTimeout: new (message: st
 
 describe('Kafka errors, by kafkajs class, protocol code and errno', () => {
   const protocol = (type: string, code: number, retriable: boolean) => new KafkaJSProtocolError({ message: type, type, code, retriable });
-  const table: Array<[string, Error, string, boolean]> = [
+  const table: ClassifierRow[] = [
     ['NOT_LEADER_FOR_PARTITION (6, retriable)', protocol('NOT_LEADER_FOR_PARTITION', 6, true), 'KAFKA_UNAVAILABLE', true],
     ['COORDINATOR_NOT_AVAILABLE (15, retriable)', protocol('COORDINATOR_NOT_AVAILABLE', 15, true), 'KAFKA_UNAVAILABLE', true],
     ['MESSAGE_TOO_LARGE (10)', protocol('MESSAGE_TOO_LARGE', 10, false), 'KAFKA_ERROR', false],
@@ -43,13 +44,7 @@ describe('Kafka errors, by kafkajs class, protocol code and errno', () => {
     ['a bare socket error (ECONNRESET)', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'KAFKA_UNAVAILABLE', true],
     ['a non-retriable error whose text mentions a connection (text does not decide)', new KafkaJSError('Connection string invalid', { retriable: false }), 'KAFKA_ERROR', false],
   ];
-  for (const [name, error, code, retriable] of table) {
-    it(`${name} → ${code}${retriable ? ', retriable' : ''}`, () => {
-      const cdc = kafkaError(error, 'sending');
-      assert.equal(cdc.code, code);
-      assert.equal(cdc.retriable, retriable);
-    });
-  }
+  classifies(table, (error) => kafkaError(error, 'sending'));
 
   it('fencing is INVALID_PRODUCER_EPOCH or TRANSACTIONAL_ID_AUTHORIZATION_FAILED anywhere in the chain', () => {
     const epoch = protocol('INVALID_PRODUCER_EPOCH', 47, false);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { binlogError, mysqlConnectError, snapshotQueryError } from '../../src/core/mysql-errors.ts';
+import { type ClassifierRow, classifies } from '../helpers/classifier-table.ts';
 
 /** An error as mysql2 builds it: the message, the server's errno and its symbolic code, whether the connection is gone. */
 function mysqlError(message: string, fields: { errno?: number; code?: string; fatal?: boolean }): Error {
@@ -38,7 +39,7 @@ const noTable = mysqlError("Table 'db.t' doesn't exist", { errno: 1146, code: 'E
 const misleading = mysqlError("Unknown column 'connection_timeout' in 'field list'", { errno: 1054, code: 'ER_BAD_FIELD_ERROR' });
 
 describe('binlog connection errors, by errno and code', () => {
-  const table: Array<[string, Error, string, boolean]> = [
+  const table: ClassifierRow[] = [
     ['4052 (MariaDB: another reader took our server id)', sameIdMariaDb, 'SOURCE_FENCED', false],
     ['1236 naming a server id clash (MySQL)', sameIdMysql, 'SOURCE_FENCED', false],
     ['1236 (position not on the server)', purged, 'SOURCE_POSITION_PURGED', false],
@@ -49,18 +50,11 @@ describe('binlog connection errors, by errno and code', () => {
     ['1045 (credentials refused)', denied, 'AUTH_FAILED', false],
     ['1227 (no REPLICATION SLAVE)', noReplication, 'SOURCE_PRECONDITION_FAILED', false],
   ];
-  for (const [name, error, code, retriable] of table) {
-    it(`${name} → ${code}${retriable ? ', retriable' : ''}`, () => {
-      const cdc = binlogError(error);
-      assert.equal(cdc.code, code);
-      assert.equal(cdc.retriable, retriable);
-      assert.equal(cdc.cause, error);
-    });
-  }
+  classifies(table, binlogError);
 });
 
 describe('snapshot query errors', () => {
-  const table: Array<[string, Error, string, boolean]> = [
+  const table: ClassifierRow[] = [
     ['ECONNREFUSED', refused, 'SOURCE_UNREACHABLE', true],
     ['PROTOCOL_CONNECTION_LOST', lost, 'SOURCE_UNREACHABLE', true],
     ['1213 (deadlock)', deadlock, 'SOURCE_UNREACHABLE', true],
@@ -69,13 +63,7 @@ describe('snapshot query errors', () => {
     ['1146 (no such table)', noTable, 'SNAPSHOT_FAILED', false],
     ['1054 whose text mentions a connection', misleading, 'SNAPSHOT_FAILED', false],
   ];
-  for (const [name, error, code, retriable] of table) {
-    it(`${name} → ${code}${retriable ? ', retriable' : ''}`, () => {
-      const cdc = snapshotQueryError(error, 'Reading db.t', 'Grant SELECT.');
-      assert.equal(cdc.code, code);
-      assert.equal(cdc.retriable, retriable);
-    });
-  }
+  classifies(table, (error) => snapshotQueryError(error, 'Reading db.t', 'Grant SELECT.'));
   it('keeps the hint for what retrying cannot fix', () => {
     assert.equal(snapshotQueryError(noSelect, 'Reading db.t', 'Grant SELECT.').hint, 'Grant SELECT.');
   });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { registryError } from '../../src/core/registry-errors.ts';
+import { type ClassifierRow, classifies } from '../helpers/classifier-table.ts';
 import { Registry } from '../../src/core/schema-registry.ts';
 
 /** An error answer as core/schema-registry.ts raises it: HTTP status and the Confluent API's error_code. */
@@ -9,7 +10,7 @@ function answered(status: number, errorCode?: number): Error {
 }
 
 describe('schema registry errors, by HTTP status and Confluent error_code', () => {
-  const table: Array<[string, Error, string, boolean]> = [
+  const table: ClassifierRow[] = [
     ['409 / 409 (incompatible schema)', answered(409, 409), 'SCHEMA_INCOMPATIBLE', false],
     ['422 / 42201 (invalid schema)', answered(422, 42201), 'REGISTRY_REJECTED', false],
     ['422 / 42205 (subject read-only)', answered(422, 42205), 'REGISTRY_REJECTED', false],
@@ -23,13 +24,7 @@ describe('schema registry errors, by HTTP status and Confluent error_code', () =
     ['no answer (ECONNREFUSED)', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8081'), { code: 'ECONNREFUSED' }), 'REGISTRY_UNAVAILABLE', true],
     ['a 400 whose text says "incompatible" (text does not decide)', Object.assign(answered(400), { message: 'compatibility level unknown' }), 'REGISTRY_REJECTED', false],
   ];
-  for (const [name, error, code, retriable] of table) {
-    it(`${name} → ${code}${retriable ? ', retriable' : ''}`, () => {
-      const cdc = registryError(error, 'subject t-value');
-      assert.equal(cdc.code, code);
-      assert.equal(cdc.retriable, retriable);
-    });
-  }
+  classifies(table, (error) => registryError(error, 'subject t-value'));
 });
 
 describe('registry requests', () => {
