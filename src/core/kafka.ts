@@ -111,6 +111,20 @@ export function isFencedError(error: unknown): boolean {
   return [...causeChain(error)].some((e) => e.name !== undefined && String(e.name).startsWith('KafkaJS') && typeof e.code === 'number' && FENCING_CODES.has(e.code));
 }
 
+const GENERATION_OVER = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
+
+/**
+ * The error, anywhere in a failure's cause chain, saying this member's group generation is over
+ * (a rebalance moved its partitions while a batch was written): kafkajs rejoins when that error,
+ * with its `type`, leaves eachBatch. A failed commit arrives wrapped twice (kafkajs' retrier makes
+ * the protocol error the cause of a KafkaJSNonRetriableError, and kafkaError wraps that), so the
+ * whole chain is searched.
+ */
+export function lostGeneration(error: unknown): Error | undefined {
+  for (const e of causeChain(error)) if (GENERATION_OVER.has(String((e as { type?: unknown }).type ?? ''))) return e as Error;
+  return undefined;
+}
+
 /** Whether the service's own loop may retry: some error of the chain is retriable or transient (kafkajs hands over what its retrier gave up on inside a non-retriable error). */
 function isTransient(error: unknown): boolean {
   return [...causeChain(error)].some((e) => (e as { retriable?: unknown }).retriable === true || TRANSIENT_CLASSES.has(String(e.name)) || (typeof e.code === 'string' && NETWORK_CODES.has(e.code)));
