@@ -6,7 +6,8 @@
  */
 export const ERROR_CODES = {
   CONFIG_INVALID: 'One or more environment variables are missing or malformed; every problem is listed.',
-  SOURCE_PRECONDITION_FAILED: 'The source server is not configured for row-based change capture; the message names the setting and the fix.',
+  SOURCE_PRECONDITION_FAILED:
+    'The source server is not configured for row-based change capture, or refuses the source a privilege it needs (REPLICATION SLAVE to read the binlog); the message names the setting or grant and the fix.',
   SOURCE_UNREACHABLE: 'The MySQL/MariaDB server could not be reached or refused the connection.',
   SOURCE_POSITION_PURGED: 'The stored source position is no longer on the server (binlogs purged).',
   SOURCE_POSITION_INVALID: 'The stored source position cannot be parsed.',
