@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { envVar, int, text } from './env.ts';
+import { envVar } from './env.ts';
+import { int, text } from '../core/env-values.ts';
 
 export interface AdminToken {
   /** Named in the audit log; the token itself never is. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { envVar, int, list, text, url } from './env.ts';
+import { envVar } from './env.ts';
+import { int, list, text, url } from '../core/env-values.ts';
 import { kafkaSecuritySpec, registrySecuritySpec } from './security.ts';
 
 const REGISTRY_URL_DOC = 'Base URL of the Confluent-compatible Schema Registry API (Confluent, Karapace, Apicurio `/apis/ccompat/v7`).';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { adminSpec } from './admin.ts';
 import { commonSpec } from './common.ts';
-import { envVar, int, list, text, type ConfigOf } from './env.ts';
+import { envVar, type ConfigOf } from './env.ts';
+import { int, list, text } from '../core/env-values.ts';
 
 /** `cdc file-sink`: topics → JSON-lines archive files (Kafka Connect's FileStreamSink, with schemas). */
 export const fileSinkSpec = {

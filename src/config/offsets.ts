@@ -1,7 +1,8 @@
 import { auditSpec } from './admin.ts';
 import { commonSpec } from './common.ts';
 import { kafkaSecuritySpec } from './security.ts';
-import { envVar, text, type ConfigOf } from './env.ts';
+import { envVar, type ConfigOf } from './env.ts';
+import { text } from '../core/env-values.ts';
 import { sinkSpec } from './sink.ts';
 
 /** `cdc offsets`: Kafka, topic naming and the sink's group; the source id only to show its position. */

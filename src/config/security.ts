@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { bool, envVar, text } from './env.ts';
+import { envVar } from './env.ts';
+import { bool, text } from '../core/env-values.ts';
 
 /**
  * TLS and authentication settings of every service we connect to. Certificate verification is on

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { adminSpec } from './admin.ts';
 import { commonSpec, deadLetterTopicVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
 import { elasticsearchSecuritySpec } from './security.ts';
-import { bool, envVar, int, list, regexList, text, url, type ConfigOf } from './env.ts';
+import { envVar, type ConfigOf } from './env.ts';
+import { bool, int, list, regexList, text, url } from '../core/env-values.ts';
 import { transformsVar } from './transforms.ts';
 
 /** Change metadata a document can carry besides the row image (DOCUMENT_METADATA). */

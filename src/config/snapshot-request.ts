@@ -1,4 +1,5 @@
-import { envVar, qualifiedTable, type ConfigOf } from './env.ts';
+import { envVar, type ConfigOf } from './env.ts';
+import { qualifiedTable } from '../core/env-values.ts';
 import { mysqlSecuritySpec } from './security.ts';
 import { sourceSpec } from './source.ts';
 

@@ -4,7 +4,8 @@ import { adminSpec } from './admin.ts';
 import { commonSpec, deadLetterTopicVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
 import { mysqlSecuritySpec } from './security.ts';
 import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
-import { bool, envVar, int, keyColumns, qualifiedTable, regexList, text, type ConfigOf } from './env.ts';
+import { envVar, type ConfigOf } from './env.ts';
+import { bool, int, keyColumns, qualifiedTable, regexList, text } from '../core/env-values.ts';
 import { transformsVar } from './transforms.ts';
 
 export const sourceSpec = {

@@ -6,7 +6,8 @@
  */
 export const ERROR_CODES = {
   CONFIG_INVALID: 'One or more environment variables are missing or malformed; every problem is listed.',
-  SOURCE_PRECONDITION_FAILED: 'The source server is not configured for row-based change capture; the message names the setting and the fix.',
+  SOURCE_PRECONDITION_FAILED:
+    'The source server is not configured for row-based change capture, or refuses the source a privilege it needs (REPLICATION SLAVE to read the binlog); the message names the setting or grant and the fix.',
   SOURCE_UNREACHABLE: 'The MySQL/MariaDB server could not be reached or refused the connection.',
   SOURCE_POSITION_PURGED: 'The stored source position is no longer on the server (binlogs purged).',
   SOURCE_POSITION_INVALID: 'The stored source position cannot be parsed.',
@@ -17,7 +18,9 @@ export const ERROR_CODES = {
   UNSUPPORTED_COLUMN_TYPE: 'A captured column has a type this version cannot convert exactly.',
   SCHEMA_INCOMPATIBLE:
     "The registry refused a new schema version under the subject's compatibility level. The source pauses at its last committed position (alive, unready) and retries every SCHEMA_RETRY_INTERVAL_MS until the operator relaxes the subject's level; see docs/schema-evolution.md.",
-  REGISTRY_UNAVAILABLE: 'The schema registry could not be reached or answered with a server error.',
+  REGISTRY_UNAVAILABLE: 'The schema registry could not be reached, throttled the request (429) or answered with a server error (5xx, Confluent error codes 50001-50003); retried.',
+  REGISTRY_REJECTED:
+    'The schema registry refused a request for a reason retrying cannot fix: an invalid schema (error code 42201), a subject in read-only mode (42205), or a schema id or subject it does not know (404); the message has its answer.',
   KAFKA_UNAVAILABLE: 'Kafka could not be reached or answered with a retriable error.',
   KAFKA_ERROR: 'Kafka answered with a non-retriable error.',
   ELASTICSEARCH_UNAVAILABLE: 'Elasticsearch could not be reached or is overloaded (429/5xx).',

@@ -73,10 +73,61 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   });
 }
 
+/**
+ * Kafka errors are classified here, by kafkajs' error classes, the protocol's error codes and
+ * Node's errno codes, never by message text.
+ */
+
+/**
+ * kafkajs errors that end a request although the cluster may answer again soon. kafkajs marks some
+ * of them non-retriable (a lock or coordinator wait that timed out) because its own retrier is done
+ * with them; the service's loop, which restarts from what is durable, is not.
+ */
+const TRANSIENT_CLASSES = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSTimeout',
+  'KafkaJSLockTimeout',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSStaleTopicMetadataAssignment',
+]);
+
+/** Node's network errno codes, for a socket error that reaches us unwrapped. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+
+/**
+ * Protocol errors that mean a newer producer owns our transactional id: INVALID_PRODUCER_EPOCH (47;
+ * brokers answer the request versions kafkajs speaks with it where newer clients get PRODUCER_FENCED)
+ * and TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53).
+ */
+const FENCING_CODES = new Set([47, 53]);
+
 /** Fencing: a newer producer with our transactional id exists. */
 export function isFencedError(error: unknown): boolean {
-  const type = (error as { type?: string }).type ?? '';
-  return /INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|TRANSACTIONAL_ID_AUTHORIZATION/.test(type) || /fenced|producer epoch/i.test(errorMessage(error));
+  return [...causeChain(error)].some((e) => e.name !== undefined && String(e.name).startsWith('KafkaJS') && typeof e.code === 'number' && FENCING_CODES.has(e.code));
+}
+
+const GENERATION_OVER = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
+
+/**
+ * The error, anywhere in a failure's cause chain, saying this member's group generation is over
+ * (a rebalance moved its partitions while a batch was written): kafkajs rejoins when that error,
+ * with its `type`, leaves eachBatch. A failed commit arrives wrapped twice (kafkajs' retrier makes
+ * the protocol error the cause of a KafkaJSNonRetriableError, and kafkaError wraps that), so the
+ * whole chain is searched.
+ */
+export function lostGeneration(error: unknown): Error | undefined {
+  for (const e of causeChain(error)) if (GENERATION_OVER.has(String((e as { type?: unknown }).type ?? ''))) return e as Error;
+  return undefined;
+}
+
+/** Whether the service's own loop may retry: some error of the chain is retriable or transient (kafkajs hands over what its retrier gave up on inside a non-retriable error). */
+function isTransient(error: unknown): boolean {
+  return [...causeChain(error)].some((e) => (e as { retriable?: unknown }).retriable === true || TRANSIENT_CLASSES.has(String(e.name)) || (typeof e.code === 'string' && NETWORK_CODES.has(e.code)));
 }
 
 export function kafkaError(error: unknown, what: string): CdcError {
@@ -84,9 +135,7 @@ export function kafkaError(error: unknown, what: string): CdcError {
   const tls = certificateError(error, 'Kafka', 'KAFKA_SSL_CA_FILE') ?? clientCertificateRefusal(error, 'Kafka', 'KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
   if (tls) return tls;
   if ([...causeChain(error)].some((e) => e.name === 'KafkaJSSASLAuthenticationError')) return authError(error, 'Kafka', 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
-  // kafkajs hands over a retriable error its own retrier gave up on wrapped in a non-retriable one
-  // (KafkaJSNumberOfRetriesExceeded): the cause still says whether the service's own loop may retry.
-  const retriable = [...causeChain(error)].some((e) => (e as { retriable?: boolean }).retriable === true) || /ECONNREFUSED|Connection|timeout|not available|leader/i.test(errorMessage(error));
+  const retriable = isTransient(error);
   return new CdcError(retriable ? 'KAFKA_UNAVAILABLE' : 'KAFKA_ERROR', `Kafka ${what} failed: ${errorMessage(error)}`, {
     cause: error,
     retriable,

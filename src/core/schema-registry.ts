@@ -1,10 +1,9 @@
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
-import type { Type } from 'avsc';
-import { CdcError, errorMessage } from './errors.ts';
-import { avroOptions } from './avro-types.ts';
-import { authError, certificateError, tlsOptions } from './tls.ts';
+import type { Schema, Type } from 'avsc';
+import { avroType } from './avro-types.ts';
+import { registryError, registryFailure } from './registry-errors.ts';
+import { tlsOptions } from './tls.ts';
 
 export interface RegistrySettings {
   url: string;
@@ -43,7 +42,6 @@ export function registrySettings(config: RegistryConfig & { SCHEMA_REGISTRY_URL:
  * format are used, so it works the same against Confluent, Karapace and Apicurio (ccompat).
  */
 export class Registry {
-  readonly client: SchemaRegistry;
   readonly #settings: RegistrySettings;
   readonly #ids = new Map<string, number>();
   readonly #levels = new Set<string>();
@@ -53,10 +51,8 @@ export class Registry {
 
   constructor(settings: RegistrySettings) {
     this.#settings = settings;
-    // One keep-alive agent for the client and our own requests; over https it carries the CA.
+    // One keep-alive agent for every request; over https it carries the CA.
     this.#agent = settings.url.startsWith('https:') ? new HttpsAgent({ keepAlive: true, ...tlsOptions({ caFile: settings.caFile, insecure: settings.insecure }) }) : new HttpAgent({ keepAlive: true });
-    const auth = settings.username ? { username: settings.username, password: settings.password ?? '' } : undefined;
-    this.client = new SchemaRegistry({ host: settings.url, ...(auth ? { auth } : {}), agent: this.#agent, retry: { retries: 2, maxRetryTimeInSecs: 2 } }, { [SchemaType.AVRO]: avroOptions as never });
   }
 
   /**
@@ -77,7 +73,7 @@ export class Registry {
     try {
       if (!this.#levels.has(subject)) {
         const versions = await this.#request('GET', path).catch((error: unknown) => {
-          if ((error as { status?: number }).status === 404) return [];
+          if (registryFailure(error) === 'not-found') return [];
           throw error;
         });
         if (!Array.isArray(versions) || versions.length === 0) await this.#request('PUT', `/config/${encodeURIComponent(subject)}`, { compatibility });
@@ -106,7 +102,7 @@ export class Registry {
       const { schema } = (await this.#request('GET', `/subjects/${encodeURIComponent(subject)}/versions/latest`)) as { schema: string };
       return JSON.parse(schema) as Record<string, unknown>;
     } catch (error) {
-      if ((error as { status?: number }).status === 404) return undefined;
+      if (registryFailure(error) === 'not-found') return undefined;
       throw registryError(error, subject);
     }
   }
@@ -118,24 +114,18 @@ export class Registry {
   avroType(id: number): Promise<Type> {
     let type = this.#types.get(id);
     if (!type) {
-      type = this.client.getSchema(id).then(
-        (schema) => schema as unknown as Type,
+      // Our own request (as every request here): the registry library reports a refused connection
+      // as HTTP 400, which would read as a request the registry refused for good, and retries by itself.
+      type = this.schemaText(id).then(
+        (text) => avroType(JSON.parse(text) as Schema),
         (error: unknown) => {
           this.#types.delete(id);
-          throw registryError(error, `schema id ${id}`);
+          throw error;
         },
       );
       this.#types.set(id, type);
     }
     return type;
-  }
-
-  async encode(id: number, value: unknown): Promise<Buffer> {
-    try {
-      return await this.client.encode(id, value);
-    } catch (error) {
-      throw registryError(error, `schema id ${id}`);
-    }
   }
 
   async #request(method: string, path: string, body?: unknown): Promise<unknown> {
@@ -157,7 +147,7 @@ export class Registry {
       req.on('error', reject);
       req.end(body === undefined ? undefined : JSON.stringify(body));
     });
-    if (status < 200 || status >= 300) throw Object.assign(new Error(`${method} ${path} answered ${status}: ${text.slice(0, 300)}`), { status });
+    if (status < 200 || status >= 300) throw Object.assign(new Error(`${method} ${path} answered ${status}: ${text.slice(0, 300)}`), { status, errorCode: confluentErrorCode(text) });
     return text ? JSON.parse(text) : undefined;
   }
 
@@ -166,29 +156,12 @@ export class Registry {
   }
 }
 
-/** TLS_CERT_INVALID or AUTH_FAILED when that is why a registry request failed. */
-export function registrySecurityError(error: unknown): CdcError | undefined {
-  const status = (error as { status?: number }).status;
-  if (status === 401 || status === 403) return authError(error, 'The schema registry', 'SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD');
-  return certificateError(error, 'The schema registry', 'SCHEMA_REGISTRY_SSL_CA_FILE');
-}
-
-/** 409 is an incompatible schema (never retried); 5xx and network failures are retriable. */
-export function registryError(error: unknown, what: string): CdcError {
-  if (error instanceof CdcError) return error;
-  const status = (error as { status?: number }).status;
-  const message = errorMessage(error);
-  if (status === 409 || /compatib/i.test(message)) {
-    return new CdcError('SCHEMA_INCOMPATIBLE', `The schema registry refused the new schema of ${what}: ${message}`, {
-      cause: error,
-      hint: 'The table changed in a way the subject\'s compatibility level forbids. The source holds its position and retries (SCHEMA_RETRY_INTERVAL_MS): relax the level of this subject (PUT /config/<subject> {"compatibility":"NONE"}), or revert the change; see docs/schema-evolution.md.',
-    });
+/** The Confluent API's `error_code` of an error answer, when the body is the API's JSON. */
+function confluentErrorCode(text: string): number | undefined {
+  try {
+    const code = (JSON.parse(text) as { error_code?: unknown }).error_code;
+    return typeof code === 'number' ? code : undefined;
+  } catch {
+    return undefined;
   }
-  const security = registrySecurityError(error);
-  if (security) return security;
-  return new CdcError('REGISTRY_UNAVAILABLE', `Schema registry request for ${what} failed: ${message}`, {
-    cause: error,
-    retriable: status === undefined || status >= 500 || status === 429,
-    hint: 'Check SCHEMA_REGISTRY_URL and that the registry is up.',
-  });
 }

@@ -9,9 +9,8 @@ import { errorFields, type Logger } from '../core/logger.ts';
 import type { Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { fileSinkSpec, type FileSinkConfig } from '../config/file-connector.ts';
-import { readiness, type Readiness } from '../http/readiness.ts';
-import type { Probe } from '../core/probe.ts';
-import { VERSION } from '../version.ts';
+import type { Readiness } from '../core/probe.ts';
+import { ServiceBase } from '../core/service-base.ts';
 import { connectorClients } from './connector-clients.ts';
 import { archiveHeaders, archivePayload, schemaIdOf, type ArchiveLine } from './archive-format.ts';
 
@@ -35,7 +34,7 @@ const OPEN_SUFFIX = '.jsonl.open';
  * `.jsonl.open` to `.jsonl` when it rotates or the sink stops; a crashed `.open` file is cut back
  * to its last whole line and completed at the next start.
  */
-export class FileSinkService implements Probe {
+export class FileSinkService extends ServiceBase<'running'> {
   readonly metrics;
   readonly #config: FileSinkConfig;
   readonly #log: Logger;
@@ -43,13 +42,11 @@ export class FileSinkService implements Probe {
   readonly #registry: Registry;
   readonly #files = new Map<string, OpenFile>();
   readonly #types = new Map<number, avro.Type>();
-  readonly #stop = new AbortController();
   #consumer: Consumer | undefined;
-  #state: 'starting' | 'running' | 'stopped' | 'failed' = 'starting';
-  #lastError: CdcError | undefined;
   readonly #counts = new Map<string, number>();
 
   constructor(config: FileSinkConfig, log: Logger) {
+    super('file-sink');
     this.#config = config;
     this.#log = log;
     const clients = connectorClients(config, log);
@@ -92,22 +89,17 @@ export class FileSinkService implements Probe {
           await heartbeat();
         },
       });
-      this.#state = 'running';
-      await Promise.race([crashed, new Promise((resolve) => this.#stop.signal.addEventListener('abort', resolve, { once: true }))]);
+      this.state = 'running';
+      await Promise.race([crashed, new Promise((resolve) => this.stopSignal.addEventListener('abort', resolve, { once: true }))]);
     } catch (error) {
-      this.#state = 'failed';
-      this.#lastError = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
-      this.#log.error(errorFields(this.#lastError), 'file-sink failed');
-      throw this.#lastError;
+      const cdc = this.fail(error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error }));
+      this.#log.error(errorFields(cdc), 'file-sink failed');
+      throw cdc;
     } finally {
       await consumer.disconnect().catch(() => undefined);
       for (const key of [...this.#files.keys()]) this.#complete(key);
-      if (this.#state !== 'failed') this.#state = 'stopped';
+      if (this.state !== 'failed') this.state = 'stopped';
     }
-  }
-
-  async stop(): Promise<void> {
-    this.#stop.abort();
   }
 
   /** Appends `messages` as lines, rotating between records; returns the file written last (not yet fsynced). */
@@ -162,8 +154,10 @@ export class FileSinkService implements Probe {
   async #type(id: number): Promise<avro.Type | undefined> {
     if (!this.#types.has(id)) {
       try {
-        this.#types.set(id, (await this.#registry.client.getSchema(id)) as unknown as avro.Type);
+        this.#types.set(id, await this.#registry.avroType(id));
       } catch (error) {
+        // Only an id the registry does not know is archived raw; an unreachable registry fails the batch, which is fetched again.
+        if (!(error instanceof CdcError) || error.code !== 'REGISTRY_REJECTED') throw error;
         this.#log.warn({ schemaId: id, err: errorMessage(error) }, 'schema id unknown to the registry: payloads archived as raw bytes');
         return undefined;
       }
@@ -195,23 +189,11 @@ export class FileSinkService implements Probe {
     }
   }
 
-  healthy(): boolean {
-    return this.#state !== 'failed';
-  }
-
   ready(): Readiness {
-    return readiness(this.#state, [this.#state !== 'running' && (this.#lastError?.describe() ?? this.#state)], {});
+    return this.readinessOf(['running'], [], {});
   }
 
   status(): unknown {
-    return {
-      service: 'file-sink',
-      version: VERSION,
-      state: this.#state,
-      records: Object.fromEntries(this.#counts),
-      openFiles: [...this.#files.values()].map((f) => f.path),
-      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,
-      config: redactConfig(fileSinkSpec, this.#config),
-    };
+    return this.statusOf({ records: Object.fromEntries(this.#counts), openFiles: [...this.#files.values()].map((f) => f.path) }, redactConfig(fileSinkSpec, this.#config));
   }
 }

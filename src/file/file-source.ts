@@ -4,6 +4,7 @@ import type avro from 'avsc';
 import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { avroType } from '../core/avro-types.ts';
+import { encodeFramed } from '../core/avro-wire.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { kafkaError } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
@@ -11,9 +12,8 @@ import type { Registry } from '../core/schema-registry.ts';
 import { readTopicToEnd } from '../core/topic-reader.ts';
 import { redactConfig } from '../config/env.ts';
 import { fileSourceSpec, type FileSourceConfig } from '../config/file-connector.ts';
-import { readiness, type Readiness } from '../http/readiness.ts';
-import type { Probe } from '../core/probe.ts';
-import { VERSION } from '../version.ts';
+import type { Readiness } from '../core/probe.ts';
+import { ServiceBase } from '../core/service-base.ts';
 import { connectorClients } from './connector-clients.ts';
 import { parseLine, restoreHeaders, type ArchivedPayload, type RecordLine } from './archive-format.ts';
 import { checkArchive } from './archive-guard.ts';
@@ -38,22 +38,20 @@ interface RestoreProgress {
  * fresh cluster and registry need nothing else. Records and progress go in one Kafka
  * transaction, so a restart neither loses nor repeats a line; it exits when the archive is done.
  */
-export class FileSourceService implements Probe {
+export class FileSourceService extends ServiceBase<'restoring' | 'done'> {
   readonly metrics;
   readonly #config: FileSourceConfig;
   readonly #log: Logger;
   readonly #kafka: Kafka;
   readonly #registry: Registry;
-  readonly #stop = new AbortController();
   /** Archived schema text by archived id, per file (ids are only meaningful within their file's lines). */
   #schemas = new Map<number, string>();
   /** Target registry id by `subject + schema text`. */
   readonly #registered = new Map<string, { id: number; type: avro.Type }>();
-  #state: 'starting' | 'restoring' | 'done' | 'failed' = 'starting';
   #progress: RestoreProgress = { done: [], restored: {} };
-  #lastError: CdcError | undefined;
 
   constructor(config: FileSourceConfig, log: Logger) {
+    super('file-source');
     this.#config = config;
     this.#log = log;
     const clients = connectorClients(config, log);
@@ -79,26 +77,20 @@ export class FileSourceService implements Probe {
       await this.#readProgress();
       await this.#ensureTopics(files);
       await producer.connect();
-      this.#state = 'restoring';
+      this.state = 'restoring';
       this.#log.info({ files: files.length, done: this.#progress.done.length, current: this.#progress.current }, 'restoring archive');
       for (const file of files) {
-        if (this.#stop.signal.aborted) return;
+        if (this.stopSignal.aborted) return;
         if (this.#progress.done.includes(file)) continue;
         await this.#restoreFile(producer, file);
       }
-      this.#state = 'done';
+      this.state = 'done';
       this.#log.info({ files: files.length }, 'archive restored');
     } catch (error) {
-      this.#state = 'failed';
-      this.#lastError = error instanceof CdcError ? error : kafkaError(error, 'restoring the archive');
-      throw this.#lastError;
+      throw this.fail(error instanceof CdcError ? error : kafkaError(error, 'restoring the archive'));
     } finally {
       await producer.disconnect().catch(() => undefined);
     }
-  }
-
-  async stop(): Promise<void> {
-    this.#stop.abort();
   }
 
   async #restoreFile(producer: Producer, file: string): Promise<void> {
@@ -114,7 +106,7 @@ export class FileSourceService implements Probe {
       if (line.type === 'schema') this.#schemas.set(line.id, line.schema);
     }
     for (let from = start; from < lines.length; from += LINES_PER_TRANSACTION) {
-      if (this.#stop.signal.aborted) return;
+      if (this.stopSignal.aborted) return;
       const messages = new Map<string, Array<Message & { partition: number }>>();
       const restored = { ...this.#progress.restored };
       const upTo = Math.min(lines.length, from + LINES_PER_TRANSACTION);
@@ -171,7 +163,7 @@ export class FileSourceService implements Probe {
       this.#registered.set(cacheKey, target);
     }
     try {
-      return await this.#registry.encode(target.id, target.type.fromString(JSON.stringify(payload.avro)));
+      return encodeFramed(target.id, target.type, target.type.fromString(JSON.stringify(payload.avro)));
     } catch (error) {
       throw new CdcError('ARCHIVE_INVALID', `${file}:${lineNo}: the archived ${role} does not match its schema: ${errorMessage(error)}`, { cause: error });
     }
@@ -254,22 +246,11 @@ export class FileSourceService implements Probe {
     return topic.replace(new RegExp(rename.slice(0, eq)), rename.slice(eq + 1));
   }
 
-  healthy(): boolean {
-    return this.#state !== 'failed';
-  }
-
   ready(): Readiness {
-    return readiness(this.#state, [this.#state !== 'restoring' && this.#state !== 'done' && (this.#lastError?.describe() ?? this.#state)], {});
+    return this.readinessOf(['restoring', 'done'], [], {});
   }
 
   status(): unknown {
-    return {
-      service: 'file-source',
-      version: VERSION,
-      state: this.#state,
-      progress: this.#progress,
-      lastError: this.#lastError ? { code: this.#lastError.code, message: this.#lastError.message, hint: this.#lastError.hint } : null,
-      config: redactConfig(fileSourceSpec, this.#config),
-    };
+    return this.statusOf({ progress: this.#progress }, redactConfig(fileSourceSpec, this.#config));
   }
 }

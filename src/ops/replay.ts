@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import mysql from 'mysql2/promise';
-import { CdcError, errorMessage } from '../core/errors.ts';
+import { mysqlConnectError } from '../core/mysql-errors.ts';
+import { CdcError } from '../core/errors.ts';
 import { kafkaError } from '../core/kafka.ts';
 import { binlogFileIndex, SourcePosition } from '../core/position.ts';
 import { optionalRegistry } from '../core/schema-registry.ts';
@@ -73,7 +74,7 @@ export async function planReplay(config: SourceConfig, table: string, sinceText:
   const since = parseSince(sinceText);
   const connection = mysqlConnection(config);
   const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 }).catch((error: unknown) => {
-    throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${connection.host}:${connection.port}: ${errorMessage(error)}`, { cause: error, retriable: true });
+    throw mysqlConnectError(error, connection);
   });
   try {
     const [found] = await conn.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, name]);

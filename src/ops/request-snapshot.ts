@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import { mysqlConnectError } from '../core/mysql-errors.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import type { SnapshotRequestConfig } from '../config/snapshot-request.ts';
 import { mysqlConnection } from '../source/mysql-connection.ts';
@@ -20,8 +21,9 @@ export async function requestSnapshot(config: SnapshotRequestConfig, tables: str
   if (tables.length === 0 || malformed.length > 0) {
     throw new CdcError('ARGUMENT_INVALID', `--tables must list \`database.table\` names${malformed.length ? `; not: ${malformed.join(', ')}` : ''}`);
   }
-  const conn = await mysql.createConnection({ ...mysqlConnection(config), connectTimeout: 10_000 }).catch((error: unknown) => {
-    throw new CdcError('SOURCE_UNREACHABLE', `Cannot connect to ${config.MYSQL_HOST}:${config.MYSQL_PORT}: ${errorMessage(error)}`, { cause: error });
+  const connection = mysqlConnection(config);
+  const conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 }).catch((error: unknown) => {
+    throw mysqlConnectError(error, connection);
   });
   try {
     const missing: string[] = [];

@@ -7,7 +7,8 @@ import { JsonChangeReader, type JsonChangeRecord } from '../core/connect-json-re
 import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { isJsonRecord } from '../core/json-record.ts';
 import { SourcePosition } from '../core/position.ts';
-import { registryError, type Registry } from '../core/schema-registry.ts';
+import { registryError } from '../core/registry-errors.ts';
+import type { Registry } from '../core/schema-registry.ts';
 import { rowTypeOfEnvelope, rowUnderColumnNames, tableSchemaOfRow } from './index-mapping.ts';
 
 interface Envelope {

@@ -1,8 +1,7 @@
-import { lostGeneration } from './group-generation.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { kafkaError } from '../core/kafka.ts';
+import { kafkaError, lostGeneration } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
 import type { BatchPipeline } from './batch-pipeline.ts';

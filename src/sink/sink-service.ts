@@ -4,16 +4,14 @@ import type { Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { createKafka, kafkaError, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
-import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
 import { optionalRegistry } from '../core/schema-registry.ts';
 import { deadLetterTopic } from '../core/topics.ts';
 import { redactConfig } from '../config/env.ts';
 import type { OffsetsConfig } from '../config/offsets.ts';
 import { sinkSpec, sinkTopicPatterns, type SinkConfig } from '../config/sink.ts';
 import { resetOffsets, showOffsets, type OffsetsReport, type ResetPlan, type ResetTarget } from '../ops/offsets.ts';
-import { readiness, secondsSince, type Readiness } from '../http/readiness.ts';
-import type { Probe } from '../core/probe.ts';
-import { VERSION } from '../version.ts';
+import { type Readiness, secondsSince } from '../core/probe.ts';
+import { errorSummary, ServiceBase } from '../core/service-base.ts';
 import { BatchPipeline } from './batch-pipeline.ts';
 import { BulkWriter } from './bulk-writer.ts';
 import { DeadLetterQueue } from './dead-letter-queue.ts';
@@ -32,7 +30,7 @@ import { createSinkMetrics, type SinkMetrics } from './sink-metrics.ts';
  * committed only after everything before it is durable in Elasticsearch, so a crash re-reads, and
  * re-applying is harmless. This class owns the lifecycle, health, readiness and status.
  */
-export class SinkService implements Probe {
+export class SinkService extends ServiceBase<'running'> {
   readonly metrics: SinkMetrics = createSinkMetrics();
   readonly #config: SinkConfig;
   readonly #log: Logger;
@@ -42,15 +40,13 @@ export class SinkService implements Probe {
   readonly #dlq: DeadLetterQueue;
   readonly #pipeline: BatchPipeline;
   readonly #consumer: SinkConsumer;
-  readonly #stop = new AbortController();
-  #state: 'starting' | 'running' | 'retrying' | 'stopped' | 'failed' = 'starting';
-  #lastError: CdcError | undefined;
   /** Why the last Elasticsearch health probe failed; undefined when it answered. */
   #elasticsearchProblem: string | undefined;
   /** Serialises consumer replacement (topic refresh) with admin operations that need it stopped. */
   #consumerLock: Promise<unknown> = Promise.resolve();
 
   constructor(config: SinkConfig, log: Logger) {
+    super('sink');
     this.#config = config;
     this.#log = log;
     this.#kafka = createKafka(kafkaSettings(config), log);
@@ -81,7 +77,7 @@ export class SinkService implements Probe {
       errorsTolerance: config.ERRORS_TOLERANCE,
       maxActions: config.BULK_MAX_ACTIONS,
       maxBytes: config.BULK_MAX_BYTES,
-      signal: this.#stop.signal,
+      signal: this.stopSignal,
     });
     this.#consumer = new SinkConsumer(
       this.#kafka,
@@ -95,49 +91,40 @@ export class SinkService implements Probe {
       },
       this.metrics,
       log,
-      this.#stop.signal,
+      this.stopSignal,
       (error) => {
-        this.#lastError = error;
+        this.lastError = error;
       },
     );
   }
 
   /** Runs until stop() or a fatal error (which it throws). */
   async run(): Promise<void> {
-    const signal = this.#stop.signal;
+    const signal = this.stopSignal;
     await checkElasticsearchAccess(this.#es).catch((error: unknown) => {
-      this.#state = 'failed';
-      this.#lastError = error as CdcError;
-      throw error;
+      throw this.fail(error as CdcError);
     });
     const probing = this.#probeElasticsearch(signal);
     this.#consumer.fatal = undefined;
-    for (let attempt = 0; !signal.aborted; ) {
-      try {
-        await this.#exclusive(() => this.#consumer.refresh());
-        this.#state = 'running';
-        attempt = 0;
-        await sleep(this.#config.TOPIC_REFRESH_MS, undefined, { signal }).catch(() => undefined);
-        if (this.#consumer.fatal) throw this.#consumer.fatal;
-      } catch (error) {
-        const cdc = error instanceof CdcError ? error : kafkaError(error, 'consuming');
-        this.#lastError = cdc;
-        await this.#close();
-        if (signal.aborted) break;
-        if (!cdc.retriable) {
-          this.#state = 'failed';
-          throw cdc;
+    await this.restartOnFailure(
+      async (recovered) => {
+        while (!signal.aborted) {
+          await this.#exclusive(() => this.#consumer.refresh());
+          this.state = 'running';
+          recovered();
+          await sleep(this.#config.TOPIC_REFRESH_MS, undefined, { signal }).catch(() => undefined);
+          if (this.#consumer.fatal) throw this.#consumer.fatal;
         }
-        this.#state = 'retrying';
-        this.metrics.restarts.inc({ code: cdc.code });
-        const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt++, 8));
-        this.#log.warn({ ...errorFields(cdc), retryInMs: delay }, 'sink failed; restarting from the committed offsets');
-        await sleep(delay, undefined, { signal }).catch(() => undefined);
-      }
-    }
-    await this.#close();
+      },
+      {
+        classify: (error) => (error instanceof CdcError ? error : kafkaError(error, 'consuming')),
+        teardown: () => this.#close(),
+        restarts: this.metrics.restarts,
+        log: this.#log,
+        restarting: 'sink failed; restarting from the committed offsets',
+      },
+    );
     await probing;
-    this.#state = 'stopped';
   }
 
   /**
@@ -156,10 +143,6 @@ export class SinkService implements Probe {
       this.metrics.elasticsearchUp.set(this.#elasticsearchProblem ? 0 : 1);
       await sleep(every, undefined, { signal }).catch(() => undefined);
     }
-  }
-
-  async stop(): Promise<void> {
-    this.#stop.abort();
   }
 
   async #close(): Promise<void> {
@@ -206,10 +189,6 @@ export class SinkService implements Probe {
     });
   }
 
-  healthy(): boolean {
-    return this.#state !== 'failed';
-  }
-
   /**
    * Stops fetching (the batches in hand are finished and committed) without leaving the consumer
    * group, so no rebalance moves the partitions elsewhere. Returns false when already paused.
@@ -236,11 +215,10 @@ export class SinkService implements Probe {
     const pausedBy = this.#consumer.pausedBy;
     const held = this.#heldBy();
     const writerHeld = this.#writer.failingSince !== undefined && isHeldCondition(this.#writer.lastFailure);
-    return readiness(
-      this.#state,
+    return this.readinessOf(
+      ['running'],
       [
-        this.#state !== 'running' && (this.#lastError ? this.#lastError.describe() : `the sink is ${this.#state}`),
-        this.#state === 'running' && this.#consumer.subscribed.size > 0 && !this.#consumer.joined && 'the consumer has not joined its group yet',
+        this.state === 'running' && this.#consumer.subscribed.size > 0 && !this.#consumer.joined && 'the consumer has not joined its group yet',
         pausedBy !== undefined && `paused: ${pausedBy}`,
         held !== undefined && `${held.partitions} partition(s) held, retrying: ${held.error.describe()}`,
         writerHeld && `bulk writes held, retrying: ${this.#writer.lastFailure!.describe()}`,
@@ -255,7 +233,7 @@ export class SinkService implements Probe {
         secondsSinceProgress: secondsSince(this.#pipeline.lastProgressAt || undefined),
         secondsInCurrentBatch: secondsSince(chunkSince),
         bulkFailingSeconds: secondsSince(this.#writer.failingSince),
-        lastError: this.#lastError?.code ?? null,
+        lastError: this.lastError?.code ?? null,
         heldPartitions: this.#consumer.held.size,
       },
     );
@@ -277,19 +255,16 @@ export class SinkService implements Probe {
   }
 
   status(): unknown {
-    const error = this.#lastError;
-    return {
-      service: 'sink',
-      version: VERSION,
-      state: this.#state,
-      paused: this.#consumer.pausedBy ?? false,
-      group: this.#config.SINK_GROUP_ID,
-      topics: [...this.#consumer.subscribed],
-      committed: Object.fromEntries(this.#consumer.positions),
-      records: Object.fromEntries(this.#consumer.counts),
-      held: Object.fromEntries([...this.#consumer.held].map(([partition, held]) => [partition, { code: held.code, message: held.message, hint: held.hint }])),
-      lastError: error ? { code: error.code, message: error.message, hint: error.hint } : null,
-      config: redactConfig(sinkSpec, this.#config),
-    };
+    return this.statusOf(
+      {
+        paused: this.#consumer.pausedBy ?? false,
+        group: this.#config.SINK_GROUP_ID,
+        topics: [...this.#consumer.subscribed],
+        committed: Object.fromEntries(this.#consumer.positions),
+        records: Object.fromEntries(this.#consumer.counts),
+        held: Object.fromEntries([...this.#consumer.held].map(([partition, held]) => [partition, errorSummary(held)])),
+      },
+      redactConfig(sinkSpec, this.#config),
+    );
   }
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import ZongJi from '@vlasky/zongji';
 import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
+import { binlogError } from '../core/mysql-errors.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { SourcePosition } from '../core/position.ts';
 import { requestHeartbeats } from './binlog-heartbeat.ts';
@@ -96,8 +97,8 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
         this.#fail(error instanceof CdcError ? error : new CdcError('INTERNAL', `Binlog event handling failed: ${errorMessage(error)}`, { cause: error }));
       }
     });
-    this.#zongji.on('error', (error: unknown) => this.#fail(classifyReaderError(error)));
-    if (options.heartbeatSeconds) requestHeartbeats(this.#zongji, options.heartbeatSeconds, (error) => this.#fail(classifyReaderError(error)));
+    this.#zongji.on('error', (error: unknown) => this.#fail(binlogError(error)));
+    if (options.heartbeatSeconds) requestHeartbeats(this.#zongji, options.heartbeatSeconds, (error) => this.#fail(binlogError(error)));
   }
 
   /**
@@ -380,31 +381,6 @@ function sameKey(schema: TableSchema, a: Row, b: Row): boolean {
     const y = b[name];
     return Buffer.isBuffer(x) && Buffer.isBuffer(y) ? x.equals(y) : x === y;
   });
-}
-
-/** Purged positions are never retried; connection trouble is. */
-function classifyReaderError(error: unknown): CdcError {
-  if (error instanceof CdcError) return error;
-  const { errno, code } = (error ?? {}) as { errno?: number; code?: string };
-  const message = errorMessage(error);
-  // The server drops the older of two replica connections with one server id. Ours derives from
-  // SOURCE_ID, so this is a second instance taking over: the same as being fenced in Kafka.
-  if (/same server_uuid\/server_id|same server_id/i.test(message)) {
-    return new CdcError('SOURCE_FENCED', `Another reader with this replica server id connected to the server: ${message}`, {
-      cause: error,
-      hint: 'Run one instance per SOURCE_ID, and give every reader of the server its own MYSQL_SERVER_ID.',
-    });
-  }
-  if (errno === 1236 || /purged|could not find first log|1236/i.test(message)) {
-    return new CdcError('SOURCE_POSITION_PURGED', `The server no longer has the binlog position this source needs: ${message}`, {
-      cause: error,
-      hint: 'The binlogs were purged while the source was behind or stopped. Re-snapshot the tables (or reset the source position with `cdc offsets reset`) and raise binlog retention (binlog_expire_logs_seconds / expire_logs_days).',
-    });
-  }
-  if (/^(ECONN|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|PROTOCOL_CONNECTION_LOST|EPIPE)/.test(code ?? '') || /connection|closed|timeout/i.test(message)) {
-    return new CdcError('SOURCE_UNREACHABLE', `Lost the binlog connection: ${message}`, { cause: error, retriable: true });
-  }
-  return new CdcError('SOURCE_UNREACHABLE', `Binlog reader failed: ${message}`, { cause: error, retriable: true });
 }
 
 /** zongji's per-table state, which its rows events decode values by. */

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type mysql from 'mysql2/promise';
 import type { ChangeEvent, Row, TableSchema } from '../core/change-event.ts';
 import type { Logger } from '../core/logger.ts';
+import { snapshotQueryError } from '../core/mysql-errors.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import type { SchemaRules } from './table-schema.ts';
-import { keyJson, keyParam, largestKey, openTableConnection, readChunk, snapshotQueryError, splitQualified, tableSchema } from './table-reader.ts';
+import { keyJson, keyParam, largestKey, openTableConnection, readChunk, splitQualified, tableSchema } from './table-reader.ts';
 
 /**
  * Incremental snapshot progress, stored with the position in every offsets record while it is

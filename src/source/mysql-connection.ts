@@ -1,4 +1,6 @@
+import mysql from 'mysql2/promise';
 import type { SourceConfig } from '../config/source.ts';
+import { mysqlConnectError } from '../core/mysql-errors.ts';
 import { tlsOptions } from '../core/tls.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 
@@ -15,4 +17,16 @@ export function mysqlConnection(
   if (mode === 'disabled') return base;
   const tls = tlsOptions({ caFile: config.MYSQL_SSL_CA_FILE, certFile: config.MYSQL_SSL_CERT_FILE, keyFile: config.MYSQL_SSL_KEY_FILE, insecure: mode === 'required' });
   return { ...base, ssl: { ...tls, verifyIdentity: mode === 'verify_identity' } };
+}
+
+/** Runs `work` on a short-lived connection to the source server (a failed connect classified by core/mysql-errors.ts). */
+export async function withConnection<T>(options: MysqlConnectionOptions, work: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+  const conn = await mysql.createConnection({ ...options, connectTimeout: 10_000 }).catch((error: unknown) => {
+    throw mysqlConnectError(error, options);
+  });
+  try {
+    return await work(conn);
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
 }

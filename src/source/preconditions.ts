@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
-import { CdcError, errorMessage } from '../core/errors.ts';
-import { authError, certificateError, clientCertificateRefusal } from '../core/tls.ts';
+import { CdcError } from '../core/errors.ts';
+import { mysqlConnectError } from '../core/mysql-errors.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 
 export interface ServerFacts {
@@ -31,22 +31,7 @@ export async function checkSource(connection: MysqlConnectionOptions, replicaSer
   try {
     conn = await mysql.createConnection({ ...connection, connectTimeout: 10_000 });
   } catch (error) {
-    if ((error as { code?: string }).code === 'ER_ACCESS_DENIED_ERROR') {
-      throw authError(
-        error,
-        'MySQL/MariaDB',
-        'MYSQL_USER and MYSQL_PASSWORD (and MYSQL_SSL_MODE for a user created REQUIRE SSL; MYSQL_SSL_CERT_FILE and MYSQL_SSL_KEY_FILE for REQUIRE X509, ISSUER or SUBJECT)',
-      );
-    }
-    throw (
-      certificateError(error, 'MySQL/MariaDB', 'MYSQL_SSL_CA_FILE') ??
-      clientCertificateRefusal(error, 'MySQL/MariaDB', 'MYSQL_SSL_CERT_FILE and MYSQL_SSL_KEY_FILE') ??
-      new CdcError('SOURCE_UNREACHABLE', `Cannot connect to MySQL/MariaDB at ${connection.host}:${connection.port}: ${errorMessage(error)}`, {
-        cause: error,
-        retriable: true,
-        hint: 'Check MYSQL_HOST/MYSQL_PORT and that the server is up; the source retries.',
-      })
-    );
+    throw mysqlConnectError(error, connection);
   }
   try {
     const [rows] = await conn.query(

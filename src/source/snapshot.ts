@@ -3,9 +3,10 @@ import type { ChangeEvent } from '../core/change-event.ts';
 import { CdcError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { SourcePosition, type SerializedPosition } from '../core/position.ts';
+import { snapshotQueryError } from '../core/mysql-errors.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import type { SchemaRules } from './table-schema.ts';
-import { capturedTables, estimatedRows, keyJson, keyParam, openTableConnection, readChunk, snapshotQueryError, splitQualified, tableSchema } from './table-reader.ts';
+import { capturedTables, estimatedRows, keyJson, keyParam, openTableConnection, readChunk, splitQualified, tableSchema } from './table-reader.ts';
 
 /**
  * Snapshot progress, stored with the position in the offsets topic and committed in the same

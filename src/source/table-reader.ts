@@ -1,6 +1,5 @@
 import mysql from 'mysql2/promise';
 import type { Row, TableSchema } from '../core/change-event.ts';
-import { CdcError, errorMessage } from '../core/errors.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { canonicalValue, type BinlogColumn } from './column-types.ts';
 import { deriveTableSchema, type SchemaRules } from './table-schema.ts';
@@ -154,14 +153,4 @@ export function keyParam(value: unknown): unknown {
   if (value && typeof value === 'object' && 'n' in value) return String((value as { n: string }).n);
   if (value && typeof value === 'object' && 'b64' in value) return Buffer.from(String((value as { b64: string }).b64), 'base64');
   return value;
-}
-
-/** A lost connection is retried (the snapshot resumes); an SQL error (privileges, a dropped table) is not. */
-export function snapshotQueryError(error: unknown, what: string, hint: string): CdcError {
-  if (error instanceof CdcError) return error;
-  const { code, fatal } = error as { code?: string; fatal?: boolean };
-  if (fatal || /^(ECONN|ETIMEDOUT|EPIPE|PROTOCOL_)/.test(code ?? '')) {
-    return new CdcError('SOURCE_UNREACHABLE', `${what} connection failed: ${errorMessage(error)}`, { cause: error, retriable: true });
-  }
-  return new CdcError('SNAPSHOT_FAILED', `${what} query failed: ${errorMessage(error)}`, { cause: error, hint });
 }

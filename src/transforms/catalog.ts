@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ChangeEvent, Op } from '../core/change-event.ts';
-import { list, regex, regexList, text } from '../config/env.ts';
+import { list, regex, regexList, text } from '../core/env-values.ts';
 import { CAST_TYPES, cast, type CastType } from './cast.ts';
 import { dropFields, insertFields, renameFields } from './fields.ts';
 import { FILTER_OPERATORS, filter, filterPattern, type FilterOperator } from './filter.ts';

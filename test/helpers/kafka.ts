@@ -1,7 +1,8 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { JsonChangeReader } from '../../src/core/connect-json-reader.ts';
 import { isJsonRecord } from '../../src/core/json-record.ts';
-import { Registry } from '../../src/core/schema-registry.ts';
+import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { avroOptions } from '../../src/core/avro-types.ts';
 import { readTopicToEnd } from '../../src/core/topic-reader.ts';
 import { stackEnv } from './stack.ts';
 
@@ -26,12 +27,13 @@ export function testKafka(): Kafka {
  * cannot be decoded fails the read, unless `keepUndecodable`: then it is kept, marked, undecoded.
  */
 export async function readTopic(topic: string, timeoutMs = 30_000, options: { keepUndecodable?: boolean } = {}): Promise<TopicRecord[]> {
-  const registry = new Registry({ url: stackEnv().SCHEMA_REGISTRY_URL });
+  // The registry library's own decoder: an oracle independent of the services' decoding.
+  const registry = new SchemaRegistry({ host: stackEnv().SCHEMA_REGISTRY_URL }, { [SchemaType.AVRO]: avroOptions as never });
   const records: TopicRecord[] = [];
   // VALUE_CONVERTER=json records carry their schema; the others are Confluent-framed Avro. Both decode to canonical values.
   const json = new JsonChangeReader();
   const decode = async (buffer: Buffer, what: 'key' | 'value') =>
-    isJsonRecord(buffer) ? (what === 'key' ? json.key(buffer) : json.value(buffer).payload) : ((await registry.client.decode(buffer)) as Record<string, unknown>);
+    isJsonRecord(buffer) ? (what === 'key' ? json.key(buffer) : json.value(buffer).payload) : ((await registry.decode(buffer)) as Record<string, unknown>);
   await readTopicToEnd(
     testKafka(),
     topic,

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
-import { kafkaError } from '../../src/core/kafka.ts';
-import { lostGeneration } from '../../src/sink/group-generation.ts';
+import { kafkaError, lostGeneration } from '../../src/core/kafka.ts';
 
 /**
  * Found by the fault run (docs/faults.md): Elasticsearch restarted for two minutes, the group

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
-import { kafkaError } from '../../src/core/kafka.ts';
+import { isFencedError, kafkaError } from '../../src/core/kafka.ts';
+import { type ClassifierRow, classifies } from '../helpers/classifier-table.ts';
 
 // Their constructors take more than kafkajs' type definitions declare.
 const KafkaJSProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: { message: string; type: string; code: number; retriable: boolean }) => Error;
@@ -25,5 +26,32 @@ describe('kafkaError of an error kafkajs gave up retrying', () => {
   it('stays non-retriable when no error of the chain is retriable', () => {
     const unknownMember = new KafkaJSProtocolError({ message: 'The coordinator is not aware of this member', type: 'UNKNOWN_MEMBER_ID', code: 25, retriable: false });
     assert.equal(kafkaError(new KafkaJSNonRetriableError(unknownMember, { cause: unknownMember }), 'committing').retriable, false);
+  });
+});
+
+const KafkaJSError = kafkajs.KafkaJSError as unknown as new (message: string, options?: { retriable?: boolean }) => Error;
+const KafkaJSTimeout = (kafkajs as unknown as { KafkaJSTimeout: new (message: string) => Error }).KafkaJSTimeout;
+
+describe('Kafka errors, by kafkajs class, protocol code and errno', () => {
+  const protocol = (type: string, code: number, retriable: boolean) => new KafkaJSProtocolError({ message: type, type, code, retriable });
+  const table: ClassifierRow[] = [
+    ['NOT_LEADER_FOR_PARTITION (6, retriable)', protocol('NOT_LEADER_FOR_PARTITION', 6, true), 'KAFKA_UNAVAILABLE', true],
+    ['COORDINATOR_NOT_AVAILABLE (15, retriable)', protocol('COORDINATOR_NOT_AVAILABLE', 15, true), 'KAFKA_UNAVAILABLE', true],
+    ['MESSAGE_TOO_LARGE (10)', protocol('MESSAGE_TOO_LARGE', 10, false), 'KAFKA_ERROR', false],
+    ['TOPIC_AUTHORIZATION_FAILED (29)', protocol('TOPIC_AUTHORIZATION_FAILED', 29, false), 'KAFKA_ERROR', false],
+    ['KafkaJSConnectionError', Object.assign(new KafkaJSError('Connection error: connect ECONNREFUSED', { retriable: true }), { name: 'KafkaJSConnectionError' }), 'KAFKA_UNAVAILABLE', true],
+    ['KafkaJSTimeout (non-retriable to kafkajs)', new KafkaJSTimeout('Timeout while acquiring lock'), 'KAFKA_UNAVAILABLE', true],
+    ['a bare socket error (ECONNRESET)', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), 'KAFKA_UNAVAILABLE', true],
+    ['a non-retriable error whose text mentions a connection (text does not decide)', new KafkaJSError('Connection string invalid', { retriable: false }), 'KAFKA_ERROR', false],
+  ];
+  classifies(table, (error) => kafkaError(error, 'sending'));
+
+  it('fencing is INVALID_PRODUCER_EPOCH or TRANSACTIONAL_ID_AUTHORIZATION_FAILED anywhere in the chain', () => {
+    const epoch = protocol('INVALID_PRODUCER_EPOCH', 47, false);
+    assert.ok(isFencedError(epoch));
+    assert.ok(isFencedError(new KafkaJSNonRetriableError(epoch, { cause: epoch })));
+    assert.ok(isFencedError(protocol('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 53, false)));
+    assert.ok(!isFencedError(protocol('NOT_LEADER_FOR_PARTITION', 6, true)));
+    assert.ok(!isFencedError(new Error('the producer was fenced')), 'a text alone does not fence');
   });
 });

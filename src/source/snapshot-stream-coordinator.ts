@@ -1,0 +1,289 @@
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { errorFields, type Logger } from '../core/logger.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
+import { SourcePosition } from '../core/position.ts';
+import { withRetry } from '../core/retry.ts';
+import { heartbeatsTopic } from '../core/topics.ts';
+import type { SourceConfig } from '../config/source.ts';
+import { tableSelected } from '../transforms/selection.ts';
+import type { Transform } from '../transforms/transform.ts';
+import { binlogEnd } from './binlog-end.ts';
+import { heartbeatSeconds } from './binlog-heartbeat.ts';
+import { BinlogReader } from './binlog-reader.ts';
+import type { CommittedPosition } from './committed-position.ts';
+import { Dispatcher } from './dispatcher.ts';
+import type { EncodedRecord, EventEncoder } from './event-encoder.ts';
+import { IncrementalSnapshot, type IncrementalProgress } from './incremental-snapshot.ts';
+import type { TransactionalWriter } from './kafka-writer.ts';
+import { withConnection } from './mysql-connection.ts';
+import type { ServerFacts } from './preconditions.ts';
+import { oldestBinlogFile } from './retention.ts';
+import type { RetentionWatch } from './retention-watch.ts';
+import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
+import { SnapshotReporter } from './snapshot-progress.ts';
+import type { SourceMetrics } from './source-metrics.ts';
+import type { StartPlan } from './start-plan.ts';
+import { StreamQueue } from './stream-queue.ts';
+import { capturedTables } from './table-reader.ts';
+import type { SchemaRules } from './table-schema.ts';
+import { TransactionMetadata } from './transaction-metadata.ts';
+
+/** Without heartbeats, a position that moved without captured changes is still stored this often. */
+const IDLE_POSITION_COMMIT_MS = 10_000;
+
+/** What one run of the pipeline works with: built by the service once the server and Kafka answered. */
+export interface CoordinatorParts {
+  config: SourceConfig;
+  log: Logger;
+  connection: MysqlConnectionOptions;
+  serverId: number;
+  facts: ServerFacts;
+  writer: TransactionalWriter;
+  encoder: EventEncoder;
+  /** Column selection, masking and TRANSFORMS: every snapshot row and streamed change passes here before encoding. */
+  transform: Transform;
+  rules: SchemaRules;
+  metrics: SourceMetrics;
+  /** Changes committed per table since start, for /status. */
+  tableCounts: Map<string, number>;
+  committed: CommittedPosition;
+  retention: RetentionWatch;
+  /** stop(): ends the snapshot and the stream. */
+  signal: AbortSignal;
+  /** Tells the service which stage runs: when the snapshot starts, when streaming starts and after every streaming step. */
+  enter(stage: 'snapshotting' | 'streaming'): void;
+  /** Why an operator paused reading the binlog; undefined while reading. */
+  pausedBy(): string | undefined;
+}
+
+/** The stored offset the start plan was made from. */
+export interface StoredStart {
+  position: SourcePosition;
+  incremental?: IncrementalProgress | undefined;
+}
+
+/**
+ * Snapshot, then stream (Debezium's change-event-source coordinator): runs the start plan's
+ * read-view snapshot (one Kafka transaction per chunk with its progress), decides where streaming
+ * starts, wires incremental snapshots into the stream, then reads the binlog into the dispatcher
+ * until stopped or failed. One instance per pipeline run; the service restarts a failed run with a
+ * new one from the last committed position.
+ */
+export class SnapshotStreamCoordinator {
+  readonly #parts: CoordinatorParts;
+  /** Aborted at stop(): ends the incremental snapshot's driver with the pipeline. */
+  readonly #pipelineStop = new AbortController();
+  readonly #onRetry: (error: unknown, attempt: number, delayMs: number) => void;
+  reader: BinlogReader | undefined;
+  queue: StreamQueue | undefined;
+  snapshot: InitialSnapshot | undefined;
+  incremental: IncrementalSnapshot | undefined;
+
+  constructor(parts: CoordinatorParts) {
+    this.#parts = parts;
+    this.#onRetry = (error, attempt, delayMs) => parts.log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
+  }
+
+  /** Runs `plan` until stop() or a failure (which it throws). */
+  async run(plan: Extract<StartPlan, { action: 'run' }>, stored: StoredStart | undefined): Promise<void> {
+    const { config } = this.#parts;
+    let from: SourcePosition | undefined;
+    if (plan.snapshot) {
+      from = await this.#takeSnapshot(plan.snapshot.resume);
+      if (!from) return;
+    }
+    if (plan.stopAfterSnapshot) {
+      this.#parts.log.info('SNAPSHOT_MODE=initial_only: snapshot complete, stopping');
+      return;
+    }
+    const incremental = config.SIGNAL_TABLE
+      ? new IncrementalSnapshot(
+          this.#parts.connection,
+          { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: this.#captured, rules: this.#parts.rules },
+          plan.resumeIncremental,
+          this.#parts.log,
+        )
+      : undefined;
+    this.incremental = incremental;
+    if (plan.incrementalAll) incremental!.request(await withConnection(this.#parts.connection, (conn) => capturedTables(conn, this.#captured)), plan.incrementalAll);
+
+    if (plan.streamFrom === 'stored') from = stored!.position;
+    if (plan.streamFrom === 'binlog-end') {
+      // Stored before reading (with any requested snapshot): a crash before the first change still resumes here.
+      from = await this.#retrying(() => withConnection(this.#parts.connection, binlogEnd));
+      await this.#parts.writer.commit([], from, { incremental: incremental?.progress });
+      this.#parts.committed.position = from;
+    }
+    // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
+    // beginning is refused by a server that has purged binlogs.
+    if (plan.streamFrom === 'oldest') from = new SourcePosition(await this.#retrying(() => withConnection(this.#parts.connection, oldestBinlogFile)), 4);
+    if (!from) throw new CdcError('INTERNAL', `start plan ${plan.streamFrom} gave no position`);
+    if (config.RESUME_BY === 'file') from = from.withoutGtids();
+    await this.#stream(from, plan.streamFrom);
+  }
+
+  /** Stops reading and ends the incremental snapshot; what was not committed is read again by the next run. */
+  async stop(): Promise<void> {
+    this.#pipelineStop.abort();
+    await this.reader?.stop();
+    this.reader = undefined;
+    this.queue = undefined;
+  }
+
+  #retrying<T>(step: () => Promise<T>): Promise<T> {
+    return withRetry(step, { signal: this.#parts.signal, onRetry: this.#onRetry });
+  }
+
+  #isSignal = (database: string, table: string): boolean => this.#parts.config.SIGNAL_TABLE === `${database}.${table}`;
+
+  #captured = (database: string, table: string): boolean => tableSelected(this.#parts.config, database, table) && !this.#isSignal(database, table);
+
+  /**
+   * Runs (or resumes) the initial snapshot, one Kafka transaction per chunk with its progress.
+   * Returns the position streaming starts from, or undefined when stopped before the end.
+   */
+  async #takeSnapshot(resume: SnapshotProgress | undefined): Promise<SourcePosition | undefined> {
+    const { config, encoder, writer, metrics, committed } = this.#parts;
+    const snapshot = new InitialSnapshot(
+      this.#parts.connection,
+      { captures: this.#captured, chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#parts.serverId, rules: this.#parts.rules },
+      this.#parts.log,
+    );
+    this.snapshot = snapshot;
+    this.#parts.enter('snapshotting');
+    const report = new SnapshotReporter(snapshot, metrics, this.#parts.log);
+    for await (const chunk of snapshot.chunks(resume, this.#parts.signal)) {
+      const started = process.hrtime.bigint();
+      const records: EncodedRecord[] = [];
+      const push = (record: EncodedRecord) => records.push(record);
+      for (const event of chunk.events) {
+        const shaped = this.#parts.transform(event);
+        if (!shaped) continue;
+        if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
+        encoder.encodeChange(shaped, false, push);
+      }
+      await writer.ensureTopics(new Set(records.map((r) => r.topic)));
+      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
+      const finished = chunk.progress.done.length === chunk.progress.tables.length;
+      await writer.commit(records, streamFrom, { snapshot: finished ? undefined : chunk.progress });
+      committed.committed(streamFrom, committed.positionTime);
+      metrics.transactions.inc();
+      metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      report.chunkCommitted(chunk.events);
+      if (finished) {
+        report.finished();
+        return streamFrom;
+      }
+    }
+    return undefined;
+  }
+
+  /** Reads the binlog from `from` into the dispatcher until stop() or a failure. */
+  async #stream(from: SourcePosition, startPosition: string): Promise<void> {
+    const { config, facts, signal } = this.#parts;
+    this.#parts.log.info({ from: from.toJSON(), startPosition, server: facts.version, serverId: this.#parts.serverId }, 'starting binlog reader');
+    // The reader also reads the signal table: requests and watermarks arrive in binlog order.
+    const queue = new StreamQueue(
+      config.QUEUE_MAX_BYTES,
+      () => reader.pause(),
+      () => reader.resume(),
+    );
+    const reader = new BinlogReader(this.#parts.connection, this.#parts.serverId, (db, table) => this.#isSignal(db, table) || this.#captured(db, table), this.#parts.rules, queue, {
+      keysFromInformationSchema: facts.rowMetadata !== 'FULL',
+      heartbeatSeconds: heartbeatSeconds(config.READY_STALL_SECONDS),
+    });
+    this.reader = reader;
+    this.queue = queue;
+    if (this.#parts.pausedBy() !== undefined) reader.pause('operator');
+    const incremental = this.incremental;
+    const dispatcher = new Dispatcher(
+      {
+        queue,
+        readerPaused: () => reader.paused,
+        encoder: this.#parts.encoder,
+        writer: this.#parts.writer,
+        transform: this.#parts.transform,
+        incremental,
+        metadata: config.TRANSACTION_METADATA ? new TransactionMetadata(config.TOPIC_PREFIX, (table) => table !== config.SIGNAL_TABLE) : undefined,
+        metrics: this.#parts.metrics,
+        tableCounts: this.#parts.tableCounts,
+      },
+      { maxEvents: config.TXN_MAX_EVENTS, maxBytes: config.TXN_MAX_BYTES, lingerMs: config.TXN_LINGER_MS, tombstones: config.TOMBSTONES_ON_DELETE },
+    );
+    let readerError: CdcError | undefined;
+    let progress: SourcePosition | undefined;
+    reader.on('progress', (position) => {
+      progress = position;
+    });
+    reader.on('error', (error) => {
+      readerError = error;
+      queue.wake();
+    });
+    await reader.start(from);
+    this.#parts.enter('streaming');
+    incremental?.run(this.#pipelineStop.signal).catch((error: unknown) => {
+      readerError = error as CdcError;
+      queue.wake();
+    });
+
+    const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
+    // Wake often enough to notice a silent connection soon after the bound.
+    const waitMs = Math.min(idleCommitMs, (config.READY_STALL_SECONDS * 1000) / 2);
+    const aborted = new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+    while (!signal.aborted) {
+      await Promise.race([queue.wait(waitMs), dispatcher.settled(), aborted]);
+      if (readerError) throw readerError;
+      this.#reconnectIfSilent(reader);
+      if (signal.aborted) break;
+      await this.#parts.retention.checkWhenDue();
+      const committed = await dispatcher.step();
+      for (const c of committed) this.#parts.committed.committed(c.position, c.tsMs);
+      // Read synchronously with `idle`: every transaction before `progress` was committed.
+      if (committed.length === 0 && dispatcher.idle && Date.now() - this.#parts.committed.lastCommitAt >= idleCommitMs) await this.#commitIdle(progress);
+      this.#parts.enter('streaming');
+    }
+  }
+
+  /**
+   * A connection that stayed silent (no event, not even a requested heartbeat) for twice
+   * READY_STALL_SECONDS is given up: an open socket to a hung server or across a broken network
+   * would never fail by itself. The retry loop reconnects from the last committed position, as
+   * Debezium's keep-alive does; /readyz already said so after one bound.
+   */
+  #reconnectIfSilent(reader: BinlogReader): void {
+    const stall = this.#parts.config.READY_STALL_SECONDS;
+    const silent = reader.silentSeconds;
+    if (silent <= 2 * stall) return;
+    throw new CdcError('SOURCE_UNREACHABLE', `The binlog connection has been silent for ${silent} s (no event, not even a heartbeat; READY_STALL_SECONDS=${stall}): reconnecting`, {
+      retriable: true,
+      hint: 'The server or the network between us hangs; the source reconnects from its last committed position until the server answers again.',
+    });
+  }
+
+  /**
+   * Idle: the captured tables did not change. The position still moves (other tables, DDL), and a
+   * heartbeat record says the source is alive, so an idle database never ages its stored position.
+   */
+  async #commitIdle(progress: SourcePosition | undefined): Promise<void> {
+    const { config, writer, committed } = this.#parts;
+    const position = progress && (!committed.position || progress.isAfter(committed.position)) ? progress : committed.position;
+    if (!position) return;
+    if (config.HEARTBEAT_QUERY) await this.#heartbeatQuery(config.HEARTBEAT_QUERY);
+    const records: EncodedRecord[] = [];
+    if (config.HEARTBEAT_INTERVAL_MS > 0) {
+      const topic = heartbeatsTopic(config.TOPIC_PREFIX);
+      await writer.ensureTopics([topic]);
+      const value = Buffer.from(JSON.stringify({ sourceId: config.SOURCE_ID, position: position.toJSON(), ts: Date.now() }));
+      records.push({ topic, key: Buffer.from(config.SOURCE_ID), value, bytes: value.length });
+    } else if (position === committed.position) {
+      return;
+    }
+    await writer.commit(records, position, { incremental: this.incremental?.progress });
+    committed.committed(position, Date.now());
+    if (records.length > 0) this.#parts.metrics.heartbeats.inc();
+  }
+
+  async #heartbeatQuery(statement: string): Promise<void> {
+    await withConnection(this.#parts.connection, (conn) => conn.query(statement)).catch((error: unknown) => this.#parts.log.warn({ err: errorMessage(error) }, 'HEARTBEAT_QUERY failed'));
+  }
+}
