@@ -102,9 +102,13 @@ export const sourceSpec = {
     'When the stored position was purged from the server: `fail` with SOURCE_POSITION_PURGED, or `resnapshot`: stream from the current end of the binlog and re-snapshot every captured table incrementally (needs SIGNAL_TABLE). Deletes made while the position was lost are not seen either way.',
     { default: 'fail', check: (c) => (c.ON_POSITION_LOST === 'resnapshot' && !c.SIGNAL_TABLE ? '`resnapshot` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined) },
   ),
-  RESUME_BY: envVar(z.enum(['gtid', 'file']).default('gtid'), 'How a restart resumes: by the stored GTID set (survives failover within a replication topology) or by binlog file and position.', {
-    default: 'gtid',
-  }),
+  RESUME_BY: envVar(
+    z.enum(['gtid', 'file']).default('gtid'),
+    'How a restart resumes: by the stored GTID set (survives failover within a replication topology, in a new binlog epoch) or by binlog file and position.',
+    {
+      default: 'gtid',
+    },
+  ),
   SCHEMA_COMPATIBILITY: envVar(
     z.enum(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE']).default('BACKWARD'),
     'Compatibility level the source sets on each subject it creates (an existing subject keeps its level, which an operator may have changed).',

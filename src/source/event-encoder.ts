@@ -24,6 +24,8 @@ export interface EncoderSettings {
   connector: 'mariadb' | 'mysql';
   compatibility: string;
   version: string;
+  /** The binlog epoch of this run, in every record's source block: the sink's version takes it as its top bits. */
+  epoch: number;
 }
 
 /** How the records of one table schema (for one topic) are written: resolved once, then used synchronously. */
@@ -111,7 +113,7 @@ export class EventEncoder {
     const row = event.after ?? event.before!;
     const keyRecord = encoding.key && toRecord(encoding.keyFields, row);
     if (event.flat) return this.#record(encoding, keyRecord, this.#rowRecord(encoding, event.after!));
-    const { prefix, sourceId, connector, version } = this.#settings;
+    const { prefix, sourceId, connector, version, epoch } = this.#settings;
     const envelope = {
       before: event.before && this.#rowRecord(encoding, event.before),
       after: event.after && this.#rowRecord(encoding, event.after),
@@ -129,6 +131,7 @@ export class EventEncoder {
         file: event.position.file,
         pos: event.position.pos,
         row: event.position.row,
+        epoch,
       },
       op: event.op,
       ts_ms: Date.now(),

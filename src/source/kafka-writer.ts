@@ -4,7 +4,8 @@ import { isFencedError, kafkaError } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
 import type { EncodedRecord } from './event-encoder.ts';
-import { encodeOffset, type ResumeState } from './offset-store.ts';
+import { encodeOffset, type ServerIdentity } from '../core/source-offsets.ts';
+import type { SourceResumeState as ResumeState } from './offset-store.ts';
 import type { ProgressSeal } from './progress-seal.ts';
 
 /**
@@ -52,6 +53,8 @@ export interface WriterSettings {
   compression: KafkaCompression;
   /** Encrypts the key values of stored snapshot progress (with COLUMN_HASH). */
   seal?: ProgressSeal | undefined;
+  /** The server the positions are read from, stored with each of them: a restart compares it with the server's. */
+  server?: ServerIdentity | undefined;
 }
 
 /**
@@ -131,7 +134,7 @@ export class TransactionalWriter {
     }
     byTopic.set(this.#settings.offsetsTopic, {
       topic: this.#settings.offsetsTopic,
-      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, this.#settings.seal?.seal(state) ?? state) }],
+      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, this.#settings.seal?.seal(state) ?? state, this.#settings.server) }],
     });
     if (!this.#settings.exactlyOnce) return this.#sendAtLeastOnce([...byTopic.values()]);
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;

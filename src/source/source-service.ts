@@ -19,12 +19,13 @@ import mysql from 'mysql2/promise';
 import { mysqlConnection } from './mysql-connection.ts';
 import { EventEncoder, type EncodedRecord } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
-import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
+import { ensureOffsetsTopic, readSourceOffset, type SourceStoredOffset } from './offset-store.ts';
+import { historyChange, readHistoryFacts, serverIdentity } from './binlog-history.ts';
 import { openStored, ProgressSeal } from './progress-seal.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, oldestBinlogFile, PurgeRiskAlarm, purgeRisk, type RetentionReport } from './retention.ts';
 import { IncrementalSnapshot } from './incremental-snapshot.ts';
-import { planStart } from './start-plan.ts';
+import { planStart, type StartFacts } from './start-plan.ts';
 import { capturedTables } from './table-reader.ts';
 import { schemaRules, type SchemaRules } from './table-schema.ts';
 import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
@@ -159,6 +160,7 @@ export class SourceService implements Probe {
         'binlog_row_metadata is not FULL: column names, types and primary keys come from information_schema, which describes tables as they are now, not when older rows were written (a DDL between the two misreads them); set binlog_row_metadata=FULL',
       );
     }
+    const server = await withRetry(() => this.#withConnection(serverIdentity), { signal, onRetry });
     this.#writer = new TransactionalWriter(this.#kafka, {
       exactlyOnce: config.EXACTLY_ONCE,
       sourceId: config.SOURCE_ID,
@@ -167,9 +169,28 @@ export class SourceService implements Probe {
       replicationFactor: config.TOPIC_REPLICATION_FACTOR,
       compression: config.KAFKA_COMPRESSION,
       seal: ProgressSeal.forHashing(config),
+      server,
     });
     await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
     await this.#writer.connect();
+    const rules = schemaRules(config);
+    await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });
+    if (config.SIGNAL_TABLE) await withRetry(() => this.#withConnection((conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
+    const stored = openStored(await readSourceOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
+    this.#committed = stored?.position;
+    this.#positionTime = stored?.ts ?? 0;
+    const { history, retentionError } = stored ? await this.#checkStored(connection, stored) : { history: undefined, retentionError: undefined };
+    const plan = planStart({ stored, retentionError, history, connector: this.#facts.connector, serverVersion: this.#facts.version, config });
+    if (plan.action === 'fail') throw plan.error;
+    if (plan.positionLost) {
+      this.#log.warn({ ...errorFields(retentionError), binlog: history?.reason, epoch: plan.epoch, snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST }, plan.positionLost);
+      this.#committed = undefined;
+    }
+    if (plan.otherServer) {
+      this.#log.warn({ stored: stored!.position.toJSON(), server, epoch: plan.epoch }, plan.otherServer);
+      // The stored file and offset are another server's: nothing to check retention against until the first commit here.
+      this.#committed = undefined;
+    }
     const encoder = new EventEncoder(this.#registry, {
       prefix: config.TOPIC_PREFIX,
       sourceId: config.SOURCE_ID,
@@ -177,30 +198,13 @@ export class SourceService implements Probe {
       compatibility: config.SCHEMA_COMPATIBILITY,
       converter: config.VALUE_CONVERTER,
       version: VERSION,
+      epoch: plan.epoch,
     });
-    const rules = schemaRules(config);
-    await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });
-    if (config.SIGNAL_TABLE) await withRetry(() => this.#withConnection((conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
-    const stored = openStored(await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
-    this.#committed = stored?.position;
-    this.#positionTime = stored?.ts ?? 0;
-    const retentionError = stored
-      ? await this.#checkRetention(connection, stored.position).then(
-          () => undefined,
-          (error: unknown) => toCdcError(error, 'SOURCE_UNREACHABLE', 'Checking the stored position against the server failed'),
-        )
-      : undefined;
-    const plan = planStart({ stored, retentionError, connector: this.#facts.connector, serverVersion: this.#facts.version, config });
-    if (plan.action === 'fail') throw plan.error;
-    if (plan.positionLost) {
-      this.#log.warn({ ...errorFields(retentionError), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST }, plan.positionLost);
-      this.#committed = undefined;
-    }
     const isSignal = (db: string, t: string) => config.SIGNAL_TABLE === `${db}.${t}`;
     const captured = (db: string, t: string) => this.#captures(db, t) && !isSignal(db, t);
     let from: SourcePosition | undefined;
     if (plan.snapshot) {
-      from = await this.#takeSnapshot(connection, encoder, plan.snapshot.resume, captured, rules);
+      from = await this.#takeSnapshot(connection, encoder, plan.snapshot.resume, captured, rules, plan.epoch);
       if (!from) return;
     }
     if (plan.stopAfterSnapshot) {
@@ -213,19 +217,19 @@ export class SourceService implements Probe {
     this.#incremental = incremental;
     if (plan.incrementalAll) incremental!.request(await this.#withConnection((conn) => capturedTables(conn, captured)), plan.incrementalAll);
 
-    if (plan.streamFrom === 'stored') from = stored!.position;
+    if (plan.streamFrom === 'stored') from = stored!.position.withEpoch(plan.epoch);
     if (plan.streamFrom === 'binlog-end') {
       // Stored before reading (with any requested snapshot): a crash before the first change still resumes here.
-      from = await withRetry(() => this.#withConnection(binlogEnd), { signal, onRetry });
+      from = (await withRetry(() => this.#withConnection(binlogEnd), { signal, onRetry })).withEpoch(plan.epoch);
       await this.#writer.commit([], from, { incremental: incremental?.progress });
       this.#committed = from;
     }
     // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
     // beginning is refused by a server that has purged binlogs.
-    if (plan.streamFrom === 'oldest') from = new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4);
+    if (plan.streamFrom === 'oldest') from = new SourcePosition(await withRetry(() => this.#withConnection(oldestBinlogFile), { signal, onRetry }), 4, 0, undefined, 0, plan.epoch);
     if (!from) throw new CdcError('INTERNAL', `start plan ${plan.streamFrom} gave no position`);
     if (config.RESUME_BY === 'file') from = from.withoutGtids();
-    this.#log.info({ from: from.toJSON(), startPosition: plan.streamFrom, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
+    this.#log.info({ from: from.toJSON(), startPosition: plan.streamFrom, epoch: plan.epoch, server: this.#facts.version, serverId: this.#serverId }, 'starting binlog reader');
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
     const queue = new StreamQueue(
       config.QUEUE_MAX_BYTES,
@@ -327,6 +331,7 @@ export class SourceService implements Probe {
     resume: SnapshotProgress | undefined,
     captures: (database: string, table: string) => boolean,
     rules: SchemaRules,
+    epoch: number,
   ): Promise<SourcePosition | undefined> {
     const config = this.#config;
     const snapshot = new InitialSnapshot(connection, { captures, chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#serverId, rules }, this.#log);
@@ -345,7 +350,8 @@ export class SourceService implements Probe {
         encoder.encodeChange(shaped, false, push);
       }
       await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
-      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
+      // The snapshot's read view is a point of the binlog history this run reads.
+      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom).withEpoch(epoch);
       const finished = chunk.progress.done.length === chunk.progress.tables.length;
       await this.#writer!.commit(records, streamFrom, { snapshot: finished ? undefined : chunk.progress });
       this.#committed = streamFrom;
@@ -411,6 +417,23 @@ export class SourceService implements Probe {
       this.#binlogStarts.set(file, ms);
     }
     return ms;
+  }
+
+  /**
+   * Where the stored position stands on the server now: in another binlog history (the server
+   * changed, or started its binlog again), or in this one, where it may have been purged.
+   */
+  async #checkStored(connection: MysqlConnectionOptions, stored: SourceStoredOffset): Promise<Pick<StartFacts, 'history' | 'retentionError'>> {
+    const signal = this.#stop.signal;
+    const onRetry = (error: unknown, attempt: number, delayMs: number) => this.#log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
+    const facts = await withRetry(() => this.#withConnection((conn) => readHistoryFacts(conn, this.#facts!.connector, stored.position)), { signal, onRetry });
+    const history = historyChange(stored, facts);
+    if (history) return { history, retentionError: undefined };
+    const retentionError = await this.#checkRetention(connection, stored.position).then(
+      () => undefined,
+      (error: unknown) => toCdcError(error, 'SOURCE_UNREACHABLE', 'Checking the stored position against the server failed'),
+    );
+    return { history: undefined, retentionError };
   }
 
   /** Fails with SOURCE_POSITION_PURGED when the position is gone; exports the headroom. */
