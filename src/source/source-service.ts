@@ -179,7 +179,7 @@ export class SourceService implements Probe {
     const stored = openStored(await readSourceOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
     this.#committed = stored?.position;
     this.#positionTime = stored?.ts ?? 0;
-    const { history, retentionError } = stored ? await this.#checkStored(connection, stored) : { history: undefined, retentionError: undefined };
+    const { history, retentionError } = stored ? await this.#checkStored(connection, stored, onRetry) : { history: undefined, retentionError: undefined };
     const plan = planStart({ stored, retentionError, history, connector: this.#facts.connector, serverVersion: this.#facts.version, config });
     if (plan.action === 'fail') throw plan.error;
     if (plan.positionLost) {
@@ -423,10 +423,13 @@ export class SourceService implements Probe {
    * Where the stored position stands on the server now: in another binlog history (the server
    * changed, or started its binlog again), or in this one, where it may have been purged.
    */
-  async #checkStored(connection: MysqlConnectionOptions, stored: SourceStoredOffset): Promise<Pick<StartFacts, 'history' | 'retentionError'>> {
-    const signal = this.#stop.signal;
-    const onRetry = (error: unknown, attempt: number, delayMs: number) => this.#log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
-    const facts = await withRetry(() => this.#withConnection((conn) => readHistoryFacts(conn, this.#facts!.connector, stored.position)), { signal, onRetry });
+  async #checkStored(
+    connection: MysqlConnectionOptions,
+    stored: SourceStoredOffset,
+    onRetry: (error: unknown, attempt: number, delayMs: number) => void,
+  ): Promise<Pick<StartFacts, 'history' | 'retentionError'>> {
+    const read = () => this.#withConnection((conn) => readHistoryFacts(conn, this.#facts!.connector, stored.position));
+    const facts = await withRetry(read, { signal: this.#stop.signal, onRetry });
     const history = historyChange(stored, facts);
     if (history) return { history, retentionError: undefined };
     const retentionError = await this.#checkRetention(connection, stored.position).then(

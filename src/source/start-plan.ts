@@ -71,8 +71,8 @@ export function planStart(facts: StartFacts): StartPlan {
     if (purged && !stored.snapshot && config.ON_POSITION_LOST === 'resnapshot') incrementalAll = 'ON_POSITION_LOST=resnapshot';
     if (!purged || !(stored.snapshot || incrementalAll || config.SNAPSHOT_MODE === 'when_needed')) return { action: 'fail', error: retentionError };
     positionLost = incrementalAll
-      ? 'the stored position was purged from the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally'
-      : 'the stored position was purged from the server: taking a new snapshot of every captured table';
+      ? 'the stored position is no longer on the server: streaming from the end of the binlog and re-snapshotting every captured table incrementally, in a new binlog epoch'
+      : 'the stored position is no longer on the server: taking a new snapshot of every captured table, in a new binlog epoch';
     stored = undefined;
   }
   const epoch = positionLost || otherServer ? storedEpoch + 1 : storedEpoch;
