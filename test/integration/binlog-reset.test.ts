@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
 import { DDL, demoChecks, dumpAll, runWorkload } from '../helpers/demo-tables.ts';
-import { readTopic } from '../helpers/kafka.ts';
+import { offsetsTopic } from '../../src/core/topics.ts';
+import { encodeOffset, readStoredOffset } from '../../src/core/source-offsets.ts';
+import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
 import { assertVersionsMatchLastChange, type ChangeSource, metricValue, Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
 import { runCli, uniqueName } from '../helpers/services.ts';
@@ -17,6 +19,7 @@ import { waitFor } from '../helpers/wait.ts';
  * fall below the indexed documents'. Either way the source must re-snapshot in a new binlog epoch
  * whose versions outrank every indexed document: then every later change reaches Elasticsearch
  * instead of being refused as stale (409), and a replay of the old epoch's records is still refused.
+ * After a failover (another server_id, the same GTIDs) the source resumes by GTID in a new epoch.
  */
 describe('a binlog reset under a running pipeline', () => {
   const conns: mysql.Connection[] = [];
@@ -131,5 +134,38 @@ describe('a binlog reset under a running pipeline', () => {
     assertResetDetected(pipeline);
     await waitFor('the new snapshot to complete', () => source.lines.some((l) => /snapshot complete/.test(String(l.msg))), 180_000, 200);
     await changesReachTheIndex(pipeline, conn);
+  });
+
+  it('another server with the stored GTIDs (failover): resumes by GTID in a new epoch, and every later change reaches Elasticsearch', async () => {
+    const pipeline = new Pipeline(uniqueName('cdc_failover'));
+    pipelines.push(pipeline);
+    const conn = await pipeline.createDatabase(DDL);
+    conns.push(conn);
+    const checks = demoChecks((t) => pipeline.indexOf(t));
+    await pipeline.startSource();
+    await pipeline.startSink();
+    await runWorkload(conn, 1, 30);
+    await waitUntilEqual(conn, checks);
+    assert.equal(await pipeline.source!.stop('SIGTERM'), 0);
+    // The stack has one server: the stored record is rewritten as if its position had been read from
+    // another server of the topology (same GTIDs, another server_id), as after a failover.
+    const kafka = testKafka();
+    const topic = offsetsTopic(pipeline.prefix);
+    const stored = (await readStoredOffset(kafka, topic, pipeline.sourceId))!;
+    assert.ok(stored.position.gtids && stored.server, 'the stored offset has GTIDs and the server identity');
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [{ key: pipeline.sourceId, value: encodeOffset(stored.position, {}, { serverId: stored.server.serverId + 1000 }) }] });
+    await producer.disconnect();
+
+    await conn.query("UPDATE customers SET name = 'written after the failover' WHERE id BETWEEN 1 AND 6");
+    const source = await pipeline.startSource();
+    assert.ok(
+      source.lines.some((l) => /resuming from the stored GTIDs in a new binlog epoch/.test(String(l.msg)) && l.epoch === 1),
+      'the source resumed by GTID in epoch 1',
+    );
+    await changesReachTheIndex(pipeline, conn);
+    const ops = new Set((await readTopic(pipeline.topicOf('customers'))).map((r) => r.decodedValue?.op));
+    assert.ok(!ops.has('r'), 'nothing was re-snapshotted: the GTIDs were resumed from');
   });
 });
