@@ -103,7 +103,15 @@ export async function transformsBench(): Promise<void> {
     'masking (hash one column, mask one)': { COLUMN_HASH: 'bench\\.events\\.account', COLUMN_HASH_SALT: 'bench-salt', COLUMN_MASK: 'bench\\.events\\.note' },
   };
   const transforms = Object.fromEntries(Object.entries(chains).map(([name, extra]) => [name, sourceTransform(loadConfig(sourceSpec, { ...env, ...extra }))]));
-  const encoder = new EventEncoder(new Registry({ url: env.SCHEMA_REGISTRY_URL }), { prefix, sourceId: 'bench', connector: 'mariadb', compatibility: 'BACKWARD', version: 'bench', converter: 'avro' });
+  const encoder = new EventEncoder(new Registry({ url: env.SCHEMA_REGISTRY_URL }), {
+    prefix,
+    sourceId: 'bench',
+    connector: 'mariadb',
+    compatibility: 'BACKWARD',
+    version: 'bench',
+    converter: 'avro',
+    epoch: 0,
+  });
   const events = benchEvents(EVENTS);
   // Warm up: JIT, and the registrations of every chain's schema.
   for (const transform of Object.values(transforms)) await rate(events.slice(0, 20_000), transform, encoder);

@@ -57,7 +57,7 @@ export const sourceSpec = {
   ),
   SNAPSHOT_MODE: envVar(
     z.enum(['initial', 'never', 'when_needed', 'initial_only']).default('initial'),
-    "`initial`: without a stored position, snapshot the captured tables (lock-free, resumable) and then stream from the snapshot's position; `never`: stream from START_POSITION; `when_needed`: like initial, and also re-snapshot instead of failing when the stored position was purged from the server; `initial_only`: snapshot, then exit.",
+    "`initial`: without a stored position, snapshot the captured tables (lock-free, resumable) and then stream from the snapshot's position; `never`: stream from START_POSITION; `when_needed`: like initial, and also re-snapshot instead of failing when the stored position is no longer on the server (purged, or the binlog started again: README, Versions); `initial_only`: snapshot, then exit.",
     { default: 'initial' },
   ),
   SNAPSHOT_METHOD: envVar(
@@ -100,12 +100,16 @@ export const sourceSpec = {
   INCREMENTAL_CHUNK_ROWS: envVar(int(1, 100_000).default(1024), 'Rows per incremental snapshot chunk: read between two watermarks while streaming goes on.', { default: '1024' }),
   ON_POSITION_LOST: envVar(
     z.enum(['fail', 'resnapshot']).default('fail'),
-    'When the stored position was purged from the server: `fail` with SOURCE_POSITION_PURGED, or `resnapshot`: stream from the current end of the binlog and re-snapshot every captured table incrementally (needs SIGNAL_TABLE). Deletes made while the position was lost are not seen either way.',
+    'When the stored position is no longer on the server (purged, or the binlog started again: README, Versions): `fail` with SOURCE_POSITION_PURGED, or `resnapshot`: stream from the current end of the binlog and re-snapshot every captured table incrementally (needs SIGNAL_TABLE). Deletes made while the position was lost are not seen either way.',
     { default: 'fail', check: (c) => (c.ON_POSITION_LOST === 'resnapshot' && !c.SIGNAL_TABLE ? '`resnapshot` needs SIGNAL_TABLE (incremental snapshots write their watermarks there)' : undefined) },
   ),
-  RESUME_BY: envVar(z.enum(['gtid', 'file']).default('gtid'), 'How a restart resumes: by the stored GTID set (survives failover within a replication topology) or by binlog file and position.', {
-    default: 'gtid',
-  }),
+  RESUME_BY: envVar(
+    z.enum(['gtid', 'file']).default('gtid'),
+    'How a restart resumes: by the stored GTID set (survives failover within a replication topology, in a new binlog epoch) or by binlog file and position.',
+    {
+      default: 'gtid',
+    },
+  ),
   SCHEMA_COMPATIBILITY: envVar(
     z.enum(['BACKWARD', 'BACKWARD_TRANSITIVE', 'FORWARD', 'FORWARD_TRANSITIVE', 'FULL', 'FULL_TRANSITIVE', 'NONE']).default('BACKWARD'),
     'Compatibility level the source sets on each subject it creates (an existing subject keeps its level, which an operator may have changed).',

@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   SOURCE_PRECONDITION_FAILED:
     'The source server is not configured for row-based change capture, or refuses the source a privilege it needs (REPLICATION SLAVE to read the binlog); the message names the setting or grant and the fix.',
   SOURCE_UNREACHABLE: 'The MySQL/MariaDB server could not be reached or refused the connection.',
-  SOURCE_POSITION_PURGED: 'The stored source position is no longer on the server (binlogs purged).',
+  SOURCE_POSITION_PURGED: 'The stored source position is no longer on the server (binlogs purged, or the binlog reset, restored or of another server).',
   SOURCE_POSITION_INVALID: 'The stored source position cannot be parsed.',
   SNAPSHOT_FAILED: 'A snapshot query failed for a reason retrying cannot fix (privileges, a dropped table); the snapshot resumes once fixed.',
   SOURCE_FENCED: 'Another source instance with the same SOURCE_ID took over; this one stopped without writing.',
@@ -37,7 +37,7 @@ export const ERROR_CODES = {
   ARCHIVE_INVALID: 'A line of a file-connector archive is not what `cdc file-sink` writes; the message names the file and line.',
   ARCHIVE_TOPIC_REFUSED:
     "An archive line names a topic outside the archive's own layout (its `<topic>/` directory), or an internal topic (offsets, heartbeats, dead letters, Kafka's own) that FILE_SOURCE_TOPIC_MAP does not map explicitly; nothing was written.",
-  VERSION_OUT_OF_RANGE: 'A source position does not fit the 63-bit external version encoding.',
+  VERSION_OUT_OF_RANGE: 'A source position or binlog epoch does not fit the 63-bit external version encoding (README, Versions).',
   ARGUMENT_INVALID: 'A command-line argument is malformed; the message says what is accepted.',
   GROUP_ACTIVE: 'The consumer group still has running members; stop every sink of the group before resetting its offsets.',
   TLS_CERT_INVALID: "A service's TLS certificate failed verification (unknown CA, expired, wrong host); the message names the service and the setting.",

@@ -5,7 +5,7 @@ import type { SourcePosition } from './position.ts';
  * The Elasticsearch external version of a change, derived from its source position (never from a
  * Kafka offset, so a replay, a recreated topic or a re-produced change maps to the same number):
  *
- *     version = fileIndex × 2^32 + pos + row
+ *     version = epoch × 2^55 + fileIndex × 2^32 + pos + row
  *
  * `pos` is the byte position where the change's rows event starts and `row` the ordinal of the row
  * inside that event. Every row occupies at least one byte of its event's body, so `pos + row` stays
@@ -14,25 +14,41 @@ import type { SourcePosition } from './position.ts';
  * Snapshot rows carry the snapshot's binlog position with row 0, which is at or below the start of
  * every later transaction, so any later change outranks them.
  *
- * Limits: fileIndex < 2^31 and pos + row < 2^32, giving a version below 2^63 (Elasticsearch's
- * maximum). `RESET MASTER` or a failover to a server with other file numbering breaks monotonicity;
- * see the README (“Versions”).
+ * `epoch` numbers the binlog histories a source has read: it increments whenever the binlog starts
+ * again under the source (RESET MASTER, a restored or another server, a re-snapshot replacing a lost
+ * position), so every change of the new history outranks every document of the old one although
+ * its file numbering starts again.
+ *
+ * Bit budget (63 bits, Elasticsearch's maximum): epoch 8 bits (< 256), fileIndex 23 bits
+ * (< 8,388,608 binlog files), pos + row 32 bits (binlog files up to 4 GiB). Epoch 0 gives the
+ * versions of the encoding without epochs, so documents indexed before it keep their order.
  */
-const POS_BITS = 32n;
-const MAX_FILE_INDEX = 2 ** 31 - 1;
-const MAX_OFFSET = 2 ** 32 - 1;
+const OFFSET_BITS = 32n;
+const FILE_BITS = 23n;
+const EPOCH_SHIFT = OFFSET_BITS + FILE_BITS;
+export const MAX_EPOCH = 2 ** 8 - 1;
+const MAX_FILE_INDEX = 2 ** Number(FILE_BITS) - 1;
+const MAX_OFFSET = 2 ** Number(OFFSET_BITS) - 1;
 
-export function versionOf(position: Pick<SourcePosition, 'fileIndex' | 'pos' | 'row'>): bigint {
+export function versionOf(position: Pick<SourcePosition, 'epoch' | 'fileIndex' | 'pos' | 'row'>): bigint {
   const offset = position.pos + position.row;
+  if (position.epoch > MAX_EPOCH) throw epochOutOfRange(position.epoch);
   if (position.fileIndex > MAX_FILE_INDEX || offset > MAX_OFFSET) {
     throw new CdcError('VERSION_OUT_OF_RANGE', `Position file #${position.fileIndex} offset ${offset} does not fit a 63-bit version`, {
-      hint: 'Binlog files beyond 4 GiB or more than 2^31 rotations are not supported by this version encoding.',
+      hint: `Binlog files beyond 4 GiB or file numbers above ${MAX_FILE_INDEX} are not supported by this version encoding (README, Versions).`,
     });
   }
-  return (BigInt(position.fileIndex) << POS_BITS) + BigInt(offset);
+  return (BigInt(position.epoch) << EPOCH_SHIFT) + (BigInt(position.fileIndex) << OFFSET_BITS) + BigInt(offset);
+}
+
+/** The source refuses to start a binlog history whose versions would not fit. */
+export function epochOutOfRange(epoch: number): CdcError {
+  return new CdcError('VERSION_OUT_OF_RANGE', `Binlog epoch ${epoch} does not fit the version's ${MAX_EPOCH + 1} epochs`, {
+    hint: 'The source has seen the binlog start again more often than versions can count. Re-index into new indices with a new SOURCE_ID (its epochs start at 0) and delete the old ones.',
+  });
 }
 
 /** Inverse of versionOf, for diagnostics (`cdc offsets show`, status pages, tests). */
-export function describeVersion(version: bigint): { fileIndex: number; offset: number } {
-  return { fileIndex: Number(version >> POS_BITS), offset: Number(version & 0xffff_ffffn) };
+export function describeVersion(version: bigint): { epoch: number; fileIndex: number; offset: number } {
+  return { epoch: Number(version >> EPOCH_SHIFT), fileIndex: Number((version >> OFFSET_BITS) & BigInt(MAX_FILE_INDEX)), offset: Number(version & 0xffff_ffffn) };
 }

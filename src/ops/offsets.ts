@@ -4,7 +4,7 @@ import { CdcError } from '../core/errors.ts';
 import { kafkaError } from '../core/kafka.ts';
 import type { OffsetsConfig } from '../config/offsets.ts';
 import { sinkTopicPatterns } from '../config/sink.ts';
-import { readStoredOffset } from '../source/offset-store.ts';
+import { readStoredOffset } from '../core/source-offsets.ts';
 
 /**
  * `cdc offsets show|reset`: the operator's view of where each side stands, and the one supported

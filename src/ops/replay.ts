@@ -10,7 +10,8 @@ import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { BinlogReader } from '../source/binlog-reader.ts';
 import { binlogStartTime } from '../source/binlog-start-time.ts';
 import { transactionStartAfter } from '../source/binlog-time-search.ts';
-import { topicFor } from '../core/topics.ts';
+import { offsetsTopic, topicFor } from '../core/topics.ts';
+import { readStoredOffset } from '../core/source-offsets.ts';
 import { EventEncoder, type EncodedRecord } from '../source/event-encoder.ts';
 import { slices } from '../source/kafka-writer.ts';
 import { mysqlConnection } from '../source/mysql-connection.ts';
@@ -138,6 +139,8 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
   const [database, name] = plan.table.split('.') as [string, string];
   const registry = optionalRegistry(config);
   const { connector, rowMetadata } = await checkSource(mysqlConnection(config), replayServerId(config));
+  // The live source's binlog epoch: replayed changes get the versions the source gave them.
+  const stored = await readStoredOffset(kafka, offsetsTopic(config.TOPIC_PREFIX), config.SOURCE_ID, 30_000);
   const encoder = new EventEncoder(registry, {
     prefix: config.TOPIC_PREFIX,
     sourceId: config.SOURCE_ID,
@@ -147,6 +150,7 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
     converter: config.VALUE_CONVERTER,
     // The live source's rule for records too large for their topic: a clear RECORD_TOO_LARGE, or a dead letter.
     oversize: oversizePolicyOf(config, () => undefined),
+    epoch: stored?.position.epoch ?? 0,
   });
   // The live source's keys and zero-date rule, so the replayed changes land on the same documents.
   const transform = sourceTransform(config);

@@ -15,7 +15,7 @@ interface Envelope {
   op: string;
   before: Row | null;
   after: Row | null;
-  source: { db: string; table: string; file: string; pos: bigint | number; row: number; ts_ms: bigint | number; gtid: string | null; snapshot: string; server_id: bigint | number };
+  source: { db: string; table: string; file: string; pos: bigint | number; row: number; epoch?: number; ts_ms: bigint | number; gtid: string | null; snapshot: string; server_id: bigint | number };
 }
 
 /**
@@ -147,7 +147,8 @@ function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic
     schema,
     before: rowUnderColumnNames(schema, envelope.before),
     after: rowUnderColumnNames(schema, envelope.after),
-    position: new SourcePosition(source.file, Number(source.pos), Number(source.row)),
+    // Records written before the source block had an epoch are of the first binlog history.
+    position: new SourcePosition(source.file, Number(source.pos), Number(source.row), undefined, 0, Number(source.epoch ?? 0)),
     gtid: source.gtid ?? undefined,
     tsMs: Number(source.ts_ms),
     snapshot: source.snapshot === 'true' || source.snapshot === 'last' || source.snapshot === 'incremental' ? source.snapshot : 'false',

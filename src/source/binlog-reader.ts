@@ -46,6 +46,8 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   readonly #output: StreamOutput;
   #file = '';
   #cursor = 0;
+  /** The binlog epoch of the position start() was given: every position read carries it. */
+  #epoch = 0;
   #open = false;
   #standalone = false;
   #gtid: string | undefined;
@@ -109,6 +111,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   async start(from: SourcePosition): Promise<void> {
     await this.#informationSchemaKeys?.load();
     this.#skip = from.event;
+    this.#epoch = from.epoch;
     const options: Record<string, unknown> = { serverId: this.#serverId };
     if (from.gtids) options.gtidSet = from.gtids;
     else Object.assign(options, { filename: from.file, position: from.pos });
@@ -236,7 +239,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     this.#open = true;
     this.#standalone = false;
     this.#gtid = gtid;
-    this.#start = new SourcePosition(this.#file, start, 0, gtidsBefore);
+    this.#start = new SourcePosition(this.#file, start, 0, gtidsBefore, 0, this.#epoch);
     this.#changes = 0;
     this.#begun = false;
   }
@@ -293,7 +296,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
       const raw = rows[i] as Record<string, unknown> & { before?: Record<string, unknown>; after?: Record<string, unknown> };
       const before = op === 'c' ? null : canonicalRow(schema, op === 'u' ? raw.before! : raw);
       const after = op === 'd' ? null : canonicalRow(schema, op === 'u' ? raw.after! : raw);
-      const position = new SourcePosition(this.#file, start, i);
+      const position = new SourcePosition(this.#file, start, i, undefined, 0, this.#epoch);
       // An update that changes the primary key moves the row to another key: downstream that is a
       // delete of the old key and an insert of the new one (as Debezium emits it).
       if (op === 'u' && !sameKey(schema, before!, after!)) {
@@ -320,13 +323,13 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   #beginOutput(): void {
     if (this.#begun) return;
     this.#begun = true;
-    const start = this.#start ?? new SourcePosition(this.#file, this.#cursor);
+    const start = this.#start ?? new SourcePosition(this.#file, this.#cursor, 0, undefined, 0, this.#epoch);
     const skipped = Math.min(this.#skip, this.#changes);
     this.#output.push({ kind: 'begin', start, gtid: this.#gtid, skipped, skippedByTable: this.#skippedByTable }, 64);
   }
 
   #commit(event: BinlogEventLike): void {
-    const end = new SourcePosition(this.#file, this.#cursor, 0, this.#gtidSet);
+    const end = new SourcePosition(this.#file, this.#cursor, 0, this.#gtidSet, 0, this.#epoch);
     const changes = this.#changes;
     const skip = this.#skip;
     this.#open = false;

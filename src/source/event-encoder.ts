@@ -27,6 +27,8 @@ export interface EncoderSettings {
   version: string;
   /** What happens to a record too large for its topic (source/oversize-policy.ts); unset: nothing is checked. */
   oversize?: OversizePolicy | undefined;
+  /** The binlog epoch of this run, in every record's source block: the sink's version takes it as its top bits. */
+  epoch: number;
 }
 
 /** How the records of one table schema (for one topic) are written: resolved once, then used synchronously. */
@@ -116,7 +118,7 @@ export class EventEncoder {
     const row = event.after ?? event.before!;
     const keyRecord = encoding.key && toRecord(encoding.keyFields, row);
     if (event.flat) return this.#record(encoding, keyRecord, this.#rowRecord(encoding, event.after!));
-    const { prefix, sourceId, connector, version } = this.#settings;
+    const { prefix, sourceId, connector, version, epoch } = this.#settings;
     const envelope = {
       before: withBefore && event.before ? this.#rowRecord(encoding, event.before) : null,
       after: event.after && this.#rowRecord(encoding, event.after),
@@ -134,6 +136,7 @@ export class EventEncoder {
         file: event.position.file,
         pos: event.position.pos,
         row: event.position.row,
+        epoch,
       },
       op: event.op,
       ts_ms: Date.now(),

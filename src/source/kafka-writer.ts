@@ -6,7 +6,8 @@ import type { SourcePosition } from '../core/position.ts';
 import { raiseMessageLimits } from '../core/topic-limits.ts';
 import { maxMessageBytesConfig } from '../core/topics.ts';
 import type { EncodedRecord } from './event-encoder.ts';
-import { encodeOffset, type ResumeState } from './offset-store.ts';
+import { encodeOffset, type ServerIdentity } from '../core/source-offsets.ts';
+import type { SourceResumeState as ResumeState } from './offset-store.ts';
 import { RECORD_OVERHEAD_BYTES } from './oversize-policy.ts';
 import type { ProgressSeal } from './progress-seal.ts';
 
@@ -57,6 +58,8 @@ export interface WriterSettings {
   compression: KafkaCompression;
   /** Encrypts the key values of stored snapshot progress (with COLUMN_HASH). */
   seal?: ProgressSeal | undefined;
+  /** The server the positions are read from, stored with each of them: a restart compares it with the server's. */
+  server?: ServerIdentity | undefined;
 }
 
 /**
@@ -150,7 +153,7 @@ export class TransactionalWriter {
     }
     byTopic.set(this.#settings.offsetsTopic, {
       topic: this.#settings.offsetsTopic,
-      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, this.#settings.seal?.seal(state) ?? state) }],
+      messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, this.#settings.seal?.seal(state) ?? state, this.#settings.server) }],
     });
     if (!this.#settings.exactlyOnce) return this.#sendAtLeastOnce([...byTopic.values()]);
     let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;

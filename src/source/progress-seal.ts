@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { CdcError } from '../core/errors.ts';
-import type { ResumeState, StoredOffset } from './offset-store.ts';
+import type { SourceResumeState as ResumeState, SourceStoredOffset as StoredOffset } from './offset-store.ts';
 
 const PREFIX = 'sealed:aes-256-gcm:';
 /** The fields of a snapshot's `current` table that hold a row's key values. */

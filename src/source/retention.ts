@@ -66,7 +66,7 @@ export class PurgeRiskAlarm {
   }
 }
 
-interface BinaryLog {
+export interface BinaryLog {
   name: string;
   size: number;
 }
@@ -104,7 +104,7 @@ export async function checkRetention(conn: mysql.Connection, position: SourcePos
   return { oldestFile: oldest.name, headroomBytes, headroomSeconds, retentionSeconds, retentionBytes, bytesAfterPosition: Math.max(0, totalBytes - headroomBytes) };
 }
 
-async function binaryLogs(conn: mysql.Connection): Promise<BinaryLog[]> {
+export async function binaryLogs(conn: mysql.Connection): Promise<BinaryLog[]> {
   const [logRows] = await conn.query('SHOW BINARY LOGS');
   const logs: BinaryLog[] = (logRows as Array<Record<string, unknown>>).map((r) => ({ name: String(r.Log_name), size: Number(r.File_size) }));
   if (logs.length === 0) throw new CdcError('SOURCE_PRECONDITION_FAILED', 'The server lists no binary logs (SHOW BINARY LOGS is empty): is log_bin on?');

@@ -89,7 +89,7 @@ export class SnapshotStreamCoordinator {
     const { config } = this.#parts;
     let from: SourcePosition | undefined;
     if (plan.snapshot) {
-      from = await this.#takeSnapshot(plan.snapshot.resume);
+      from = await this.#takeSnapshot(plan.snapshot.resume, plan.epoch);
       if (!from) return;
     }
     if (plan.stopAfterSnapshot) {
@@ -107,19 +107,19 @@ export class SnapshotStreamCoordinator {
     this.incremental = incremental;
     if (plan.incrementalAll) incremental!.request(await withConnection(this.#parts.connection, (conn) => capturedTables(conn, this.#captured)), plan.incrementalAll);
 
-    if (plan.streamFrom === 'stored') from = stored!.position;
+    if (plan.streamFrom === 'stored') from = stored!.position.withEpoch(plan.epoch);
     if (plan.streamFrom === 'binlog-end') {
       // Stored before reading (with any requested snapshot): a crash before the first change still resumes here.
-      from = await this.#retrying(() => withConnection(this.#parts.connection, binlogEnd));
+      from = (await this.#retrying(() => withConnection(this.#parts.connection, binlogEnd))).withEpoch(plan.epoch);
       await this.#parts.writer.commit([], from, { incremental: incremental?.progress });
       this.#parts.committed.position = from;
     }
     // `earliest` is the oldest binlog file still on the server, by file: GTID history from the
     // beginning is refused by a server that has purged binlogs.
-    if (plan.streamFrom === 'oldest') from = new SourcePosition(await this.#retrying(() => withConnection(this.#parts.connection, oldestBinlogFile)), 4);
+    if (plan.streamFrom === 'oldest') from = new SourcePosition(await this.#retrying(() => withConnection(this.#parts.connection, oldestBinlogFile)), 4, 0, undefined, 0, plan.epoch);
     if (!from) throw new CdcError('INTERNAL', `start plan ${plan.streamFrom} gave no position`);
     if (config.RESUME_BY === 'file') from = from.withoutGtids();
-    await this.#stream(from, plan.streamFrom);
+    await this.#stream(from, plan.streamFrom, plan.epoch);
   }
 
   /** Stops reading and ends the incremental snapshot; what was not committed is read again by the next run. */
@@ -142,7 +142,7 @@ export class SnapshotStreamCoordinator {
    * Runs (or resumes) the initial snapshot, one Kafka transaction per chunk with its progress.
    * Returns the position streaming starts from, or undefined when stopped before the end.
    */
-  async #takeSnapshot(resume: SnapshotProgress | undefined): Promise<SourcePosition | undefined> {
+  async #takeSnapshot(resume: SnapshotProgress | undefined, epoch: number): Promise<SourcePosition | undefined> {
     const { config, encoder, writer, metrics, committed } = this.#parts;
     const snapshot = new InitialSnapshot(
       this.#parts.connection,
@@ -163,7 +163,8 @@ export class SnapshotStreamCoordinator {
         encoder.encodeChange(shaped, false, push);
       }
       await writer.ensureTopics(new Set(records.map((r) => r.topic)));
-      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
+      // The snapshot's read view is a point of the binlog history this run reads.
+      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom).withEpoch(epoch);
       const finished = chunk.progress.done.length === chunk.progress.tables.length;
       await writer.commit(records, streamFrom, { snapshot: finished ? undefined : chunk.progress });
       committed.committed(streamFrom, committed.positionTime);
@@ -179,9 +180,9 @@ export class SnapshotStreamCoordinator {
   }
 
   /** Reads the binlog from `from` into the dispatcher until stop() or a failure. */
-  async #stream(from: SourcePosition, startPosition: string): Promise<void> {
+  async #stream(from: SourcePosition, startPosition: string, epoch: number): Promise<void> {
     const { config, facts, signal } = this.#parts;
-    this.#parts.log.info({ from: from.toJSON(), startPosition, server: facts.version, serverId: this.#parts.serverId }, 'starting binlog reader');
+    this.#parts.log.info({ from: from.toJSON(), startPosition, epoch, server: facts.version, serverId: this.#parts.serverId }, 'starting binlog reader');
     // The reader also reads the signal table: requests and watermarks arrive in binlog order.
     const queue = new StreamQueue(
       config.QUEUE_MAX_BYTES,

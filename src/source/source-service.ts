@@ -3,6 +3,7 @@ import { CdcError, errorMessage, toCdcError } from '../core/errors.ts';
 import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { type Readiness, secondsSince } from '../core/probe.ts';
+import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { withRetry } from '../core/retry.ts';
 import { optionalRegistry, type Registry } from '../core/schema-registry.ts';
 import { ServiceBase } from '../core/service-base.ts';
@@ -11,12 +12,13 @@ import { redactConfig } from '../config/env.ts';
 import { replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import type { Transform } from '../transforms/transform.ts';
 import { heartbeatSeconds } from './binlog-heartbeat.ts';
+import { historyChange, readHistoryFacts, serverIdentity } from './binlog-history.ts';
 import { CommittedPosition } from './committed-position.ts';
 import { EventEncoder } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
 import { oversizePolicyOf } from './oversize-policy.ts';
 import { mysqlConnection, withConnection } from './mysql-connection.ts';
-import { ensureOffsetsTopic, readStoredOffset } from './offset-store.ts';
+import { ensureOffsetsTopic, readSourceOffset, type SourceStoredOffset } from './offset-store.ts';
 import { OperatorPause } from './operator-pause.ts';
 import { checkSource, type ServerFacts } from './preconditions.ts';
 import { openStored, ProgressSeal } from './progress-seal.ts';
@@ -26,7 +28,7 @@ import { SnapshotStreamCoordinator } from './snapshot-stream-coordinator.ts';
 import { snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { sourceTransform } from './source-transform.ts';
-import { planStart } from './start-plan.ts';
+import { planStart, type StartFacts } from './start-plan.ts';
 import { schemaRules } from './table-schema.ts';
 import { VERSION } from '../version.ts';
 
@@ -119,6 +121,7 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
         'binlog_row_metadata is not FULL: column names, types and primary keys come from information_schema, which describes tables as they are now, not when older rows were written (a DDL between the two misreads them); set binlog_row_metadata=FULL',
       );
     }
+    const server = await withRetry(() => withConnection(connection, serverIdentity), { signal, onRetry });
     this.#writer = new TransactionalWriter(this.#kafka, {
       exactlyOnce: config.EXACTLY_ONCE,
       sourceId: config.SOURCE_ID,
@@ -128,9 +131,27 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
       maxMessageBytes: config.TOPIC_MAX_MESSAGE_BYTES,
       compression: config.KAFKA_COMPRESSION,
       seal: ProgressSeal.forHashing(config),
+      server,
     });
     await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
     await this.#writer.connect();
+    const rules = schemaRules(config);
+    await withRetry(() => withConnection(connection, (conn) => rules.keys.load(conn)), { signal, onRetry });
+    if (config.SIGNAL_TABLE) await withRetry(() => withConnection(connection, (conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
+    const stored = openStored(await readSourceOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
+    this.#committed.restore(stored?.position, stored?.ts ?? 0);
+    const { history, retentionError } = stored ? await this.#checkStored(connection, stored, onRetry) : { history: undefined, retentionError: undefined };
+    const plan = planStart({ stored, retentionError, history, connector: this.#facts.connector, serverVersion: this.#facts.version, config });
+    if (plan.action === 'fail') throw plan.error;
+    if (plan.positionLost) {
+      this.#log.warn({ ...errorFields(retentionError), binlog: history?.reason, epoch: plan.epoch, snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST }, plan.positionLost);
+      this.#committed.position = undefined;
+    }
+    if (plan.otherServer) {
+      this.#log.warn({ stored: stored!.position.toJSON(), server, epoch: plan.epoch }, plan.otherServer);
+      // The stored file and offset are another server's: nothing to check retention against until the first commit here.
+      this.#committed.position = undefined;
+    }
     const encoder = new EventEncoder(this.#registry, {
       prefix: config.TOPIC_PREFIX,
       sourceId: config.SOURCE_ID,
@@ -138,25 +159,9 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
       compatibility: config.SCHEMA_COMPATIBILITY,
       converter: config.VALUE_CONVERTER,
       version: VERSION,
+      epoch: plan.epoch,
       oversize: oversizePolicyOf(config, (table, outcome) => this.metrics.oversizeRecords.inc({ table, outcome })),
     });
-    const rules = schemaRules(config);
-    await withRetry(() => withConnection(connection, (conn) => rules.keys.load(conn)), { signal, onRetry });
-    if (config.SIGNAL_TABLE) await withRetry(() => withConnection(connection, (conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
-    const stored = openStored(await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
-    this.#committed.restore(stored?.position, stored?.ts ?? 0);
-    const retentionError = stored
-      ? await this.#retention.check(stored.position).then(
-          () => undefined,
-          (error: unknown) => toCdcError(error, 'SOURCE_UNREACHABLE', 'Checking the stored position against the server failed'),
-        )
-      : undefined;
-    const plan = planStart({ stored, retentionError, connector: this.#facts.connector, serverVersion: this.#facts.version, config });
-    if (plan.action === 'fail') throw plan.error;
-    if (plan.positionLost) {
-      this.#log.warn({ ...errorFields(retentionError), snapshotMode: config.SNAPSHOT_MODE, onPositionLost: config.ON_POSITION_LOST }, plan.positionLost);
-      this.#committed.position = undefined;
-    }
     const coordinator = new SnapshotStreamCoordinator({
       config,
       log: this.#log,
@@ -177,6 +182,26 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
     });
     this.#coordinator = coordinator;
     await coordinator.run(plan, stored);
+  }
+
+  /**
+   * Where the stored position stands on the server now: in another binlog history (the server
+   * changed, or started its binlog again), or in this one, where it may have been purged.
+   */
+  async #checkStored(
+    connection: MysqlConnectionOptions,
+    stored: SourceStoredOffset,
+    onRetry: (error: unknown, attempt: number, delayMs: number) => void,
+  ): Promise<Pick<StartFacts, 'history' | 'retentionError'>> {
+    const read = () => withConnection(connection, (conn) => readHistoryFacts(conn, this.#facts!.connector, stored.position));
+    const facts = await withRetry(read, { signal: this.stopSignal, onRetry });
+    const history = historyChange(stored, facts);
+    if (history) return { history, retentionError: undefined };
+    const retentionError = await this.#retention.check(stored.position).then(
+      () => undefined,
+      (error: unknown) => toCdcError(error, 'SOURCE_UNREACHABLE', 'Checking the stored position against the server failed'),
+    );
+    return { history: undefined, retentionError };
   }
 
   /** The coordinator's stage; after an operator pause the source counts as streaming (ready) only once it committed again. */

@@ -59,31 +59,50 @@ describe('SourcePosition', () => {
 });
 
 describe('versionOf', () => {
-  it('is fileIndex × 2^32 + pos + row, exactly', () => {
+  it('is epoch × 2^55 + fileIndex × 2^32 + pos + row, exactly', () => {
     assert.equal(versionOf(new SourcePosition('binlog.000003', 1234, 2)), 3n * 2n ** 32n + 1236n);
-    assert.deepEqual(describeVersion(3n * 2n ** 32n + 1236n), { fileIndex: 3, offset: 1236 });
+    assert.deepEqual(describeVersion(3n * 2n ** 32n + 1236n), { epoch: 0, fileIndex: 3, offset: 1236 });
+    const epochTwo = new SourcePosition('binlog.000003', 1234, 2, undefined, 0, 2);
+    assert.equal(versionOf(epochTwo), 2n * 2n ** 55n + 3n * 2n ** 32n + 1236n);
+    assert.deepEqual(describeVersion(versionOf(epochTwo)), { epoch: 2, fileIndex: 3, offset: 1236 });
   });
 
-  it('increases strictly in binlog order, across rotations', () => {
+  it('increases strictly in binlog order, across rotations and binlog epochs', () => {
     const positions = [
       new SourcePosition('binlog.000001', 4_000_000_000, 0),
       new SourcePosition('binlog.000002', 4, 0),
       new SourcePosition('binlog.000002', 4, 1),
       new SourcePosition('binlog.000002', 782, 0),
+      new SourcePosition('binlog.8388607', 2 ** 32 - 1, 0),
+      // RESET MASTER: the numbering starts again, in the next epoch.
+      new SourcePosition('binlog.000001', 4, 0, undefined, 0, 1),
+      new SourcePosition('binlog.000001', 330, 0, undefined, 0, 1),
+      new SourcePosition('binlog.000001', 4, 0, undefined, 0, 2),
     ];
     const versions = positions.map(versionOf);
-    for (let i = 1; i < versions.length; i++) assert.ok(versions[i]! > versions[i - 1]!, `${versions[i]} > ${versions[i - 1]}`);
+    for (let i = 1; i < versions.length; i++) {
+      assert.ok(versions[i]! > versions[i - 1]!, `${versions[i]} > ${versions[i - 1]}`);
+      assert.ok(positions[i]!.isAfter(positions[i - 1]!), `${positions[i]} after ${positions[i - 1]}`);
+    }
   });
 
   it('stays below 2^63 at the limits and refuses beyond them', () => {
-    assert.ok(versionOf({ fileIndex: 2 ** 31 - 1, pos: 2 ** 32 - 1, row: 0 }) < 2n ** 63n);
+    assert.ok(versionOf({ epoch: 255, fileIndex: 2 ** 23 - 1, pos: 2 ** 32 - 1, row: 0 }) === 2n ** 63n - 1n);
+    const outOfRange = (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE';
+    assert.throws(() => versionOf({ epoch: 0, fileIndex: 2 ** 23, pos: 4, row: 0 }), outOfRange);
+    assert.throws(() => versionOf({ epoch: 0, fileIndex: 1, pos: 2 ** 32 - 1, row: 1 }), outOfRange);
+    assert.throws(() => versionOf({ epoch: 256, fileIndex: 1, pos: 4, row: 0 }), outOfRange);
+  });
+
+  it('keeps the epoch in the serialisation only after the first history, and reads positions stored without it as epoch 0', () => {
+    assert.deepEqual(new SourcePosition('binlog.000001', 4).toJSON(), { file: 'binlog.000001', pos: 4, row: 0 });
+    const later = new SourcePosition('binlog.000001', 4, 0, '0-1-9', 0, 3);
+    assert.deepEqual(later.toJSON(), { file: 'binlog.000001', pos: 4, row: 0, gtids: '0-1-9', epoch: 3 });
+    assert.ok(SourcePosition.fromJSON(later.toJSON()).equals(later));
+    assert.equal(SourcePosition.fromJSON({ file: 'binlog.000007', pos: 120 }).epoch, 0);
     assert.throws(
-      () => versionOf({ fileIndex: 2 ** 31, pos: 4, row: 0 }),
-      (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE',
-    );
-    assert.throws(
-      () => versionOf({ fileIndex: 1, pos: 2 ** 32 - 1, row: 1 }),
-      (e: unknown) => (e as CdcError).code === 'VERSION_OUT_OF_RANGE',
+      () => SourcePosition.fromJSON({ file: 'binlog.000001', pos: 4, epoch: '1' }),
+      (e: unknown) => (e as CdcError).code === 'SOURCE_POSITION_INVALID',
     );
   });
 });
