@@ -80,6 +80,7 @@ export class SinkService implements Probe {
       errorsTolerance: config.ERRORS_TOLERANCE,
       maxActions: config.BULK_MAX_ACTIONS,
       maxBytes: config.BULK_MAX_BYTES,
+      bulksInFlight: config.SINK_BULKS_IN_FLIGHT,
       signal: this.#stop.signal,
     });
     this.#consumer = new SinkConsumer(
