@@ -98,7 +98,7 @@ export const sinkSpec = {
   BULK_MAX_BYTES: envVar(int(1024).default(8 * 1024 * 1024), 'Most bytes in one bulk request.', { default: '8388608' }),
   SINK_PARTITION_CONCURRENCY: envVar(
     int(1, 64).default(2),
-    "Partitions the sink works on at the same time, each in its own order. Each holds at most SINK_BULKS_IN_FLIGHT + 1 bulk requests' worth of changes (BULK_MAX_BYTES): those in flight and the next, decoded meanwhile.",
+    "Partitions the sink works on at the same time, each in its own order. Each holds at most SINK_BULKS_IN_FLIGHT bulk requests' worth of changes (BULK_MAX_BYTES): while one is in flight the next is decoded and sent.",
     { default: '2' },
   ),
   SINK_BULKS_IN_FLIGHT: envVar(

@@ -55,11 +55,11 @@ const ACTION_LINE_BYTES = 120;
  * Makes a partition's batches durable in Elasticsearch, in chunks of at most BULK_MAX_ACTIONS
  * actions and BULK_MAX_BYTES document bytes: a chunk is decoded (schema ids resolved once for
  * the chunk, then every record synchronously), its bulk request sent, and the next chunk decoded
- * while up to SINK_BULKS_IN_FLIGHT requests are in flight. Writing chunks of one partition at the
+ * and sent while it is in flight, up to SINK_BULKS_IN_FLIGHT requests at once. Writing chunks of one partition at the
  * same time is safe because every action carries its change's external version: whichever
  * request lands first, Elasticsearch keeps the newest version of each document. A chunk's offsets
  * are committed only once it is durable and every chunk before it is committed, so the commits of
- * a partition stay contiguous. A partition thus holds at most SINK_BULKS_IN_FLIGHT + 1 chunks.
+ * a partition stay contiguous. A partition thus holds at most SINK_BULKS_IN_FLIGHT chunks.
  */
 export class BatchPipeline {
   readonly #parts: PipelineParts;
@@ -101,12 +101,13 @@ export class BatchPipeline {
     let committed: Promise<void> = Promise.resolve();
     try {
       for (let from = progress.next; from < batch.messages.length && handle.active(); ) {
+        // A chunk is decoded only when it can be sent at once: a partition holds at most SINK_BULKS_IN_FLIGHT chunks.
+        while (inFlight.length >= this.#parts.bulksInFlight) await inFlight[0]!.done;
         const since = Date.now();
         decodingSince = since;
         if (!this.#waitingSince.has(partitionKey)) this.#waitingSince.set(partitionKey, since);
         const chunk = await this.#decode(batch, from);
         from += chunk.messages.length;
-        while (inFlight.length >= this.#parts.bulksInFlight) await inFlight[0]!.done;
         const written = this.#write(chunk, handle);
         written.catch(() => undefined);
         // A chunk commits after the one before it, never past a failed one: commits stay contiguous,
