@@ -230,6 +230,20 @@ export function parseMicros(value: string): bigint {
   return days * MICROS_PER_DAY + ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
 }
 
+/** Days since 1970-01-01 → the date part of a datetime, as Date#toISOString writes it (cached like daysOf). */
+const dateCache = new Map<number, string>();
+
+function isoDate(days: number): string {
+  let date = dateCache.get(days);
+  if (date === undefined) {
+    date = new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
+    if (dateCache.size > 10_000) dateCache.clear();
+    dateCache.set(days, date);
+  }
+  return date;
+}
+
+/** Every datetime a sink decodes passes here: the time of day (below 2^37 µs) is taken apart as a Number, not with BigInt divisions. */
 export function formatMicros(micros: bigint): string {
   let days = micros / MICROS_PER_DAY;
   let rest = micros % MICROS_PER_DAY;
@@ -237,9 +251,9 @@ export function formatMicros(micros: bigint): string {
     rest += MICROS_PER_DAY;
     days -= 1n;
   }
-  const date = new Date(Number(days) * MS_PER_DAY).toISOString().slice(0, 10);
-  const seconds = rest / 1_000_000n;
-  return `${date}T${pad(seconds / 3600n, 2)}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}.${pad(rest % 1_000_000n, 6)}`;
+  const clock = Number(rest);
+  const seconds = Math.floor(clock / 1_000_000);
+  return `${isoDate(Number(days))}T${pad(Math.floor(seconds / 3600), 2)}:${pad(Math.floor(seconds / 60) % 60, 2)}:${pad(seconds % 60, 2)}.${pad(clock % 1_000_000, 6)}`;
 }
 
 /** `-12.3400` with scale 4 → -123400n. Rejects digits beyond the scale rather than rounding. */
