@@ -42,6 +42,9 @@ interface Chunk {
   skipped: Record<SkipReason, number>;
 }
 
+/** The indices a chunk writes to, per index and decoded schema, with the records that need each. */
+type Targets = Map<string, Map<TableSchema, { index: string; schema: TableSchema; messages: Set<KafkaMessage> }>>;
+
 /** What writing a chunk did: the bulk outcome, and how many actions a newer one of the same document replaced. */
 interface Written {
   stats: BulkStats<KafkaMessage>;
@@ -143,7 +146,7 @@ export class BatchPipeline {
     const candidates = batch.messages.slice(from, from + maxActions);
     await decoder.prepare(candidates);
     const chunk: Chunk = { messages: [], actions: [], letters: [], skipped: { tombstone: 0, keyless: 0, filtered: 0 } };
-    const targets = new Map<string, { index: string; schema: TableSchema; messages: Set<KafkaMessage> }>();
+    const targets: Targets = new Map();
     let bytes = 0;
     for (const message of candidates) {
       if (chunk.messages.length > 0 && (chunk.actions.length >= maxActions || bytes >= maxBytes)) break;
@@ -158,11 +161,16 @@ export class BatchPipeline {
           chunk.actions.push(action);
           bytes += (action.document?.length ?? 0) + ACTION_LINE_BYTES;
         }
-        const target = `${planned.index}\u0000${planned.schema.fingerprint}`;
-        let entry = targets.get(target);
+        // Keyed by index, then schema object (not a joined string: a fingerprint is long, and this runs per record).
+        let ofIndex = targets.get(planned.index);
+        if (!ofIndex) {
+          ofIndex = new Map();
+          targets.set(planned.index, ofIndex);
+        }
+        let entry = ofIndex.get(planned.schema);
         if (!entry) {
           entry = { index: planned.index, schema: planned.schema, messages: new Set() };
-          targets.set(target, entry);
+          ofIndex.set(planned.schema, entry);
         }
         entry.messages.add(message);
       } catch (error) {
@@ -174,9 +182,9 @@ export class BatchPipeline {
   }
 
   /** Prepares each index the chunk writes to once; records whose mapping Elasticsearch refuses become dead letters. */
-  async #ensureIndices(batch: Batch, chunk: Chunk, targets: Map<string, { index: string; schema: TableSchema; messages: Set<KafkaMessage> }>): Promise<void> {
+  async #ensureIndices(batch: Batch, chunk: Chunk, targets: Targets): Promise<void> {
     let refused: Set<KafkaMessage> | undefined;
-    for (const { index, schema, messages } of targets.values()) {
+    for (const { index, schema, messages } of [...targets.values()].flatMap((ofIndex) => [...ofIndex.values()])) {
       try {
         await this.#parts.indices.ensure(index, schema);
       } catch (error) {
