@@ -17,6 +17,10 @@ export const GEOMETRY_NAME = 'io.debezium.data.geometry.Geometry';
 const MICROS_PER_DAY = 86_400_000_000n;
 const MS_PER_DAY = 86_400_000;
 
+/** The range of an Avro long; avsc checks union branches with isValid for every value written. */
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+
 /** avsc packs the 8 bytes toBuffer returns into the record at once: one scratch buffer serves every long. */
 const longScratch = Buffer.alloc(8);
 
@@ -28,7 +32,7 @@ const bigIntLong = avro.types.LongType.__with({
   },
   fromJSON: (n: unknown) => BigInt(n as string),
   toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),
-  isValid: (n: unknown) => (typeof n === 'bigint' ? n >= -(2n ** 63n) && n < 2n ** 63n : Number.isSafeInteger(n)),
+  isValid: (n: unknown) => (typeof n === 'bigint' ? n >= LONG_MIN && n <= LONG_MAX : Number.isSafeInteger(n)),
   compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
 });
 
