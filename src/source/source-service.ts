@@ -334,31 +334,49 @@ export class SourceService implements Probe {
     this.#state = 'snapshotting';
     this.#stateSince = Date.now();
     const report = new SnapshotReporter(snapshot, this.metrics, this.#log);
-    for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
-      const started = process.hrtime.bigint();
-      const records: EncodedRecord[] = [];
-      const push = (record: EncodedRecord) => records.push(record);
-      for (const event of chunk.events) {
-        const shaped = this.#transform(event);
-        if (!shaped) continue;
-        if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
-        encoder.encodeChange(shaped, false, push);
+    // One chunk's Kafka transaction is in flight while the next chunk is encoded (and the one
+    // after it read): at most three chunks are held, and transactions still commit in order.
+    let inFlight: Promise<void> | undefined;
+    try {
+      for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
+        const records: EncodedRecord[] = [];
+        const push = (record: EncodedRecord) => records.push(record);
+        for (const event of chunk.events) {
+          const shaped = this.#transform(event);
+          if (!shaped) continue;
+          if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
+          encoder.encodeChange(shaped, false, push);
+        }
+        await inFlight;
+        const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
+        const finished = chunk.progress.done.length === chunk.progress.tables.length;
+        inFlight = this.#commitSnapshotChunk(records, streamFrom, finished ? undefined : chunk.progress).then(() => report.chunkCommitted(chunk.events));
+        // Awaited before the next commit starts, at the end, or below; never left unobserved.
+        inFlight.catch(() => undefined);
+        if (finished) {
+          await inFlight;
+          report.finished();
+          return streamFrom;
+        }
       }
-      await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
-      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
-      const finished = chunk.progress.done.length === chunk.progress.tables.length;
-      await this.#writer!.commit(records, streamFrom, { snapshot: finished ? undefined : chunk.progress });
-      this.#committed = streamFrom;
-      this.#lastCommitAt = Date.now();
-      this.metrics.transactions.inc();
-      this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      report.chunkCommitted(chunk.events);
-      if (finished) {
-        report.finished();
-        return streamFrom;
-      }
+      await inFlight;
+    } catch (error) {
+      // The transaction in flight settles before the snapshot's connection is released; its failure, if any, is the one to report.
+      await inFlight;
+      throw error;
     }
     return undefined;
+  }
+
+  /** Commits one snapshot chunk's records with the position and the progress they reach. */
+  async #commitSnapshotChunk(records: EncodedRecord[], streamFrom: SourcePosition, progress: SnapshotProgress | undefined): Promise<void> {
+    const started = process.hrtime.bigint();
+    await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
+    await this.#writer!.commit(records, streamFrom, { snapshot: progress });
+    this.#committed = streamFrom;
+    this.#lastCommitAt = Date.now();
+    this.metrics.transactions.inc();
+    this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /**
