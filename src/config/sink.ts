@@ -104,7 +104,12 @@ export const sinkSpec = {
   ),
   SINK_PARTITION_CONCURRENCY: envVar(
     int(1, 64).default(2),
-    "Partitions the sink works on at the same time, each in its own order. Each holds at most two bulk requests' worth of changes (BULK_MAX_BYTES): the one in flight and the next, decoded meanwhile.",
+    "Partitions the sink works on at the same time, each in its own order. Each holds at most SINK_BULKS_IN_FLIGHT bulk requests' worth of changes (BULK_MAX_BYTES): while one is in flight the next is decoded and sent.",
+    { default: '2' },
+  ),
+  SINK_BULKS_IN_FLIGHT: envVar(
+    int(1, 8).default(2),
+    "Bulk requests of one partition in flight at the same time. Safe in any order because every action carries its change's external version; offsets are still committed in order, each only once its request and every earlier one are durable.",
     { default: '2' },
   ),
   SINK_FETCH_MAX_BYTES: envVar(

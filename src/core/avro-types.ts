@@ -17,6 +17,10 @@ export const GEOMETRY_NAME = 'io.debezium.data.geometry.Geometry';
 const MICROS_PER_DAY = 86_400_000_000n;
 const MS_PER_DAY = 86_400_000;
 
+/** The range of an Avro long; avsc checks union branches with isValid for every value written. */
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+
 /** avsc packs the 8 bytes toBuffer returns into the record at once: one scratch buffer serves every long. */
 const longScratch = Buffer.alloc(8);
 
@@ -28,7 +32,7 @@ const bigIntLong = avro.types.LongType.__with({
   },
   fromJSON: (n: unknown) => BigInt(n as string),
   toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),
-  isValid: (n: unknown) => (typeof n === 'bigint' ? n >= -(2n ** 63n) && n < 2n ** 63n : Number.isSafeInteger(n)),
+  isValid: (n: unknown) => (typeof n === 'bigint' ? n >= LONG_MIN && n <= LONG_MAX : Number.isSafeInteger(n)),
   compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
 });
 
@@ -230,6 +234,20 @@ export function parseMicros(value: string): bigint {
   return days * MICROS_PER_DAY + ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
 }
 
+/** Days since 1970-01-01 → the date part of a datetime, as Date#toISOString writes it (cached like daysOf). */
+const dateCache = new Map<number, string>();
+
+function isoDate(days: number): string {
+  let date = dateCache.get(days);
+  if (date === undefined) {
+    date = new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
+    if (dateCache.size > 10_000) dateCache.clear();
+    dateCache.set(days, date);
+  }
+  return date;
+}
+
+/** Every datetime a sink decodes passes here: the time of day (below 2^37 µs) is taken apart as a Number, not with BigInt divisions. */
 export function formatMicros(micros: bigint): string {
   let days = micros / MICROS_PER_DAY;
   let rest = micros % MICROS_PER_DAY;
@@ -237,9 +255,9 @@ export function formatMicros(micros: bigint): string {
     rest += MICROS_PER_DAY;
     days -= 1n;
   }
-  const date = new Date(Number(days) * MS_PER_DAY).toISOString().slice(0, 10);
-  const seconds = rest / 1_000_000n;
-  return `${date}T${pad(seconds / 3600n, 2)}:${pad((seconds / 60n) % 60n, 2)}:${pad(seconds % 60n, 2)}.${pad(rest % 1_000_000n, 6)}`;
+  const clock = Number(rest);
+  const seconds = Math.floor(clock / 1_000_000);
+  return `${isoDate(Number(days))}T${pad(Math.floor(seconds / 3600), 2)}:${pad(Math.floor(seconds / 60) % 60, 2)}:${pad(seconds % 60, 2)}.${pad(clock % 1_000_000, 6)}`;
 }
 
 /** `-12.3400` with scale 4 → -123400n. Rejects digits beyond the scale rather than rounding. */

@@ -8,13 +8,32 @@ import { CdcError } from './errors.ts';
  */
 const HEADER_BYTES = 5;
 
+/**
+ * Records are encoded into a shared slab and handed out as views of it: avsc's toBuffer would
+ * allocate a zero-filled ArrayBuffer per record (never pooled) and we would copy it once more to
+ * frame it, which made allocation and garbage collection the largest cost of the source. A slab
+ * stays alive while any record of it does, so memory follows the records in hand, plus one slab.
+ */
+const SLAB_BYTES = 256 * 1024;
+let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+let used = 0;
+
 export function encodeFramed(id: number, type: Type, value: unknown): Buffer {
-  const body = type.toBuffer(value);
-  const framed = Buffer.allocUnsafe(HEADER_BYTES + body.length);
-  framed[0] = 0;
-  framed.writeInt32BE(id, 1);
-  body.copy(framed, HEADER_BYTES);
-  return framed;
+  for (;;) {
+    const start = used;
+    // avsc's encode returns the end, or minus the bytes that were missing.
+    const end = start + HEADER_BYTES <= slab.length ? type.encode(value, slab, start + HEADER_BYTES) : -1;
+    if (end > 0) {
+      slab[start] = 0;
+      slab.writeInt32BE(id, start + 1);
+      used = end;
+      return slab.subarray(start, end);
+    }
+    // A record larger than what is left: a fresh slab, at least twice the record's size.
+    const missing = end < 0 && start + HEADER_BYTES <= slab.length ? -end : 0;
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (slab.length - start + missing)));
+    used = 0;
+  }
 }
 
 /** The registry id a framed record names; -1 when the buffer is too short to hold one. */

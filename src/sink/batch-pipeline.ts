@@ -2,7 +2,7 @@ import type { Batch, KafkaMessage } from 'kafkajs';
 import type { TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
-import { type BulkAction, type BulkWriter, collapseById } from './bulk-writer.ts';
+import { type BulkAction, type BulkStats, type BulkWriter, collapseById } from './bulk-writer.ts';
 import type { DeadLetter, DeadLetterQueue } from './dead-letter-queue.ts';
 import type { IndexManager } from './index-manager.ts';
 import { actionsOf, type RecordSettings, type SkipReason } from './record-actions.ts';
@@ -29,6 +29,8 @@ export interface PipelineParts {
   errorsTolerance: 'none' | 'all';
   maxActions: number;
   maxBytes: number;
+  /** Chunks of one partition written at the same time (SINK_BULKS_IN_FLIGHT). */
+  bulksInFlight: number;
   signal: AbortSignal;
 }
 
@@ -40,6 +42,15 @@ interface Chunk {
   skipped: Record<SkipReason, number>;
 }
 
+/** The indices a chunk writes to, per index and decoded schema, with the records that need each. */
+type Targets = Map<string, Map<TableSchema, { index: string; schema: TableSchema; messages: Set<KafkaMessage> }>>;
+
+/** What writing a chunk did: the bulk outcome, and how many actions a newer one of the same document replaced. */
+interface Written {
+  stats: BulkStats<KafkaMessage>;
+  collapsed: number;
+}
+
 /** Bytes an action adds to a bulk request besides its document (the action line). */
 const ACTION_LINE_BYTES = 120;
 
@@ -47,9 +58,11 @@ const ACTION_LINE_BYTES = 120;
  * Makes a partition's batches durable in Elasticsearch, in chunks of at most BULK_MAX_ACTIONS
  * actions and BULK_MAX_BYTES document bytes: a chunk is decoded (schema ids resolved once for
  * the chunk, then every record synchronously), its bulk request sent, and the next chunk decoded
- * while that request is in flight. A chunk's offsets are committed only once it is durable and
- * every chunk before it is committed, so the commits of a partition stay contiguous. A partition
- * thus holds at most two chunks: the one in flight and the one decoded after it.
+ * and sent while it is in flight, up to SINK_BULKS_IN_FLIGHT requests at once. Writing chunks of one partition at the
+ * same time is safe because every action carries its change's external version: whichever
+ * request lands first, Elasticsearch keeps the newest version of each document. A chunk's offsets
+ * are committed only once it is durable and every chunk before it is committed, so the commits of
+ * a partition stay contiguous. A partition thus holds at most SINK_BULKS_IN_FLIGHT chunks.
  */
 export class BatchPipeline {
   readonly #parts: PipelineParts;
@@ -79,34 +92,51 @@ export class BatchPipeline {
 
   /**
    * Processes `batch` from `progress.next` (advanced as chunks are committed, so a retry resumes
-   * after the last commit). Throws the first failure, after the chunk in flight has settled.
+   * after the last commit). Up to `bulksInFlight` chunks are written at once; each is committed
+   * only after it is durable and the chunk before it is committed. Throws the first failure, after
+   * every chunk in flight has settled.
    */
   async process(batch: Batch, progress: { next: number }, handle: PartitionHandle): Promise<void> {
     const partitionKey = `${batch.topic}/${batch.partition}`;
-    let inFlight: Promise<void> | undefined;
+    // Chunks being written or committed, oldest first; each leaves once it is committed.
+    const inFlight: Array<{ since: number; done: Promise<void> }> = [];
+    let decodingSince: number | undefined;
+    let committed: Promise<void> = Promise.resolve();
     try {
-      let newest = 0;
       for (let from = progress.next; from < batch.messages.length && handle.active(); ) {
+        // A chunk is decoded only when it can be sent at once: a partition holds at most SINK_BULKS_IN_FLIGHT chunks.
+        while (inFlight.length >= this.#parts.bulksInFlight) await inFlight[0]!.done;
         const since = Date.now();
-        newest = since;
+        decodingSince = since;
         if (!this.#waitingSince.has(partitionKey)) this.#waitingSince.set(partitionKey, since);
         const chunk = await this.#decode(batch, from);
         from += chunk.messages.length;
-        await inFlight;
-        inFlight = this.#complete(batch, chunk, handle).then(() => {
-          progress.next += chunk.messages.length;
-          // The chunk decoded meanwhile, if any, is now the partition's oldest.
-          if (newest !== since) this.#waitingSince.set(partitionKey, newest);
-          else this.#waitingSince.delete(partitionKey);
-        });
-        // Awaited before the next chunk starts or in the catch below; never left unobserved.
-        inFlight.catch(() => undefined);
+        const written = this.#write(chunk, handle);
+        written.catch(() => undefined);
+        // A chunk commits after the one before it, never past a failed one: commits stay contiguous,
+        // and the failure reported is the first in commit order.
+        committed = committed
+          .then(() => written)
+          .then(async (result) => {
+            await this.#commit(batch, chunk, result, handle);
+            progress.next += chunk.messages.length;
+            inFlight.shift();
+            const oldest = inFlight[0]?.since ?? decodingSince;
+            if (oldest === undefined) this.#waitingSince.delete(partitionKey);
+            else this.#waitingSince.set(partitionKey, oldest);
+          });
+        // Awaited before returning or in the catch below; never left unobserved.
+        committed.catch(() => undefined);
+        inFlight.push({ since, done: committed });
+        decodingSince = undefined;
       }
-      await inFlight;
+      await committed;
     } catch (error) {
-      // The chunk in flight settles first; if it failed too, its failure is the one reported.
-      await inFlight;
-      throw error;
+      // The chunks in flight settle first; if one failed, its failure is the one reported.
+      throw await committed.then(
+        () => error,
+        (failure: unknown) => failure,
+      );
     }
   }
 
@@ -116,7 +146,7 @@ export class BatchPipeline {
     const candidates = batch.messages.slice(from, from + maxActions);
     await decoder.prepare(candidates);
     const chunk: Chunk = { messages: [], actions: [], letters: [], skipped: { tombstone: 0, keyless: 0, filtered: 0 } };
-    const targets = new Map<string, { index: string; schema: TableSchema; messages: Set<KafkaMessage> }>();
+    const targets: Targets = new Map();
     let bytes = 0;
     for (const message of candidates) {
       if (chunk.messages.length > 0 && (chunk.actions.length >= maxActions || bytes >= maxBytes)) break;
@@ -131,11 +161,16 @@ export class BatchPipeline {
           chunk.actions.push(action);
           bytes += (action.document?.length ?? 0) + ACTION_LINE_BYTES;
         }
-        const target = `${planned.index}\u0000${planned.schema.fingerprint}`;
-        let entry = targets.get(target);
+        // Keyed by index, then schema object (not a joined string: a fingerprint is long, and this runs per record).
+        let ofIndex = targets.get(planned.index);
+        if (!ofIndex) {
+          ofIndex = new Map();
+          targets.set(planned.index, ofIndex);
+        }
+        let entry = ofIndex.get(planned.schema);
         if (!entry) {
           entry = { index: planned.index, schema: planned.schema, messages: new Set() };
-          targets.set(target, entry);
+          ofIndex.set(planned.schema, entry);
         }
         entry.messages.add(message);
       } catch (error) {
@@ -147,9 +182,9 @@ export class BatchPipeline {
   }
 
   /** Prepares each index the chunk writes to once; records whose mapping Elasticsearch refuses become dead letters. */
-  async #ensureIndices(batch: Batch, chunk: Chunk, targets: Map<string, { index: string; schema: TableSchema; messages: Set<KafkaMessage> }>): Promise<void> {
+  async #ensureIndices(batch: Batch, chunk: Chunk, targets: Targets): Promise<void> {
     let refused: Set<KafkaMessage> | undefined;
-    for (const { index, schema, messages } of targets.values()) {
+    for (const { index, schema, messages } of [...targets.values()].flatMap((ofIndex) => [...ofIndex.values()])) {
       try {
         await this.#parts.indices.ensure(index, schema);
       } catch (error) {
@@ -168,14 +203,19 @@ export class BatchPipeline {
     return letterOf(batch, message, cdc);
   }
 
-  /** Writes the chunk, dead-letters what Elasticsearch rejected, then commits; metrics once per chunk. */
-  async #complete(batch: Batch, chunk: Chunk, handle: PartitionHandle): Promise<void> {
-    const { writer, metrics } = this.#parts;
-    const { topic, partition } = batch;
+  /** Writes the chunk's bulk request(s): returns once every action is durable or rejected. */
+  async #write(chunk: Chunk, handle: PartitionHandle): Promise<Written> {
     const started = process.hrtime.bigint();
     const collapsed = collapseById(chunk.actions);
-    const stats = await writer.write(collapsed, { heartbeat: () => handle.heartbeat(), signal: this.#parts.signal });
-    metrics.bulkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    const stats = await this.#parts.writer.write(collapsed, { heartbeat: () => handle.heartbeat(), signal: this.#parts.signal });
+    this.#parts.metrics.bulkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return { stats, collapsed: chunk.actions.length - collapsed.length };
+  }
+
+  /** Dead-letters what Elasticsearch rejected, then commits the chunk; metrics once per chunk. */
+  async #commit(batch: Batch, chunk: Chunk, { stats, collapsed }: Written, handle: PartitionHandle): Promise<void> {
+    const { metrics } = this.#parts;
+    const { topic, partition } = batch;
     for (const rejection of stats.rejected) chunk.letters.push(letterOf(batch, rejection.action.origin, rejection.error));
     await this.#deadLetter(chunk.letters);
     const last = chunk.messages.at(-1)!;
@@ -185,7 +225,7 @@ export class BatchPipeline {
     const next = (BigInt(through) + 1n).toString();
     await handle.commit(through, chunk.messages.length);
     this.#lastProgressAt = Date.now();
-    metrics.outcomes.inc({ outcome: 'collapsed' }, chunk.actions.length - collapsed.length);
+    metrics.outcomes.inc({ outcome: 'collapsed' }, collapsed);
     metrics.outcomes.inc({ outcome: 'ok' }, stats.ok);
     metrics.outcomes.inc({ outcome: 'stale' }, stats.stale);
     metrics.outcomes.inc({ outcome: 'retried' }, stats.retried);

@@ -77,6 +77,7 @@ export class SinkService extends ServiceBase<'running'> {
       errorsTolerance: config.ERRORS_TOLERANCE,
       maxActions: config.BULK_MAX_ACTIONS,
       maxBytes: config.BULK_MAX_BYTES,
+      bulksInFlight: config.SINK_BULKS_IN_FLIGHT,
       signal: this.stopSignal,
     });
     this.#consumer = new SinkConsumer(

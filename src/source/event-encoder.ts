@@ -63,6 +63,7 @@ export class EventEncoder {
   readonly #tables = new Map<TableSchema, Map<string, Promise<TableEncoding>>>();
   /** The same, once resolved: what the synchronous path reads. */
   readonly #resolved = new Map<TableSchema, Map<string, TableEncoding>>();
+  readonly #topics = new WeakMap<TableSchema, string>();
 
   /** `registry` may be undefined with the json converter, which registers nothing. */
   constructor(registry: Registry | undefined, settings: EncoderSettings) {
@@ -76,8 +77,14 @@ export class EventEncoder {
     return this.#registry;
   }
 
+  /** A table's own topic; kept per schema, as every record of an unrouted table asks for it. */
   topicOf(schema: TableSchema): string {
-    return topicFor(this.#settings.prefix, schema.database, schema.table);
+    let topic = this.#topics.get(schema);
+    if (topic === undefined) {
+      topic = topicFor(this.#settings.prefix, schema.database, schema.table);
+      this.#topics.set(schema, topic);
+    }
+    return topic;
   }
 
   /** Encodes one change (resolving its table's schemas first when needed). */

@@ -143,7 +143,7 @@ export class SnapshotStreamCoordinator {
    * Returns the position streaming starts from, or undefined when stopped before the end.
    */
   async #takeSnapshot(resume: SnapshotProgress | undefined, epoch: number): Promise<SourcePosition | undefined> {
-    const { config, encoder, writer, metrics, committed } = this.#parts;
+    const { config, encoder, metrics } = this.#parts;
     const snapshot = new InitialSnapshot(
       this.#parts.connection,
       { captures: this.#captured, chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#parts.serverId, rules: this.#parts.rules },
@@ -152,31 +152,50 @@ export class SnapshotStreamCoordinator {
     this.snapshot = snapshot;
     this.#parts.enter('snapshotting');
     const report = new SnapshotReporter(snapshot, metrics, this.#parts.log);
-    for await (const chunk of snapshot.chunks(resume, this.#parts.signal)) {
-      const started = process.hrtime.bigint();
-      const records: EncodedRecord[] = [];
-      const push = (record: EncodedRecord) => records.push(record);
-      for (const event of chunk.events) {
-        const shaped = this.#parts.transform(event);
-        if (!shaped) continue;
-        if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
-        encoder.encodeChange(shaped, false, push);
+    // One chunk's Kafka transaction is in flight while the next chunk is encoded (and the one
+    // after it read): at most three chunks are held, and transactions still commit in order.
+    let inFlight: Promise<void> | undefined;
+    try {
+      for await (const chunk of snapshot.chunks(resume, this.#parts.signal)) {
+        const records: EncodedRecord[] = [];
+        const push = (record: EncodedRecord) => records.push(record);
+        for (const event of chunk.events) {
+          const shaped = this.#parts.transform(event);
+          if (!shaped) continue;
+          if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
+          encoder.encodeChange(shaped, false, push);
+        }
+        await inFlight;
+        // The snapshot's read view is a point of the binlog history this run reads.
+        const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom).withEpoch(epoch);
+        const finished = chunk.progress.done.length === chunk.progress.tables.length;
+        inFlight = this.#commitSnapshotChunk(records, streamFrom, finished ? undefined : chunk.progress).then(() => report.chunkCommitted(chunk.events));
+        // Awaited before the next commit starts, at the end, or below; never left unobserved.
+        inFlight.catch(() => undefined);
+        if (finished) {
+          await inFlight;
+          report.finished();
+          return streamFrom;
+        }
       }
-      await writer.ensureTopics(new Set(records.map((r) => r.topic)));
-      // The snapshot's read view is a point of the binlog history this run reads.
-      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom).withEpoch(epoch);
-      const finished = chunk.progress.done.length === chunk.progress.tables.length;
-      await writer.commit(records, streamFrom, { snapshot: finished ? undefined : chunk.progress });
-      committed.committed(streamFrom, committed.positionTime);
-      metrics.transactions.inc();
-      metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      report.chunkCommitted(chunk.events);
-      if (finished) {
-        report.finished();
-        return streamFrom;
-      }
+      await inFlight;
+    } catch (error) {
+      // The transaction in flight settles before the snapshot's connection is released; its failure, if any, is the one to report.
+      await inFlight;
+      throw error;
     }
     return undefined;
+  }
+
+  /** Commits one snapshot chunk's records with the position and the progress they reach. */
+  async #commitSnapshotChunk(records: EncodedRecord[], streamFrom: SourcePosition, progress: SnapshotProgress | undefined): Promise<void> {
+    const { writer, metrics, committed } = this.#parts;
+    const started = process.hrtime.bigint();
+    await writer.ensureTopics(new Set(records.map((r) => r.topic)));
+    await writer.commit(records, streamFrom, { snapshot: progress });
+    committed.committed(streamFrom, committed.positionTime);
+    metrics.transactions.inc();
+    metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /** Reads the binlog from `from` into the dispatcher until stop() or a failure. */

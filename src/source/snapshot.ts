@@ -100,10 +100,18 @@ export class InitialSnapshot {
         let lastKey = resumes ? progress.current!.lastKey.map(keyParam) : undefined;
         state.rowsDone = resumes ? progress.current!.rows : 0;
         this.tableStartedAt.set(qualified, { ms: Date.now(), rows: state.rowsDone });
+        let reading = readChunk(conn, schema, { after: lastKey, limit: this.#chunkRows, offset: state.rowsDone });
         for (;;) {
+          const { rows, lastKey: next } = await reading;
           if (signal.aborted) return;
-          const { rows, lastKey: next } = await readChunk(conn, schema, { after: lastKey, limit: this.#chunkRows, offset: state.rowsDone });
           const tableDone = rows.length < this.#chunkRows;
+          // The next chunk is read while the caller encodes and commits this one: the server's
+          // work and the transfer overlap the Kafka transaction. Two chunks at most are held.
+          if (!tableDone) {
+            reading = readChunk(conn, schema, { after: next ?? lastKey, limit: this.#chunkRows, offset: state.rowsDone + rows.length });
+            // Awaited at the next turn; a failure meanwhile must not be an unhandled rejection.
+            reading.catch(() => undefined);
+          }
           const events = rows.map(
             (row): ChangeEvent => ({
               op: 'r',

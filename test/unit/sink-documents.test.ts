@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { JsonText } from '../../src/core/avro-types.ts';
+import { exactJson } from '../../src/core/exact-json.ts';
 import { classifyItem } from '../../src/sink/elasticsearch-errors.ts';
 import { collapseById } from '../../src/sink/bulk-writer.ts';
 import { documentId, documentJson } from '../../src/sink/document.ts';
@@ -10,6 +11,10 @@ describe('documents', () => {
   it('serialise longs beyond 2^53, JSON text and bytes exactly', () => {
     const json = documentJson({ id: 2n ** 63n - 1n, j: new JsonText('{"n":12345678901234567890}'), b: Buffer.from([0, 255]), s: 'ü"', n: null, f: 1.5 });
     assert.equal(json, '{"id":9223372036854775807,"j":{"n":12345678901234567890},"b":"AP8=","s":"ü\\"","n":null,"f":1.5}');
+  });
+
+  it('serialise like exactJson, the empty row and names that need escaping included', () => {
+    for (const row of [{}, { 'a"b': 1, 'ü\n': 'x', nested: { k: [1n, 'v'] } }, { id: 1n }]) assert.equal(documentJson(row), exactJson(row));
   });
 
   it('ids: one column as text, composite keys as a JSON array, long ones hashed', () => {
