@@ -2,7 +2,7 @@ import type { Type } from 'avsc';
 import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
 import type { Registry } from '../core/schema-registry.ts';
 import { encodeFramed } from '../core/avro-wire.ts';
-import { topicFor } from '../core/topics.ts';
+import { TopicClaims, topicFor } from '../core/topics.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 import { ConnectJsonTable } from './connect-schema.ts';
@@ -58,6 +58,8 @@ export class EventEncoder {
   readonly #tables = new Map<TableSchema, Map<string, Promise<TableEncoding>>>();
   /** The same, once resolved: what the synchronous path reads. */
   readonly #resolved = new Map<TableSchema, Map<string, TableEncoding>>();
+  /** Which table each topic carries: two tables never share one by accident (NAME_COLLISION). */
+  readonly topicClaims = new TopicClaims();
 
   /** `registry` may be undefined with the json converter, which registers nothing. */
   constructor(registry: Registry | undefined, settings: EncoderSettings) {
@@ -92,7 +94,9 @@ export class EventEncoder {
 
   /** Registers (or finds) the table's schemas and resolves their avsc types. */
   async prepare(event: ChangeEvent): Promise<void> {
-    await this.#encoding(event.schema, event.topic ?? this.topicOf(event.schema), event.flat === true);
+    const topic = event.topic ?? this.topicOf(event.schema);
+    this.topicClaims.claim(topic, this.#settings.prefix, event.schema.database, event.schema.table);
+    await this.#encoding(event.schema, topic, event.flat === true);
   }
 
   /**
