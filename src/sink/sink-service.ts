@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { createKafka, kafkaError, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
-import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
+import { backoffDelay, DEFAULT_RETRY, RetryLog } from '../core/retry.ts';
 import { optionalRegistry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import type { OffsetsConfig } from '../config/offsets.ts';
@@ -35,6 +35,8 @@ export class SinkService implements Probe {
   readonly metrics: SinkMetrics = createSinkMetrics();
   readonly #config: SinkConfig;
   readonly #log: Logger;
+  /** Retried failures are warnings until they last READY_STALL_SECONDS, then errors. */
+  readonly #retryLog: RetryLog;
   readonly #kafka: Kafka;
   readonly #es: Client;
   readonly #writer: BulkWriter;
@@ -52,6 +54,7 @@ export class SinkService implements Probe {
   constructor(config: SinkConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
+    this.#retryLog = new RetryLog(config.READY_STALL_SECONDS * 1000);
     this.#kafka = createKafka(kafkaSettings(config), log);
     this.#es = elasticsearchClient(config);
     const indices = new IndexManager(
@@ -91,6 +94,7 @@ export class SinkService implements Probe {
         topicPatterns: sinkTopicPatterns(config),
         partitionConcurrency: config.SINK_PARTITION_CONCURRENCY,
         fetchMaxBytes: config.SINK_FETCH_MAX_BYTES,
+        retryWarnMs: config.READY_STALL_SECONDS * 1000,
       },
       this.metrics,
       log,
@@ -116,6 +120,7 @@ export class SinkService implements Probe {
         await this.#exclusive(() => this.#consumer.refresh());
         this.#state = 'running';
         attempt = 0;
+        this.#retryLog.succeeded();
         await sleep(this.#config.TOPIC_REFRESH_MS, undefined, { signal }).catch(() => undefined);
         if (this.#consumer.fatal) throw this.#consumer.fatal;
       } catch (error) {
@@ -130,7 +135,7 @@ export class SinkService implements Probe {
         this.#state = 'retrying';
         this.metrics.restarts.inc({ code: cdc.code });
         const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt++, 8));
-        this.#log.warn({ ...errorFields(cdc), retryInMs: delay }, 'sink failed; restarting from the committed offsets');
+        this.#retryLog.failed(this.#log, cdc, { retryInMs: delay }, 'sink failed; restarting from the committed offsets');
         await sleep(delay, undefined, { signal }).catch(() => undefined);
       }
     }
