@@ -1,11 +1,11 @@
-import { heartbeatsTopic, offsetsTopic } from '../core/topics.ts';
+import { heartbeatsTopic, offsetsTopic, topicFor } from '../core/topics.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { CdcError, errorMessage, toCdcError } from '../core/errors.ts';
 import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { SourcePosition } from '../core/position.ts';
-import { backoffDelay, DEFAULT_RETRY, withRetry } from '../core/retry.ts';
+import { backoffDelay, DEFAULT_RETRY, RetryLog, withRetry } from '../core/retry.ts';
 import { optionalRegistry, type Registry } from '../core/schema-registry.ts';
 import { redactConfig } from '../config/env.ts';
 import { probeServerId, replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
@@ -25,8 +25,8 @@ import { checkSource, type ServerFacts } from './preconditions.ts';
 import { checkRetention, oldestBinlogFile, PurgeRiskAlarm, purgeRisk, type RetentionReport } from './retention.ts';
 import { IncrementalSnapshot } from './incremental-snapshot.ts';
 import { planStart } from './start-plan.ts';
-import { capturedTables } from './table-reader.ts';
-import { schemaRules, type SchemaRules } from './table-schema.ts';
+import { capturedTables, splitQualified } from './table-reader.ts';
+import { loadSchemaRules, schemaRules, type SchemaRules } from './table-schema.ts';
 import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
 import { checkSignalTable } from './signal-table.ts';
 import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
@@ -52,6 +52,8 @@ export class SourceService implements Probe {
   readonly metrics: SourceMetrics = createSourceMetrics(() => (this.#reader ? (Date.now() - this.#reader.lastEventAt) / 1000 : null));
   readonly #config: SourceConfig;
   readonly #log: Logger;
+  /** Retried failures are warnings until they last READY_STALL_SECONDS, then errors. */
+  readonly #retryLog: RetryLog;
   readonly #kafka: Kafka;
   readonly #registry: Registry | undefined;
   readonly #serverId: number;
@@ -89,6 +91,7 @@ export class SourceService implements Probe {
   constructor(config: SourceConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
+    this.#retryLog = new RetryLog(config.READY_STALL_SECONDS * 1000);
     this.#transform = sourceTransform(config);
     this.#serverId = replicaServerId(config);
     this.#kafka = createKafka(kafkaSettings(config), log);
@@ -129,7 +132,7 @@ export class SourceService implements Probe {
         this.#state = 'retrying';
         this.metrics.restarts.inc({ code: cdc.code });
         const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
-        this.#log.warn({ ...errorFields(cdc), retryInMs: delay }, 'source pipeline failed; restarting from the last committed position');
+        this.#retryLog.failed(this.#log, cdc, { retryInMs: delay }, 'source pipeline failed; restarting from the last committed position');
         await sleep(delay, undefined, { signal }).catch(() => undefined);
       } finally {
         await this.#teardown();
@@ -150,7 +153,7 @@ export class SourceService implements Probe {
     const config = this.#config;
     const connection = mysqlConnection(config);
     const signal = this.#stop.signal;
-    const onRetry = (error: unknown, attempt: number, delayMs: number) => this.#log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
+    const onRetry = (error: unknown, attempt: number, delayMs: number) => this.#retryLog.failed(this.#log, error, { attempt, retryInMs: delayMs }, 'retrying start-up step');
 
     this.#facts = await withRetry(() => checkSource(connection, this.#serverId), { signal, onRetry });
     if (this.#facts.rowMetadata !== 'FULL') {
@@ -179,7 +182,7 @@ export class SourceService implements Probe {
       version: VERSION,
     });
     const rules = schemaRules(config);
-    await withRetry(() => this.#withConnection((conn) => rules.keys.load(conn)), { signal, onRetry });
+    await withRetry(() => this.#withConnection((conn) => loadSchemaRules(rules, conn)), { signal, onRetry });
     if (config.SIGNAL_TABLE) await withRetry(() => this.#withConnection((conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
     const stored = openStored(await readStoredOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
     this.#committed = stored?.position;
@@ -198,6 +201,12 @@ export class SourceService implements Probe {
     }
     const isSignal = (db: string, t: string) => config.SIGNAL_TABLE === `${db}.${t}`;
     const captured = (db: string, t: string) => this.#captures(db, t) && !isSignal(db, t);
+    // Two captured tables on one topic are refused before anything is written; with a route
+    // transform the topics are known only per change, and the encoder checks them there.
+    if (!config.TRANSFORMS.some((t) => t.type === 'route')) {
+      const tables = await withRetry(() => this.#withConnection((conn) => capturedTables(conn, captured)), { signal, onRetry });
+      for (const [db, t] of tables.map(splitQualified)) encoder.topicClaims.claim(topicFor(config.TOPIC_PREFIX, db, t), config.TOPIC_PREFIX, db, t);
+    }
     let from: SourcePosition | undefined;
     if (plan.snapshot) {
       from = await this.#takeSnapshot(connection, encoder, plan.snapshot.resume, captured, rules);
@@ -263,6 +272,7 @@ export class SourceService implements Probe {
       queue.wake();
     });
     await reader.start(from);
+    this.#retryLog.succeeded();
     // After a pause the source counts as streaming (ready) only once it committed again.
     if (this.#state !== 'paused') {
       this.#state = 'streaming';
@@ -350,6 +360,7 @@ export class SourceService implements Probe {
       await this.#writer!.commit(records, streamFrom, { snapshot: finished ? undefined : chunk.progress });
       this.#committed = streamFrom;
       this.#lastCommitAt = Date.now();
+      this.#retryLog.succeeded();
       this.metrics.transactions.inc();
       this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       report.chunkCommitted(chunk.events);
