@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type mysql from 'mysql2/promise';
-import { dumpIndex, es } from '../helpers/elasticsearch.ts';
+import { dumpIndex, searchIds } from '../helpers/elasticsearch.ts';
 import { Registry } from '../../src/core/schema-registry.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { uniqueName } from '../helpers/services.ts';
@@ -39,12 +39,7 @@ describe('MariaDB JSON columns (LONGTEXT with json_valid)', () => {
       [{ term: { 'j.a.c': 'x' } }, ['1']],
       [{ term: { 'j.k': 2 } }, ['2']],
     ] as const) {
-      const hits = (await es('POST', `/${pipeline.indexOf('docs')}/_search`, { query })).body as { hits: { hits: Array<{ _id: string }> } };
-      assert.deepEqual(
-        hits.hits.hits.map((h) => h._id),
-        ids,
-        JSON.stringify(query),
-      );
+      assert.deepEqual(await searchIds(pipeline.indexOf('docs'), query), ids, JSON.stringify(query));
     }
   });
 
