@@ -100,6 +100,25 @@ export class EventEncoder {
   }
 
   /**
+   * Prepares the tables of many changes at once, `concurrency` registrations at a time: the
+   * snapshot of many small tables then waits for the registry once per batch, not once per
+   * table in turn.
+   */
+  async prepareAll(events: Iterable<ChangeEvent>, concurrency: number): Promise<void> {
+    const waiting = new Map<string, ChangeEvent>();
+    for (const event of events) {
+      if (this.isPrepared(event)) continue;
+      const key = `${event.schema.database}\u0000${event.schema.table}\u0000${event.topic ?? ''}\u0000${event.flat === true}`;
+      if (!waiting.has(key)) waiting.set(key, event);
+    }
+    const queue = [...waiting.values()];
+    const worker = async (): Promise<void> => {
+      for (let event = queue.pop(); event; event = queue.pop()) await this.prepare(event);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+  }
+
+  /**
    * The records of one prepared change, appended to `out`: its envelope and, after a delete with
    * `tombstones`, a tombstone (log compaction then drops the key; Debezium's default too).
    */

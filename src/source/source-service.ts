@@ -1,4 +1,5 @@
 import { heartbeatsTopic, offsetsTopic, topicFor } from '../core/topics.ts';
+import type { ChangeEvent } from '../core/change-event.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { CdcError, errorMessage, toCdcError } from '../core/errors.ts';
@@ -28,6 +29,7 @@ import { planStart } from './start-plan.ts';
 import { capturedTables, splitQualified } from './table-reader.ts';
 import { loadSchemaRules, schemaRules, type SchemaRules } from './table-schema.ts';
 import { InitialSnapshot, type SnapshotProgress } from './snapshot.ts';
+import { snapshotBatches } from './snapshot-batches.ts';
 import { checkSignalTable } from './signal-table.ts';
 import { SnapshotReporter, snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
@@ -42,6 +44,10 @@ import { VERSION } from '../version.ts';
 
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
 const IDLE_POSITION_COMMIT_MS = 10_000;
+/** Small tables' snapshot chunks joined into one Kafka transaction: at most this many (and their topics in one createTopics). */
+const SNAPSHOT_TABLES_PER_TRANSACTION = 100;
+/** Schema registrations in flight at once while a snapshot batch's tables are prepared. */
+const SCHEMA_REGISTRATIONS_AT_ONCE = 8;
 
 /**
  * The source: binlog → ChangeEvents → Avro → one Kafka transaction per group of binlog
@@ -344,26 +350,31 @@ export class SourceService implements Probe {
     this.#state = 'snapshotting';
     this.#stateSince = Date.now();
     const report = new SnapshotReporter(snapshot, this.metrics, this.#log);
-    for await (const chunk of snapshot.chunks(resume, this.#stop.signal)) {
+    for await (const batch of snapshotBatches(snapshot.chunks(resume, this.#stop.signal), config.SNAPSHOT_CHUNK_ROWS, SNAPSHOT_TABLES_PER_TRANSACTION)) {
       const started = process.hrtime.bigint();
       const records: EncodedRecord[] = [];
       const push = (record: EncodedRecord) => records.push(record);
-      for (const event of chunk.events) {
-        const shaped = this.#transform(event);
-        if (!shaped) continue;
-        if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
-        encoder.encodeChange(shaped, false, push);
+      const shaped: ChangeEvent[] = [];
+      for (const chunk of batch) {
+        for (const event of chunk.events) {
+          const change = this.#transform(event);
+          if (change) shaped.push(change);
+        }
       }
+      // Many small tables: their schemas registered side by side, their topics created in one request.
+      await encoder.prepareAll(shaped, SCHEMA_REGISTRATIONS_AT_ONCE);
+      for (const change of shaped) encoder.encodeChange(change, false, push);
       await this.#writer!.ensureTopics(new Set(records.map((r) => r.topic)));
-      const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom);
-      const finished = chunk.progress.done.length === chunk.progress.tables.length;
-      await this.#writer!.commit(records, streamFrom, { snapshot: finished ? undefined : chunk.progress });
+      const { progress } = batch.at(-1)!;
+      const streamFrom = SourcePosition.fromJSON(progress.streamFrom);
+      const finished = progress.done.length === progress.tables.length;
+      await this.#writer!.commit(records, streamFrom, { snapshot: finished ? undefined : progress });
       this.#committed = streamFrom;
       this.#lastCommitAt = Date.now();
       this.#retryLog.succeeded();
       this.metrics.transactions.inc();
       this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      report.chunkCommitted(chunk.events);
+      for (const chunk of batch) report.chunkCommitted(chunk.events);
       if (finished) {
         report.finished();
         return streamFrom;
