@@ -1,11 +1,14 @@
 import type { ColumnDef, Row } from './change-event.ts';
 import { type ConnectReader, type ConnectSchema, columnKindOf, connectReaderOf } from './connect-types.ts';
+import { COLUMN_NAME_ATTRIBUTE } from './avro-types.ts';
 import { splitJsonRecord } from './json-record.ts';
 
 /** What a reader knows about one record schema, parsed once per distinct schema text. */
 interface RecordShape {
   /** Connect format: the row's columns (name, kind) and their readers; undefined for the earlier Avro-schema shape. */
   columns: ColumnDef[] | undefined;
+  /** Field → column name, for fields whose name had to differ from the column's. */
+  renames: ReadonlyMap<string, string> | undefined;
   readers: Array<[field: string, read: ConnectReader]>;
   /** Whether the record is a change envelope (rows in before/after) rather than a flat row or a key. */
   envelope: boolean;
@@ -19,6 +22,7 @@ export interface JsonChangeRecord {
   /** Envelope (or flat row) with canonical values in its rows (see ColumnKind). */
   payload: Record<string, unknown>;
   columns: ColumnDef[] | undefined;
+  renames: ReadonlyMap<string, string> | undefined;
   avroSchema: Record<string, unknown> | undefined;
 }
 
@@ -44,7 +48,7 @@ export class JsonChangeReader {
         record.after = convertRow(record.after, shape.readers);
       } else convertRow(record, shape.readers);
     }
-    return { schemaText, payload: record, columns: shape.columns, avroSchema: shape.avroSchema };
+    return { schemaText, payload: record, columns: shape.columns, renames: shape.renames, avroSchema: shape.avroSchema };
   }
 
   /** A record key: its fields converted. */
@@ -58,14 +62,16 @@ export class JsonChangeReader {
     let shape = this.#shapes.get(schemaText);
     if (shape) return shape;
     const schema = JSON.parse(schemaText) as Record<string, unknown>;
-    if (schema.type !== 'struct') shape = { columns: undefined, readers: [], envelope: false, avroSchema: schema };
+    if (schema.type !== 'struct') shape = { columns: undefined, renames: undefined, readers: [], envelope: false, avroSchema: schema };
     else {
       const struct = schema as unknown as ConnectSchema;
       // An envelope's rows are its `after` struct; a key or a flat row is the struct itself.
       const after = what === 'row' ? struct.fields?.find((f) => f.field === 'after' && f.type === 'struct') : undefined;
       const fields = (after ?? struct).fields ?? [];
+      // Named by the column (a field that had to be renamed carries it as a parameter); rows keep field names until the decoder renames them.
       const columns = fields.map((f): ColumnDef => ({ name: f.field!, kind: columnKindOf(f), sqlType: f.name ?? f.type, optional: true }));
-      shape = { columns, readers: fields.map((f) => [f.field!, connectReaderOf(f)]), envelope: after !== undefined, avroSchema: undefined };
+      const renames = new Map(fields.flatMap((f) => (f.parameters?.[COLUMN_NAME_ATTRIBUTE] ? [[f.field!, f.parameters[COLUMN_NAME_ATTRIBUTE]] as const] : [])));
+      shape = { columns, renames, readers: fields.map((f) => [f.field!, connectReaderOf(f)]), envelope: after !== undefined, avroSchema: undefined };
     }
     if (this.#shapes.size >= MAX_SHAPES) this.#shapes.clear();
     this.#shapes.set(schemaText, shape);

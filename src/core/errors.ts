@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   TRANSFORM_FAILED:
     'A column selection, masking rule or transform cannot apply to a table or value as configured (it would drop or blank a key column, a cast cannot convert a value, a route gives an invalid topic); the message names the transform, table and column. Nothing is written past it.',
   UNSUPPORTED_COLUMN_TYPE: 'A captured column has a type this version cannot convert exactly.',
+  NAME_COLLISION:
+    "Two tables map to one Kafka topic (source) or one Elasticsearch index (sink), or two columns map to one Avro field (source) or document field (sink), because the names differ only in case or in characters the name replaces. The message names both and the setting to change. The source stops; the sink holds the second table's partitions (index) or dead-letters its records (field) so that nothing of one table lands in the other's topic or index.",
   SCHEMA_INCOMPATIBLE:
     "The registry refused a new schema version under the subject's compatibility level. The source pauses at its last committed position (alive, unready) and retries every SCHEMA_RETRY_INTERVAL_MS until the operator relaxes the subject's level; see docs/schema-evolution.md.",
   REGISTRY_UNAVAILABLE: 'The schema registry could not be reached, throttled the request (429) or answered with a server error (5xx, Confluent error codes 50001-50003); retried.',

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRetriable } from './errors.ts';
+import { errorFields, type Logger } from './logger.ts';
 
 export interface RetryPolicy {
   /** First delay in ms; doubles on each attempt up to maxDelayMs, with full jitter. */
@@ -37,5 +38,34 @@ export async function withRetry<T>(
       await sleep(delay, undefined, { signal: options.signal }).catch(() => undefined);
       if (options.signal?.aborted) throw error;
     }
+  }
+}
+
+/**
+ * How a retried failure is logged. A condition the service rides out (a broker restarting, a
+ * moved leader, Elasticsearch answering 503 for a moment) is a `warn` with the service's own
+ * coded error; once the same work has been failing for `boundMs` (READY_STALL_SECONDS, when
+ * /readyz turns unready too) each further retry logs at `error`, until the work succeeds again.
+ */
+export class RetryLog {
+  readonly #boundMs: number;
+  readonly #now: () => number;
+  #failingSince: number | undefined;
+
+  constructor(boundMs: number, now: () => number = Date.now) {
+    this.#boundMs = boundMs;
+    this.#now = now;
+  }
+
+  failed(log: Logger, error: unknown, fields: Record<string, unknown>, message: string): void {
+    const now = this.#now();
+    this.#failingSince ??= now;
+    const failingMs = now - this.#failingSince;
+    if (failingMs < this.#boundMs) log.warn({ ...errorFields(error), ...fields }, message);
+    else log.error({ ...errorFields(error), ...fields, failingForSeconds: Math.round(failingMs / 1000) }, `${message}; failing for longer than READY_STALL_SECONDS`);
+  }
+
+  succeeded(): void {
+    this.#failingSince = undefined;
   }
 }

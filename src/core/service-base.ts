@@ -3,7 +3,7 @@ import { VERSION } from '../version.ts';
 import type { CdcError } from './errors.ts';
 import { errorFields, type Logger } from './logger.ts';
 import { type Probe, type Readiness, readiness } from './probe.ts';
-import { backoffDelay, DEFAULT_RETRY } from './retry.ts';
+import { backoffDelay, DEFAULT_RETRY, type RetryLog } from './retry.ts';
 
 /** The states every service passes through; each service adds its own running states. */
 export type LifecycleState = 'starting' | 'retrying' | 'stopped' | 'failed';
@@ -18,6 +18,8 @@ export interface RestartPolicy {
   log: Logger;
   /** Logged (warn) with the error and the delay before each restart. */
   restarting: string;
+  /** When given, restarts log at warn only until the failure lasts its bound, then at error (reset by `recovered`). */
+  retryLog?: RetryLog;
   /**
    * A fatal error the service waits out instead of stopping (an operator must act): resolves true
    * to run the pipeline again, false to fail as usual.
@@ -90,6 +92,7 @@ export abstract class ServiceBase<Running extends string> implements Probe {
     let attempt = 0;
     const recovered = () => {
       attempt = 0;
+      policy.retryLog?.succeeded();
     };
     while (!signal.aborted) {
       try {
@@ -108,7 +111,8 @@ export abstract class ServiceBase<Running extends string> implements Probe {
         this.state = 'retrying';
         policy.restarts.inc({ code: cdc.code });
         const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt++, 8));
-        policy.log.warn({ ...errorFields(cdc), retryInMs: delay }, policy.restarting);
+        if (policy.retryLog) policy.retryLog.failed(policy.log, cdc, { retryInMs: delay }, policy.restarting);
+        else policy.log.warn({ ...errorFields(cdc), retryInMs: delay }, policy.restarting);
         await sleep(delay, undefined, { signal }).catch(() => undefined);
       } finally {
         await policy.teardown();

@@ -21,7 +21,7 @@ import { sourceTransform } from '../source/source-transform.ts';
 import { isBoundary } from '../source/stream-items.ts';
 import { StreamQueue } from '../source/stream-queue.ts';
 import { type DeadLetterRecord, oversizePolicyOf } from '../source/oversize-policy.ts';
-import { schemaRules } from '../source/table-schema.ts';
+import { loadSchemaRules, schemaRules } from '../source/table-schema.ts';
 import { VERSION } from '../version.ts';
 
 /**
@@ -156,7 +156,7 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
   const transform = sourceTransform(config);
   const rules = schemaRules(config);
   const conn = await mysql.createConnection({ ...mysqlConnection(config), connectTimeout: 10_000 });
-  await rules.keys.load(conn).finally(() => conn.end());
+  await loadSchemaRules(rules, conn).finally(() => conn.end());
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   const until = new SourcePosition(plan.until.file, plan.until.pos);
   const queue = new StreamQueue(

@@ -92,7 +92,7 @@ export function exceedsIndexingPressure(type: string | null | undefined, reason:
   return bytes > max ? { bytes, max } : undefined;
 }
 
-const HELD_CODES: ReadonlySet<string> = new Set(['ELASTICSEARCH_CLUSTER_LIMIT', 'ELASTICSEARCH_BLOCKED', 'AUTH_FAILED']);
+const HELD_CODES: ReadonlySet<string> = new Set(['ELASTICSEARCH_CLUSTER_LIMIT', 'ELASTICSEARCH_BLOCKED', 'AUTH_FAILED', 'NAME_COLLISION']);
 
 /** Whether `error` is a condition the sink waits out (readiness says so at once, not after READY_STALL_SECONDS). */
 export function isHeldCondition(error: CdcError | undefined): boolean {

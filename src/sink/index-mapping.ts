@@ -101,8 +101,13 @@ function kindOf(fieldType: Type): ColumnKind {
  */
 export function tableSchemaOfRow(database: string, table: string, rowType: Type | undefined): TableSchema {
   const fields = (rowType as unknown as { fields?: Array<{ name: string; type: Type }> } | undefined)?.fields ?? [];
-  const renamed = columnNamesOf(rowType);
-  const columns = fields.map((field): ColumnDef => ({ name: renamed?.get(field.name) ?? field.name, kind: kindOf(field.type), sqlType: unwrapNullable(field.type).typeName, optional: true }));
+  const columns = fields.map((field): ColumnDef => ({ name: field.name, kind: kindOf(field.type), sqlType: unwrapNullable(field.type).typeName, optional: true }));
+  return tableSchemaOfFields(database, table, columns, columnNamesOf(rowType));
+}
+
+/** A table schema from its record's fields (named as fields), under the columns' names where `renamed` (field → column) gives them. */
+export function tableSchemaOfFields(database: string, table: string, fields: ColumnDef[], renamed: ReadonlyMap<string, string> | undefined): TableSchema {
+  const columns = renamed && renamed.size > 0 ? fields.map((c) => ({ ...c, name: renamed.get(c.name) ?? c.name })) : fields;
   const schema = { database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) };
   if (renamed && renamed.size > 0) fieldRenames.set(schema, renamed);
   return schema;

@@ -7,7 +7,7 @@ import type { BulkAction } from './bulk-writer.ts';
 import { documentId, documentJson, documentRow, rowDocumentId } from './document.ts';
 import { metadataOf, type MetadataField } from './document-metadata.ts';
 import { checkFieldNames } from './field-names.ts';
-import { indexName } from './index-naming.ts';
+import { IndexNames } from './index-naming.ts';
 
 /** What turns a decoded change into document actions: a pure function of the configuration. */
 export interface RecordSettings {
@@ -19,6 +19,8 @@ export interface RecordSettings {
   metadataPrefix: string;
   /** TRANSFORMS: every decoded change passes here before it becomes a document. */
   transform: Transform;
+  /** The index of each table, refusing two tables on one index by accident (NAME_COLLISION). */
+  indexNames: IndexNames;
 }
 
 export function recordSettings(config: SinkConfig): RecordSettings {
@@ -30,6 +32,7 @@ export function recordSettings(config: SinkConfig): RecordSettings {
     metadata: config.DOCUMENT_METADATA ?? [],
     metadataPrefix: config.DOCUMENT_METADATA_PREFIX,
     transform: chain(buildTransforms(config.TRANSFORMS, { side: 'sink', topicOf: (event) => event.topic! })),
+    indexNames: new IndexNames(),
   };
 }
 
@@ -55,7 +58,7 @@ export function actionsOf<T>(change: ChangeEvent | null, settings: RecordSetting
   const event = settings.transform(change);
   if (!event) return 'filtered';
   checkFieldNames(event.schema);
-  const index = indexOf(change.schema, event.index ?? settings.indexTemplate, event.topic ?? change.topic!, settings.topicPrefix);
+  const index = settings.indexNames.of(change.schema, event.index ?? settings.indexTemplate, event.topic ?? change.topic!, settings.topicPrefix);
   const version = versionOf(change.position);
   if (change.key) return { index, schema: event.schema, actions: [{ index, id: documentId(change.key), version, document: documentOf(event, event.op, version, settings), origin }] };
   const removed = event.before && rowDocumentId(event.before);
@@ -78,26 +81,4 @@ function documentOf(event: ChangeEvent, op: Op, version: bigint, settings: Recor
   if (settings.deleteMode === 'hard' && settings.metadata.length === 0) return documentJson(row);
   const flag = settings.deleteMode === 'soft' ? { __deleted: deleted } : {};
   return documentJson({ ...row, ...flag, ...metadataOf(event, op, version, settings.metadata, settings.metadataPrefix) });
-}
-
-/** Index names per decoded schema, template and topic: computed once, not per record. */
-const indexNames = new WeakMap<TableSchema, Map<string, Map<string, string>>>();
-
-function indexOf(schema: TableSchema, template: string, topic: string, prefix: string): string {
-  let byTemplate = indexNames.get(schema);
-  if (!byTemplate) {
-    byTemplate = new Map();
-    indexNames.set(schema, byTemplate);
-  }
-  let byTopic = byTemplate.get(template);
-  if (!byTopic) {
-    byTopic = new Map();
-    byTemplate.set(template, byTopic);
-  }
-  let name = byTopic.get(topic);
-  if (name === undefined) {
-    name = indexName(template, { topic, prefix, database: schema.database, table: schema.table });
-    byTopic.set(topic, name);
-  }
-  return name;
 }

@@ -2,14 +2,14 @@ import type { Type } from 'avsc';
 import type { KafkaMessage } from 'kafkajs';
 import { avroType } from '../core/avro-types.ts';
 import { decodeFramed, isFramed, schemaIdOf } from '../core/avro-wire.ts';
-import { type ChangeEvent, type Op, type Row, schemaFingerprint, type TableSchema } from '../core/change-event.ts';
+import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { JsonChangeReader, type JsonChangeRecord } from '../core/connect-json-reader.ts';
 import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { isJsonRecord } from '../core/json-record.ts';
 import { SourcePosition } from '../core/position.ts';
 import { registryError } from '../core/registry-errors.ts';
 import type { Registry } from '../core/schema-registry.ts';
-import { rowTypeOfEnvelope, rowUnderColumnNames, tableSchemaOfRow } from './index-mapping.ts';
+import { rowTypeOfEnvelope, rowUnderColumnNames, tableSchemaOfFields, tableSchemaOfRow } from './index-mapping.ts';
 
 interface Envelope {
   op: string;
@@ -108,9 +108,9 @@ export class RecordDecoder {
       throw new CdcError('DECODE_FAILED', `Cannot decode a JSON change record: ${errorMessage(error)}`, { cause: error });
     }
     const envelope = checkedEnvelope(record.payload as unknown as Envelope);
-    const { columns, avroSchema } = record;
+    const { columns, renames, avroSchema } = record;
     const tableSchema = columns
-      ? (database: string, table: string): TableSchema => ({ database, table, columns, key: [], fingerprint: schemaFingerprint(columns, []) })
+      ? (database: string, table: string): TableSchema => tableSchemaOfFields(database, table, columns, renames)
       : (database: string, table: string) => tableSchemaOfRow(database, table, rowTypeOfEnvelope(avroType(avroSchema as never)));
     return eventOf(envelope, key, this.#schema(record.schemaText, envelope, tableSchema), topic);
   }

@@ -3,7 +3,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { kafkaError, lostGeneration } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
-import { backoffDelay, DEFAULT_RETRY } from '../core/retry.ts';
+import { backoffDelay, DEFAULT_RETRY, RetryLog } from '../core/retry.ts';
 import type { BatchPipeline } from './batch-pipeline.ts';
 import type { SinkMetrics } from './sink-metrics.ts';
 
@@ -15,6 +15,8 @@ export interface ConsumerSettings {
   partitionConcurrency: number;
   /** Most bytes one fetch from a broker returns; a partition's share is at most half of it. */
   fetchMaxBytes: number;
+  /** How long a batch's retries log at warn before they log at error (READY_STALL_SECONDS). */
+  retryWarnMs: number;
 }
 
 /**
@@ -166,6 +168,7 @@ export class SinkConsumer {
           this.counts.set(topic, (this.counts.get(topic) ?? 0) + records);
         };
         const progress = { next: 0 };
+        const retryLog = new RetryLog(this.#settings.retryWarnMs);
         for (let attempt = 0; ; attempt++) {
           try {
             await this.#pipeline.process(batch, progress, { heartbeat, active, commit });
@@ -187,7 +190,7 @@ export class SinkConsumer {
             this.held.set(`${topic}/${partition}`, cdc);
             const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
             this.#metrics.batchRetries.inc({ code: cdc.code });
-            this.#log.warn({ ...errorFields(cdc), topic, partition, retryInMs: delay }, 'batch failed; retrying');
+            retryLog.failed(this.#log, cdc, { topic, partition, retryInMs: delay }, 'batch failed; retrying');
             for (const until = Date.now() + delay; Date.now() < until && active(); ) {
               await sleep(Math.min(1000, until - Date.now()));
               await heartbeat();

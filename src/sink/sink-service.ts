@@ -4,6 +4,7 @@ import type { Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { createKafka, kafkaError, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
+import { RetryLog } from '../core/retry.ts';
 import { optionalRegistry } from '../core/schema-registry.ts';
 import { deadLetterTopic } from '../core/topics.ts';
 import { redactConfig } from '../config/env.ts';
@@ -89,6 +90,7 @@ export class SinkService extends ServiceBase<'running'> {
         topicPatterns: sinkTopicPatterns(config),
         partitionConcurrency: config.SINK_PARTITION_CONCURRENCY,
         fetchMaxBytes: config.SINK_FETCH_MAX_BYTES,
+        retryWarnMs: config.READY_STALL_SECONDS * 1000,
       },
       this.metrics,
       log,
@@ -123,6 +125,8 @@ export class SinkService extends ServiceBase<'running'> {
         restarts: this.metrics.restarts,
         log: this.#log,
         restarting: 'sink failed; restarting from the committed offsets',
+        // Retried failures are warnings until they last READY_STALL_SECONDS, then errors.
+        retryLog: new RetryLog(this.#config.READY_STALL_SECONDS * 1000),
       },
     );
     await probing;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ColumnDef, ColumnKind, TableSchema } from '../core/change-event.ts';
 import { COLUMN_NAME_ATTRIBUTE, GEOMETRY_NAME } from '../core/avro-types.ts';
 import { CdcError } from '../core/errors.ts';
+import { escapeRegex } from '../core/name-claims.ts';
 import { connectAvroProps } from '../core/connect-types.ts';
 
 type AvroSchema = Record<string, unknown> | string | unknown[];
@@ -82,8 +83,10 @@ function recordOf(name: string, namespace: string, table: TableSchema, columns: 
     const field = avroName(column.name);
     const clash = seen.get(field);
     if (clash !== undefined) {
-      throw new CdcError('UNSUPPORTED_COLUMN_TYPE', `Columns ${clash} and ${column.name} of ${table.database}.${table.table} both map to the Avro field ${field}`, {
-        hint: 'Rename one of the columns or exclude one of them.',
+      const qualified = `${table.database}.${table.table}`;
+      throw new CdcError('NAME_COLLISION', `Columns ${JSON.stringify(clash)} and ${JSON.stringify(column.name)} of ${qualified} both map to the Avro field ${field}`, {
+        hint: `Rename one of them with a source rename transform (TRANSFORMS=fix, TRANSFORMS_FIX_TYPE=rename, TRANSFORMS_FIX_TABLES=${escapeRegex(qualified)}, TRANSFORMS_FIX_RENAMES=${column.name}:<new name>), leave one out (COLUMN_EXCLUDE), or rename the column in MariaDB; then restart the source.`,
+        details: { table: qualified, columns: [clash, column.name], field },
       });
     }
     seen.set(field, column.name);

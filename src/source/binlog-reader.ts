@@ -86,7 +86,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     this.#serverId = serverId;
     this.#captures = captures;
     this.#keys = rules.keys;
-    this.#schemas = new TableSchemaCache(rules.zeroDates);
+    this.#schemas = new TableSchemaCache(rules.zeroDates, rules.json);
     this.#informationSchemaKeys = options.keysFromInformationSchema ? new InformationSchemaKeys(connection) : undefined;
     // dateStrings keeps DATETIME(6) microseconds; timezone 'Z' renders TIMESTAMPs as UTC;
     // jsonStrings keeps JSON text exact.

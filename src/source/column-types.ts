@@ -75,6 +75,8 @@ export function columnDef(table: string, column: BinlogColumn, typeCode: number 
  * (`2024-00-10`) name no day: they become the column's zeroDate (null, or the sentinel).
  */
 export function canonicalValue(column: ColumnDef, raw: unknown): ColumnValue {
+  // The binlog reader finds no symbol for an ENUM's error value (index 0); a SELECT reads it as ''.
+  if (raw === undefined && column.symbols && column.sqlType.startsWith('enum')) return '';
   if (raw === null || raw === undefined) return null;
   switch (column.kind) {
     case 'int32':

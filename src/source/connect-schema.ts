@@ -1,4 +1,5 @@
 import type { ColumnDef, TableSchema } from '../core/change-event.ts';
+import { COLUMN_NAME_ATTRIBUTE } from '../core/avro-types.ts';
 import { type ConnectSchema, type ConnectWriter, connectTypeOf, connectWriterOf } from '../core/connect-types.ts';
 import { exactJson } from '../core/exact-json.ts';
 import { jsonRecord } from '../core/json-record.ts';
@@ -7,7 +8,8 @@ import { avroName, avroNamespace, ENVELOPE_TEMPLATE, SOURCE_SCHEMA } from './avr
 /**
  * The Kafka Connect (JsonConverter) schemas of a table, with the writers of its rows: built once
  * per table schema version, so each record is the cached schema text with its payload spliced in.
- * Field names are the Avro ones (avroName), so both converters name a column alike.
+ * Field names are the Avro ones (avroName), so both converters name a column alike, and both
+ * carry the column's own name where it differs (`__debezium.source.column.name`).
  */
 export class ConnectJsonTable {
   readonly valueSchema: ConnectSchema;
@@ -66,8 +68,14 @@ function rowWriter(columns: ColumnDef[]): RowWriter {
   };
 }
 
+/** A field whose name had to differ from its column's carries the column's name as a parameter, as Debezium does and as the Avro schema does. */
 function structOf(name: string, columns: ColumnDef[], optional: boolean): ConnectSchema {
-  const fields = columns.map((c): ConnectSchema => ({ ...connectTypeOf(c), optional: c.optional, field: avroName(c.name) }));
+  const fields = columns.map((c): ConnectSchema => {
+    const type = connectTypeOf(c);
+    const field = avroName(c.name);
+    if (field === c.name) return { ...type, optional: c.optional, field };
+    return { ...type, optional: c.optional, field, parameters: { ...type.parameters, [COLUMN_NAME_ATTRIBUTE]: c.name } };
+  });
   return { type: 'struct', fields, optional, name };
 }
 

@@ -2,7 +2,7 @@ import type { Type } from 'avsc';
 import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
 import type { Registry } from '../core/schema-registry.ts';
 import { encodeFramed } from '../core/avro-wire.ts';
-import { topicFor } from '../core/topics.ts';
+import { TopicClaims, topicFor } from '../core/topics.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 import { ConnectJsonTable } from './connect-schema.ts';
@@ -64,6 +64,8 @@ export class EventEncoder {
   /** The same, once resolved: what the synchronous path reads. */
   readonly #resolved = new Map<TableSchema, Map<string, TableEncoding>>();
   readonly #topics = new WeakMap<TableSchema, string>();
+  /** Which table each topic carries: two tables never share one by accident (NAME_COLLISION). */
+  readonly topicClaims = new TopicClaims();
 
   /** `registry` may be undefined with the json converter, which registers nothing. */
   constructor(registry: Registry | undefined, settings: EncoderSettings) {
@@ -104,7 +106,28 @@ export class EventEncoder {
 
   /** Registers (or finds) the table's schemas and resolves their avsc types. */
   async prepare(event: ChangeEvent): Promise<void> {
-    await this.#encoding(event.schema, event.topic ?? this.topicOf(event.schema), event.flat === true);
+    const topic = event.topic ?? this.topicOf(event.schema);
+    this.topicClaims.claim(topic, this.#settings.prefix, event.schema.database, event.schema.table);
+    await this.#encoding(event.schema, topic, event.flat === true);
+  }
+
+  /**
+   * Prepares the tables of many changes at once, `concurrency` registrations at a time: the
+   * snapshot of many small tables then waits for the registry once per batch, not once per
+   * table in turn.
+   */
+  async prepareAll(events: Iterable<ChangeEvent>, concurrency: number): Promise<void> {
+    const waiting = new Map<string, ChangeEvent>();
+    for (const event of events) {
+      if (this.isPrepared(event)) continue;
+      const key = `${event.schema.database}\u0000${event.schema.table}\u0000${event.topic ?? ''}\u0000${event.flat === true}`;
+      if (!waiting.has(key)) waiting.set(key, event);
+    }
+    const queue = [...waiting.values()];
+    const worker = async (): Promise<void> => {
+      for (let event = queue.pop(); event; event = queue.pop()) await this.prepare(event);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
   }
 
   /**

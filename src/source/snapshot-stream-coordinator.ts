@@ -1,6 +1,7 @@
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { errorFields, type Logger } from '../core/logger.ts';
+import type { Logger } from '../core/logger.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
+import type { ChangeEvent } from '../core/change-event.ts';
 import { SourcePosition } from '../core/position.ts';
 import { withRetry } from '../core/retry.ts';
 import { heartbeatsTopic } from '../core/topics.ts';
@@ -8,6 +9,7 @@ import type { SourceConfig } from '../config/source.ts';
 import { tableSelected } from '../transforms/selection.ts';
 import type { Transform } from '../transforms/transform.ts';
 import { binlogEnd } from './binlog-end.ts';
+import { snapshotBatches } from './snapshot-batches.ts';
 import { heartbeatSeconds } from './binlog-heartbeat.ts';
 import { BinlogReader } from './binlog-reader.ts';
 import type { CommittedPosition } from './committed-position.ts';
@@ -28,6 +30,10 @@ import { capturedTables } from './table-reader.ts';
 import type { SchemaRules } from './table-schema.ts';
 import { TransactionMetadata } from './transaction-metadata.ts';
 
+/** Small tables' snapshot chunks joined into one Kafka transaction: at most this many (and their topics in one createTopics). */
+const SNAPSHOT_TABLES_PER_TRANSACTION = 100;
+/** Schema registrations in flight at once while a snapshot batch's tables are prepared. */
+const SCHEMA_REGISTRATIONS_AT_ONCE = 8;
 /** Without heartbeats, a position that moved without captured changes is still stored this often. */
 const IDLE_POSITION_COMMIT_MS = 10_000;
 
@@ -54,6 +60,17 @@ export interface CoordinatorParts {
   enter(stage: 'snapshotting' | 'streaming'): void;
   /** Why an operator paused reading the binlog; undefined while reading. */
   pausedBy(): string | undefined;
+  /** Logs a retried start-up step. */
+  onRetry(error: unknown, attempt: number, delayMs: number): void;
+  /** Work succeeded again: later failures start a new warning period (RetryLog). */
+  recovered(): void;
+}
+
+const isSignalTable = (config: SourceConfig, database: string, table: string): boolean => config.SIGNAL_TABLE === `${database}.${table}`;
+
+/** The tables whose changes the source captures: selected by the configuration, never the signal table. */
+export function capturesOf(config: SourceConfig): (database: string, table: string) => boolean {
+  return (database, table) => tableSelected(config, database, table) && !isSignalTable(config, database, table);
 }
 
 /** The stored offset the start plan was made from. */
@@ -73,7 +90,6 @@ export class SnapshotStreamCoordinator {
   readonly #parts: CoordinatorParts;
   /** Aborted at stop(): ends the incremental snapshot's driver with the pipeline. */
   readonly #pipelineStop = new AbortController();
-  readonly #onRetry: (error: unknown, attempt: number, delayMs: number) => void;
   reader: BinlogReader | undefined;
   queue: StreamQueue | undefined;
   snapshot: InitialSnapshot | undefined;
@@ -81,7 +97,7 @@ export class SnapshotStreamCoordinator {
 
   constructor(parts: CoordinatorParts) {
     this.#parts = parts;
-    this.#onRetry = (error, attempt, delayMs) => parts.log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
+    this.#captured = capturesOf(parts.config);
   }
 
   /** Runs `plan` until stop() or a failure (which it throws). */
@@ -131,12 +147,12 @@ export class SnapshotStreamCoordinator {
   }
 
   #retrying<T>(step: () => Promise<T>): Promise<T> {
-    return withRetry(step, { signal: this.#parts.signal, onRetry: this.#onRetry });
+    return withRetry(step, { signal: this.#parts.signal, onRetry: this.#parts.onRetry });
   }
 
-  #isSignal = (database: string, table: string): boolean => this.#parts.config.SIGNAL_TABLE === `${database}.${table}`;
+  #isSignal = (database: string, table: string): boolean => isSignalTable(this.#parts.config, database, table);
 
-  #captured = (database: string, table: string): boolean => tableSelected(this.#parts.config, database, table) && !this.#isSignal(database, table);
+  readonly #captured: (database: string, table: string) => boolean;
 
   /**
    * Runs (or resumes) the initial snapshot, one Kafka transaction per chunk with its progress.
@@ -152,24 +168,32 @@ export class SnapshotStreamCoordinator {
     this.snapshot = snapshot;
     this.#parts.enter('snapshotting');
     const report = new SnapshotReporter(snapshot, metrics, this.#parts.log);
-    // One chunk's Kafka transaction is in flight while the next chunk is encoded (and the one
-    // after it read): at most three chunks are held, and transactions still commit in order.
+    // One batch's Kafka transaction is in flight while the next batch is encoded (and the one
+    // after it read): at most three batches are held, and transactions still commit in order.
     let inFlight: Promise<void> | undefined;
     try {
-      for await (const chunk of snapshot.chunks(resume, this.#parts.signal)) {
+      for await (const batch of snapshotBatches(snapshot.chunks(resume, this.#parts.signal), config.SNAPSHOT_CHUNK_ROWS, SNAPSHOT_TABLES_PER_TRANSACTION)) {
+        const shaped: ChangeEvent[] = [];
+        for (const chunk of batch) {
+          for (const event of chunk.events) {
+            const change = this.#parts.transform(event);
+            if (change) shaped.push(change);
+          }
+        }
+        // Many small tables: their schemas registered side by side, their topics created in one request.
+        await encoder.prepareAll(shaped, SCHEMA_REGISTRATIONS_AT_ONCE);
         const records: EncodedRecord[] = [];
         const push = (record: EncodedRecord) => records.push(record);
-        for (const event of chunk.events) {
-          const shaped = this.#parts.transform(event);
-          if (!shaped) continue;
-          if (!encoder.isPrepared(shaped)) await encoder.prepare(shaped);
-          encoder.encodeChange(shaped, false, push);
-        }
+        for (const change of shaped) encoder.encodeChange(change, false, push);
         await inFlight;
+        // A batch's last chunk's progress covers the chunks before it (progress only grows).
+        const { progress } = batch.at(-1)!;
         // The snapshot's read view is a point of the binlog history this run reads.
-        const streamFrom = SourcePosition.fromJSON(chunk.progress.streamFrom).withEpoch(epoch);
-        const finished = chunk.progress.done.length === chunk.progress.tables.length;
-        inFlight = this.#commitSnapshotChunk(records, streamFrom, finished ? undefined : chunk.progress).then(() => report.chunkCommitted(chunk.events));
+        const streamFrom = SourcePosition.fromJSON(progress.streamFrom).withEpoch(epoch);
+        const finished = progress.done.length === progress.tables.length;
+        inFlight = this.#commitSnapshotBatch(records, streamFrom, finished ? undefined : progress).then(() => {
+          for (const chunk of batch) report.chunkCommitted(chunk.events);
+        });
         // Awaited before the next commit starts, at the end, or below; never left unobserved.
         inFlight.catch(() => undefined);
         if (finished) {
@@ -187,13 +211,14 @@ export class SnapshotStreamCoordinator {
     return undefined;
   }
 
-  /** Commits one snapshot chunk's records with the position and the progress they reach. */
-  async #commitSnapshotChunk(records: EncodedRecord[], streamFrom: SourcePosition, progress: SnapshotProgress | undefined): Promise<void> {
+  /** Commits one snapshot batch's records with the position and the progress they reach. */
+  async #commitSnapshotBatch(records: EncodedRecord[], streamFrom: SourcePosition, progress: SnapshotProgress | undefined): Promise<void> {
     const { writer, metrics, committed } = this.#parts;
     const started = process.hrtime.bigint();
     await writer.ensureTopics(new Set(records.map((r) => r.topic)));
     await writer.commit(records, streamFrom, { snapshot: progress });
     committed.committed(streamFrom, committed.positionTime);
+    this.#parts.recovered();
     metrics.transactions.inc();
     metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
@@ -240,6 +265,7 @@ export class SnapshotStreamCoordinator {
       queue.wake();
     });
     await reader.start(from);
+    this.#parts.recovered();
     this.#parts.enter('streaming');
     incremental?.run(this.#pipelineStop.signal).catch((error: unknown) => {
       readerError = error as CdcError;

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { lossyCounts } from './lossy-values.ts';
 
 /**
  * Source metrics; names follow Prometheus conventions with a `cdc_source_` prefix.
@@ -67,6 +68,17 @@ export function createSourceMetrics(binlogSilence: () => number | null) {
       registers: [registry],
     }),
     snapshotEtaSeconds: new Gauge({ name: 'cdc_source_snapshot_eta_seconds', help: 'Estimated seconds until the snapshot of a table is done', labelNames: ['table'], registers: [registry] }),
+    lossyValues: new Counter({
+      name: 'cdc_source_lossy_values_total',
+      help: 'Values the server stored that their type cannot hold, replaced alike by snapshot and binlog reader (kind: enum_error reads as the empty string, invalid_utf8 as U+FFFD), per row image',
+      labelNames: ['table', 'column', 'kind'],
+      registers: [registry],
+      // Counted where rows are converted (lossy-values.ts), which knows no metrics registry.
+      collect() {
+        this.reset();
+        for (const { table, column, kind, count } of lossyCounts()) this.inc({ table, column, kind }, count);
+      },
+    }),
     restarts: new Counter({ name: 'cdc_source_restarts_total', help: 'Pipeline restarts after a retriable error', labelNames: ['code'], registers: [registry] }),
   };
 }

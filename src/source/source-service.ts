@@ -4,10 +4,10 @@ import { createKafka, kafkaSettings } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { type Readiness, secondsSince } from '../core/probe.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
-import { withRetry } from '../core/retry.ts';
+import { RetryLog, withRetry } from '../core/retry.ts';
 import { optionalRegistry, type Registry } from '../core/schema-registry.ts';
 import { ServiceBase } from '../core/service-base.ts';
-import { offsetsTopic } from '../core/topics.ts';
+import { offsetsTopic, topicFor } from '../core/topics.ts';
 import { redactConfig } from '../config/env.ts';
 import { replicaServerId, sourceSpec, type SourceConfig } from '../config/source.ts';
 import type { Transform } from '../transforms/transform.ts';
@@ -24,12 +24,13 @@ import { checkSource, type ServerFacts } from './preconditions.ts';
 import { openStored, ProgressSeal } from './progress-seal.ts';
 import { RetentionWatch } from './retention-watch.ts';
 import { checkSignalTable } from './signal-table.ts';
-import { SnapshotStreamCoordinator } from './snapshot-stream-coordinator.ts';
+import { capturesOf, SnapshotStreamCoordinator } from './snapshot-stream-coordinator.ts';
+import { capturedTables, splitQualified } from './table-reader.ts';
 import { snapshotStatus } from './snapshot-progress.ts';
 import { createSourceMetrics, type SourceMetrics } from './source-metrics.ts';
 import { sourceTransform } from './source-transform.ts';
 import { planStart, type StartFacts } from './start-plan.ts';
-import { schemaRules } from './table-schema.ts';
+import { loadSchemaRules, schemaRules } from './table-schema.ts';
 import { VERSION } from '../version.ts';
 
 /**
@@ -61,11 +62,15 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
   #pausedBy: string | undefined;
   /** Column selection, masking and TRANSFORMS: every snapshot row and streamed change passes here before encoding. */
   readonly #transform: Transform;
+  /** Retried failures are warnings until they last READY_STALL_SECONDS, then errors. */
+  readonly #retryLog: RetryLog;
+  readonly #onRetry = (error: unknown, attempt: number, delayMs: number): void => this.#retryLog.failed(this.#log, error, { attempt, retryInMs: delayMs }, 'retrying start-up step');
 
   constructor(config: SourceConfig, log: Logger) {
     super('source');
     this.#config = config;
     this.#log = log;
+    this.#retryLog = new RetryLog(config.READY_STALL_SECONDS * 1000);
     this.#transform = sourceTransform(config);
     this.#serverId = replicaServerId(config);
     this.#kafka = createKafka(kafkaSettings(config), log);
@@ -85,6 +90,7 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
       restarts: this.metrics.restarts,
       log: this.#log,
       restarting: 'source pipeline failed; restarting from the last committed position',
+      retryLog: this.#retryLog,
       hold: (error) => this.#holdForOperator(error),
     });
   }
@@ -112,7 +118,7 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
     const config = this.#config;
     const connection = mysqlConnection(config);
     const signal = this.stopSignal;
-    const onRetry = (error: unknown, attempt: number, delayMs: number) => this.#log.warn({ ...errorFields(error), attempt, retryInMs: delayMs }, 'retrying start-up step');
+    const onRetry = this.#onRetry;
 
     this.#facts = await withRetry(() => checkSource(connection, this.#serverId), { signal, onRetry });
     if (this.#facts.rowMetadata !== 'FULL') {
@@ -136,7 +142,7 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
     await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
     await this.#writer.connect();
     const rules = schemaRules(config);
-    await withRetry(() => withConnection(connection, (conn) => rules.keys.load(conn)), { signal, onRetry });
+    await withRetry(() => withConnection(connection, (conn) => loadSchemaRules(rules, conn)), { signal, onRetry });
     if (config.SIGNAL_TABLE) await withRetry(() => withConnection(connection, (conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
     const stored = openStored(await readSourceOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
     this.#committed.restore(stored?.position, stored?.ts ?? 0);
@@ -162,6 +168,12 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
       epoch: plan.epoch,
       oversize: oversizePolicyOf(config, (table, outcome) => this.metrics.oversizeRecords.inc({ table, outcome })),
     });
+    // Two captured tables on one topic are refused before anything is written; with a route
+    // transform the topics are known only per change, and the encoder checks them there.
+    if (!config.TRANSFORMS.some((t) => t.type === 'route')) {
+      const tables = await withRetry(() => withConnection(connection, (conn) => capturedTables(conn, capturesOf(config))), { signal, onRetry });
+      for (const [db, t] of tables.map(splitQualified)) encoder.topicClaims.claim(topicFor(config.TOPIC_PREFIX, db, t), config.TOPIC_PREFIX, db, t);
+    }
     const coordinator = new SnapshotStreamCoordinator({
       config,
       log: this.#log,
@@ -179,6 +191,8 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
       signal,
       enter: (stage) => this.#enter(stage),
       pausedBy: () => this.#pausedBy,
+      onRetry,
+      recovered: () => this.#retryLog.succeeded(),
     });
     this.#coordinator = coordinator;
     await coordinator.run(plan, stored);

@@ -2,6 +2,7 @@ import mysql from 'mysql2/promise';
 import type { Row, TableSchema } from '../core/change-event.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { canonicalValue, type BinlogColumn } from './column-types.ts';
+import { countLossy, lossyKind } from './lossy-values.ts';
 import { deriveTableSchema, type SchemaRules } from './table-schema.ts';
 
 /**
@@ -51,7 +52,7 @@ export async function tableSchema(conn: mysql.Connection, database: string, tabl
   });
   const names = columns.map((c) => c.COLUMN_NAME);
   const primaryKey = (keyRows as Array<{ COLUMN_NAME: string }>).map((r) => names.indexOf(r.COLUMN_NAME));
-  return deriveTableSchema(database, table, columns, [], rules.keys.keyOf(database, table, names, primaryKey), rules.zeroDates);
+  return deriveTableSchema(database, table, columns, [], rules.keys.keyOf(database, table, names, primaryKey), rules.zeroDates, rules.json.of(database, table));
 }
 
 export interface ChunkBounds {
@@ -117,9 +118,15 @@ export async function largestKey(conn: mysql.Connection, schema: TableSchema): P
   return row && schema.key.map((name) => row[name]);
 }
 
+/** A row as both readers hand it over, in canonical values; replacements of what its types cannot hold are counted (lossy-values.ts). */
 export function canonicalRow(schema: TableSchema, raw: Record<string, unknown>): Row {
   const row: Row = {};
-  for (const column of schema.columns) row[column.name] = canonicalValue(column, raw[column.name]);
+  for (const column of schema.columns) {
+    const value = canonicalValue(column, raw[column.name]);
+    row[column.name] = value;
+    const lossy = lossyKind(column, value);
+    if (lossy) countLossy(schema, column, lossy);
+  }
   return row;
 }
 

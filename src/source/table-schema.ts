@@ -1,6 +1,8 @@
 import { schemaFingerprint, type ColumnDef, type TableSchema } from '../core/change-event.ts';
 import { columnDef, ZERO_DATES_DEFAULT, type BinlogColumn, type ZeroDates } from './column-types.ts';
 import type { SourceConfig } from '../config/source.ts';
+import type mysql from 'mysql2/promise';
+import { JsonColumns } from './json-columns.ts';
 import { TableKeys } from './table-keys.ts';
 
 /**
@@ -11,11 +13,19 @@ import { TableKeys } from './table-keys.ts';
 export interface SchemaRules {
   keys: TableKeys;
   zeroDates: ZeroDates;
+  /** MariaDB's JSON columns (LONGTEXT with a json_valid check). */
+  json: JsonColumns;
 }
 
-/** The rules a source configuration sets; the keys still need `keys.load()` before use. */
+/** The rules a source configuration sets; they need loadSchemaRules() before use. */
 export function schemaRules(config: Pick<SourceConfig, 'KEY_COLUMNS' | 'ZERO_DATES' | 'ZERO_DATE_SENTINEL'>): SchemaRules {
-  return { keys: new TableKeys(config.KEY_COLUMNS), zeroDates: { mode: config.ZERO_DATES, sentinel: config.ZERO_DATE_SENTINEL } };
+  return { keys: new TableKeys(config.KEY_COLUMNS), zeroDates: { mode: config.ZERO_DATES, sentinel: config.ZERO_DATE_SENTINEL }, json: new JsonColumns() };
+}
+
+/** Reads what the rules take from information_schema: unique keys and MariaDB JSON columns. */
+export async function loadSchemaRules(rules: SchemaRules, conn: mysql.Connection): Promise<void> {
+  await rules.keys.load(conn);
+  await rules.json.load(conn);
 }
 
 /**
@@ -31,9 +41,12 @@ export function deriveTableSchema(
   typeCodes: number[],
   primaryKey: number[] | undefined,
   zeroDates: ZeroDates = ZERO_DATES_DEFAULT,
+  json?: ReadonlySet<string>,
 ): TableSchema {
   const keyIndexes = new Set(primaryKey ?? []);
-  const defs: ColumnDef[] = columns.map((column, i) => columnDef(`${database}.${table}`, column, typeCodes[i], !keyIndexes.has(i), zeroDates));
+  // A MariaDB JSON column is declared `json` but reported as longtext: it is captured as declared.
+  const declared = (column: BinlogColumn) => (json?.has(column.COLUMN_NAME) ? { ...column, COLUMN_TYPE: 'json' } : column);
+  const defs: ColumnDef[] = columns.map((column, i) => columnDef(`${database}.${table}`, declared(column), typeCodes[i], !keyIndexes.has(i), zeroDates));
   const key = (primaryKey ?? []).map((i) => defs[i]!.name);
   return { database, table, columns: defs, key, fingerprint: schemaFingerprint(defs, key) };
 }
@@ -42,9 +55,11 @@ export function deriveTableSchema(
 export class TableSchemaCache {
   readonly #byKey = new Map<string, TableSchema>();
   readonly #zeroDates: ZeroDates;
+  readonly #json: JsonColumns;
 
-  constructor(zeroDates: ZeroDates) {
+  constructor(zeroDates: ZeroDates, json: JsonColumns) {
     this.#zeroDates = zeroDates;
+    this.#json = json;
   }
 
   get(database: string, table: string, columns: BinlogColumn[], typeCodes: number[], primaryKey: number[] | undefined): TableSchema {
@@ -53,7 +68,7 @@ export class TableSchemaCache {
       .join('\u0002')}`;
     let schema = this.#byKey.get(cacheKey);
     if (!schema) {
-      schema = deriveTableSchema(database, table, columns, typeCodes, primaryKey, this.#zeroDates);
+      schema = deriveTableSchema(database, table, columns, typeCodes, primaryKey, this.#zeroDates, this.#json.of(database, table));
       this.#byKey.set(cacheKey, schema);
     }
     return schema;

@@ -1,3 +1,4 @@
+import { exactJson, parseExactJson } from '../../src/core/exact-json.ts';
 import assert from 'node:assert/strict';
 import type mysql from 'mysql2/promise';
 import { dumpIndex, type IndexedDoc } from './elasticsearch.ts';
@@ -41,7 +42,8 @@ export function expectedCustomer(row: Record<string, unknown>): Record<string, s
     updated: row.updated === null ? null : `${String(row.updated).replace(' ', 'T')}`,
     seen: row.seen === null ? null : `${String(row.seen).replace(' ', 'T')}000Z`,
     tier: text(row.tier),
-    notes: text(row.notes),
+    // A JSON column: the document holds the value itself (MariaDB's JSON is captured as JSON).
+    notes: row.notes === null ? null : valueText(parseExactJson(String(row.notes))),
     qty: text(row.qty),
   };
 }
@@ -52,8 +54,11 @@ export function expectedOrderLine(row: Record<string, unknown>): Record<string, 
 
 /** A document's `_source` with every value as text, for comparison with expected* above. */
 export function docAsText(source: Record<string, unknown>): Record<string, string | null> {
-  return Object.fromEntries(Object.entries(source).map(([k, v]) => [k, v === null ? null : typeof v === 'object' ? JSON.stringify(v) : String(v)]));
+  return Object.fromEntries(Object.entries(source).map(([k, v]) => [k, v === null ? null : valueText(v)]));
 }
+
+/** Objects and arrays as exact JSON (integers beyond 2^53 included), scalars as their text. */
+const valueText = (v: unknown): string => (typeof v === 'object' && v !== null ? exactJson(v) : String(v));
 
 export interface TableCheck {
   table: string;

@@ -67,3 +67,9 @@ export async function dumpIndex(index: string): Promise<Map<string, IndexedDoc>>
 export async function deleteIndices(pattern: string): Promise<void> {
   await es('DELETE', `/${pattern}?ignore_unavailable=true&allow_no_indices=true&expand_wildcards=all`);
 }
+
+/** The ids of the documents of `index` a query finds (one page), in Elasticsearch's order. */
+export async function searchIds(index: string, query: unknown): Promise<string[]> {
+  const { body } = await es('POST', `/${index}/_search`, { query });
+  return (body as { hits: { hits: Array<{ _id: string }> } }).hits.hits.map((h) => h._id);
+}

@@ -1,4 +1,5 @@
 import { JsonText } from '../../src/core/avro-types.ts';
+import { exactJson, parseExactJson } from '../../src/core/exact-json.ts';
 
 /**
  * The round-trip type matrix: one table per type family, each column with the rule that turns
@@ -16,7 +17,9 @@ export type Expect =
   | 'datetime' // YYYY-MM-DDTHH:MM:SS.ffffff
   | 'timestamp' // YYYY-MM-DDTHH:MM:SS.ffffffZ (read in UTC)
   | 'date' // YYYY-MM-DD
-  | 'geometry'; // `srid:WKB-hex`, from the stored `HEX(c)` (4-byte little-endian SRID + WKB)
+  | 'geometry' // `srid:WKB-hex`, from the stored `HEX(c)` (4-byte little-endian SRID + WKB)
+  | 'json' // the same JSON value (exact numbers), whether a document holds it parsed or a record as text
+  | 'utf8'; // the stored bytes `HEX(c)` decoded as UTF-8 by the WHATWG decoder: each invalid sequence becomes U+FFFD
 // date, datetime, timestamp: a zero or partial date becomes null, or the run's ZERO_DATE_SENTINEL
 // (with ZERO_DATES=sentinel, and in key columns always).
 
@@ -183,7 +186,8 @@ export const MATRIX: MatrixTable[] = [
   },
   {
     name: 'm_json',
-    columns: [{ name: 'j', ddl: 'JSON', expect: 'text' }],
+    // MariaDB's JSON is a LONGTEXT with a json_valid check: captured as JSON all the same.
+    columns: [{ name: 'j', ddl: 'JSON', expect: 'json' }],
     rows: [
       `'{"big": 12345678901234567890, "neg": -9223372036854775809, "f": 1.5e300, "nested": {"a": [1, {"b": null}, "🐬"]}}'`,
       `'[]'`,
@@ -191,6 +195,18 @@ export const MATRIX: MatrixTable[] = [
       `'123456789012345678901234567890'`,
       'NULL',
     ],
+  },
+  {
+    // Values a column's type cannot hold, stored with strict mode off (the writer's sql_mode is ''):
+    // an ENUM's error value (index 0) and bytes that are not UTF-8 in a utf8mb4 column (MariaDB
+    // refuses most with a '?', but stores an encoded UTF-16 surrogate, ED A0 80, as it is).
+    name: 'm_edge',
+    columns: [
+      { name: 'en', ddl: "ENUM('a','b')", expect: 'text' },
+      { name: 'u8', ddl: 'VARCHAR(20) CHARACTER SET utf8mb4', expect: 'utf8', selectAs: 'HEX(u8)' },
+      { name: 'u8t', ddl: 'TEXT CHARACTER SET utf8mb4', expect: 'utf8', selectAs: 'HEX(u8t)' },
+    ],
+    rows: ["'not in the list', x'41EDA08042', x'EDBFBF'", "'b', 'ok', x'EFBFBD'", 'NULL, NULL, NULL'],
   },
   {
     name: 'm_mariadb',
@@ -242,6 +258,10 @@ export function expectedText(expect: Expect, value: unknown, zeroDay?: string): 
   const zero = ['date', 'datetime', 'timestamp'].includes(expect) && isZeroDate(text);
   if (zero && zeroDay === undefined) return null;
   switch (expect) {
+    case 'utf8':
+      return new TextDecoder('utf-8').decode(Buffer.from(text, 'hex'));
+    case 'json':
+      return exactJson(parseExactJson(text));
     case 'bit1':
       return String((value as Buffer).some((b) => b !== 0));
     case 'time':
@@ -258,7 +278,7 @@ export function expectedText(expect: Expect, value: unknown, zeroDay?: string): 
 }
 
 /** A value from a document or a decoded Avro record, as text comparable with expectedText. */
-export function actualText(expect: Expect, value: unknown): string | null {
+export function actualText(expect: Expect, value: unknown, where: string): string | null {
   if (value === null || value === undefined) return null;
   if (expect === 'geometry') {
     // Avro gives the WKB as bytes and the SRID as a BigInt; JSON (Kafka and documents) base64 and a number.
@@ -266,6 +286,8 @@ export function actualText(expect: Expect, value: unknown): string | null {
     return `${srid}:${(Buffer.isBuffer(wkb) ? wkb : Buffer.from(wkb, 'base64')).toString('hex')}`;
   }
   if (Buffer.isBuffer(value)) return value.toString('base64');
+  // A document holds the JSON value itself; a record the JSON text (JsonText from Avro, a string from Connect JSON).
+  if (expect === 'json') return exactJson(where === 'es' ? value : parseExactJson(value instanceof JsonText ? value.text : String(value)));
   if (value instanceof JsonText) return value.text;
   if (expect === 'float32') return String(Math.fround(Number(value)));
   if (typeof value === 'object') return JSON.stringify(value);
@@ -288,7 +310,7 @@ export function rowMismatches(table: MatrixTable, id: string, expected: Record<s
   const problems: string[] = [];
   for (const column of table.columns) {
     const want = expectedText(column.expect, expected[column.name], column.key ? (zeroDay ?? '1970-01-01') : zeroDay);
-    const got = actualText(column.expect, actual[column.name]);
+    const got = actualText(column.expect, actual[column.name], where);
     if (!sameValue(column.expect, want, got)) problems.push(`${where} ${table.name} id=${id} ${column.name} (${column.ddl}): expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
   }
   const extra = Object.keys(actual).filter((k) => k !== 'id' && !table.columns.some((c) => c.name === k));

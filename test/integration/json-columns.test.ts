@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { schemaFingerprint, type ColumnDef, type TableSchema } from '../../src/core/change-event.ts';
 import { readTopicToEnd } from '../../src/core/topic-reader.ts';
 import { ConnectJsonTable } from '../../src/source/connect-schema.ts';
-import { dumpIndex, es } from '../helpers/elasticsearch.ts';
+import { dumpIndex, es, searchIds } from '../helpers/elasticsearch.ts';
 import { testKafka } from '../helpers/kafka.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
@@ -87,12 +87,7 @@ describe('JSON columns as objects', () => {
       [{ term: { 'j.k': 2 } }, ['2']],
       [{ term: { 'j.p.q': 'lines' } }, ['5']],
     ] as const) {
-      const hits = (await es('POST', `/${pipeline.indexOf('docs')}/_search`, { query })).body as { hits: { hits: Array<{ _id: string }> } };
-      assert.deepEqual(
-        hits.hits.hits.map((h) => h._id),
-        ids,
-        JSON.stringify(query),
-      );
+      assert.deepEqual(await searchIds(pipeline.indexOf('docs'), query), ids, JSON.stringify(query));
     }
   });
 
@@ -123,12 +118,7 @@ describe('JSON columns as objects', () => {
       [{ term: { 'j.big': '9223372036854775807' } }, ['1']],
       [{ term: { 'j.p.q': 'two\nlines' } }, ['5']],
     ] as const) {
-      const hits = (await es('POST', `/${flatIndex}/_search`, { query })).body as { hits: { hits: Array<{ _id: string }> } };
-      assert.deepEqual(
-        hits.hits.hits.map((h) => h._id),
-        ids,
-        JSON.stringify(query),
-      );
+      assert.deepEqual(await searchIds(flatIndex, query), ids, JSON.stringify(query));
     }
   });
 });

@@ -5,7 +5,7 @@ import type mysql from 'mysql2/promise';
 import { dumpIndex, es } from '../helpers/elasticsearch.ts';
 import { readTopic } from '../helpers/kafka.ts';
 import { rootConnection, rows } from '../helpers/mysql.ts';
-import { Pipeline } from '../helpers/pipeline.ts';
+import { metricValue, Pipeline } from '../helpers/pipeline.ts';
 import { uniqueName } from '../helpers/services.ts';
 import { createTableSql, insertSql, MATRIX, rowMismatches, selectSql, type MatrixTable } from '../helpers/type-matrix.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -107,6 +107,14 @@ for (const { converter, zeroDates, zeroDay } of RUNS)
         assert.deepEqual([...seen].sort(), [...selected.keys()].sort());
       });
     }
+
+    it('counts the values the readers replace, on both paths (cdc_source_lossy_values_total)', async () => {
+      // One snapshot and one binlog row each; `u8t` of the second row stores U+FFFD itself, which counts too (see lossy-values.ts).
+      const metric = async (column: string, kind: string) => metricValue(pipeline.source!, 'cdc_source_lossy_values_total', `table="${pipeline.database}.m_edge",column="${column}",kind="${kind}"`);
+      assert.equal(await metric('en', 'enum_error'), 2);
+      assert.equal(await metric('u8', 'invalid_utf8'), 2);
+      assert.equal(await metric('u8t', 'invalid_utf8'), 4);
+    });
 
     it('gives GEOMETRY documents a GeoJSON shape where it lies on the globe, searchable where geo_shape exists', async () => {
       const docs = await dumpIndex(pipeline.indexOf('m_geometry'));

@@ -178,6 +178,28 @@ describe('VALUE_CONVERTER=json: Kafka Connect JsonConverter records', () => {
     );
   });
 
+  it("carries a renamed field's column name as a parameter, and the sink names the column by it", () => {
+    const odd = table([column('id', 'int', {}, false), column('col with space', 'varchar(9)'), column('1st', 'int')], ['id']);
+    const json = new ConnectJsonTable('cdc', odd, false);
+    const after = json.valueSchema.fields!.find((f) => f.field === 'after')!;
+    assert.deepEqual(
+      after.fields!.map((f) => [f.field, f.parameters?.['__debezium.source.column.name']]),
+      [
+        ['id', undefined],
+        ['col_with_space', 'col with space'],
+        ['_1st', '1st'],
+      ],
+    );
+    const source = { db: 'shop', table: 'odd', file: 'bin.000001', pos: 4, row: 0, ts_ms: 1, gtid: null, snapshot: 'false', server_id: 7 };
+    const value = json.value({ before: null, after: { id: 1, col_with_space: 'x', _1st: 2 }, source, op: 'c', ts_ms: 1 });
+    const change = new RecordDecoder(undefined).decode({ key: json.key({ id: 1 }), value } as unknown as KafkaMessage, 'cdc.shop.odd');
+    assert.deepEqual(change?.after, { id: 1, 'col with space': 'x', '1st': 2 });
+    assert.deepEqual(
+      change?.schema.columns.map((c) => c.name),
+      ['id', 'col with space', '1st'],
+    );
+  });
+
   it('still reads records written before the Connect format (the Avro schema in "schema")', () => {
     const old = jsonRecord(JSON.stringify(envelopeSchema('cdc', items)), '{"before":null,"after":{"id":9223372036854775807,"d":"-1.5000","j":{"n":1}},"op":"c"}');
     const record = new JsonChangeReader().value(old);

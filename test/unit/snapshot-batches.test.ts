@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ChangeEvent } from '../../src/core/change-event.ts';
+import type { SnapshotChunk } from '../../src/source/snapshot.ts';
+import { snapshotBatches } from '../../src/source/snapshot-batches.ts';
+
+/** Chunks of `tables` with these row counts, in order; each table is done after its last chunk. */
+function chunks(rowsPerChunk: Array<[table: string, rows: number, tableDone: boolean]>): SnapshotChunk[] {
+  const tables = [...new Set(rowsPerChunk.map(([t]) => t))];
+  const done: string[] = [];
+  return rowsPerChunk.map(([table, rows, tableDone]) => {
+    if (tableDone) done.push(table);
+    return { events: Array.from({ length: rows }, () => ({}) as ChangeEvent), progress: { streamFrom: { file: 'b.000001', pos: 4 } as never, tables, done: [...done], startedAt: 0 } };
+  });
+}
+
+async function batchesOf(input: SnapshotChunk[], maxRows: number, maxTables: number): Promise<string[][]> {
+  async function* source() {
+    yield* input;
+  }
+  const out: string[][] = [];
+  for await (const batch of snapshotBatches(source(), maxRows, maxTables)) out.push(batch.map((c) => `${c.events.length}/${c.progress.done.length}`));
+  return out;
+}
+
+describe('snapshot batches', () => {
+  it('joins small tables into one transaction up to the row and table bounds, and closes at the last chunk', async () => {
+    const small = chunks([
+      ['a', 2, true],
+      ['b', 2, true],
+      ['c', 2, true],
+      ['d', 2, true],
+      ['e', 1, true],
+    ]);
+    assert.deepEqual(await batchesOf(small, 1000, 2), [['2/1', '2/2'], ['2/3', '2/4'], ['1/5']]);
+    assert.deepEqual(await batchesOf(small, 5, 100), [
+      ['2/1', '2/2', '2/3'],
+      ['2/4', '1/5'],
+    ]);
+  });
+
+  it('commits a full chunk of a large table by itself, as before', async () => {
+    const large = chunks([
+      ['a', 10, false],
+      ['a', 10, false],
+      ['a', 3, true],
+      ['b', 2, true],
+    ]);
+    assert.deepEqual(await batchesOf(large, 10, 100), [['10/0'], ['10/0'], ['3/1', '2/2']]);
+  });
+});
