@@ -188,7 +188,17 @@ export function registryError(error: unknown, what: string): CdcError {
   if (security) return security;
   return new CdcError('REGISTRY_UNAVAILABLE', `Schema registry request for ${what} failed: ${message}`, {
     cause: error,
-    retriable: status === undefined || status >= 500 || status === 429,
+    retriable: status === undefined || status >= 500 || status === 429 || isNetworkFailure(status, message),
     hint: 'Check SCHEMA_REGISTRY_URL and that the registry is up.',
   });
+}
+
+/**
+ * The registry client (mappersmith) answers a request that never reached the registry (refused,
+ * reset, timed out) as a status 400 and keeps only the socket error's text: its errno is what
+ * tells it from a real 400. Found by the fault run: during a registry restart the sink
+ * dead-lettered thousands of good records as undecodable instead of holding them.
+ */
+function isNetworkFailure(status: number | undefined, message: string): boolean {
+  return status === 400 && /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ENOTFOUND|EPIPE)\b|socket hang up/.test(message);
 }
