@@ -115,6 +115,9 @@ export class SinkConsumer {
       const all = await admin.listTopics();
       return new Set(all.filter((t) => this.#settings.topicPatterns.some((re) => re.test(t))));
     } catch (error) {
+      // kafkajs' listTopics destructures a null metadata answer (a TypeError) when no broker
+      // answered: Kafka away, not a programming error (the fault run saw both sinks exit on it).
+      if (error instanceof TypeError) throw new CdcError('KAFKA_UNAVAILABLE', `Kafka listing topics failed: no broker answered (${error.message})`, { retriable: true, cause: error });
       throw kafkaError(error, 'listing topics');
     } finally {
       await admin.disconnect();
