@@ -86,7 +86,11 @@ export function kafkaError(error: unknown, what: string): CdcError {
   if ([...causeChain(error)].some((e) => e.name === 'KafkaJSSASLAuthenticationError')) return authError(error, 'Kafka', 'KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
   // kafkajs hands over a retriable error its own retrier gave up on wrapped in a non-retriable one
   // (KafkaJSNumberOfRetriesExceeded): the cause still says whether the service's own loop may retry.
-  const retriable = [...causeChain(error)].some((e) => (e as { retriable?: boolean }).retriable === true) || /ECONNREFUSED|Connection|timeout|not available|leader/i.test(errorMessage(error));
+  // kafkajs' KafkaJSGroupCoordinatorNotFound is non-retriable, yet it means that no broker answered
+  // the coordinator lookup (Kafka away: the fault run saw a source exit on it after a broker kill).
+  const retriable =
+    [...causeChain(error)].some((e) => (e as { retriable?: boolean }).retriable === true || e.name === 'KafkaJSGroupCoordinatorNotFound') ||
+    /ECONNREFUSED|Connection|timeout|not available|leader/i.test(errorMessage(error));
   return new CdcError(retriable ? 'KAFKA_UNAVAILABLE' : 'KAFKA_ERROR', `Kafka ${what} failed: ${errorMessage(error)}`, {
     cause: error,
     retriable,
