@@ -8,9 +8,13 @@ import { kafkaError } from './kafka.ts';
  * (a missing topic reads as empty).
  * A throw-away consumer group is used (kafkajs has no manual assignment) and deleted afterwards.
  *
- * "The end" is tricky with transactions: commit markers take offsets but are never delivered.
- * kafkajs reports, per processed batch, the lag behind the high watermark counted over every
- * record including markers, so a partition is done once a batch ends with lag 0.
+ * "The end" is tricky with transactions. It is the last stable offset (what `fetchTopicOffsets`
+ * answers, read_committed): below a transaction still open it stops short of the high watermark,
+ * and a read_committed fetch never returns anything past it until that transaction ends, which may
+ * take the broker's transaction timeout or longer (a producer gone during a Kafka restart). And
+ * commit markers and aborted records take offsets but are never delivered. So a partition is done
+ * once kafkajs reports a processed batch (markers and aborted records included, even when nothing
+ * was delivered) whose last offset reaches the end taken at the start.
  */
 export async function readTopicToEnd(
   kafka: Kafka,
@@ -19,13 +23,14 @@ export async function readTopicToEnd(
   options: { timeoutMs?: number; groupPrefix?: string } = {},
 ): Promise<void> {
   const admin = kafka.admin();
-  let pending: Set<number>;
+  /** Partition → its end (the next offset after the last one to read), for the partitions not read to it yet. */
+  let pending: Map<number, bigint>;
   try {
     await admin.connect();
     // A topic that does not exist is empty (kafkajs would retry its metadata for a long while).
     if (!(await admin.listTopics()).includes(topic)) return;
     const offsets = await admin.fetchTopicOffsets(topic);
-    pending = new Set(offsets.filter((o) => o.high !== o.low).map((o) => o.partition));
+    pending = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
   } catch (error) {
     throw kafkaError(error, `reading the end offsets of ${topic}`);
   } finally {
@@ -45,8 +50,10 @@ export async function readTopicToEnd(
         clearTimeout(timer);
         resolve();
       };
-      consumer.on(consumer.events.END_BATCH_PROCESS, (event: { payload: { partition: number; offsetLag: string } }) => {
-        if (event.payload.offsetLag === '0') pending.delete(event.payload.partition);
+      consumer.on(consumer.events.END_BATCH_PROCESS, (event: { payload: { partition: number; lastOffset: string | null } }) => {
+        const { partition, lastOffset } = event.payload;
+        const end = pending.get(partition);
+        if (end !== undefined && lastOffset !== null && BigInt(lastOffset) + 1n >= end) pending.delete(partition);
         if (pending.size === 0 || failure) done();
       });
       consumer

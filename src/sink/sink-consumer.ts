@@ -116,6 +116,9 @@ export class SinkConsumer {
       const all = await admin.listTopics();
       return new Set(all.filter((t) => this.#settings.topicPatterns.some((re) => re.test(t))));
     } catch (error) {
+      // kafkajs' listTopics destructures a null metadata answer (a TypeError) when no broker
+      // answered: Kafka away, not a programming error (the fault run saw both sinks exit on it).
+      if (error instanceof TypeError) throw new CdcError('KAFKA_UNAVAILABLE', `Kafka listing topics failed: no broker answered (${error.message})`, { retriable: true, cause: error });
       throw kafkaError(error, 'listing topics');
     } finally {
       await admin.disconnect();
@@ -133,10 +136,17 @@ export class SinkConsumer {
       maxBytes: fetchMaxBytes,
       maxBytesPerPartition: Math.max(1024 * 1024, Math.floor(fetchMaxBytes / 2)),
       maxWaitTimeInMs: 250,
+      // kafkajs restarts a consumer that crashed on a retriable error (Kafka away) on a timer it
+      // arms after its own disconnect. A consumer replaced meanwhile (close() raced that crash)
+      // would come back as a ghost member with its old topic list, and as the group's leader
+      // assign only those topics: a topic created around a Kafka restart was never consumed.
+      retry: { retries: 5, restartOnFailure: async () => this.#consumer === consumer },
     });
     this.#consumer = consumer;
     this.#joined = false;
     consumer.on(consumer.events.GROUP_JOIN, () => {
+      // A replaced consumer that joined anyway (its start was under way when close() ran) leaves again.
+      if (this.#consumer !== consumer) return void consumer.disconnect().catch(() => undefined);
       this.#joined = true;
     });
     // A fetched batch that held only transaction markers (or aborted records) never reaches
@@ -149,7 +159,7 @@ export class SinkConsumer {
       });
     });
     consumer.on(consumer.events.CRASH, (event: { payload: { error: Error; restart: boolean } }) => {
-      if (!event.payload.restart) this.fatal ??= kafkaError(event.payload.error, 'consumer');
+      if (!event.payload.restart && this.#consumer === consumer) this.fatal ??= kafkaError(event.payload.error, 'consumer');
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [...topics], fromBeginning: true });

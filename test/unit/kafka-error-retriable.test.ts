@@ -7,6 +7,7 @@ import { type ClassifierRow, classifies } from '../helpers/classifier-table.ts';
 // Their constructors take more than kafkajs' type definitions declare.
 const KafkaJSProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: { message: string; type: string; code: number; retriable: boolean }) => Error;
 const KafkaJSNonRetriableError = kafkajs.KafkaJSNonRetriableError as unknown as new (e: Error, options: { cause: Error }) => Error;
+const KafkaJSGroupCoordinatorNotFound = kafkajs.KafkaJSGroupCoordinatorNotFound as unknown as new (message: string) => Error;
 
 /**
  * Found by the fault run (docs/faults.md): right after a Kafka restart both sinks stopped with
@@ -19,6 +20,12 @@ describe('kafkaError of an error kafkajs gave up retrying', () => {
 
   it('is retriable when its cause is', () => {
     const error = kafkaError(new KafkaJSNonRetriableError(loading, { cause: loading }), 'committing offset 85 of t.db.nokey/0');
+    assert.equal(error.retriable, true);
+    assert.equal(error.code, 'KAFKA_UNAVAILABLE');
+  });
+
+  it('is retriable when no broker answered the coordinator lookup (kafkajs marks that final)', () => {
+    const error = kafkaError(new KafkaJSGroupCoordinatorNotFound('Failed to find group coordinator'), 'committing a transaction');
     assert.equal(error.retriable, true);
     assert.equal(error.code, 'KAFKA_UNAVAILABLE');
   });
