@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
+import { type Admin, Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from './logger.ts';
 import { CdcError, causeChain, errorMessage } from './errors.ts';
@@ -141,4 +141,18 @@ export function kafkaError(error: unknown, what: string): CdcError {
     retriable,
     hint: retriable ? 'Check KAFKA_BROKERS and that the brokers are up; the service retries.' : undefined,
   });
+}
+
+/**
+ * The cluster's topic names. kafkajs' listTopics destructures a null metadata answer (a TypeError)
+ * when no broker answered: Kafka is away, not a programming error, so it is a retriable
+ * KAFKA_UNAVAILABLE (the fault run saw both sinks exit on it during a broker restart).
+ */
+export async function listTopics(admin: Pick<Admin, 'listTopics'>): Promise<string[]> {
+  try {
+    return await admin.listTopics();
+  } catch (error) {
+    if (error instanceof TypeError) throw new CdcError('KAFKA_UNAVAILABLE', `Kafka listing topics failed: no broker answered (${error.message})`, { retriable: true, cause: error });
+    throw error;
+  }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { CdcError } from './errors.ts';
-import { kafkaError } from './kafka.ts';
+import { kafkaError, listTopics } from './kafka.ts';
 
 /**
  * Reads a whole topic, read_committed, up to the end it has when the read starts, then stops
@@ -28,7 +28,7 @@ export async function readTopicToEnd(
   try {
     await admin.connect();
     // A topic that does not exist is empty (kafkajs would retry its metadata for a long while).
-    if (!(await admin.listTopics()).includes(topic)) return;
+    if (!(await listTopics(admin)).includes(topic)) return;
     const offsets = await admin.fetchTopicOffsets(topic);
     pending = new Map(offsets.filter((o) => BigInt(o.high) > BigInt(o.low)).map((o) => [o.partition, BigInt(o.high)]));
   } catch (error) {

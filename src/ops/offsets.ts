@@ -1,7 +1,7 @@
 import { offsetsTopic } from '../core/topics.ts';
 import type { Admin, Kafka } from 'kafkajs';
 import { CdcError } from '../core/errors.ts';
-import { kafkaError } from '../core/kafka.ts';
+import { kafkaError, listTopics } from '../core/kafka.ts';
 import type { OffsetsConfig } from '../config/offsets.ts';
 import { sinkTopicPatterns } from '../config/sink.ts';
 import { readStoredOffset } from '../core/source-offsets.ts';
@@ -127,7 +127,7 @@ async function groupOf(admin: Admin, groupId: string): Promise<OffsetsReport['gr
 /** Every partition of the sink's topics with the group's committed offset, the log range and the lag. */
 async function partitionOffsets(admin: Admin, config: OffsetsConfig): Promise<PartitionOffsets[]> {
   const patterns = sinkTopicPatterns(config);
-  const topics = (await admin.listTopics()).filter((t) => patterns.some((re) => re.test(t))).sort();
+  const topics = (await listTopics(admin)).filter((t) => patterns.some((re) => re.test(t))).sort();
   if (topics.length === 0) return [];
   const committed = new Map<string, string>();
   for (const t of await admin.fetchOffsets({ groupId: config.SINK_GROUP_ID, topics })) {

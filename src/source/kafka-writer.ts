@@ -1,6 +1,6 @@
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { CdcError } from '../core/errors.ts';
-import { isFencedError, kafkaError } from '../core/kafka.ts';
+import { isFencedError, kafkaError, listTopics } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
 import { raiseMessageLimits } from '../core/topic-limits.ts';
@@ -112,7 +112,7 @@ export class TransactionalWriter {
     const admin = this.#kafka.admin();
     try {
       await admin.connect();
-      const existing = new Set(await admin.listTopics());
+      const existing = new Set(await listTopics(admin));
       const create = missing.filter((t) => !existing.has(t));
       if (create.length > 0) {
         await admin.createTopics({

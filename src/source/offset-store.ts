@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { kafkaError } from '../core/kafka.ts';
+import { kafkaError, listTopics } from '../core/kafka.ts';
 import { readStoredOffset, type ResumeState, type StoredOffset } from '../core/source-offsets.ts';
 import type { IncrementalProgress } from './incremental-snapshot.ts';
 import type { SnapshotProgress } from './snapshot.ts';
@@ -18,7 +18,7 @@ export async function ensureOffsetsTopic(kafka: Kafka, topic: string, replicatio
   try {
     await admin.connect();
     // Asking first keeps kafkajs from logging TOPIC_ALREADY_EXISTS as an error at every start.
-    if ((await admin.listTopics()).includes(topic)) return;
+    if ((await listTopics(admin)).includes(topic)) return;
     await admin.createTopics({
       waitForLeaders: true,
       topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
-import { isFencedError, kafkaError } from '../../src/core/kafka.ts';
+import { isFencedError, kafkaError, listTopics } from '../../src/core/kafka.ts';
 import { type ClassifierRow, classifies } from '../helpers/classifier-table.ts';
 
 // Their constructors take more than kafkajs' type definitions declare.
@@ -60,5 +60,37 @@ describe('Kafka errors, by kafkajs class, protocol code and errno', () => {
     assert.ok(isFencedError(protocol('TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 53, false)));
     assert.ok(!isFencedError(protocol('NOT_LEADER_FOR_PARTITION', 6, true)));
     assert.ok(!isFencedError(new Error('the producer was fenced')), 'a text alone does not fence');
+  });
+});
+
+/**
+ * Found by the fault run (docs/faults.md): during a broker restart both sinks exited on a TypeError
+ * from kafkajs' listTopics, which destructures a null metadata answer when no broker answered.
+ * The state cannot be produced on demand against a real broker, so an admin stand-in throws it.
+ */
+describe('listTopics while no broker answers', () => {
+  it('is a retriable KAFKA_UNAVAILABLE, whichever caller classifies it', async () => {
+    const admin = {
+      listTopics: async (): Promise<string[]> => {
+        throw new TypeError("Cannot destructure property 'topicMetadata' of 'undefined' as it is undefined.");
+      },
+    };
+    const error = await listTopics(admin).then(
+      () => assert.fail('the stand-in always throws'),
+      (e: unknown) => e,
+    );
+    const classified = kafkaError(error, 'listing topics');
+    assert.equal(classified.code, 'KAFKA_UNAVAILABLE');
+    assert.equal(classified.retriable, true);
+  });
+
+  it('passes other failures on unchanged, for the caller to classify', async () => {
+    const refused = new Error('not authorized');
+    const admin = {
+      listTopics: async (): Promise<string[]> => {
+        throw refused;
+      },
+    };
+    await assert.rejects(listTopics(admin), (e) => e === refused);
   });
 });
