@@ -25,6 +25,8 @@ export const ERROR_CODES = {
     'The schema registry refused a request for a reason retrying cannot fix: an invalid schema (error code 42201), a subject in read-only mode (42205), or a schema id or subject it does not know (404); the message has its answer.',
   KAFKA_UNAVAILABLE: 'Kafka could not be reached or answered with a retriable error.',
   KAFKA_ERROR: 'Kafka answered with a non-retriable error.',
+  KAFKA_TRANSACTION_UNRESOLVED:
+    'The broker failed a Kafka transaction of the source with UNKNOWN_SERVER_ERROR, so whether it committed is unknown (seen when another instance with the same SOURCE_ID fenced this one during the commit). The source restarts from the position Kafka holds as committed, which is right either way; if another instance with the same SOURCE_ID is running, the restart fences it, and that one stops with SOURCE_FENCED.',
   ELASTICSEARCH_UNAVAILABLE: 'Elasticsearch could not be reached or is overloaded (429/5xx).',
   FIELD_NAME_INVALID:
     "A column name (after the sink's transforms) cannot be an Elasticsearch field name: empty, a metadata field such as `_id`, a dotted path with an empty part, or a value where another column's dotted name needs an object; the message names the table and column.",

@@ -111,6 +111,14 @@ export function isFencedError(error: unknown): boolean {
   return [...causeChain(error)].some((e) => e.name !== undefined && String(e.name).startsWith('KafkaJS') && typeof e.code === 'number' && FENCING_CODES.has(e.code));
 }
 
+/**
+ * The broker's UNKNOWN_SERVER_ERROR (-1) anywhere in the chain: it failed the request without saying
+ * why, so whether a transaction it was asked to end took effect is unknown.
+ */
+export function isUnknownServerError(error: unknown): boolean {
+  return [...causeChain(error)].some((e) => e.name !== undefined && String(e.name).startsWith('KafkaJS') && e.code === -1);
+}
+
 const GENERATION_OVER = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
 
 /**

@@ -1,6 +1,6 @@
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
 import { CdcError } from '../core/errors.ts';
-import { isFencedError, kafkaError, listTopics } from '../core/kafka.ts';
+import { isFencedError, isUnknownServerError, kafkaError, listTopics } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
 import { raiseMessageLimits } from '../core/topic-limits.ts';
@@ -195,6 +195,15 @@ export class TransactionalWriter {
       return new CdcError('SOURCE_FENCED', `Another source instance with SOURCE_ID ${this.#settings.sourceId} took over while ${what}`, {
         cause: error,
         hint: 'Run one instance per SOURCE_ID. This instance stopped without writing anything more.',
+      });
+    }
+    // Not fenced, but the outcome is unknown: the fault run saw a fencing race answered this way.
+    // Restarting from the committed position is exactly-once either way; stopping for good is not needed.
+    if (isUnknownServerError(error)) {
+      return new CdcError('KAFKA_TRANSACTION_UNRESOLVED', `Kafka failed a transaction with UNKNOWN_SERVER_ERROR while ${what}; restarting from the committed position`, {
+        cause: error,
+        retriable: true,
+        hint: 'Nothing to do if it passes. Run one instance per SOURCE_ID: a restart after this fences any other instance with the same SOURCE_ID.',
       });
     }
     return kafkaError(error, what);

@@ -85,6 +85,11 @@ export class Slot {
     this.#expected.set(p, exit);
   }
 
+  /** The process is expected to keep running again. */
+  forget(p: ServiceProcess): void {
+    this.#expected.delete(p);
+  }
+
   /** Stops the current process with a signal it is expected to survive correctly. */
   async stop(signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     const p = this.current;

@@ -86,15 +86,25 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<string
       return `${ctx.sinks[i]!.name} restarted`;
     }
     case 'source-fence': {
+      // Whichever instance learns first that the other holds SOURCE_ID stops fenced, and only one
+      // goes on: normally the first, at its next Kafka transaction (the workload makes one soon);
+      // when the broker leaves that commit unresolved, the first restarts and fences the twin.
       const old = ctx.source.current!;
       ctx.source.expect(old, 'fenced');
       const twin = ctx.source.spawnTwin();
-      await waitReady(twin, 180_000);
-      ctx.source.current = twin;
-      // The old instance learns it is fenced at its next Kafka transaction: the workload makes one soon.
-      const exited = await Promise.race([old.exited.then(() => true), sleep(120_000).then(() => false)]);
-      if (!exited) await old.stop('SIGKILL'); // its exit record shows it was not fenced
-      return exited ? 'the first source exited, fenced' : 'the first source was NOT fenced within 120 s (killed)';
+      ctx.source.expect(twin, 'fenced');
+      const fencedOne = await Promise.race([old.exited.then(() => old), twin.exited.then(() => twin), sleep(300_000).then(() => undefined)]);
+      if (!fencedOne) {
+        await old.stop('SIGKILL'); // its exit record shows it was not fenced
+        ctx.source.forget(twin);
+        ctx.source.current = twin;
+        return 'neither source was fenced within 300 s (the first was killed)';
+      }
+      const survivor = fencedOne === old ? twin : old;
+      ctx.source.forget(survivor);
+      if (survivor === twin) await waitReady(twin, 180_000);
+      ctx.source.current = survivor;
+      return fencedOne === old ? 'the first source exited, fenced' : 'the twin exited, fenced (the first restarted after an unresolved commit)';
     }
     case 'kafka-restart':
       return restart('kafka', outage(rng));
