@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   KAFKA_UNAVAILABLE: 'Kafka could not be reached or answered with a retriable error.',
   KAFKA_ERROR: 'Kafka answered with a non-retriable error.',
   KAFKA_TRANSACTION_UNRESOLVED:
-    'The broker failed a Kafka transaction of the source with UNKNOWN_SERVER_ERROR, so whether it committed is unknown (seen when another instance with the same SOURCE_ID fenced this one during the commit). The source restarts from the position Kafka holds as committed, which is right either way; if another instance with the same SOURCE_ID is running, the restart fences it, and that one stops with SOURCE_FENCED.',
+    'A Kafka transaction (or, with EXACTLY_ONCE=false, a send) of the source failed with an answer that leaves its producer unusable and the outcome possibly unknown: UNKNOWN_SERVER_ERROR (seen when another instance with the same SOURCE_ID fenced this one during the commit), an out-of-order or duplicate sequence number (a produce request retried after a timeout on a loaded broker), or an unknown producer id. The source restarts with a new producer from the position Kafka holds as committed, which is right whether the transaction took effect or not; if another instance with the same SOURCE_ID is running, the restart fences it, and that one stops with SOURCE_FENCED.',
   ELASTICSEARCH_UNAVAILABLE: 'Elasticsearch could not be reached or is overloaded (429/5xx).',
   FIELD_NAME_INVALID:
     "A column name (after the sink's transforms) cannot be an Elasticsearch field name: empty, a metadata field such as `_id`, a dotted path with an empty part, or a value where another column's dotted name needs an object; the message names the table and column.",

@@ -112,11 +112,17 @@ export function isFencedError(error: unknown): boolean {
 }
 
 /**
- * The broker's UNKNOWN_SERVER_ERROR (-1) anywhere in the chain: it failed the request without saying
- * why, so whether a transaction it was asked to end took effect is unknown.
+ * Answers that leave a transactional producer unusable, its transaction aborted or its outcome
+ * unknown, where a new producer (a new epoch) resuming from the committed position is right either
+ * way: UNKNOWN_SERVER_ERROR (-1; the broker failed the request without saying why, seen on the EndTxn
+ * of a source being fenced), OUT_OF_ORDER_SEQUENCE_NUMBER (45) and DUPLICATE_SEQUENCE_NUMBER (46; a
+ * produce request kafkajs retried after a timeout on a loaded broker), UNKNOWN_PRODUCER_ID (59).
  */
-export function isUnknownServerError(error: unknown): boolean {
-  return [...causeChain(error)].some((e) => e.name !== undefined && String(e.name).startsWith('KafkaJS') && e.code === -1);
+const PRODUCER_RESET_CODES = new Set([-1, 45, 46, 59]);
+
+/** Whether the chain holds an answer of PRODUCER_RESET_CODES. */
+export function needsNewProducer(error: unknown): boolean {
+  return [...causeChain(error)].some((e) => e.name !== undefined && String(e.name).startsWith('KafkaJS') && typeof e.code === 'number' && PRODUCER_RESET_CODES.has(e.code));
 }
 
 const GENERATION_OVER = new Set(['REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);

@@ -1,6 +1,6 @@
 import type { Kafka, Producer, TopicMessages } from 'kafkajs';
-import { CdcError } from '../core/errors.ts';
-import { isFencedError, isUnknownServerError, kafkaError, listTopics } from '../core/kafka.ts';
+import { CdcError, errorMessage } from '../core/errors.ts';
+import { isFencedError, kafkaError, listTopics, needsNewProducer } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
 import { raiseMessageLimits } from '../core/topic-limits.ts';
@@ -182,7 +182,7 @@ export class TransactionalWriter {
       for (const topicMessages of slices(events, this.#sliceBytes)) await this.#producer.sendBatch({ topicMessages, acks: -1, compression: compressionType(this.#settings.compression) });
       await this.#producer.sendBatch({ topicMessages: position, acks: -1, compression: compressionType(this.#settings.compression) });
     } catch (error) {
-      throw kafkaError(error, 'sending records');
+      throw this.#classify(error, 'sending records');
     }
   }
 
@@ -197,10 +197,10 @@ export class TransactionalWriter {
         hint: 'Run one instance per SOURCE_ID. This instance stopped without writing anything more.',
       });
     }
-    // Not fenced, but the outcome is unknown: the fault run saw a fencing race answered this way.
-    // Restarting from the committed position is exactly-once either way; stopping for good is not needed.
-    if (isUnknownServerError(error)) {
-      return new CdcError('KAFKA_TRANSACTION_UNRESOLVED', `Kafka failed a transaction with UNKNOWN_SERVER_ERROR while ${what}; restarting from the committed position`, {
+    // Not fenced, but this producer cannot go on and the outcome may be unknown: restarting from the
+    // committed position with a new producer is exactly-once either way; stopping for good is not needed.
+    if (needsNewProducer(error)) {
+      return new CdcError('KAFKA_TRANSACTION_UNRESOLVED', `Kafka ${what} failed: ${errorMessage(error)}; restarting with a new producer from the committed position`, {
         cause: error,
         retriable: true,
         hint: 'Nothing to do if it passes. Run one instance per SOURCE_ID: a restart after this fences any other instance with the same SOURCE_ID.',

@@ -10,8 +10,9 @@ const KafkaJSProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: 
 const KafkaJSNonRetriableError = kafkajs.KafkaJSNonRetriableError as unknown as new (e: Error, options: { cause: Error }) => Error;
 
 /**
- * A broker answer the real one gives only in a race (docs/faults.md: a fenced source's EndTxn got
- * UNKNOWN_SERVER_ERROR), so the producer is a stand-in whose commit fails with a given protocol error,
+ * Broker answers the real one gives only in a race or under load (docs/faults.md: a fenced source's
+ * EndTxn got UNKNOWN_SERVER_ERROR; a loaded broker answered a retried produce request with
+ * OUT_OF_ORDER_SEQUENCE_NUMBER), so the producer is a stand-in whose commit fails with a given protocol error,
  * wrapped as kafkajs hands over what its retrier gave up on.
  */
 function writerWhoseCommitFails(type: string, code: number): TransactionalWriter {
@@ -51,6 +52,12 @@ async function commitError(type: string, code: number): Promise<CdcError> {
 describe('a failed transaction commit', () => {
   it('with UNKNOWN_SERVER_ERROR is unresolved and retriable: a restart from the committed position is right either way', async () => {
     const error = await commitError('UNKNOWN_SERVER_ERROR', -1);
+    assert.equal(error.code, 'KAFKA_TRANSACTION_UNRESOLVED');
+    assert.equal(error.retriable, true);
+  });
+
+  it('with OUT_OF_ORDER_SEQUENCE_NUMBER (a produce retried after a timeout) restarts with a new producer', async () => {
+    const error = await commitError('OUT_OF_ORDER_SEQUENCE_NUMBER', 45);
     assert.equal(error.code, 'KAFKA_TRANSACTION_UNRESOLVED');
     assert.equal(error.retriable, true);
   });
