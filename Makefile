@@ -2,7 +2,7 @@
 NODE := ./node_modules/.bin/node
 STACK := bash scripts/stack
 
-.PHONY: install build image typecheck lint format stack-up stack-down stack-status up down test test-unit test-integration faults bench config-reference
+.PHONY: install build image image-background typecheck lint format stack-up stack-down stack-status up down test test-unit test-integration faults bench config-reference
 
 install: node_modules/.installed
 
@@ -50,8 +50,12 @@ test-unit: install
 test-integration: install
 	$(NODE) --test --test-concurrency=1 --test-timeout=600000 'test/integration/**/*.test.ts'
 
-## test: installs what is missing, starts the stack once, runs every suite, always stops the stack
-test: install lint
+## image-background: starts building the image in the background (log: .image-build.log); the image suite's own build waits for it
+image-background: install
+	nohup bash scripts/image >.image-build.log 2>&1 &
+
+## test: installs what is missing, starts the image build (apt, debootstrap and npm downloads overlap the checks and the stack's start), starts the stack once, runs every suite, always stops the stack
+test: install image-background lint
 	npm run typecheck
 	$(STACK) up
 	status=0; \
