@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { CdcError, ERROR_CODES, errorMessage } from './core/errors.ts';
 import { createKafka, kafkaSettings } from './core/kafka.ts';
+import { checkKafkaTls } from './core/kafka-tls-check.ts';
 import { createLogger, errorFields, type Logger } from './core/logger.ts';
 import { redactUrls } from './core/url-redaction.ts';
 import { configReference, loadConfig, redactConfig, type Spec } from './config/env.ts';
@@ -64,6 +65,7 @@ type Service = Probe & Partial<Pausable> & { run(): Promise<void>; stop(): Promi
  */
 async function serve(name: string, service: Service, config: ServiceConfig, log: Logger, extraActions: AdminAction[] = []) {
   warnInsecure(config, log);
+  await checkKafkaTls(kafkaSettings(config)).catch((error: unknown) => fail(error, log));
   const supervisor = new Supervisor(service, log, config.ADMIN_TOKENS !== undefined);
   const probe: Probe = { healthy: () => supervisor.healthy(), ready: () => service.ready(), status: () => service.status() };
   const http = await startHttpServer(config.HTTP_HOST, config.HTTP_PORT, probe, service.metrics.registry, config.STATUS_DETAIL);

@@ -2,6 +2,7 @@ import { offsetsTopic } from '../core/topics.ts';
 import mysql from 'mysql2/promise';
 import type { Logger } from '../core/logger.ts';
 import { createKafka, kafkaSettings } from '../core/kafka.ts';
+import { checkKafkaTls } from '../core/kafka-tls-check.ts';
 import { probeServerId, replicaServerId, type SourceConfig } from '../config/source.ts';
 import { binlogStartTime } from './binlog-start-time.ts';
 import { readStoredOffset } from '../core/source-offsets.ts';
@@ -25,6 +26,7 @@ export interface SourceCheck extends ServerFacts {
 export async function runSourceCheck(config: SourceConfig, log: Logger): Promise<SourceCheck> {
   const connection = mysqlConnection(config);
   const facts = await checkSource(connection, replicaServerId(config));
+  await checkKafkaTls(kafkaSettings(config));
   const kafka = createKafka(kafkaSettings(config), log);
   const stored = await readStoredOffset(kafka, offsetsTopic(config.TOPIC_PREFIX), config.SOURCE_ID, 30_000);
   if (!stored) return { ...facts, storedPosition: null, otherServer: null, retention: null };
