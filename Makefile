@@ -1,5 +1,8 @@
 # Everything runs on Node 24 from node_modules (the npm package node@24); the machine's Node 20 only runs npm.
 NODE := ./node_modules/.bin/node
+# V8's compile cache for every Node process started from here (test files and the services they
+# start): a module loaded again compiles in about half the time.
+export NODE_COMPILE_CACHE := $(CURDIR)/.cache/node-compile
 STACK := bash scripts/stack
 
 .PHONY: install build image image-background typecheck lint format stack-up stack-down stack-status up down test test-unit test-integration faults bench config-reference
