@@ -50,27 +50,17 @@ async function commitError(type: string, code: number): Promise<CdcError> {
 }
 
 describe('a failed transaction commit', () => {
-  it('with UNKNOWN_SERVER_ERROR is unresolved and retriable: a restart from the committed position is right either way', async () => {
-    const error = await commitError('UNKNOWN_SERVER_ERROR', -1);
-    assert.equal(error.code, 'KAFKA_TRANSACTION_UNRESOLVED');
-    assert.equal(error.retriable, true);
-  });
-
-  it('with OUT_OF_ORDER_SEQUENCE_NUMBER (a produce retried after a timeout) restarts with a new producer', async () => {
-    const error = await commitError('OUT_OF_ORDER_SEQUENCE_NUMBER', 45);
-    assert.equal(error.code, 'KAFKA_TRANSACTION_UNRESOLVED');
-    assert.equal(error.retriable, true);
-  });
-
-  it('with INVALID_PRODUCER_EPOCH is SOURCE_FENCED, final', async () => {
-    const error = await commitError('INVALID_PRODUCER_EPOCH', 47);
-    assert.equal(error.code, 'SOURCE_FENCED');
-    assert.equal(error.retriable, false);
-  });
-
-  it('with another non-retriable answer stays KAFKA_ERROR, final', async () => {
-    const error = await commitError('INVALID_TXN_STATE', 48);
-    assert.equal(error.code, 'KAFKA_ERROR');
-    assert.equal(error.retriable, false);
-  });
+  const table: Array<[string, string, number, string, boolean]> = [
+    ['UNKNOWN_SERVER_ERROR: unresolved, a restart from the committed position is right either way', 'UNKNOWN_SERVER_ERROR', -1, 'KAFKA_TRANSACTION_UNRESOLVED', true],
+    ['OUT_OF_ORDER_SEQUENCE_NUMBER (a produce retried after a timeout): a restart with a new producer', 'OUT_OF_ORDER_SEQUENCE_NUMBER', 45, 'KAFKA_TRANSACTION_UNRESOLVED', true],
+    ['INVALID_PRODUCER_EPOCH: fenced, final', 'INVALID_PRODUCER_EPOCH', 47, 'SOURCE_FENCED', false],
+    ['another non-retriable answer: KAFKA_ERROR, final', 'INVALID_TXN_STATE', 48, 'KAFKA_ERROR', false],
+  ];
+  for (const [title, type, code, expected, retriable] of table) {
+    it(title, async () => {
+      const error = await commitError(type, code);
+      assert.equal(error.code, expected);
+      assert.equal(error.retriable, retriable);
+    });
+  }
 });
