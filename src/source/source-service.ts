@@ -146,7 +146,7 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
     if (config.SIGNAL_TABLE) await withRetry(() => withConnection(connection, (conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
     const stored = openStored(await readSourceOffset(this.#kafka, this.offsetsTopic, config.SOURCE_ID), ProgressSeal.forHashing(config));
     this.#committed.restore(stored?.position, stored?.ts ?? 0);
-    const { history, retentionError } = stored ? await this.#checkStored(connection, stored, onRetry) : { history: undefined, retentionError: undefined };
+    const { history, retentionError } = stored ? await this.#checkStored(connection, stored) : { history: undefined, retentionError: undefined };
     const plan = planStart({ stored, retentionError, history, connector: this.#facts.connector, serverVersion: this.#facts.version, config });
     if (plan.action === 'fail') throw plan.error;
     if (plan.positionLost) {
@@ -202,13 +202,9 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
    * Where the stored position stands on the server now: in another binlog history (the server
    * changed, or started its binlog again), or in this one, where it may have been purged.
    */
-  async #checkStored(
-    connection: MysqlConnectionOptions,
-    stored: SourceStoredOffset,
-    onRetry: (error: unknown, attempt: number, delayMs: number) => void,
-  ): Promise<Pick<StartFacts, 'history' | 'retentionError'>> {
+  async #checkStored(connection: MysqlConnectionOptions, stored: SourceStoredOffset): Promise<Pick<StartFacts, 'history' | 'retentionError'>> {
     const read = () => withConnection(connection, (conn) => readHistoryFacts(conn, this.#facts!.connector, stored.position));
-    const facts = await withRetry(read, { signal: this.stopSignal, onRetry });
+    const facts = await withRetry(read, { signal: this.stopSignal, onRetry: this.#onRetry });
     const history = historyChange(stored, facts);
     if (history) return { history, retentionError: undefined };
     const retentionError = await this.#retention.check(stored.position).then(
