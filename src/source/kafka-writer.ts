@@ -1,4 +1,4 @@
-import type { Kafka, Producer, TopicMessages } from 'kafkajs';
+import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { isFencedError, kafkaError, listTopics, needsNewProducer } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
@@ -10,6 +10,7 @@ import { encodeOffset, type ServerIdentity } from '../core/source-offsets.ts';
 import type { SourceResumeState as ResumeState } from './offset-store.ts';
 import { RECORD_OVERHEAD_BYTES } from './oversize-policy.ts';
 import type { ProgressSeal } from './progress-seal.ts';
+import type { TopicPartition } from './hanging-transaction.ts';
 
 /**
  * Bytes of records per produce call: well below the broker's default message.max.bytes, and small
@@ -43,6 +44,20 @@ export function slices(topics: TopicMessages[], maxBytes: number): TopicMessages
   }
   if (current.length > 0) out.push(current);
   return out;
+}
+
+/** Messages grouped per topic, in the order given (a message names its own topic; kafkajs reads only its message fields). */
+function groupByTopic(messages: Iterable<Message & { topic: string }>): Map<string, TopicMessages> {
+  const byTopic = new Map<string, TopicMessages>();
+  for (const message of messages) {
+    let entry = byTopic.get(message.topic);
+    if (!entry) {
+      entry = { topic: message.topic, messages: [] };
+      byTopic.set(message.topic, entry);
+    }
+    entry.messages.push(message);
+  }
+  return byTopic;
 }
 
 export interface WriterSettings {
@@ -106,6 +121,26 @@ export class TransactionalWriter {
     }
   }
 
+  /**
+   * One transaction with an empty record (a tombstone of a key no reader uses) on each of
+   * `partitions`, aborted: its ABORT markers end whatever this producer id left pending there
+   * (hanging-transaction.ts). Returns the offset each record took, per partition.
+   */
+  async abortWith(partitions: TopicPartition[]): Promise<Map<number, bigint>> {
+    const key = `${this.#settings.sourceId}.pending-check`;
+    const byTopic = groupByTopic(partitions.map(({ topic, partition }) => ({ topic, partition, key, value: null })));
+    let transaction: Awaited<ReturnType<Producer['transaction']>> | undefined;
+    try {
+      transaction = await this.#producer.transaction();
+      const sent = await transaction.sendBatch({ topicMessages: [...byTopic.values()] });
+      await transaction.abort();
+      return new Map(sent.map((r) => [r.partition, BigInt(r.baseOffset ?? r.offset ?? '0')]));
+    } catch (error) {
+      if (transaction?.isActive()) await transaction.abort().catch(() => undefined);
+      throw this.#classify(error, 'aborting what an earlier transaction left pending');
+    }
+  }
+
   async ensureTopics(topics: Iterable<string>): Promise<void> {
     const missing = [...topics].filter((t) => !this.#topics.has(t));
     if (missing.length === 0) return;
@@ -141,16 +176,8 @@ export class TransactionalWriter {
 
   /** Commits `records` and `position` (with unfinished snapshot progress) atomically. On failure the transaction is aborted. */
   async commit(records: EncodedRecord[], position: SourcePosition, state?: ResumeState): Promise<void> {
-    const byTopic = new Map<string, TopicMessages>();
-    for (const record of records) {
-      let entry = byTopic.get(record.topic);
-      if (!entry) {
-        entry = { topic: record.topic, messages: [] };
-        byTopic.set(record.topic, entry);
-      }
-      // The record is the message: kafkajs reads its key and value.
-      entry.messages.push(record);
-    }
+    // The record is the message: kafkajs reads its key and value.
+    const byTopic = groupByTopic(records);
     byTopic.set(this.#settings.offsetsTopic, {
       topic: this.#settings.offsetsTopic,
       messages: [{ key: this.#settings.sourceId, value: encodeOffset(position, this.#settings.seal?.seal(state) ?? state, this.#settings.server) }],

@@ -16,6 +16,7 @@ import { historyChange, readHistoryFacts, serverIdentity } from './binlog-histor
 import { CommittedPosition } from './committed-position.ts';
 import { EventEncoder } from './event-encoder.ts';
 import { TransactionalWriter } from './kafka-writer.ts';
+import { endHangingTransaction, kafkaPorts } from './hanging-transaction.ts';
 import { oversizePolicyOf } from './oversize-policy.ts';
 import { mysqlConnection, withConnection } from './mysql-connection.ts';
 import { ensureOffsetsTopic, readSourceOffset, type SourceStoredOffset } from './offset-store.ts';
@@ -141,6 +142,13 @@ export class SourceService extends ServiceBase<'snapshotting' | 'streaming' | 'p
     });
     await ensureOffsetsTopic(this.#kafka, this.offsetsTopic, config.TOPIC_REPLICATION_FACTOR);
     await this.#writer.connect();
+    if (config.EXACTLY_ONCE) {
+      const writer = this.#writer;
+      await endHangingTransaction(
+        kafkaPorts(this.#kafka, (partitions) => writer.abortWith(partitions), this.offsetsTopic, config.TOPIC_PREFIX),
+        this.#log,
+      );
+    }
     const rules = schemaRules(config);
     await withRetry(() => withConnection(connection, (conn) => loadSchemaRules(rules, conn)), { signal, onRetry });
     if (config.SIGNAL_TABLE) await withRetry(() => withConnection(connection, (conn) => checkSignalTable(conn, config.SIGNAL_TABLE!)), { signal, onRetry });
