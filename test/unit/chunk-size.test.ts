@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { firstChunkLimit, nextChunkLimit } from '../../src/source/chunk-size.ts';
+import { CHANGE_OVERHEAD_BYTES, rowBytes } from '../../src/source/row-bytes.ts';
 
 const bound = { maxRows: 5000, maxBytes: 16 * 1024 * 1024 };
 const MiB = 1024 * 1024;
@@ -24,5 +25,10 @@ describe('snapshot chunk size', () => {
 
   it('learns nothing from a chunk that ended the table under its LIMIT', () => {
     assert.equal(nextChunkLimit(bound, 64, { rows: 10, bytes: MiB }), 64);
+  });
+
+  it("estimates a row's bytes from its strings' and buffers' lengths, 8 bytes for other values, and a change's overhead", () => {
+    const row = { id: 7, big: 12n, note: 'abcd', data: Buffer.alloc(1000), none: null };
+    assert.equal(rowBytes(row, ['id', 'big', 'note', 'data', 'none']), CHANGE_OVERHEAD_BYTES + 8 + 8 + 4 + 1000 + 8);
   });
 });
