@@ -75,7 +75,12 @@ export const sourceSpec = {
               : undefined,
     },
   ),
-  SNAPSHOT_CHUNK_ROWS: envVar(int(1, 1_000_000).default(5000), 'Rows per snapshot chunk: one Kafka transaction, and at most what a restart reads again per table.', { default: '5000' }),
+  SNAPSHOT_CHUNK_ROWS: envVar(int(1, 1_000_000).default(5000), 'Most rows per snapshot chunk: one Kafka transaction, and at most what a restart reads again per table.', { default: '5000' }),
+  SNAPSHOT_CHUNK_BYTES: envVar(
+    int(1024).default(8 * 1024 * 1024),
+    'Bound of a snapshot chunk (initial and incremental) and of a snapshot Kafka transaction, in estimated bytes of its rows (their values plus 512 bytes a row): a chunk stops taking rows once they reach it (one row past it at most, so a single larger row passes alone), and the next chunk asks for about as many rows as fitted. The initial snapshot holds up to three chunks with their encoded records (one batch committing, the next encoded, one read): with the default, rows of ordinary size keep the source within the 256 MiB RSS of MAX_HEAP_MB\'s default (docs/operations.md, "Source memory").',
+    { default: '8388608' },
+  ),
   KEY_COLUMNS: envVar(
     keyColumns().optional(),
     "Key columns per table, `db.table:col1,col2;db.other:col` (Debezium's message.key.columns): they replace the primary key as Kafka key, Elasticsearch id and snapshot order, and give keyless tables a key. They must identify a row uniquely. Without it a keyless table uses its first unique index over NOT NULL columns.",
@@ -97,7 +102,11 @@ export const sourceSpec = {
     qualifiedTable().optional(),
     'Signal table `db.table` (id VARCHAR(64) PRIMARY KEY, type VARCHAR(32), data TEXT) for incremental snapshots: a row `execute-snapshot` requests one (`cdc snapshot --tables`), and the source writes its chunk watermarks there. MYSQL_USER needs INSERT and DELETE on it.',
   ),
-  INCREMENTAL_CHUNK_ROWS: envVar(int(1, 100_000).default(1024), 'Rows per incremental snapshot chunk: read between two watermarks while streaming goes on.', { default: '1024' }),
+  INCREMENTAL_CHUNK_ROWS: envVar(
+    int(1, 100_000).default(1024),
+    'Most rows per incremental snapshot chunk (SNAPSHOT_CHUNK_BYTES bounds its bytes): read between two watermarks while streaming goes on.',
+    { default: '1024' },
+  ),
   ON_POSITION_LOST: envVar(
     z.enum(['fail', 'resnapshot']).default('fail'),
     'When the stored position is no longer on the server (purged, or the binlog started again: README, Versions): `fail` with SOURCE_POSITION_PURGED, or `resnapshot`: stream from the current end of the binlog and re-snapshot every captured table incrementally (needs SIGNAL_TABLE). Deletes made while the position was lost are not seen either way.',

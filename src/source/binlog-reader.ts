@@ -8,6 +8,7 @@ import { SourcePosition } from '../core/position.ts';
 import { requestHeartbeats } from './binlog-heartbeat.ts';
 import type { BinlogColumn } from './column-types.ts';
 import { InformationSchemaKeys } from './information-schema-keys.ts';
+import { CHANGE_OVERHEAD_BYTES } from './row-bytes.ts';
 import { canonicalRow } from './table-reader.ts';
 import { TableSchemaCache, type SchemaRules } from './table-schema.ts';
 import type { StreamOutput } from './stream-items.ts';
@@ -17,9 +18,6 @@ export interface BinlogReaderEvents {
   progress: [SourcePosition];
   error: [CdcError];
 }
-
-/** Bytes a queued change is accounted beyond its share of the binlog event: its objects in memory. */
-const CHANGE_OVERHEAD_BYTES = 512;
 
 interface TableMapInfo {
   schema: TableSchema | null;

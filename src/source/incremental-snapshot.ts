@@ -5,7 +5,8 @@ import type { Logger } from '../core/logger.ts';
 import { snapshotQueryError } from '../core/mysql-errors.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import type { SchemaRules } from './table-schema.ts';
-import { keyJson, keyParam, largestKey, openTableConnection, readChunk, splitQualified, tableSchema } from './table-reader.ts';
+import { type ChunkBound, firstChunkLimit, nextChunkLimit } from './chunk-size.ts';
+import { keyJson, keyParam, largestKey, openTableConnection, readChunk, splitQualified, tableSchema, tableStatistics } from './table-reader.ts';
 
 /**
  * Incremental snapshot progress, stored with the position in every offsets record while it is
@@ -32,6 +33,8 @@ interface Window {
   rows: Row[] | undefined;
   /** The last row's key as the server returned it: where the next chunk starts. */
   lastKey: unknown[] | undefined;
+  /** Rows may follow the chunk before `upTo` (readChunk's `more`). */
+  more: boolean;
   /** Keys the binlog changed between the watermarks: those rows are newer in the binlog. */
   changed: Set<string>;
   open: boolean;
@@ -40,6 +43,10 @@ interface Window {
 export interface IncrementalOptions {
   signalTable: string;
   chunkRows: number;
+  /** A chunk's rows stop once their estimated bytes reach this (SNAPSHOT_CHUNK_BYTES). */
+  chunkBytes: number;
+  /** Each chunk's estimated bytes, as read. */
+  chunkRead: (bytes: number) => void;
   captures: (database: string, table: string) => boolean;
   rules: SchemaRules;
 }
@@ -60,15 +67,19 @@ export interface IncrementalOptions {
 export class IncrementalSnapshot {
   readonly #connection: MysqlConnectionOptions;
   readonly #options: IncrementalOptions;
+  readonly #bound: ChunkBound;
   readonly #log: Logger;
   readonly #signal: [string, string];
   #progress: IncrementalProgress | undefined;
   #window: Window | undefined;
+  /** The LIMIT of the table being read's next chunk (chunk-size.ts). */
+  #limit: { table: string; rows: number } | undefined;
   #wake: () => void = () => undefined;
 
   constructor(connection: MysqlConnectionOptions, options: IncrementalOptions, resume: IncrementalProgress | undefined, log: Logger) {
     this.#connection = connection;
     this.#options = options;
+    this.#bound = { maxRows: options.chunkRows, maxBytes: options.chunkBytes };
     this.#log = log;
     this.#signal = splitQualified(options.signalTable);
     this.#progress = resume;
@@ -181,7 +192,7 @@ export class IncrementalSnapshot {
     }
     const p = this.#progress!;
     const previous = p.current?.table === w.table ? p.current.rows : 0;
-    if (rows.length < this.#options.chunkRows) {
+    if (!w.more) {
       this.#progress = { ...p, done: [...p.done, w.table], current: undefined };
       this.#log.info({ table: w.table, rows: previous + rows.length }, 'incremental snapshot of table done');
     } else {
@@ -248,16 +259,39 @@ export class IncrementalSnapshot {
       if (this.#progress.done.length === this.#progress.tables.length) this.#progress = undefined;
       return;
     }
-    const window: Window = { id: randomUUID(), table: qualified, schema, after: current?.lastKey?.map(keyParam), upTo, rows: undefined, lastKey: undefined, changed: new Set(), open: false };
+    const window: Window = {
+      id: randomUUID(),
+      table: qualified,
+      schema,
+      after: current?.lastKey?.map(keyParam),
+      upTo,
+      rows: undefined,
+      lastKey: undefined,
+      more: false,
+      changed: new Set(),
+      open: false,
+    };
     this.#window = window;
     const signalTable = `${conn.escapeId(this.#signal[0])}.${conn.escapeId(this.#signal[1])}`;
     const insert = `INSERT INTO ${signalTable} (id, type, data) VALUES (?, ?, ?)`;
+    const limit = await this.#chunkLimit(conn, qualified);
     await conn.query(insert, [`${window.id}-open`, 'snapshot-window-open', JSON.stringify({ table: qualified })]);
-    ({ rows: window.rows, lastKey: window.lastKey } = await readChunk(conn, schema, { after: window.after, upTo, limit: this.#options.chunkRows }));
+    const chunk = await readChunk(conn, schema, { after: window.after, upTo, limit, maxBytes: this.#options.chunkBytes });
+    ({ rows: window.rows, lastKey: window.lastKey, more: window.more } = chunk);
+    this.#limit = { table: qualified, rows: nextChunkLimit(this.#bound, limit, { rows: chunk.rows.length, bytes: chunk.bytes }) };
+    this.#options.chunkRead(chunk.bytes);
+    if (chunk.dropped > 0) this.#log.debug({ table: qualified, rows: chunk.rows.length, bytes: chunk.bytes, dropped: chunk.dropped }, 'incremental snapshot chunk cut at SNAPSHOT_CHUNK_BYTES');
     await conn.query(insert, [`${window.id}-close`, 'snapshot-window-close', JSON.stringify({ table: qualified, rows: window.rows.length })]);
     // The watermarks did their work once they are in the binlog; keep the table small.
     await conn.query(`DELETE FROM ${signalTable} WHERE id IN (?, ?)`, [`${window.id}-open`, `${window.id}-close`]);
     while (this.#window === window && !signal.aborted) await this.#woken(signal);
+  }
+
+  /** The LIMIT of a table's next chunk: learnt from its previous chunks, or a first guess from its statistics. */
+  async #chunkLimit(conn: mysql.Connection, qualified: string): Promise<number> {
+    if (this.#limit?.table === qualified) return this.#limit.rows;
+    const [database, table] = splitQualified(qualified);
+    return firstChunkLimit(this.#bound, (await tableStatistics(conn, database, table)).averageRowBytes);
   }
 }
 

@@ -115,7 +115,14 @@ export class SnapshotStreamCoordinator {
     const incremental = config.SIGNAL_TABLE
       ? new IncrementalSnapshot(
           this.#parts.connection,
-          { signalTable: config.SIGNAL_TABLE, chunkRows: config.INCREMENTAL_CHUNK_ROWS, captures: this.#captured, rules: this.#parts.rules },
+          {
+            signalTable: config.SIGNAL_TABLE,
+            chunkRows: config.INCREMENTAL_CHUNK_ROWS,
+            chunkBytes: config.SNAPSHOT_CHUNK_BYTES,
+            chunkRead: this.#parts.metrics.snapshotChunkRead,
+            captures: this.#captured,
+            rules: this.#parts.rules,
+          },
           plan.resumeIncremental,
           this.#parts.log,
         )
@@ -162,7 +169,13 @@ export class SnapshotStreamCoordinator {
     const { config, encoder, metrics } = this.#parts;
     const snapshot = new InitialSnapshot(
       this.#parts.connection,
-      { captures: this.#captured, chunkRows: config.SNAPSHOT_CHUNK_ROWS, serverId: this.#parts.serverId, rules: this.#parts.rules },
+      {
+        captures: this.#captured,
+        chunk: { maxRows: config.SNAPSHOT_CHUNK_ROWS, maxBytes: config.SNAPSHOT_CHUNK_BYTES },
+        chunkRead: metrics.snapshotChunkRead,
+        serverId: this.#parts.serverId,
+        rules: this.#parts.rules,
+      },
       this.#parts.log,
     );
     this.snapshot = snapshot;
@@ -172,7 +185,11 @@ export class SnapshotStreamCoordinator {
     // after it read): at most three batches are held, and transactions still commit in order.
     let inFlight: Promise<void> | undefined;
     try {
-      for await (const batch of snapshotBatches(snapshot.chunks(resume, this.#parts.signal), config.SNAPSHOT_CHUNK_ROWS, SNAPSHOT_TABLES_PER_TRANSACTION)) {
+      for await (const batch of snapshotBatches(snapshot.chunks(resume, this.#parts.signal), {
+        rows: config.SNAPSHOT_CHUNK_ROWS,
+        bytes: config.SNAPSHOT_CHUNK_BYTES,
+        tables: SNAPSHOT_TABLES_PER_TRANSACTION,
+      })) {
         const shaped: ChangeEvent[] = [];
         for (const chunk of batch) {
           for (const event of chunk.events) {

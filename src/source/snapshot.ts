@@ -6,7 +6,8 @@ import { SourcePosition, type SerializedPosition } from '../core/position.ts';
 import { snapshotQueryError } from '../core/mysql-errors.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import type { SchemaRules } from './table-schema.ts';
-import { capturedTables, estimatedRows, keyJson, keyParam, openTableConnection, readChunk, splitQualified, tableSchema } from './table-reader.ts';
+import { type ChunkBound, firstChunkLimit, nextChunkLimit } from './chunk-size.ts';
+import { capturedTables, keyJson, keyParam, openTableConnection, readChunk, splitQualified, tableSchema, tableStatistics } from './table-reader.ts';
 
 /**
  * Snapshot progress, stored with the position in the offsets topic and committed in the same
@@ -25,6 +26,8 @@ export interface SnapshotProgress {
 
 export interface SnapshotChunk {
   events: ChangeEvent[];
+  /** The rows' estimated bytes, as read (readChunk). */
+  bytes: number;
   progress: SnapshotProgress;
 }
 
@@ -38,8 +41,9 @@ export interface TableProgress {
  * A lock-free, chunked, resumable initial snapshot (MariaDB). One connection holds a
  * `START TRANSACTION WITH CONSISTENT SNAPSHOT` read view; MariaDB reports the binlog position of
  * exactly that view (`binlog_snapshot_file/position`), so no lock is taken and writers never wait.
- * Each table is read in primary-key order, `chunkRows` rows at a time; each chunk becomes one
- * Kafka transaction together with the progress above.
+ * Each table is read in primary-key order in chunks of at most `chunk.maxRows` rows and about
+ * `chunk.maxBytes` bytes (one row more at most; chunk-size.ts adapts the LIMIT to the rows'
+ * size); chunks are committed in Kafka transactions together with the progress above.
  *
  * Rows carry the read view's position as their version, which sorts below every change streamed
  * after it. After a crash a new read view (a later position) serves the remaining chunks while
@@ -50,7 +54,8 @@ export interface TableProgress {
 export class InitialSnapshot {
   readonly #connection: MysqlConnectionOptions;
   readonly #captures: (database: string, table: string) => boolean;
-  readonly #chunkRows: number;
+  readonly #chunk: ChunkBound;
+  readonly #chunkRead: (bytes: number) => void;
   readonly #serverId: number;
   readonly #rules: SchemaRules;
   readonly #log: Logger;
@@ -58,10 +63,15 @@ export class InitialSnapshot {
   /** When this process started a table, and the rows already done then (a resumed table's rate counts only its own rows). */
   readonly tableStartedAt = new Map<string, { ms: number; rows: number }>();
 
-  constructor(connection: MysqlConnectionOptions, options: { captures: (database: string, table: string) => boolean; chunkRows: number; serverId: number; rules: SchemaRules }, log: Logger) {
+  constructor(
+    connection: MysqlConnectionOptions,
+    options: { captures: (database: string, table: string) => boolean; chunk: ChunkBound; chunkRead: (bytes: number) => void; serverId: number; rules: SchemaRules },
+    log: Logger,
+  ) {
     this.#connection = connection;
     this.#captures = options.captures;
-    this.#chunkRows = options.chunkRows;
+    this.#chunk = options.chunk;
+    this.#chunkRead = options.chunkRead;
     this.#serverId = options.serverId;
     this.#rules = options.rules;
     this.#log = log;
@@ -94,21 +104,27 @@ export class InitialSnapshot {
         const [database, table] = splitQualified(qualified);
         const schema = await tableSchema(conn, database, table, this.#rules);
         const state = this.progress.get(qualified)!;
-        state.rowsEstimated = await estimatedRows(conn, database, table);
+        const statistics = await tableStatistics(conn, database, table);
+        state.rowsEstimated = statistics.rows;
         // A keyless table has no resumable order: after a restart it is read again from its start.
         const resumes = progress.current?.table === qualified && schema.key.length > 0;
         let lastKey = resumes ? progress.current!.lastKey.map(keyParam) : undefined;
         state.rowsDone = resumes ? progress.current!.rows : 0;
         this.tableStartedAt.set(qualified, { ms: Date.now(), rows: state.rowsDone });
-        let reading = readChunk(conn, schema, { after: lastKey, limit: this.#chunkRows, offset: state.rowsDone });
+        let limit = firstChunkLimit(this.#chunk, statistics.averageRowBytes);
+        let reading = readChunk(conn, schema, { after: lastKey, limit, maxBytes: this.#chunk.maxBytes, offset: state.rowsDone });
         for (;;) {
-          const { rows, lastKey: next } = await reading;
+          const chunk = await reading;
+          const { rows, lastKey: next } = chunk;
           if (signal.aborted) return;
-          const tableDone = rows.length < this.#chunkRows;
+          this.#chunkRead(chunk.bytes);
+          if (chunk.dropped > 0) this.#log.debug({ table: qualified, rows: rows.length, bytes: chunk.bytes, dropped: chunk.dropped }, 'snapshot chunk cut at SNAPSHOT_CHUNK_BYTES');
+          const tableDone = !chunk.more;
+          limit = nextChunkLimit(this.#chunk, limit, { rows: rows.length, bytes: chunk.bytes });
           // The next chunk is read while the caller encodes and commits this one: the server's
           // work and the transfer overlap the Kafka transaction. Two chunks at most are held.
           if (!tableDone) {
-            reading = readChunk(conn, schema, { after: next ?? lastKey, limit: this.#chunkRows, offset: state.rowsDone + rows.length });
+            reading = readChunk(conn, schema, { after: next ?? lastKey, limit, maxBytes: this.#chunk.maxBytes, offset: state.rowsDone + rows.length });
             // Awaited at the next turn; a failure meanwhile must not be an unhandled rejection.
             reading.catch(() => undefined);
           }
@@ -132,13 +148,13 @@ export class InitialSnapshot {
             : { ...progress, current: { table: qualified, lastKey: lastKey!.map(keyJson), rows: state.rowsDone } };
           if (tableDone) state.done = true;
           if (progress.done.length === tables.length && events.length > 0) events.at(-1)!.snapshot = 'last';
-          yield { events, progress };
+          yield { events, bytes: chunk.bytes, progress };
           if (tableDone) break;
         }
         this.#log.info({ table: qualified, rows: state.rowsDone }, 'snapshot of table done');
       }
       // Nothing to read still ends the snapshot with one (empty) commit of the position.
-      if (tables.length === 0) yield { events: [], progress };
+      if (tables.length === 0) yield { events: [], bytes: 0, progress };
     } catch (error) {
       throw snapshotError(error);
     } finally {

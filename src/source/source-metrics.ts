@@ -9,8 +9,20 @@ import { lossyCounts } from './lossy-values.ts';
 export function createSourceMetrics(binlogSilence: () => number | null) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  let chunkHighWaterBytes = 0;
+  const snapshotChunkHighWaterBytes = new Gauge({
+    name: 'cdc_source_snapshot_chunk_high_water_bytes',
+    help: 'The most estimated bytes one snapshot chunk (initial or incremental) held since start (bounded by SNAPSHOT_CHUNK_BYTES plus one row)',
+    registers: [registry],
+  });
   return {
     registry,
+    /** Counts a snapshot chunk's estimated bytes, as read, into its high-water mark. */
+    snapshotChunkRead(bytes: number): void {
+      if (bytes <= chunkHighWaterBytes) return;
+      chunkHighWaterBytes = bytes;
+      snapshotChunkHighWaterBytes.set(bytes);
+    },
     events: new Counter({ name: 'cdc_source_events_total', help: 'Row changes committed to Kafka', labelNames: ['table', 'op'], registers: [registry] }),
     bytes: new Counter({ name: 'cdc_source_bytes_total', help: 'Encoded bytes (key and value) of change records committed to Kafka', labelNames: ['topic'], registers: [registry] }),
     oversizeRecords: new Counter({

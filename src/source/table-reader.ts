@@ -3,6 +3,8 @@ import type { Row, TableSchema } from '../core/change-event.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { canonicalValue, type BinlogColumn } from './column-types.ts';
 import { countLossy, lossyKind } from './lossy-values.ts';
+import { rowBytes } from './row-bytes.ts';
+import { forEachRow } from './streamed-rows.ts';
 import { deriveTableSchema, type SchemaRules } from './table-schema.ts';
 
 /**
@@ -61,6 +63,8 @@ export interface ChunkBounds {
   /** Rows up to and including this key. */
   upTo?: unknown[] | undefined;
   limit: number;
+  /** The reader stops taking rows once their estimated bytes reach this (always one row at least). */
+  maxBytes: number;
   /** Keyless tables only: rows to skip. */
   offset?: number;
 }
@@ -73,40 +77,63 @@ export interface Chunk {
    * it, not from the canonical values, which can differ (a zero date's sentinel would skip rows).
    */
   lastKey: unknown[] | undefined;
+  /** The rows' estimated bytes (row-bytes.ts). */
+  bytes: number;
+  /** Rows may follow this chunk within the bounds: the query returned its whole LIMIT, or the byte bound cut the chunk short. */
+  more: boolean;
+  /** Rows the query returned past the byte bound, read through and dropped: the next chunk reads them again. */
+  dropped: number;
 }
 
 /**
  * The next rows in key order within `bounds`. A composite key uses the expanded form
  * `(a > ?) OR (a = ? AND b > ?)`, which every MariaDB/MySQL version serves from the index.
  * A keyless table is paged by offset, which is stable only inside one read view.
+ *
+ * Rows are taken as they arrive until their estimated bytes reach `bounds.maxBytes`; the rest of
+ * the result is read through and dropped (the protocol cannot end a query early without killing
+ * it), which is why callers size the next LIMIT to what fitted (chunk-size.ts).
  */
 export async function readChunk(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds): Promise<Chunk> {
+  const { sql, values } = chunkQuery(conn, schema, bounds);
+  const names = schema.columns.map((c) => c.name);
+  const rows: Row[] = [];
+  let bytes = 0;
+  let received = 0;
+  let last: Record<string, unknown> | undefined;
+  await forEachRow(conn, sql, values, (raw) => {
+    received += 1;
+    if (bytes >= bounds.maxBytes) return;
+    bytes += rowBytes(raw, names);
+    rows.push(canonicalRow(schema, raw));
+    last = raw;
+  });
+  const dropped = received - rows.length;
+  return { rows, lastKey: last && schema.key.map((name) => last![name]), bytes, more: dropped > 0 || received >= bounds.limit, dropped };
+}
+
+function chunkQuery(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds): { sql: string; values: unknown[] } {
   const id = (name: string) => conn.escapeId(name);
   const columns = schema.columns.map((c) => id(c.name)).join(', ');
   const from = `${id(schema.database)}.${id(schema.table)}`;
-  let sql: string;
-  const params: unknown[] = [];
-  if (schema.key.length === 0) {
-    sql = `SELECT ${columns} FROM ${from} LIMIT ${bounds.limit} OFFSET ${bounds.offset ?? 0}`;
-  } else {
-    const after = (key: unknown[]) =>
-      `(${schema.key
-        .map((name, i) => {
-          const equal = schema.key.slice(0, i).map((k, j) => {
-            params.push(key[j]);
-            return `${id(k)} = ?`;
-          });
-          params.push(key[i]);
-          return `(${[...equal, `${id(name)} > ?`].join(' AND ')})`;
-        })
-        .join(' OR ')})`;
-    const where = [bounds.after && after(bounds.after), bounds.upTo && `NOT ${after(bounds.upTo)}`].filter(Boolean);
-    sql = `SELECT ${columns} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${schema.key.map(id).join(', ')} LIMIT ${bounds.limit}`;
-  }
-  const [result] = await conn.query({ sql, values: params });
-  const raw = result as Array<Record<string, unknown>>;
-  const last = raw.at(-1);
-  return { rows: raw.map((r) => canonicalRow(schema, r)), lastKey: last && schema.key.map((name) => last[name]) };
+  const values: unknown[] = [];
+  if (schema.key.length === 0) return { sql: `SELECT ${columns} FROM ${from} LIMIT ${bounds.limit} OFFSET ${bounds.offset ?? 0}`, values };
+  const after = (key: unknown[]) =>
+    `(${schema.key
+      .map((name, i) => {
+        const equal = schema.key.slice(0, i).map((k, j) => {
+          values.push(key[j]);
+          return `${id(k)} = ?`;
+        });
+        values.push(key[i]);
+        return `(${[...equal, `${id(name)} > ?`].join(' AND ')})`;
+      })
+      .join(' OR ')})`;
+  const where = [bounds.after && after(bounds.after), bounds.upTo && `NOT ${after(bounds.upTo)}`].filter(Boolean);
+  return {
+    sql: `SELECT ${columns} FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${schema.key.map(id).join(', ')} LIMIT ${bounds.limit}`,
+    values,
+  };
 }
 
 /** The largest key of a table now (undefined when empty): where an incremental snapshot of it stops. */
@@ -138,9 +165,11 @@ export async function capturedTables(conn: mysql.Connection, captures: (database
   return (rows as Array<{ db: string; t: string }>).filter((r) => captures(r.db, r.t)).map((r) => `${r.db}.${r.t}`);
 }
 
-export async function estimatedRows(conn: mysql.Connection, database: string, table: string): Promise<number> {
-  const [rows] = await conn.query('SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, table]);
-  return Number((rows as Array<{ n: number | string | null }>)[0]?.n ?? 0);
+/** A table's row count and average row length as information_schema estimates them (0 when unknown). */
+export async function tableStatistics(conn: mysql.Connection, database: string, table: string): Promise<{ rows: number; averageRowBytes: number }> {
+  const [rows] = await conn.query('SELECT TABLE_ROWS AS n, AVG_ROW_LENGTH AS avg FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, table]);
+  const stats = (rows as Array<{ n: number | string | null; avg: number | string | null }>)[0];
+  return { rows: Number(stats?.n ?? 0), averageRowBytes: Number(stats?.avg ?? 0) };
 }
 
 export function splitQualified(qualified: string): [string, string] {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
 import type mysql from 'mysql2/promise';
+import { BLOBS_DDL, MiB, sha256, waitBlobsEqual } from '../helpers/blob-table.ts';
 import { dumpIndex, es } from '../helpers/elasticsearch.ts';
 import { readTopic, testKafka, type TopicRecord } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
@@ -10,38 +10,9 @@ import { metricValue, Pipeline } from '../helpers/pipeline.ts';
 import { startService, uniqueName, waitReady, type ServiceProcess } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-const MiB = 1024 * 1024;
-const DDL = 'CREATE TABLE blobs (id INT PRIMARY KEY, note VARCHAR(40) NOT NULL, body LONGTEXT, data LONGBLOB)';
 /** Server-side values, so the test sends no large packet: 5 MiB of text, 20 MiB of random bytes. */
 const TEXT_5MIB = `REPEAT('abcdefghijklmnopqrstuvwxyz012345', ${(5 * MiB) / 32})`;
 const BLOB_20MIB = `REPEAT(RANDOM_BYTES(1024), ${(20 * MiB) / 1024})`;
-
-const sha256 = (data: Buffer | string | null | undefined) => (data == null ? null : createHash('sha256').update(data).digest('hex'));
-
-/** Differences between the table and its index, by hashes of the large columns (the documents are tens of MiB). */
-async function differences(conn: mysql.Connection, index: string): Promise<string[]> {
-  const table = await rows(conn, 'SELECT id, note, SHA2(body, 256) AS body, SHA2(data, 256) AS data FROM blobs');
-  const docs = await dumpIndex(index);
-  const problems: string[] = [];
-  for (const row of table) {
-    const doc = docs.get(String(row.id))?.source;
-    if (!doc) problems.push(`row ${row.id} missing`);
-    else {
-      const indexed = { note: doc.note, body: sha256(doc.body as string | null), data: sha256(doc.data == null ? null : Buffer.from(doc.data as string, 'base64')) };
-      if (JSON.stringify(indexed) !== JSON.stringify({ note: row.note, body: row.body, data: row.data })) problems.push(`row ${row.id}: ${JSON.stringify(indexed)}`);
-    }
-  }
-  if (docs.size !== table.length) problems.push(`${docs.size} documents for ${table.length} rows`);
-  return problems;
-}
-
-async function waitEqual(conn: mysql.Connection, index: string, marker: number): Promise<void> {
-  // The marker row is written last; comparing the big documents only then keeps the polling light.
-  await waitFor(`document ${marker} in ${index}`, async () => (await es('GET', `/${index}/_doc/${marker}`)).status === 200, 240_000, 1000);
-  await waitFor('Elasticsearch to equal MariaDB', async () => (await differences(conn, index)).length === 0, 60_000, 2000).catch(async (error: unknown) => {
-    throw new Error(`${(error as Error).message}: ${(await differences(conn, index)).join('; ')}`);
-  });
-}
 
 /** max.message.bytes of a topic as the broker reports it. */
 async function topicLimit(topic: string): Promise<number> {
@@ -75,7 +46,7 @@ describe('oversize rows', () => {
   const open = async (name: string) => {
     const pipeline = new Pipeline(uniqueName(name));
     pipelines.push(pipeline);
-    const conn = await pipeline.createDatabase(DDL);
+    const conn = await pipeline.createDatabase(BLOBS_DDL);
     connections.push(conn);
     return { pipeline, conn };
   };
@@ -97,7 +68,7 @@ describe('oversize rows', () => {
     await conn.query(`INSERT INTO blobs VALUES (5, 'deleted', NULL, ${BLOB_20MIB})`);
     await conn.query('DELETE FROM blobs WHERE id = 5');
     await conn.query("INSERT INTO blobs VALUES (4, 'marker', 'y', NULL)");
-    await waitEqual(conn, pipeline.indexOf('blobs'), 4);
+    await waitBlobsEqual(conn, pipeline.indexOf('blobs'), 4);
     assert.equal(await topicLimit(pipeline.topicOf('blobs')), 64 * MiB, 'the topic was created with max.message.bytes = TOPIC_MAX_MESSAGE_BYTES');
   });
 
@@ -154,7 +125,7 @@ describe('oversize rows', () => {
     pipeline.source = startService('source', pipeline.sourceEnv({ TOPIC_MAX_MESSAGE_BYTES: String(32 * MiB) }));
     await waitReady(pipeline.source);
     await pipeline.startSink();
-    await waitEqual(conn, pipeline.indexOf('blobs'), 3);
+    await waitBlobsEqual(conn, pipeline.indexOf('blobs'), 3);
     assert.equal(await topicLimit(pipeline.topicOf('blobs')), 32 * MiB, 'the existing topic was raised to the new limit');
     assert.deepEqual(changesOf(await readTopic(pipeline.topicOf('blobs'))), ['c:1', 'c:2', 'c:3'], 'each change once, in order');
   });
