@@ -157,6 +157,15 @@ export function kafkaError(error: unknown, what: string): CdcError {
   });
 }
 
+/** `call`, with a rejection classified by kafkaError: for kafkajs calls made inside our own loops (a heartbeat, a commit). */
+export async function kafkaCall<T>(call: () => Promise<T>, what: string): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw kafkaError(error, what);
+  }
+}
+
 /**
  * The cluster's topic names. kafkajs' listTopics destructures a null metadata answer (a TypeError)
  * when no broker answered: Kafka is away, not a programming error, so it is a retriable

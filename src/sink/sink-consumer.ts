@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Consumer, Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { kafkaError, listTopics, lostGeneration } from '../core/kafka.ts';
+import { kafkaCall, kafkaError, listTopics, lostGeneration } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, DEFAULT_RETRY, RetryLog } from '../core/retry.ts';
 import type { BatchPipeline } from './batch-pipeline.ts';
@@ -169,6 +169,9 @@ export class SinkConsumer {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const active = () => isRunning() && !isStale() && !this.#stop.aborted;
         const { topic, partition } = batch;
+        // kafkajs hands over a failed heartbeat as it is (the fault run saw both sinks stop on a raw
+        // ECONNREFUSED, INTERNAL, while Kafka was away): classified here like every Kafka failure.
+        const beat = () => kafkaCall(heartbeat, `heartbeat while processing ${topic}/${partition}`);
         const commit = async (last: string, records: number): Promise<void> => {
           resolveOffset(last);
           await this.#commit(consumer, topic, partition, last);
@@ -178,7 +181,7 @@ export class SinkConsumer {
         const retryLog = new RetryLog(this.#settings.retryWarnMs);
         for (let attempt = 0; ; attempt++) {
           try {
-            await this.#pipeline.process(batch, progress, { heartbeat, active, commit });
+            await this.#pipeline.process(batch, progress, { heartbeat: beat, active, commit });
             this.held.delete(`${topic}/${partition}`);
             return;
           } catch (error) {
@@ -200,7 +203,7 @@ export class SinkConsumer {
             retryLog.failed(this.#log, cdc, { topic, partition, retryInMs: delay }, 'batch failed; retrying');
             for (const until = Date.now() + delay; Date.now() < until && active(); ) {
               await sleep(Math.min(1000, until - Date.now()));
-              await heartbeat();
+              await beat();
             }
           }
         }
@@ -217,9 +220,7 @@ export class SinkConsumer {
     const key = `${topic}/${partition}`;
     const next = BigInt(last) + 1n;
     const run = async (): Promise<void> => {
-      await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]).catch((error: unknown) => {
-        throw kafkaError(error, `committing offset ${next} of ${key}`);
-      });
+      await kafkaCall(() => consumer.commitOffsets([{ topic, partition, offset: next.toString() }]), `committing offset ${next} of ${key}`);
       this.positions.set(key, next.toString());
     };
     const queued = (this.#commits.get(key) ?? Promise.resolve()).then(run, run);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
-import { isFencedError, kafkaError, listTopics } from '../../src/core/kafka.ts';
+import { isFencedError, kafkaCall, kafkaError, listTopics } from '../../src/core/kafka.ts';
 import { type ClassifierRow, classifies } from '../helpers/classifier-table.ts';
 
 // Their constructors take more than kafkajs' type definitions declare.
@@ -92,5 +92,22 @@ describe('listTopics while no broker answers', () => {
       },
     };
     await assert.rejects(listTopics(admin), (e) => e === refused);
+  });
+});
+
+/**
+ * Found by the fault run (docs/faults.md): both sinks stopped with INTERNAL "Connection error:
+ * connect ECONNREFUSED" while Kafka was away, because the heartbeat kafkajs gives eachBatch rejects
+ * with its own error as it is. The sink's calls into kafkajs go through kafkaCall.
+ */
+describe('kafkaCall', () => {
+  it('turns a refused heartbeat into a retriable KAFKA_UNAVAILABLE', async () => {
+    const refused = Object.assign(new KafkaJSError('Connection error: connect ECONNREFUSED 127.0.0.1:39122', { retriable: true }), { name: 'KafkaJSConnectionError' });
+    await assert.rejects(
+      kafkaCall(async () => {
+        throw refused;
+      }, 'heartbeat while processing t/0'),
+      (error: Error & { code?: string; retriable?: boolean }) => error.code === 'KAFKA_UNAVAILABLE' && error.retriable === true,
+    );
   });
 });
