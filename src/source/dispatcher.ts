@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ChangeEvent } from '../core/change-event.ts';
+import type { ChangeEvent, Op, TableSchema } from '../core/change-event.ts';
 import type { SourcePosition } from '../core/position.ts';
 import type { Transform } from '../transforms/transform.ts';
 import type { EncodedRecord, EventEncoder } from './event-encoder.ts';
@@ -32,9 +32,9 @@ interface Batch {
   bytes: number;
   items: number;
   topics: Set<string>;
-  /** Committed changes per `table \0 op`, snapshot rows per table: metrics are counted once per batch. */
-  changes: Map<string, number>;
-  snapshotRows: Map<string, number>;
+  /** Committed changes per table schema and op, snapshot rows per table schema: metrics are counted once per batch, keyed without building a string per change. */
+  changes: Map<TableSchema, Partial<Record<Op, number>>>;
+  snapshotRows: Map<TableSchema, number>;
   lastTs: number | undefined;
   /** The incremental snapshot's progress as of the batch's last item: what its offsets record stores. */
   incremental: IncrementalProgress | undefined;
@@ -195,19 +195,20 @@ export class Dispatcher {
 
   #change(event: ChangeEvent): Promise<void> | undefined {
     const batch = this.#batch;
-    const table = `${event.schema.database}.${event.schema.table}`;
+    const { schema } = event;
     if (event.snapshot === 'false') {
       this.#add(this.#metadata?.annotate(event));
       batch.lastTs = event.tsMs;
-    } else batch.snapshotRows.set(table, (batch.snapshotRows.get(table) ?? 0) + 1);
-    const key = `${table}\u0000${event.op}`;
-    batch.changes.set(key, (batch.changes.get(key) ?? 0) + 1);
+    } else batch.snapshotRows.set(schema, (batch.snapshotRows.get(schema) ?? 0) + 1);
+    let ops = batch.changes.get(schema);
+    if (!ops) {
+      ops = {};
+      batch.changes.set(schema, ops);
+    }
+    ops[event.op] = (ops[event.op] ?? 0) + 1;
     const shaped = this.#transform(event);
     if (!shaped) return undefined;
-    if (this.#encoder.isPrepared(shaped)) {
-      this.#encoder.encodeChange(shaped, this.#settings.tombstones, this.#add);
-      return undefined;
-    }
+    if (this.#encoder.encodeIfPrepared(shaped, this.#settings.tombstones, this.#add)) return undefined;
     return this.#encoder.prepare(shaped).then(() => this.#encoder.encodeChange(shaped, this.#settings.tombstones, this.#add));
   }
 
@@ -230,16 +231,22 @@ export class Dispatcher {
     const bytesByTopic = new Map<string, number>();
     for (const record of batch.records) bytesByTopic.set(record.topic, (bytesByTopic.get(record.topic) ?? 0) + record.bytes);
     for (const [topic, bytes] of bytesByTopic) metrics.bytes.inc({ topic }, bytes);
-    for (const [key, count] of batch.changes) {
-      const [table, op] = key.split('\u0000') as [string, string];
-      metrics.events.inc({ table, op }, count);
-      this.#tableCounts.set(table, (this.#tableCounts.get(table) ?? 0) + count);
+    for (const [schema, ops] of batch.changes) {
+      const table = qualifiedName(schema);
+      for (const [op, count] of Object.entries(ops)) {
+        metrics.events.inc({ table, op }, count);
+        this.#tableCounts.set(table, (this.#tableCounts.get(table) ?? 0) + count);
+      }
     }
-    for (const [table, count] of batch.snapshotRows) metrics.snapshotRows.inc({ table }, count);
+    for (const [schema, count] of batch.snapshotRows) metrics.snapshotRows.inc({ table: qualifiedName(schema) }, count);
     const tsMs = batch.lastTs ?? Date.now();
     metrics.lagSeconds.set(Math.max(0, (Date.now() - tsMs) / 1000));
     return { position, tsMs };
   }
+}
+
+function qualifiedName(schema: TableSchema): string {
+  return `${schema.database}.${schema.table}`;
 }
 
 function emptyBatch(): Batch {

@@ -96,12 +96,19 @@ export class EventEncoder {
   }
 
   /**
-   * Whether `event`'s table encoding is resolved, so encodeChange() runs synchronously. The
-   * dispatcher asks once per record; the first record of a table (or of a new table version)
-   * awaits prepare().
+   * Whether `event`'s table encoding is resolved, so encodeChange() runs synchronously; the first
+   * record of a table (or of a new table version) awaits prepare().
    */
   isPrepared(event: ChangeEvent): boolean {
     return this.#ready(event) !== undefined;
+  }
+
+  /** encodeChange() when `event`'s table encoding is resolved (one lookup: the dispatcher asks for every record); false when it must be prepared first. */
+  encodeIfPrepared(event: ChangeEvent, tombstones: boolean, out: (record: EncodedRecord) => void): boolean {
+    const encoding = this.#ready(event);
+    if (!encoding) return false;
+    this.#encodeWith(event, encoding, tombstones, out);
+    return true;
   }
 
   /** Registers (or finds) the table's schemas and resolves their avsc types. */
@@ -137,6 +144,10 @@ export class EventEncoder {
   encodeChange(event: ChangeEvent, tombstones: boolean, out: (record: EncodedRecord) => void): void {
     const encoding = this.#ready(event);
     if (!encoding) throw new CdcError('INTERNAL', `encodeChange before prepare for ${event.schema.database}.${event.schema.table}`);
+    this.#encodeWith(event, encoding, tombstones, out);
+  }
+
+  #encodeWith(event: ChangeEvent, encoding: TableEncoding, tombstones: boolean, out: (record: EncodedRecord) => void): void {
     const record = this.#encode(event, encoding);
     const oversize = this.#settings.oversize;
     out(oversize && record.bytes > oversize.maxRecordBytes ? oversize.admit(record, event, () => this.#encode(event, encoding, false)) : record);
