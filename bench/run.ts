@@ -104,6 +104,17 @@ async function peakRssMiB(service: ServiceProcess): Promise<number> {
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/**
+ * CPU seconds (user + system) a running service has used so far, start-up and its heap-limit re-exec
+ * included (execve keeps the process's times), from /proc (clock ticks of 1/100 s). Unlike rates,
+ * CPU per row hardly depends on what else the machine runs.
+ */
+async function cpuSeconds(service: ServiceProcess): Promise<number> {
+  const stat = await readFile(`/proc/${service.child.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Follows a service's peak RSS while it runs, so it is known even after the process exited by itself. */
 function watchPeakRss(service: ServiceProcess): () => number {
   let peak = 0;
@@ -133,7 +144,7 @@ async function printProfile(service: ServiceProcess, label: string): Promise<voi
   for (const { name, ms, share } of topSelfTime(`${PROFILE_DIR}/${file}`)) console.log(`    ${(share * 100).toFixed(1).padStart(5)}% ${ms.toFixed(0).padStart(7)} ms  ${name}`);
 }
 
-async function endToEnd(): Promise<{ rate: number; index: string; seconds: number; pipeline: Pipeline; sinkPeakMiB: number; sourcePeakMiB: number }> {
+async function endToEnd(): Promise<{ rate: number; index: string; seconds: number; pipeline: Pipeline; sinkPeakMiB: number; sourcePeakMiB: number; cpuUs: { source: number; sink: number } }> {
   const { pipeline, conn } = await benchTable();
   const sourcePeak = watchPeakRss(await pipeline.startSource());
   await pipeline.startSink();
@@ -149,33 +160,36 @@ async function endToEnd(): Promise<{ rate: number; index: string; seconds: numbe
   console.log(`  inserts took ${((inserted - started) / 1000).toFixed(1)} s; everything searchable after ${seconds.toFixed(1)} s`);
   const sinkPeakMiB = await peakRssMiB(pipeline.sink!);
   const sourcePeakMiB = Math.max(sourcePeak(), await peakRssMiB(pipeline.source!));
+  const cpuUs = { source: ((await cpuSeconds(pipeline.source!)) * 1e6) / ROWS, sink: ((await cpuSeconds(pipeline.sink!)) * 1e6) / ROWS };
   await pipeline.stopAll();
   await conn.end();
-  return { rate: ROWS / seconds, index, seconds, pipeline, sinkPeakMiB, sourcePeakMiB };
+  return { rate: ROWS / seconds, index, seconds, pipeline, sinkPeakMiB, sourcePeakMiB, cpuUs };
 }
 
 /** A fresh sink group over the end-to-end run's topic, into its own index: docs/s from process start, and steady (first document to last). */
-async function sinkOnly(pipeline: Pipeline): Promise<{ rate: number; steadyRate: number; peakMiB: number }> {
+async function sinkOnly(pipeline: Pipeline): Promise<{ rate: number; steadyRate: number; peakMiB: number; cpuUs: { total: number; steady: number } }> {
   const index = `${pipeline.indexOf('events')}_sinkonly`;
   const started = performance.now();
   const sink = startService('sink', pipeline.sinkEnv({ SINK_GROUP_ID: uniqueName('bench_sink'), INDEX_NAME_TEMPLATE: index }));
-  let first: { at: number; docs: number } | undefined;
+  let first: { at: number; docs: number; cpu: number } | undefined;
   for (let docs = 0; docs < ROWS; await sleep(250)) {
     assertAlive(sink);
     docs = await count(index).catch(() => 0);
-    if (docs > 0) first ??= { at: performance.now(), docs };
+    if (docs > 0) first ??= { at: performance.now(), docs, cpu: await cpuSeconds(sink) };
   }
   const ended = performance.now();
   const peakMiB = await peakRssMiB(sink);
+  const cpu = await cpuSeconds(sink);
+  const cpuUs = { total: (cpu * 1e6) / ROWS, steady: first ? ((cpu - first.cpu) * 1e6) / (ROWS - first.docs) : Number.NaN };
   // Gracefully, so that a CPU profile is written.
   await sink.stop('SIGTERM');
   await printProfile(sink, 'sink alone');
   await es('DELETE', `/${index}`);
   const steadyRate = first && ended > first.at ? (ROWS - first.docs) / ((ended - first.at) / 1000) : Number.NaN;
-  return { rate: ROWS / ((ended - started) / 1000), steadyRate, peakMiB };
+  return { rate: ROWS / ((ended - started) / 1000), steadyRate, peakMiB, cpuUs };
 }
 
-async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof dumpIndex>>): Promise<number> {
+async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof dumpIndex>>): Promise<{ rate: number; cpuUs: number }> {
   const env = stackEnv();
   const client = new Client({
     node: env.ELASTICSEARCH_URL,
@@ -187,6 +201,7 @@ async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof du
   await client.indices.create({ index: target, mappings: Object.values(mapping)[0]!.mappings as never, settings: { index: { gc_deletes: '1d' } } });
   const all = [...docs.values()];
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   // As many requests in flight as the sink keeps per partition (SINK_BULKS_IN_FLIGHT's default), bodies sent as NDJSON text like the sink's.
   let next = 0;
   const worker = async () => {
@@ -204,8 +219,9 @@ async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof du
   await Promise.all(Array.from({ length: BULKS_IN_FLIGHT }, worker));
   await client.indices.refresh({ index: target });
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   await client.indices.delete({ index: target });
-  return all.length / seconds;
+  return { rate: all.length / seconds, cpuUs: (cpu.user + cpu.system) / all.length };
 }
 
 /** Committed row changes of a running source, from its own metrics. */
@@ -221,7 +237,11 @@ async function committedEvents(source: ServiceProcess): Promise<number> {
  * figure, taken after its connect, compares with). Not timed while the rows are inserted: then
  * MariaDB's insert rate, not the source, would bound the figure.
  */
-async function sourceOnly(env: Record<string, string>, rows = ROWS, label = 'source'): Promise<{ rate: number; steadyRate: number; topic: string; pipeline: Pipeline; peakMiB: number }> {
+async function sourceOnly(
+  env: Record<string, string>,
+  rows = ROWS,
+  label = 'source',
+): Promise<{ rate: number; steadyRate: number; topic: string; pipeline: Pipeline; peakMiB: number; cpuUs: { total: number; steady: number } }> {
   const { pipeline, conn } = await benchTable();
   await (await pipeline.startSource(env)).stop('SIGTERM');
   await insertRows(conn, rows);
@@ -229,20 +249,22 @@ async function sourceOnly(env: Record<string, string>, rows = ROWS, label = 'sou
   const source = startService('source', pipeline.sourceEnv(env));
   pipeline.source = source;
   const peak = watchPeakRss(source);
-  let first: { at: number; events: number } | undefined;
+  let first: { at: number; events: number; cpu: number } | undefined;
   for (let events = 0; events < rows; await sleep(100)) {
     assertAlive(source);
     events = await committedEvents(source).catch(() => 0);
-    if (events > 0) first ??= { at: performance.now(), events };
+    if (events > 0) first ??= { at: performance.now(), events, cpu: await cpuSeconds(source) };
   }
   const ended = performance.now();
   const peakMiB = Math.max(peak(), await peakRssMiB(source));
+  const cpu = await cpuSeconds(source);
+  const cpuUs = { total: (cpu * 1e6) / rows, steady: first ? ((cpu - first.cpu) * 1e6) / (rows - first.events) : Number.NaN };
   // Gracefully, so that a CPU profile is written.
   await source.stop('SIGTERM');
   await printProfile(source, label);
   await conn.end();
   const steadyRate = first && ended > first.at ? (rows - first.events) / ((ended - first.at) / 1000) : Number.NaN;
-  return { rate: rows / ((ended - started) / 1000), steadyRate, topic: pipeline.topicOf('events'), pipeline, peakMiB };
+  return { rate: rows / ((ended - started) / 1000), steadyRate, topic: pipeline.topicOf('events'), pipeline, peakMiB, cpuUs };
 }
 
 /** Bytes of a (one-partition) topic's log segments on the broker's disk. */
@@ -493,7 +515,7 @@ if (ONLY.has('e2e')) {
   const e2e = await endToEnd();
   const docs = await dumpIndex(e2e.index);
   await rawLoader(e2e.index, new Map([...docs].slice(0, 20_000))); // warm the JVM for the baseline too
-  const raw = await rawLoader(e2e.index, docs);
+  const { rate: raw, cpuUs: rawCpuUs } = await rawLoader(e2e.index, docs);
   console.log(`end to end (MariaDB → source → Kafka → sink → Elasticsearch): ${e2e.rate.toFixed(0)} rows/s`);
   console.log(`raw bulk loader (same docs, ids, external versions):            ${raw.toFixed(0)} docs/s`);
   console.log(`ratio end-to-end ÷ raw loader: ${(e2e.rate / raw).toFixed(3)}`);
@@ -501,6 +523,9 @@ if (ONLY.has('e2e')) {
   console.log(`sink alone (pre-filled topic → Elasticsearch): ${sinkAlone.rate.toFixed(0)} docs/s from process start, ${sinkAlone.steadyRate.toFixed(0)} docs/s steady`);
   console.log(`ratio sink alone ÷ raw loader: ${(sinkAlone.rate / raw).toFixed(3)} from process start, ${(sinkAlone.steadyRate / raw).toFixed(3)} steady`);
   console.log(`sink peak RSS: ${e2e.sinkPeakMiB.toFixed(0)} MiB end to end, ${sinkAlone.peakMiB.toFixed(0)} MiB alone; source peak RSS ${e2e.sourcePeakMiB.toFixed(0)} MiB end to end`);
+  console.log(
+    `CPU per row: source ${e2e.cpuUs.source.toFixed(0)} µs and sink ${e2e.cpuUs.sink.toFixed(0)} µs end to end (start-up included); sink alone ${sinkAlone.cpuUs.total.toFixed(0)} µs, ${sinkAlone.cpuUs.steady.toFixed(0)} µs steady; the raw loader's own ${rawCpuUs.toFixed(1)} µs per doc (documents already built)`,
+  );
   e2eRate = e2e.rate;
 }
 if (ONLY.has('source')) {
@@ -514,6 +539,9 @@ if (ONLY.has('source')) {
     `ratio exactly-once ÷ bare producer: ${(eos.rate / bare).toFixed(3)} from process start, ${(eos.steadyRate / bare).toFixed(3)} steady; at-least-once ÷ bare producer: ${(alo.rate / bare).toFixed(3)}, ${(alo.steadyRate / bare).toFixed(3)} steady`,
   );
   console.log(`source peak RSS: ${eos.peakMiB.toFixed(0)} MiB exactly-once, ${alo.peakMiB.toFixed(0)} MiB at-least-once`);
+  console.log(
+    `source CPU per row: exactly-once ${eos.cpuUs.total.toFixed(0)} µs (start-up included), ${eos.cpuUs.steady.toFixed(0)} µs steady; at-least-once ${alo.cpuUs.total.toFixed(0)} µs, ${alo.cpuUs.steady.toFixed(0)} µs steady`,
+  );
 }
 if (ONLY.has('bigtx')) await bigTransaction();
 if (ONLY.has('latency')) await latency();
