@@ -68,6 +68,8 @@ const ACTION_LINE_BYTES = 120;
  * request lands first, Elasticsearch keeps the newest version of each document. A chunk's offsets
  * are committed only once it is durable and every chunk before it is committed, so the commits of
  * a partition stay contiguous. A partition thus holds at most SINK_BULKS_IN_FLIGHT chunks.
+ * At most SINK_PARTITION_CONCURRENCY partitions are worked on at once (places); one whose chunk
+ * waits for new indices gives its place to another meanwhile.
  */
 export class BatchPipeline {
   readonly #parts: PipelineParts;
