@@ -24,6 +24,11 @@ export const sinkSpec = {
     { default: '30000' },
   ),
   TOPIC_REFRESH_MS: envVar(int(1000).default(10_000), 'How often the sink looks for new matching topics.', { default: '10000' }),
+  TOPIC_PICKUP_MAX_DELAY_MS: envVar(
+    int(0, 600_000).default(30_000),
+    'How long new matching topics may wait while the sink is busy. Taking them up replaces the consumer (kafkajs cannot add topics to a running one): it rejoins the group and the batches it has in hand are read again. A refresh that finds new topics replaces it at once when it has no batch in hand, else at the first refresh that finds it without one or this long after the first new topic was found, so a burst of new tables costs one or two replacements instead of one per refresh. 0 takes new topics up at once.',
+    { default: '30000' },
+  ),
   ELASTICSEARCH_URL: envVar(url(), 'Elasticsearch base URL.'),
   ...elasticsearchSecuritySpec,
   INDEX_NAME_TEMPLATE: envVar(
@@ -106,6 +111,11 @@ export const sinkSpec = {
     int(1, 64).default(2),
     "Partitions the sink works on at the same time, each in its own order. Each holds at most SINK_BULKS_IN_FLIGHT bulk requests' worth of changes (BULK_MAX_BYTES): while one is in flight the next is decoded and sent.",
     { default: '2' },
+  ),
+  SINK_INDEX_CONCURRENCY: envVar(
+    int(1, 64).default(8),
+    "Indices the sink prepares at the same time (creating one, with its index template check, or adding new fields to its mapping). A partition waiting for its table's new index gives its place among SINK_PARTITION_CONCURRENCY to another partition meanwhile, so a burst of new tables gets its indices this many at a time (Elasticsearch applies index creations asked for together in one cluster state update).",
+    { default: '8' },
   ),
   SINK_BULKS_IN_FLIGHT: envVar(
     int(1, 8).default(2),

@@ -4,6 +4,7 @@ import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { type BulkAction, type BulkStats, type BulkWriter, collapseById } from './bulk-writer.ts';
 import type { DeadLetter, DeadLetterQueue } from './dead-letter-queue.ts';
+import { Limiter } from '../core/limiter.ts';
 import type { IndexManager } from './index-manager.ts';
 import { actionsOf, type RecordSettings, type SkipReason } from './record-actions.ts';
 import type { RecordDecoder } from './record-decoder.ts';
@@ -14,6 +15,8 @@ export interface PartitionHandle {
   heartbeat(): Promise<void>;
   /** False once the consumer stops or the group moved on: finish the chunk in flight, start no other. */
   active(): boolean;
+  /** Aborted once the consumer stops: a wait for new indices ends early (they are still made, for whoever reads the partition next). */
+  stopping: AbortSignal;
   /** Commits the batch's partition past `last` (its records up to it are durable), which covers `records` records. */
   commit(last: string, records: number): Promise<void>;
 }
@@ -31,6 +34,8 @@ export interface PipelineParts {
   maxBytes: number;
   /** Chunks of one partition written at the same time (SINK_BULKS_IN_FLIGHT). */
   bulksInFlight: number;
+  /** Partitions worked on at the same time (SINK_PARTITION_CONCURRENCY), not counting those waiting for a new index. */
+  partitionConcurrency: number;
   signal: AbortSignal;
 }
 
@@ -63,15 +68,20 @@ const ACTION_LINE_BYTES = 120;
  * request lands first, Elasticsearch keeps the newest version of each document. A chunk's offsets
  * are committed only once it is durable and every chunk before it is committed, so the commits of
  * a partition stay contiguous. A partition thus holds at most SINK_BULKS_IN_FLIGHT chunks.
+ * At most SINK_PARTITION_CONCURRENCY partitions are worked on at once (places); one whose chunk
+ * waits for new indices gives its place to another meanwhile.
  */
 export class BatchPipeline {
   readonly #parts: PipelineParts;
+  /** Places of the partitions worked on: a partition takes one for its batch, and gives it back while it waits for new indices. */
+  readonly #places: Limiter;
   /** Since when each partition's oldest chunk not yet durable waits (readiness reads the oldest). */
   readonly #waitingSince = new Map<string, number>();
   #lastProgressAt = 0;
 
   constructor(parts: PipelineParts) {
     this.#parts = parts;
+    this.#places = new Limiter(parts.partitionConcurrency);
   }
 
   /** When the oldest chunk still being made durable started; undefined when none is. */
@@ -97,6 +107,15 @@ export class BatchPipeline {
    * every chunk in flight has settled.
    */
   async process(batch: Batch, progress: { next: number }, handle: PartitionHandle): Promise<void> {
+    await this.#places.acquire();
+    try {
+      await this.#processInPlace(batch, progress, handle);
+    } finally {
+      this.#places.release();
+    }
+  }
+
+  async #processInPlace(batch: Batch, progress: { next: number }, handle: PartitionHandle): Promise<void> {
     const partitionKey = `${batch.topic}/${batch.partition}`;
     // Chunks being written or committed, oldest first; each leaves once it is committed.
     const inFlight: Array<{ since: number; done: Promise<void> }> = [];
@@ -109,7 +128,13 @@ export class BatchPipeline {
         const since = Date.now();
         decodingSince = since;
         if (!this.#waitingSince.has(partitionKey)) this.#waitingSince.set(partitionKey, since);
-        const chunk = await this.#decode(batch, from);
+        const chunk = await this.#decode(batch, from, handle.stopping);
+        if (!handle.active()) {
+          // Stopped while its indices were prepared: not written, so nothing of it is committed; whoever reads the partition next re-reads it.
+          decodingSince = undefined;
+          if (inFlight.length === 0) this.#waitingSince.delete(partitionKey);
+          break;
+        }
         from += chunk.messages.length;
         const written = this.#write(chunk, handle);
         written.catch(() => undefined);
@@ -141,7 +166,7 @@ export class BatchPipeline {
   }
 
   /** Decodes records from `from` until the chunk reaches its action or byte limit. */
-  async #decode(batch: Batch, from: number): Promise<Chunk> {
+  async #decode(batch: Batch, from: number, stopping: AbortSignal): Promise<Chunk> {
     const { decoder, settings, maxActions, maxBytes } = this.#parts;
     const candidates = batch.messages.slice(from, from + maxActions);
     await decoder.prepare(candidates);
@@ -177,23 +202,34 @@ export class BatchPipeline {
         chunk.letters.push(this.#letterOrThrow(batch, message, error));
       }
     }
-    await this.#ensureIndices(batch, chunk, targets);
+    await this.#ensureIndices(batch, chunk, targets, stopping);
     return chunk;
   }
 
-  /** Prepares each index the chunk writes to once; records whose mapping Elasticsearch refuses become dead letters. */
-  async #ensureIndices(batch: Batch, chunk: Chunk, targets: Targets): Promise<void> {
+  /**
+   * Prepares each index the chunk writes to once, all at the same time; records whose mapping
+   * Elasticsearch refuses become dead letters. While new indices are prepared the partition gives
+   * its place to another one (it keeps only this decoded chunk), so a burst of new tables gets its
+   * indices SINK_INDEX_CONCURRENCY at a time instead of one per place.
+   */
+  async #ensureIndices(batch: Batch, chunk: Chunk, targets: Targets, stopping: AbortSignal): Promise<void> {
+    const { indices } = this.#parts;
+    const pending = [...targets.values()].flatMap((ofIndex) => [...ofIndex.values()]).filter(({ index, schema }) => !indices.isReady(index, schema));
+    if (pending.length === 0) return;
+    this.#places.release();
+    const settled = Promise.allSettled(pending.map(({ index, schema }) => indices.ensure(index, schema)));
+    const outcomes = await untilAborted(settled, stopping);
+    await this.#places.acquire();
+    if (!outcomes) return;
     let refused: Set<KafkaMessage> | undefined;
-    for (const { index, schema, messages } of [...targets.values()].flatMap((ofIndex) => [...ofIndex.values()])) {
-      try {
-        await this.#parts.indices.ensure(index, schema);
-      } catch (error) {
-        for (const message of messages) chunk.letters.push(this.#letterOrThrow(batch, message, error));
-        refused ??= new Set();
-        for (const message of messages) refused.add(message);
-      }
-    }
-    if (refused) chunk.actions = chunk.actions.filter((action) => !refused.has(action.origin));
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'fulfilled') return;
+      const { messages } = pending[i]!;
+      for (const message of messages) chunk.letters.push(this.#letterOrThrow(batch, message, outcome.reason));
+      refused ??= new Set();
+      for (const message of messages) refused.add(message);
+    });
+    if (refused) chunk.actions = chunk.actions.filter((action) => !refused!.has(action.origin));
   }
 
   /** A record's failure as its dead letter; failures of a service the record does not cause (retriable, credentials) throw. */
@@ -264,4 +300,17 @@ export class BatchPipeline {
 
 function letterOf(batch: Batch, message: KafkaMessage, error: CdcError): DeadLetter {
   return { topic: batch.topic, partition: batch.partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers, error };
+}
+
+/** `work`'s result, or undefined as soon as `signal` is aborted (`work` goes on; it must never reject). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void work.then((result) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(result);
+    });
+  });
 }

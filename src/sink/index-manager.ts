@@ -1,15 +1,11 @@
 import type { Client } from '@elastic/elasticsearch';
 import type { TableSchema } from '../core/change-event.ts';
+import { Limiter } from '../core/limiter.ts';
 import type { Logger } from '../core/logger.ts';
 import { elasticsearchError, elasticsearchRefusal } from './elasticsearch-errors.ts';
 import { type JsonColumns, propertiesOf } from './index-mapping.ts';
 
-/**
- * Creates indices with explicit mappings and a raised `index.gc_deletes` (so a late replay of an
- * older change cannot resurrect a deleted document within that window), and adds the fields of
- * new schema versions to existing indices. Mapping changes are only ever additive; a conflicting
- * one is a coded error naming the index and Elasticsearch's reason.
- */
+/** How the sink makes its indices (from the sink's configuration). */
 export interface IndexSettings {
   gcDeletes: string;
   /** INDEX_SHARDS; undefined: Elasticsearch's default. */
@@ -24,13 +20,29 @@ export interface IndexSettings {
   extraProperties: Record<string, unknown>;
   /** JSON_COLUMNS. */
   jsonColumns: JsonColumns;
+  /** SINK_INDEX_CONCURRENCY: indices prepared at the same time. */
+  concurrency: number;
 }
 
+/**
+ * Creates indices with explicit mappings and a raised `index.gc_deletes` (so a late replay of an
+ * older change cannot resurrect a deleted document within that window), and adds the fields of
+ * new schema versions to existing indices. Mapping changes are only ever additive; a conflicting
+ * one is a coded error naming the index and Elasticsearch's reason.
+ *
+ * Creating an index is a cluster state update in Elasticsearch (0.1–0.5 s, slower as the cluster
+ * holds more indices), and updates asked for at the same time are applied together: new indices
+ * are prepared `concurrency` at a time, and partitions that need the same index and schema at
+ * once share one preparation.
+ */
 export class IndexManager {
   readonly #client: Client;
   readonly #settings: IndexSettings;
   readonly #log: Logger;
   readonly #done = new Set<string>();
+  /** Preparations under way by index and schema; each leaves when it settles (a failed one is tried again by the next caller). */
+  readonly #preparing = new Map<string, Promise<void>>();
+  readonly #limiter: Limiter;
   /** Whether the cluster knows `geo_shape` (the spatial module); learnt from its first refusal. */
   #geoShape = true;
   /** JSON_COLUMNS as this cluster allows it: `flattened` falls back to `text` where the type is missing. */
@@ -41,38 +53,62 @@ export class IndexManager {
     this.#settings = settings;
     this.#log = log;
     this.#jsonColumns = settings.jsonColumns;
+    this.#limiter = new Limiter(settings.concurrency);
+  }
+
+  /** Whether `name` is ready for documents of `schema` already (ensure() would return at once). */
+  isReady(name: string, schema: TableSchema): boolean {
+    return this.#done.has(preparationKey(name, schema));
   }
 
   /** Makes `name` (an index, or an alias with INDEX_WRITE_ALIAS) ready for documents of a (transformed) table schema. */
-  async ensure(name: string, schema: TableSchema): Promise<void> {
-    const cacheKey = `${name}\u0000${schema.fingerprint}`;
-    if (this.#done.has(cacheKey)) return;
-    const properties: Record<string, unknown> = { ...propertiesOf(schema, this.#geoShape, this.#jsonColumns), ...this.#settings.extraProperties };
-    if (this.#settings.softDeletes) properties.__deleted = { type: 'boolean' };
-    try {
-      // `exists` is true for an alias too; mappings put through an alias reach every index behind it.
-      if (!(await this.#client.indices.exists({ index: name }))) await this.#create(name, properties);
-      else await this.#addFields(name, properties);
-      this.#done.add(cacheKey);
-    } catch (error) {
-      const refusal = elasticsearchRefusal(error);
-      // A cluster without the spatial module refuses the whole mapping for its geo_shape fields.
-      if (this.#geoShape && refusal.type === 'mapper_parsing_exception' && refusal.reason?.includes('[geo_shape]')) {
-        this.#geoShape = false;
-        this.#log.warn({ index: name }, 'this Elasticsearch has no geo_shape field type (spatial module missing): GEOMETRY columns keep their GeoJSON unindexed in _source');
-        return this.ensure(name, schema);
+  ensure(name: string, schema: TableSchema): Promise<void> {
+    const key = preparationKey(name, schema);
+    if (this.#done.has(key)) return Promise.resolve();
+    let preparing = this.#preparing.get(key);
+    if (!preparing) {
+      preparing = this.#limiter
+        .run(() => this.#prepare(name, schema))
+        .then(() => void this.#done.add(key))
+        .finally(() => this.#preparing.delete(key));
+      this.#preparing.set(key, preparing);
+    }
+    return preparing;
+  }
+
+  async #prepare(name: string, schema: TableSchema): Promise<void> {
+    for (;;) {
+      // What this attempt maps with: a concurrent preparation may learn meanwhile that the cluster lacks a type.
+      const geoShape = this.#geoShape;
+      const jsonColumns = this.#jsonColumns;
+      const properties: Record<string, unknown> = { ...propertiesOf(schema, geoShape, jsonColumns), ...this.#settings.extraProperties };
+      if (this.#settings.softDeletes) properties.__deleted = { type: 'boolean' };
+      try {
+        // `exists` is true for an alias too; mappings put through an alias reach every index behind it.
+        if (!(await this.#client.indices.exists({ index: name }))) await this.#create(name, properties);
+        else await this.#addFields(name, properties);
+        return;
+      } catch (error) {
+        const refusal = elasticsearchRefusal(error);
+        // A cluster without the spatial module refuses the whole mapping for its geo_shape fields.
+        if (geoShape && refusal.type === 'mapper_parsing_exception' && refusal.reason?.includes('[geo_shape]')) {
+          if (this.#geoShape) this.#log.warn({ index: name }, 'this Elasticsearch has no geo_shape field type (spatial module missing): GEOMETRY columns keep their GeoJSON unindexed in _source');
+          this.#geoShape = false;
+          continue;
+        }
+        // Distributions without the x-pack mapper (OSS builds, OpenSearch) have no `flattened`.
+        if (jsonColumns === 'flattened' && refusal.type === 'mapper_parsing_exception' && refusal.reason?.includes('[flattened]')) {
+          if (this.#jsonColumns === 'flattened')
+            this.#log.warn({ index: name }, 'this Elasticsearch has no flattened field type: JSON_COLUMNS=flattened falls back to text (JSON columns kept unindexed in _source)');
+          this.#jsonColumns = 'text';
+          continue;
+        }
+        throw elasticsearchError(
+          error,
+          `Preparing the mapping of index ${name}`,
+          'A column changed type incompatibly with the existing mapping. Reindex into a new index (INDEX_NAME_TEMPLATE) or revert the change.',
+        );
       }
-      // Distributions without the x-pack mapper (OSS builds, OpenSearch) have no `flattened`.
-      if (this.#jsonColumns === 'flattened' && refusal.type === 'mapper_parsing_exception' && refusal.reason?.includes('[flattened]')) {
-        this.#jsonColumns = 'text';
-        this.#log.warn({ index: name }, 'this Elasticsearch has no flattened field type: JSON_COLUMNS=flattened falls back to text (JSON columns kept unindexed in _source)');
-        return this.ensure(name, schema);
-      }
-      throw elasticsearchError(
-        error,
-        `Preparing the mapping of index ${name}`,
-        'A column changed type incompatibly with the existing mapping. Reindex into a new index (INDEX_NAME_TEMPLATE) or revert the change.',
-      );
     }
   }
 
@@ -134,4 +170,8 @@ export class IndexManager {
       await this.#client.indices.putMapping({ index: name, properties: properties as never });
     }
   }
+}
+
+function preparationKey(name: string, schema: TableSchema): string {
+  return `${name}\u0000${schema.fingerprint}`;
 }

@@ -1,22 +1,25 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { kafkaCall, kafkaError, listTopics, lostGeneration } from '../core/kafka.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, DEFAULT_RETRY, RetryLog } from '../core/retry.ts';
 import type { BatchPipeline } from './batch-pipeline.ts';
 import type { SinkMetrics } from './sink-metrics.ts';
+import { TopicPickup } from './topic-pickup.ts';
 
 export interface ConsumerSettings {
   groupId: string;
   sessionTimeoutMs: number;
   topicPatterns: RegExp[];
-  /** Partitions whose batches are processed at the same time (each keeps its own order). */
+  /** Partitions whose batches are handed to the pipeline at the same time (each keeps its own order; the pipeline bounds how many it works on). */
   partitionConcurrency: number;
   /** Most bytes one fetch from a broker returns; a partition's share is at most half of it. */
   fetchMaxBytes: number;
   /** How long a batch's retries log at warn before they log at error (READY_STALL_SECONDS). */
   retryWarnMs: number;
+  /** How long new topics may wait for a busy consumer to be replaced (TOPIC_PICKUP_MAX_DELAY_MS). */
+  pickupMaxDelayMs: number;
 }
 
 /**
@@ -36,7 +39,12 @@ export class SinkConsumer {
   /** Told every failure of a batch, retried or not (readiness and status show the last one). */
   readonly #onError: (error: CdcError) => void;
   #consumer: Consumer | undefined;
+  /** Aborted when the current consumer is closed, so its partitions stop waiting for what they need not finish. */
+  #stopping = new AbortController();
   #subscribed = new Set<string>();
+  readonly #pickup: TopicPickup;
+  /** Batches the current consumer has handed to the pipeline and not finished. */
+  #batchesInHand = 0;
   #joined = false;
   /** Why consumption is paused (admin API); undefined while consuming. */
   #pausedBy: string | undefined;
@@ -58,6 +66,7 @@ export class SinkConsumer {
     this.#log = log;
     this.#stop = stop;
     this.#onError = onError;
+    this.#pickup = new TopicPickup(settings.pickupMaxDelayMs);
   }
 
   get subscribed(): ReadonlySet<string> {
@@ -72,10 +81,21 @@ export class SinkConsumer {
     return this.#pausedBy;
   }
 
-  /** (Re)starts the consumer when the matching topics changed or it is gone. */
+  /** (Re)starts the consumer when it is gone, or when the matching topics changed and TopicPickup says so. */
   async refresh(): Promise<void> {
     const topics = await this.#matchingTopics();
-    if (sameSet(topics, this.#subscribed) && this.#consumer) return;
+    if (this.#consumer) {
+      const waiting = this.#pickup.waiting;
+      const decision = this.#pickup.decide(this.#subscribed, topics, this.#batchesInHand > 0);
+      if (decision === 'keep') return;
+      if (decision === 'wait') {
+        if (!waiting) {
+          const added = [...topics].filter((topic) => !this.#subscribed.has(topic));
+          this.#log.info({ topics: added, maxDelayMs: this.#settings.pickupMaxDelayMs }, 'new topics found; taken up once the consumer has no batch in hand');
+        }
+        return;
+      }
+    }
     await this.close();
     if (topics.size > 0) await this.#start(topics);
     else this.#log.info({ patterns: this.#settings.topicPatterns.map(String) }, 'no matching topics yet; waiting');
@@ -84,6 +104,7 @@ export class SinkConsumer {
   async close(): Promise<void> {
     const consumer = this.#consumer;
     this.#consumer = undefined;
+    this.#stopping.abort();
     this.#subscribed = new Set();
     this.#joined = false;
     this.held.clear();
@@ -140,6 +161,8 @@ export class SinkConsumer {
       retry: { retries: 5, restartOnFailure: async () => this.#consumer === consumer },
     });
     this.#consumer = consumer;
+    this.#stopping = new AbortController();
+    const stopping = AbortSignal.any([this.#stopping.signal, this.#stop]);
     this.#joined = false;
     consumer.on(consumer.events.GROUP_JOIN, () => {
       // A replaced consumer that joined anyway (its start was under way when close() ran) leaves again.
@@ -166,50 +189,63 @@ export class SinkConsumer {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: partitionConcurrency,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const active = () => isRunning() && !isStale() && !this.#stop.aborted;
-        const { topic, partition } = batch;
-        // kafkajs hands over a failed heartbeat as it is (the fault run saw both sinks stop on a raw
-        // ECONNREFUSED, INTERNAL, while Kafka was away): classified here like every Kafka failure.
-        const beat = () => kafkaCall(heartbeat, `heartbeat while processing ${topic}/${partition}`);
-        const commit = async (last: string, records: number): Promise<void> => {
-          resolveOffset(last);
-          await this.#commit(consumer, topic, partition, last);
-          this.counts.set(topic, (this.counts.get(topic) ?? 0) + records);
-        };
-        const progress = { next: 0 };
-        const retryLog = new RetryLog(this.#settings.retryWarnMs);
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await this.#pipeline.process(batch, progress, { heartbeat: beat, active, commit });
-            this.held.delete(`${topic}/${partition}`);
-            return;
-          } catch (error) {
-            // The group moved on (a member joined or left) while this batch committed: its
-            // partitions may now be elsewhere. kafkajs rejoins when the error leaves eachBatch;
-            // whoever owns them next re-delivers from the last commit, and versions make that safe.
-            const over = lostGeneration(error);
-            if (over) throw over;
-            const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
-            this.#onError(cdc);
-            if (!cdc.retriable || !active()) {
-              // A consumer being replaced (topic refresh) or stopped fails its last commit: not fatal.
-              if (!cdc.retriable && active()) this.fatal ??= cdc;
-              throw cdc;
-            }
-            this.held.set(`${topic}/${partition}`, cdc);
-            const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
-            this.#metrics.batchRetries.inc({ code: cdc.code });
-            retryLog.failed(this.#log, cdc, { topic, partition, retryInMs: delay }, 'batch failed; retrying');
-            for (const until = Date.now() + delay; Date.now() < until && active(); ) {
-              await sleep(Math.min(1000, until - Date.now()));
-              await beat();
-            }
-          }
+      eachBatch: async (payload) => {
+        this.#batchesInHand++;
+        try {
+          await this.#processBatch(consumer, stopping, payload);
+        } finally {
+          this.#batchesInHand--;
         }
       },
     });
     if (this.#pausedBy) consumer.pause([...topics].map((topic) => ({ topic })));
+  }
+
+  /**
+   * Runs one fetched batch through the pipeline, retrying retriable failures with backoff while
+   * heartbeating, so the partition is held until the batch is durable.
+   */
+  async #processBatch(consumer: Consumer, stopping: AbortSignal, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const active = () => isRunning() && !isStale() && !this.#stop.aborted;
+    const { topic, partition } = batch;
+    // kafkajs hands over a failed heartbeat as it is (the fault run saw both sinks stop on a raw
+    // ECONNREFUSED, INTERNAL, while Kafka was away): classified here like every Kafka failure.
+    const beat = () => kafkaCall(heartbeat, `heartbeat while processing ${topic}/${partition}`);
+    const commit = async (last: string, records: number): Promise<void> => {
+      resolveOffset(last);
+      await this.#commit(consumer, topic, partition, last);
+      this.counts.set(topic, (this.counts.get(topic) ?? 0) + records);
+    };
+    const progress = { next: 0 };
+    const retryLog = new RetryLog(this.#settings.retryWarnMs);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#pipeline.process(batch, progress, { heartbeat: beat, active, stopping, commit });
+        this.held.delete(`${topic}/${partition}`);
+        return;
+      } catch (error) {
+        // The group moved on (a member joined or left) while this batch committed: its
+        // partitions may now be elsewhere. kafkajs rejoins when the error leaves eachBatch;
+        // whoever owns them next re-delivers from the last commit, and versions make that safe.
+        const over = lostGeneration(error);
+        if (over) throw over;
+        const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
+        this.#onError(cdc);
+        if (!cdc.retriable || !active()) {
+          // A consumer being replaced (topic refresh) or stopped fails its last commit: not fatal.
+          if (!cdc.retriable && active()) this.fatal ??= cdc;
+          throw cdc;
+        }
+        this.held.set(`${topic}/${partition}`, cdc);
+        const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
+        this.#metrics.batchRetries.inc({ code: cdc.code });
+        retryLog.failed(this.#log, cdc, { topic, partition, retryInMs: delay }, 'batch failed; retrying');
+        for (const until = Date.now() + delay; Date.now() < until && active(); ) {
+          await sleep(Math.min(1000, until - Date.now()));
+          await beat();
+        }
+      }
+    }
   }
 
   /**
@@ -227,8 +263,4 @@ export class SinkConsumer {
     this.#commits.set(key, queued);
     return queued;
   }
-}
-
-function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  return a.size === b.size && [...a].every((x) => b.has(x));
 }

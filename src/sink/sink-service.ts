@@ -62,6 +62,7 @@ export class SinkService extends ServiceBase<'running'> {
         writeAlias: config.INDEX_WRITE_ALIAS,
         extraProperties: metadataMappings(config.DOCUMENT_METADATA ?? [], config.DOCUMENT_METADATA_PREFIX),
         jsonColumns: config.JSON_COLUMNS,
+        concurrency: config.SINK_INDEX_CONCURRENCY,
       },
       log,
     );
@@ -79,6 +80,7 @@ export class SinkService extends ServiceBase<'running'> {
       maxActions: config.BULK_MAX_ACTIONS,
       maxBytes: config.BULK_MAX_BYTES,
       bulksInFlight: config.SINK_BULKS_IN_FLIGHT,
+      partitionConcurrency: config.SINK_PARTITION_CONCURRENCY,
       signal: this.stopSignal,
     });
     this.#consumer = new SinkConsumer(
@@ -88,9 +90,12 @@ export class SinkService extends ServiceBase<'running'> {
         groupId: config.SINK_GROUP_ID,
         sessionTimeoutMs: config.SINK_SESSION_TIMEOUT_MS,
         topicPatterns: sinkTopicPatterns(config),
-        partitionConcurrency: config.SINK_PARTITION_CONCURRENCY,
+        // Partitions waiting for a new index give their place to others (BatchPipeline): as many
+        // more batches as indices can be prepared at once are handed out, so the places stay busy.
+        partitionConcurrency: config.SINK_PARTITION_CONCURRENCY + config.SINK_INDEX_CONCURRENCY,
         fetchMaxBytes: config.SINK_FETCH_MAX_BYTES,
         retryWarnMs: config.READY_STALL_SECONDS * 1000,
+        pickupMaxDelayMs: config.TOPIC_PICKUP_MAX_DELAY_MS,
       },
       this.metrics,
       log,

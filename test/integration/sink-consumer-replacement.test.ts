@@ -47,7 +47,7 @@ describe('the sink replacing its consumer while Kafka restarts', () => {
   sink = new SinkConsumer(
     kafka,
     pipeline,
-    { groupId, sessionTimeoutMs: 10_000, topicPatterns: [new RegExp(`^${prefix}\\.`)], partitionConcurrency: 1, fetchMaxBytes: 1024 * 1024, retryWarnMs: 30_000 },
+    { groupId, sessionTimeoutMs: 10_000, topicPatterns: [new RegExp(`^${prefix}\\.`)], partitionConcurrency: 1, fetchMaxBytes: 1024 * 1024, retryWarnMs: 30_000, pickupMaxDelayMs: 0 },
     createSinkMetrics(),
     createLogger('silent', 'sink'),
     stop.signal,
