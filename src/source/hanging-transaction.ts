@@ -58,7 +58,7 @@ export async function endHangingTransaction(ports: HangingTransactionPorts, log:
   const partitions = await ports.writtenPartitions();
   log.warn(
     { code: 'KAFKA_TRANSACTION_UNRESOLVED', partitions: partitions.length },
-    'a transaction of this source was left pending by Kafka (its markers never written, as when the only broker shut down during a commit): aborting it on every partition the source writes; its changes are sent again from the committed position',
+    "records pending on the offsets topic ended with this start's abort: a transaction of this source that Kafka left without its markers (as when the only broker shuts down during a commit), or another source's that committed meanwhile; aborting whatever this source left pending on every partition it writes, and sending its changes again from the committed position",
   );
   if (partitions.length > 0) await ports.abortWith(partitions);
   return true;
