@@ -157,12 +157,18 @@ export function kafkaError(error: unknown, what: string): CdcError {
   });
 }
 
-/** `call`, with a rejection classified by kafkaError: for kafkajs calls made inside our own loops (a heartbeat, a commit). */
+/**
+ * `call`, with a rejection classified by kafkaError: for kafkajs calls made inside our own loops (a
+ * heartbeat, a commit). An error that ends the group generation is the exception: it goes back as
+ * it is, because kafkajs' runner rejoins the group on it by its `type` when it leaves eachBatch (a
+ * coded error there crashes the consumer instead: the fault run saw a sink stop on a heartbeat's
+ * REBALANCE_IN_PROGRESS).
+ */
 export async function kafkaCall<T>(call: () => Promise<T>, what: string): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    throw kafkaError(error, what);
+    throw lostGeneration(error) ?? kafkaError(error, what);
   }
 }
 

@@ -110,4 +110,15 @@ describe('kafkaCall', () => {
       (error: Error & { code?: string; retriable?: boolean }) => error.code === 'KAFKA_UNAVAILABLE' && error.retriable === true,
     );
   });
+
+  // The next fault run: a heartbeat's REBALANCE_IN_PROGRESS, coded, crashed the consumer instead of rejoining.
+  it("hands an error that ends the group generation back as it is, so that kafkajs' runner rejoins on its type", async () => {
+    const rebalancing = new KafkaJSProtocolError({ message: 'The group is rebalancing, so a rejoin is needed', type: 'REBALANCE_IN_PROGRESS', code: 27, retriable: false });
+    await assert.rejects(
+      kafkaCall(async () => {
+        throw rebalancing;
+      }, 'heartbeat while processing t/0'),
+      (error) => error === rebalancing,
+    );
+  });
 });
