@@ -172,6 +172,45 @@ export async function kafkaCall<T>(call: () => Promise<T>, what: string): Promis
   }
 }
 
+/** INVALID_REPLICATION_FACTOR: more replicas asked for than the brokers the controller counts as available. */
+const INVALID_REPLICATION_FACTOR = 38;
+
+/**
+ * admin.createTopics, with a broker that just started told apart from a configuration error. Both
+ * answer INVALID_REPLICATION_FACTOR (kafkajs gathers the topics' answers into an aggregate error,
+ * and does not retry it): a broker not yet registered with the controller (measured: the first
+ * answer after a restart), and a cluster with fewer brokers than the factor. So the brokers the
+ * cluster lists decide: as many as the factor, the broker is still starting (a retriable
+ * KAFKA_UNAVAILABLE; the fault-free kafka-restart suite saw a source stop on it); fewer, a
+ * KAFKA_ERROR naming `setting`.
+ */
+export async function createTopics(admin: Admin, options: Parameters<Admin['createTopics']>[0], setting = 'TOPIC_REPLICATION_FACTOR'): Promise<boolean> {
+  try {
+    return await admin.createTopics(options);
+  } catch (error) {
+    const aggregate = [...causeChain(error)].find((e) => Array.isArray((e as { errors?: unknown }).errors)) as { errors: Array<{ code?: unknown }> } | undefined;
+    const answers = (aggregate?.errors ?? []).map((e) => e.code);
+    if (answers.length === 0 || !answers.every((code) => code === INVALID_REPLICATION_FACTOR)) throw error;
+    const wanted = Math.max(1, ...options.topics.map((t) => t.replicationFactor ?? 1));
+    const brokers = (await admin.describeCluster().catch(() => ({ brokers: [] }))).brokers.length;
+    if (brokers >= wanted) {
+      throw new CdcError(
+        'KAFKA_UNAVAILABLE',
+        `Kafka is not ready to create topics yet (INVALID_REPLICATION_FACTOR for ${wanted} replica(s) with ${brokers} broker(s) listed: a broker still starting)`,
+        {
+          retriable: true,
+          cause: error,
+          hint: 'Nothing to do if it passes; the service retries.',
+        },
+      );
+    }
+    throw new CdcError('KAFKA_ERROR', `Kafka has ${brokers} broker(s), fewer than the replication factor ${wanted} asked for new topics`, {
+      cause: error,
+      hint: `Lower ${setting} to at most the number of brokers, or add brokers.`,
+    });
+  }
+}
+
 /**
  * The cluster's topic names. kafkajs' listTopics destructures a null metadata answer (a TypeError)
  * when no broker answered: Kafka is away, not a programming error, so it is a retriable

@@ -6,7 +6,7 @@ import { Counter } from 'prom-client';
 import { avroType } from '../core/avro-types.ts';
 import { encodeFramed } from '../core/avro-wire.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { kafkaError, listTopics } from '../core/kafka.ts';
+import { createTopics, kafkaError, listTopics } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Registry } from '../core/schema-registry.ts';
 import { readTopicToEnd } from '../core/topic-reader.ts';
@@ -225,7 +225,7 @@ export class FileSourceService extends ServiceBase<'restoring' | 'done'> {
       const existing = new Set(await listTopics(admin));
       const missing = [...partitions].filter(([topic]) => !existing.has(topic));
       if (missing.length > 0) {
-        await admin.createTopics({
+        await createTopics(admin, {
           waitForLeaders: true,
           topics: missing.map(([topic, numPartitions]) => ({ topic, numPartitions, ...(topic === this.offsetsTopic ? { configEntries: [{ name: 'cleanup.policy', value: 'compact' }] } : {}) })),
         });

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { Kafka, Producer } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
-import { listTopics } from '../core/kafka.ts';
+import { createTopics, listTopics } from '../core/kafka.ts';
 
 /** One audited operation: who (a token id or `cli:<user>`, never a token), what, when, outcome. */
 export interface AuditEntry {
@@ -98,7 +98,7 @@ export class AuditLog {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      if (!(await listTopics(admin)).includes(topic)) await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+      if (!(await listTopics(admin)).includes(topic)) await createTopics(admin, { waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
     } finally {
       await admin.disconnect();
     }

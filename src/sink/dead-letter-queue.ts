@@ -1,6 +1,6 @@
 import type { IHeaders, Kafka, Message, Producer } from 'kafkajs';
 import type { CdcError } from '../core/errors.ts';
-import { kafkaError } from '../core/kafka.ts';
+import { createTopics, kafkaError } from '../core/kafka.ts';
 import { errorHeaders } from '../core/dead-letter-headers.ts';
 import { raiseMessageLimits } from '../core/topic-limits.ts';
 import { maxMessageBytesConfig } from '../core/topics.ts';
@@ -72,7 +72,7 @@ export class DeadLetterQueue {
     const admin = this.#kafka.admin();
     try {
       await admin.connect();
-      const created = await admin.createTopics({ waitForLeaders: true, topics: [{ topic: this.#topic, numPartitions: 1, configEntries: maxMessageBytesConfig(this.#maxMessageBytes) }] });
+      const created = await createTopics(admin, { waitForLeaders: true, topics: [{ topic: this.#topic, numPartitions: 1, configEntries: maxMessageBytesConfig(this.#maxMessageBytes) }] });
       // One created earlier (Kafka's 1 MiB default) must take the letters #message() lets through.
       if (!created) await raiseMessageLimits(admin, [this.#topic], this.#maxMessageBytes);
       this.#topicReady = true;

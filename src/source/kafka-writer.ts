@@ -1,6 +1,6 @@
 import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
-import { isFencedError, kafkaError, listTopics, needsNewProducer } from '../core/kafka.ts';
+import { createTopics, isFencedError, kafkaError, listTopics, needsNewProducer } from '../core/kafka.ts';
 import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
 import type { SourcePosition } from '../core/position.ts';
 import { raiseMessageLimits } from '../core/topic-limits.ts';
@@ -150,7 +150,7 @@ export class TransactionalWriter {
       const existing = new Set(await listTopics(admin));
       const create = missing.filter((t) => !existing.has(t));
       if (create.length > 0) {
-        await admin.createTopics({
+        await createTopics(admin, {
           waitForLeaders: true,
           topics: create.map((topic) => ({
             topic,

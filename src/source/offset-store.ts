@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { kafkaError, listTopics } from '../core/kafka.ts';
+import { createTopics, kafkaError, listTopics } from '../core/kafka.ts';
 import { readStoredOffset, type ResumeState, type StoredOffset } from '../core/source-offsets.ts';
 import type { IncrementalProgress } from './incremental-snapshot.ts';
 import type { SnapshotProgress } from './snapshot.ts';
@@ -19,7 +19,7 @@ export async function ensureOffsetsTopic(kafka: Kafka, topic: string, replicatio
     await admin.connect();
     // Asking first keeps kafkajs from logging TOPIC_ALREADY_EXISTS as an error at every start.
     if ((await listTopics(admin)).includes(topic)) return;
-    await admin.createTopics({
+    await createTopics(admin, {
       waitForLeaders: true,
       topics: [{ topic, numPartitions: 1, replicationFactor, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import kafkajs from 'kafkajs';
-import { isFencedError, kafkaCall, kafkaError, listTopics } from '../../src/core/kafka.ts';
+import { createTopics, isFencedError, kafkaCall, kafkaError, listTopics } from '../../src/core/kafka.ts';
 import { type ClassifierRow, classifies } from '../helpers/classifier-table.ts';
 
 // Their constructors take more than kafkajs' type definitions declare.
@@ -119,6 +119,37 @@ describe('kafkaCall', () => {
         throw rebalancing;
       }, 'heartbeat while processing t/0'),
       (error) => error === rebalancing,
+    );
+  });
+});
+
+/**
+ * Found by the kafka-restart suite: right after a broker starts, CreateTopics answers
+ * INVALID_REPLICATION_FACTOR (measured against the stack's Kafka: the first answer after a
+ * restart), which kafkajs gathers into an aggregate error it does not retry, and the source stopped
+ * on it. The admin is a stand-in for that answer (a real broker gives it only in that moment).
+ */
+describe('createTopics', () => {
+  const KafkaJSAggregateError = (kafkajs as unknown as { KafkaJSAggregateError: new (message: string, errors: Error[]) => Error }).KafkaJSAggregateError;
+  const adminAnswering = (brokers: number) =>
+    ({
+      createTopics: async () => {
+        throw new KafkaJSAggregateError('Topic creation errors', [
+          new KafkaJSProtocolError({ message: 'Replication-factor is invalid', type: 'INVALID_REPLICATION_FACTOR', code: 38, retriable: false }),
+        ]);
+      },
+      describeCluster: async () => ({ brokers: Array.from({ length: brokers }, (_, nodeId) => ({ nodeId, host: 'k', port: 9092 })), controller: 0, clusterId: 'c' }),
+    }) as unknown as Parameters<typeof createTopics>[0];
+  const topics = (replicationFactor: number) => ({ topics: [{ topic: 't', numPartitions: 1, replicationFactor }] });
+
+  it('is a retriable KAFKA_UNAVAILABLE while the cluster lists as many brokers as the factor (a broker still starting)', async () => {
+    await assert.rejects(createTopics(adminAnswering(1), topics(1)), (error: Error & { code?: string; retriable?: boolean }) => error.code === 'KAFKA_UNAVAILABLE' && error.retriable === true);
+  });
+
+  it('is a KAFKA_ERROR naming the setting when the cluster has fewer brokers than the factor', async () => {
+    await assert.rejects(
+      createTopics(adminAnswering(1), topics(3)),
+      (error: Error & { code?: string; retriable?: boolean; hint?: string }) => error.code === 'KAFKA_ERROR' && error.retriable === false && /TOPIC_REPLICATION_FACTOR/.test(error.hint ?? ''),
     );
   });
 });
