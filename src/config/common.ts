@@ -30,19 +30,6 @@ export function maxMessageBytesVar(doc: string) {
 }
 
 /** Variables every service reads: logging, HTTP, Kafka, the registry and topic naming. */
-/**
- * MAX_HEAP_MB with a service's own default: the source holds its queue, a Kafka transaction and
- * zongji's packets off the V8 heap as well, so it gets a smaller heap for the same 256 MiB of RSS
- * (measured: 251-265 MiB with 160, 233-234 MiB with 128, at the same rate; docs/operations.md).
- */
-export function maxHeapVar(defaultMb: number) {
-  return envVar(
-    int(0, 1_000_000).default(defaultMb),
-    "V8 old-space limit of the service process in MiB (`--max-old-space-size`, with 8 MiB semi-spaces), sized so that resident memory stays under 256 MiB with the default queue, transaction, fetch and bulk bounds: the service restarts itself with it at start-up (same pid) unless Node already runs with a `--max-old-space-size` (NODE_OPTIONS or the command line), which wins. 0 leaves Node's default (a share of the machine's memory). Raise it with QUEUE_MAX_BYTES and TXN_MAX_BYTES (source) or BULK_MAX_BYTES × SINK_PARTITION_CONCURRENCY (sink).",
-    { default: String(defaultMb) },
-  );
-}
-
 export const commonSpec = {
   LOG_LEVEL: envVar(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), 'pino log level.', { default: 'info' }),
   HTTP_HOST: envVar(text().default('0.0.0.0'), 'Address of the health/metrics/status HTTP server.', { default: '0.0.0.0' }),
@@ -52,7 +39,11 @@ export const commonSpec = {
     '`summary`: /status withholds raw key values (snapshot progress) and the text of errors, which can quote document fields (codes and hints stay); `full` shows them. URLs never show embedded credentials.',
     { default: 'summary' },
   ),
-  MAX_HEAP_MB: maxHeapVar(160),
+  MAX_HEAP_MB: envVar(
+    int(0, 1_000_000).default(160),
+    "V8 old-space limit of the service process in MiB (`--max-old-space-size`, with 8 MiB semi-spaces), sized so that resident memory stays under 256 MiB with the default queue, transaction, fetch and bulk bounds: the service restarts itself with it at start-up (same pid) unless Node already runs with a `--max-old-space-size` (NODE_OPTIONS or the command line), which wins. 0 leaves Node's default (a share of the machine's memory). Raise it with QUEUE_MAX_BYTES and TXN_MAX_BYTES (source) or BULK_MAX_BYTES × SINK_PARTITION_CONCURRENCY (sink).",
+    { default: '160' },
+  ),
   READY_STALL_SECONDS: envVar(
     int(2, 86_400).default(60),
     '/readyz turns unready when the service has work but made no progress for this long (source: queued changes not committed, no snapshot chunk, or a binlog connection silent that long; the source asks the server for a heartbeat every third of it, at most every 30 s; sink: a batch not made durable, or bulk requests failing).',
