@@ -233,7 +233,9 @@ export class SinkConsumer {
         this.#onError(cdc);
         if (!cdc.retriable || !active()) {
           // A consumer being replaced (topic refresh) or stopped fails its last commit: not fatal.
-          if (!cdc.retriable && active()) this.fatal ??= cdc;
+          // Nor is a commit through a consumer that close() already disconnected (kafkajs: "Consumer
+          // group was not initialized"; a fault run saw a sink stop on it after a topic pickup).
+          if (!cdc.retriable && active() && !stopping.aborted) this.fatal ??= cdc;
           throw cdc;
         }
         this.held.set(`${topic}/${partition}`, cdc);
