@@ -203,7 +203,9 @@ export class SinkConsumer {
 
   /**
    * Runs one fetched batch through the pipeline, retrying retriable failures with backoff while
-   * heartbeating, so the partition is held until the batch is durable.
+   * heartbeating, so the partition is held until the batch is durable. A failure once the consumer
+   * that delivered the batch stops (closed, or stopped by kafkajs to restart it) is never fatal:
+   * whoever owns the partition next re-delivers the batch from the last commit.
    */
   async #processBatch(consumer: Consumer, stopping: AbortSignal, { batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const active = () => isRunning() && !isStale() && !this.#stop.aborted;
@@ -232,11 +234,13 @@ export class SinkConsumer {
         const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
         this.#onError(cdc);
         if (!cdc.retriable || !active()) {
-          // A consumer being replaced (topic refresh) or stopped fails its last commit: not fatal.
-          // Nor is a commit through a consumer that close() already disconnected (kafkajs: "Consumer
-          // group was not initialized"; a fault run saw a sink stop on it after a topic pickup).
-          if (!cdc.retriable && active() && !stopping.aborted) this.fatal ??= cdc;
-          throw cdc;
+          // A consumer being replaced (topic refresh) or stopped fails its last commit (kafkajs:
+          // "Consumer group was not initialized"): the batch is abandoned, not failed. kafkajs still
+          // hands the error to the consumer's crash handling, which must then restart the consumer
+          // rather than stop it for good (a fault run saw a sink stop so while Kafka restarted).
+          const abandoned = !active() || stopping.aborted;
+          if (!abandoned) this.fatal ??= cdc;
+          throw abandoned && !cdc.retriable ? new CdcError(cdc.code, `A batch of ${topic}/${partition} was abandoned: ${cdc.message}`, { cause: cdc, retriable: true }) : cdc;
         }
         this.held.set(`${topic}/${partition}`, cdc);
         const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
+import { CdcError } from '../../src/core/errors.ts';
 import { createLogger } from '../../src/core/logger.ts';
 import type { BatchPipeline, PartitionHandle } from '../../src/sink/batch-pipeline.ts';
 import { SinkConsumer } from '../../src/sink/sink-consumer.ts';
 import { createSinkMetrics } from '../../src/sink/sink-metrics.ts';
 import { testKafka } from '../helpers/kafka.ts';
 import { stack, stackEnv } from '../helpers/stack.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * Found by the fault run (seed 531520327, docs/faults.md): a topic created around a Kafka restart
@@ -111,5 +113,93 @@ describe('the sink replacing its consumer while Kafka restarts', () => {
     await new Promise((r) => setTimeout(r, 15_000));
     await refreshUntil('the group has one member', async () => (await members()) === 1, 60_000);
     assert.equal(await members(), 1);
+  });
+});
+
+/**
+ * Found by the fault run (seed 760500831, docs/faults.md): a sink stopped with KAFKA_ERROR
+ * "Consumer group was not initialized". kafkajs stops a consumer before it restarts it; a batch
+ * still in hand then fails its commit with that non-retriable error, which kafkajs hands to the
+ * consumer's crash handling, and a non-retriable crash stopped the sink for good. Here the consumer
+ * is stopped (as kafkajs does) while a batch is in hand, and the batch then fails so.
+ */
+describe('a batch failing after its consumer stopped', () => {
+  const prefix = `abandon-${randomUUID().slice(0, 8)}`;
+  const topic = `${prefix}.t`;
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let inHand = false;
+  let committed = false;
+  const consumers: Array<{ stop(): Promise<void> }> = [];
+  const kafka = testKafka();
+  const createConsumer = kafka.consumer.bind(kafka);
+  kafka.consumer = (config) => {
+    const consumer = createConsumer(config);
+    consumers.push(consumer);
+    return consumer;
+  };
+  const pipeline = {
+    reset() {},
+    async process(batch: { lastOffset(): string; messages: unknown[] }, progress: { next: number }, handle: PartitionHandle) {
+      if (!inHand) {
+        inHand = true;
+        await gate;
+        throw new CdcError('KAFKA_ERROR', 'Kafka committing offset 1 failed: Consumer group was not initialized, consumer#run must be called first');
+      }
+      await handle.commit(batch.lastOffset(), batch.messages.length);
+      progress.next = batch.messages.length;
+      committed = true;
+    },
+  } as unknown as BatchPipeline;
+  const stop = new AbortController();
+  const sink = new SinkConsumer(
+    kafka,
+    pipeline,
+    {
+      groupId: `${prefix}.sink`,
+      sessionTimeoutMs: 10_000,
+      topicPatterns: [new RegExp(`^${prefix}\\.`)],
+      partitionConcurrency: 1,
+      fetchMaxBytes: 1024 * 1024,
+      retryWarnMs: 30_000,
+      pickupMaxDelayMs: 0,
+    },
+    createSinkMetrics(),
+    createLogger('silent', 'sink'),
+    stop.signal,
+    () => undefined,
+  );
+  after(async () => {
+    stop.abort();
+    release();
+    await sink.close();
+  });
+
+  it('does not stop the sink, and the batch is delivered again', { timeout: 120_000 }, async () => {
+    const admin = testKafka().admin();
+    const producer = testKafka().producer();
+    try {
+      await admin.connect();
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+      await producer.connect();
+      await producer.send({ topic, messages: [{ key: '1', value: 'x' }] });
+    } finally {
+      await admin.disconnect();
+      await producer.disconnect();
+    }
+    await sink.refresh();
+    await waitFor('the batch is in hand', () => inHand, 60_000, 100);
+    const stopped = consumers.at(-1)!.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    release();
+    await stopped;
+    // The batch's error reaches the consumer's crash handling after the stop: a non-retriable crash
+    // stopped the sink for good.
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal(sink.fatal, undefined, `the sink stopped: ${sink.fatal?.message}`);
+    // Nothing of the abandoned batch was committed: the next consumer gets it again.
+    await sink.close();
+    await sink.refresh();
+    await waitFor('the batch is delivered again and committed', () => committed, 60_000, 200);
   });
 });
