@@ -103,11 +103,6 @@ export class Dispatcher {
     return this.#batch.items === 0 && this.#open === undefined && this.#queue.length === 0 && this.#inFlight === undefined;
   }
 
-  /** Resolves when the Kafka transaction in flight (if any) settles: then step() reports it. */
-  settled(): Promise<unknown> {
-    return this.#inFlight ?? new Promise(() => undefined);
-  }
-
   /**
    * Takes what waits (after the linger, unless a full batch already waits), processes it, and
    * starts the Kafka transaction when it is due. One transaction is in flight while the next batch
@@ -155,6 +150,8 @@ export class Dispatcher {
     this.#inFlight = commit;
     void commit.then(() => {
       if (this.#inFlight === commit) this.#inFlight = undefined;
+      // The stream loop waits on the queue: step() reports the outcome.
+      this.#queue.wake();
     });
   }
 

@@ -292,18 +292,26 @@ export class SnapshotStreamCoordinator {
     const idleCommitMs = config.HEARTBEAT_INTERVAL_MS || IDLE_POSITION_COMMIT_MS;
     // Wake often enough to notice a silent connection soon after the bound.
     const waitMs = Math.min(idleCommitMs, (config.READY_STALL_SECONDS * 1000) / 2);
-    const aborted = new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
-    while (!signal.aborted) {
-      await Promise.race([queue.wait(waitMs), dispatcher.settled(), aborted]);
-      if (readerError) throw readerError;
-      this.#reconnectIfSilent(reader);
-      if (signal.aborted) break;
-      await this.#parts.retention.checkWhenDue();
-      const committed = await dispatcher.step();
-      for (const c of committed) this.#parts.committed.committed(c.position, c.tsMs);
-      // Read synchronously with `idle`: every transaction before `progress` was committed.
-      if (committed.length === 0 && dispatcher.idle && Date.now() - this.#parts.committed.lastCommitAt >= idleCommitMs) await this.#commitIdle(progress);
-      this.#parts.enter('streaming');
+    // Everything that should end a wait wakes the queue (an item, a reader error, a settled Kafka
+    // transaction, stop): no Promise.race over a promise that stays pending for the whole run,
+    // which would keep a reaction per round alive until the service stops.
+    const wake = () => queue.wake();
+    signal.addEventListener('abort', wake, { once: true });
+    try {
+      while (!signal.aborted) {
+        await queue.wait(waitMs);
+        if (readerError) throw readerError;
+        this.#reconnectIfSilent(reader);
+        if (signal.aborted) break;
+        await this.#parts.retention.checkWhenDue();
+        const committed = await dispatcher.step();
+        for (const c of committed) this.#parts.committed.committed(c.position, c.tsMs);
+        // Read synchronously with `idle`: every transaction before `progress` was committed.
+        if (committed.length === 0 && dispatcher.idle && Date.now() - this.#parts.committed.lastCommitAt >= idleCommitMs) await this.#commitIdle(progress);
+        this.#parts.enter('streaming');
+      }
+    } finally {
+      signal.removeEventListener('abort', wake);
     }
   }
 

@@ -20,6 +20,7 @@ export class StreamQueue implements StreamOutput {
   #highWater = 0;
   #paused = false;
   #waiter: (() => void) | undefined;
+  #woken = false;
 
   constructor(maxBytes: number, onFull: () => void, onDrained: () => void) {
     this.#maxBytes = maxBytes;
@@ -89,9 +90,12 @@ export class StreamQueue implements StreamOutput {
     return out;
   }
 
-  /** Resolves when an item arrives, `wake()` is called, or after `timeoutMs`. */
+  /** Resolves when an item arrives, `wake()` is called (also before this wait began), or after `timeoutMs`. */
   wait(timeoutMs: number): Promise<void> {
-    if (this.length > 0) return Promise.resolve();
+    if (this.length > 0 || this.#woken) {
+      this.#woken = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.#wake(), timeoutMs);
       this.#waiter = () => {
@@ -107,7 +111,9 @@ export class StreamQueue implements StreamOutput {
     waiter?.();
   }
 
+  /** Ends the current wait, or the next one at once: a wake while nobody waits is not lost. */
   wake(): void {
-    this.#wake();
+    if (this.#waiter) this.#wake();
+    else this.#woken = true;
   }
 }

@@ -48,4 +48,21 @@ describe('StreamQueue', () => {
     assert.equal(queue.length, 0);
     assert.equal(queue.bytes, 0);
   });
+  it('ends a wait on wake(), also a wake that came while nobody waited (a settled Kafka transaction is not missed)', async () => {
+    const queue = new StreamQueue(
+      1 << 20,
+      () => undefined,
+      () => undefined,
+    );
+    const started = Date.now();
+    queue.wake();
+    await queue.wait(60_000);
+    const waiting = queue.wait(60_000);
+    queue.wake();
+    await waiting;
+    assert.ok(Date.now() - started < 5_000, 'neither wait ran to its timeout');
+    const before = Date.now();
+    await queue.wait(50);
+    assert.ok(Date.now() - before >= 40, 'a wake ends one wait only');
+  });
 });
