@@ -30,6 +30,8 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export interface Poison {
   topic: string;
   value: Buffer;
+  /** The send failed (a broker stopped or hung): the record may or may not have been written. */
+  ambiguous: boolean;
 }
 
 export interface FaultContext {
@@ -143,14 +145,18 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<string
       const topic = rng.pick(topics);
       // Neither Confluent-framed Avro (0x00) nor JSON ('{'): no decoder takes it.
       const value = Buffer.from(`poison ${ctx.seed} #${ctx.poisons.length + 1} \u00ff`, 'utf8');
-      const producer = testKafka().producer();
-      await producer.connect();
+      // Idempotent, so that a retried send cannot write it twice; a send that fails (Kafka may be
+      // down) may still have written it, so it is then expected at most once instead of once.
+      const producer = testKafka().producer({ idempotent: true, maxInFlightRequests: 1 });
+      const poison: Poison = { topic, value, ambiguous: true };
+      ctx.poisons.push(poison);
       try {
-        await producer.send({ topic, messages: [{ key: Buffer.from(`poison-${ctx.poisons.length + 1}`), value }] });
+        await producer.connect();
+        await producer.send({ topic, messages: [{ key: Buffer.from(`poison-${ctx.poisons.length}`), value }] });
+        poison.ambiguous = false;
       } finally {
-        await producer.disconnect();
+        await producer.disconnect().catch(() => undefined);
       }
-      ctx.poisons.push({ topic, value });
       return `into ${topic}`;
     }
   }
