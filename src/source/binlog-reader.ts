@@ -151,6 +151,7 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    const socket = (this.#zongji as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 2000);
       this.#zongji.once('stopped', () => {
@@ -158,6 +159,12 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
         resolve();
       });
       this.#zongji.stop();
+      // zongji's stop ends the binlog connection (mysql2 destroy() half-closes the socket and waits
+      // for the server's end), but a socket paused for backpressure never reads that end: it stayed
+      // open for good, and with it this reader and its full queue. Each in-process restart with a
+      // full queue (the registry down while a large transaction streamed) leaked one, until the
+      // source ran out of heap.
+      socket?.destroy();
     });
   }
 
