@@ -145,13 +145,18 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
   }
 
   #socket(action: 'pause' | 'resume'): void {
-    (this.#zongji as unknown as { connection?: { pause(): void; resume(): void } }).connection?.[action]();
+    this.#binlogConnection?.[action]();
+  }
+
+  /** zongji's binlog connection (a mysql2 Connection; its typings hide it): null once stopped. */
+  get #binlogConnection(): { pause(): void; resume(): void; stream?: { destroy(): void } } | null | undefined {
+    return (this.#zongji as unknown as { connection?: { pause(): void; resume(): void; stream?: { destroy(): void } } | null }).connection;
   }
 
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    const socket = (this.#zongji as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+    const socket = this.#binlogConnection?.stream;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 2000);
       this.#zongji.once('stopped', () => {
