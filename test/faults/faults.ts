@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { testKafka } from '../helpers/kafka.ts';
 import { waitReady } from '../helpers/services.ts';
+import { within } from '../helpers/wait.ts';
 import { signalService, stackAsync } from '../helpers/stack.ts';
 import type { BulkFaultProxy } from './bulk-429-proxy.ts';
 import type { Slot } from './cluster.ts';
@@ -95,7 +96,7 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<string
       ctx.source.expect(old, 'fenced');
       const twin = ctx.source.spawnTwin();
       ctx.source.expect(twin, 'fenced');
-      const fencedOne = await Promise.race([old.exited.then(() => old), twin.exited.then(() => twin), sleep(300_000).then(() => undefined)]);
+      const fencedOne = await within(Promise.race([old.exited.then(() => old), twin.exited.then(() => twin)]), 300_000, undefined);
       if (!fencedOne) {
         await old.stop('SIGKILL'); // its exit record shows it was not fenced
         ctx.source.forget(twin);

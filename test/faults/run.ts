@@ -6,6 +6,7 @@ import { freshDatabase, rootConnection } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { uniqueName } from '../helpers/services.ts';
 import { stackEnv } from '../helpers/stack.ts';
+import { within } from '../helpers/wait.ts';
 import { startBulk429Proxy } from './bulk-429-proxy.ts';
 import { checkDeadLetters, checkExits, checkKafka, compareTables, Findings, type TableComparison } from './check.ts';
 import { type ExitRecord, Slot } from './cluster.ts';
@@ -166,7 +167,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultReport> 
         log(`  #${ordinal} ${kind}: converged ${ok ? `in ${((Date.now() - healed) / 1000).toFixed(1)} s` : 'NOT'}`);
       })();
       pending.push(measured);
-      await Promise.race([measured, sleep(rng.int(2_000, 10_000))]);
+      await within(measured, rng.int(2_000, 10_000), undefined);
     }
     await Promise.all(pending);
     if (workload.stats.bigTransactionRows === 0) await workload.bigTransaction(options.largeTransactionRows); // a run of fewer than 5 faults

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot, stackEnv } from './stack.ts';
-import { GiveUp, waitFor } from './wait.ts';
+import { GiveUp, waitFor, within } from './wait.ts';
 
 const run = promisify(execFile);
 
@@ -181,7 +181,7 @@ export async function startConnect(home: string, converter: ConnectConverter, co
     status,
     stop: async () => {
       if (child.exitCode === null) child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 20_000))]);
+      await within(exited, 20_000, undefined);
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     },

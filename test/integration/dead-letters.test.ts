@@ -7,7 +7,7 @@ import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { freshDatabase, rootConnection } from '../helpers/mysql.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { startService, uniqueName, waitReady } from '../helpers/services.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor, within } from '../helpers/wait.ts';
 
 interface Letter {
   key: string | null;
@@ -51,7 +51,7 @@ describe('dead letters', () => {
 
   it('ERRORS_TOLERANCE=none stops the sink with the coded error and the record coordinates', async () => {
     const sink = startService('sink', pipeline.sinkEnv({ ERRORS_TOLERANCE: 'none', SINK_GROUP_ID: uniqueName('strict') }));
-    const code = await Promise.race([sink.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
+    const code = await within(sink.exited, 60_000, 'still running' as const);
     if (code === 'still running') await sink.stop('SIGKILL');
     assert.equal(code, 1);
     const fatal = sink.lines.find((l) => l.level === 'fatal');
@@ -62,7 +62,7 @@ describe('dead letters', () => {
     const group = uniqueName('noregistry');
     const dlq = `${pipeline.prefix}.dlq-noregistry`;
     const sink = startService('sink', pipeline.sinkEnv({ SCHEMA_REGISTRY_URL: '', SINK_GROUP_ID: group, DLQ_TOPIC: dlq }));
-    const code = await Promise.race([sink.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
+    const code = await within(sink.exited, 60_000, 'still running' as const);
     if (code === 'still running') await sink.stop('SIGKILL');
     assert.equal(code, 2, 'exit 2: bad configuration');
     const fatal = sink.lines.find((l) => l.level === 'fatal');

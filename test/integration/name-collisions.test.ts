@@ -6,7 +6,7 @@ import { dumpIndex } from '../helpers/elasticsearch.ts';
 import { testKafka } from '../helpers/kafka.ts';
 import { Pipeline } from '../helpers/pipeline.ts';
 import { startService, uniqueName, type ServiceProcess } from '../helpers/services.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor, within } from '../helpers/wait.ts';
 
 /** The NAME_COLLISION log line of a service that stopped on it, or undefined. */
 function collisionLine(service: ServiceProcess): ServiceProcess['lines'][number] | undefined {
@@ -14,7 +14,7 @@ function collisionLine(service: ServiceProcess): ServiceProcess['lines'][number]
 }
 
 async function stoppedOnCollision(service: ServiceProcess): Promise<string> {
-  const code = await Promise.race([service.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 90_000))]);
+  const code = await within(service.exited, 90_000, 'running' as const);
   assert.notEqual(code, 'running', 'the source stops');
   assert.notEqual(code, 0);
   const line = collisionLine(service);

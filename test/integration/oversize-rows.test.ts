@@ -8,7 +8,7 @@ import { readTopic, testKafka, type TopicRecord } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
 import { metricValue, Pipeline } from '../helpers/pipeline.ts';
 import { startService, uniqueName, waitReady, type ServiceProcess } from '../helpers/services.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor, within } from '../helpers/wait.ts';
 
 /** Server-side values, so the test sends no large packet: 5 MiB of text, 20 MiB of random bytes. */
 const TEXT_5MIB = `REPEAT('abcdefghijklmnopqrstuvwxyz012345', ${(5 * MiB) / 32})`;
@@ -28,7 +28,7 @@ async function topicLimit(topic: string): Promise<number> {
 
 /** The exit code and the fatal error of a service expected to stop by itself. */
 async function fatalExit(service: ServiceProcess): Promise<{ code: number | null; error: { code?: string; message?: string; hint?: string } }> {
-  const code = await Promise.race([service.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 180_000).unref())]);
+  const code = await within(service.exited, 180_000, 'running' as const);
   if (code === 'running') {
     await service.stop('SIGKILL');
     assert.fail('the source kept running');
