@@ -21,6 +21,14 @@ const node = `${repoRoot}node_modules/.bin/node`;
 /** Extra Node options for the services started from now on, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (the bench's BENCH_CPU_PROF sets it). */
 const nodeArgs = () => (process.env.CDC_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
+/** Settings for every service started from now on: `CDC_SERVICE_ENV_QUEUE_MAX_BYTES=…` gives each QUEUE_MAX_BYTES (for bench experiments; a test's own settings win). */
+const serviceEnv = () =>
+  Object.fromEntries(
+    Object.entries(process.env)
+      .filter(([name, value]) => name.startsWith('CDC_SERVICE_ENV_') && value !== undefined)
+      .map(([name, value]) => [name.slice('CDC_SERVICE_ENV_'.length), value!]),
+  );
+
 /** Starts `cdc source` or `cdc sink` (with the heap limit production uses: MAX_HEAP_MB) as a child process of the test, wired to the local stack. */
 export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-source', env: Record<string, string>): ServiceProcess {
   const stack = stackEnv();
@@ -41,6 +49,7 @@ export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-so
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
       LOG_LEVEL: 'info',
+      ...serviceEnv(),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
