@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { adminSpec } from './admin.ts';
-import { commonSpec, deadLetterTopicVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
+import { commonSpec, deadLetterTopicVar, maxHeapVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
 import { mysqlSecuritySpec } from './security.ts';
 import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
 import { envVar, type ConfigOf } from './env.ts';
@@ -10,6 +10,7 @@ import { transformsVar } from './transforms.ts';
 
 export const sourceSpec = {
   ...commonSpec,
+  MAX_HEAP_MB: maxHeapVar(128),
   SCHEMA_REGISTRY_URL: optionalRegistryUrl('Not needed with VALUE_CONVERTER=json.', { requiredUnless: { variable: 'VALUE_CONVERTER', value: 'json' } }),
   SOURCE_ID: envVar(
     text().regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ., _ and -'),
@@ -194,9 +195,9 @@ export const sourceSpec = {
   TXN_MAX_BYTES: envVar(int(1024).default(16 * 1024 * 1024), 'Most encoded bytes grouped into one Kafka transaction.', { default: '16777216' }),
   TXN_LINGER_MS: envVar(int(0, 60_000).default(50), 'How long to wait for more binlog transactions before committing a Kafka transaction.', { default: '50' }),
   QUEUE_MAX_BYTES: envVar(
-    int(1024).default(32 * 1024 * 1024),
+    int(1024).default(16 * 1024 * 1024),
     'Bound of the queue between binlog reader and dispatcher, in bytes (each change counts its share of the binlog event plus an estimate of its size in memory); the reader pauses before it could pass it, whatever the transaction size. MAX_HEAP_MB sizes the heap for the default (docs/operations.md, "Source memory").',
-    { default: '33554432' },
+    { default: '16777216' },
   ),
   ...adminSpec,
 };
