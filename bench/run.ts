@@ -75,7 +75,7 @@ async function sinkRecords(sink: ServiceProcess): Promise<number> {
  * records and refreshing the index once at the end, as the raw loader does. Polling the index
  * itself (a refresh and a count every 250 ms) would make Elasticsearch write a segment four times
  * a second while the sink indexes, a cost the raw loader, whose index is never searched during
- * its load, does not pay. `onProgress` sees each durable count with the sink's CPU seconds.
+ * its load, does not pay. `onProgress` sees each durable count as it is polled.
  */
 async function untilIndexed(sink: ServiceProcess, index: string, rows: number, onProgress?: (records: number) => Promise<void>, alsoAlive: ServiceProcess[] = []): Promise<void> {
   for (;;) {
