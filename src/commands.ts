@@ -1,3 +1,5 @@
+// First, before any module that loads kafkajs (kafkajs-grouping.ts).
+import './core/kafkajs-grouping.ts';
 import { Command } from 'commander';
 import { CdcError, ERROR_CODES, errorMessage } from './core/errors.ts';
 import { createKafka, kafkaSettings } from './core/kafka.ts';

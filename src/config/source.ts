@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { adminSpec } from './admin.ts';
 import { commonSpec, deadLetterTopicVar, maxHeapVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
 import { mysqlSecuritySpec } from './security.ts';
-import { KAFKA_COMPRESSIONS } from '../core/kafka-codecs.ts';
+import { KAFKA_COMPRESSIONS } from '../core/kafka-compressions.ts';
 import { envVar, type ConfigOf } from './env.ts';
 import { bool, int, keyColumns, qualifiedTable, regexList, text } from '../core/env-values.ts';
 import { transformsVar } from './transforms.ts';

@@ -1,16 +1,15 @@
+// Before kafkajs loads: its per-partition grouping is quadratic (kafkajs-grouping.ts).
+import './kafkajs-grouping.ts';
 import { promisify } from 'node:util';
 import { zstdCompress, zstdDecompress } from 'node:zlib';
 import kafkajs, { CompressionTypes } from 'kafkajs';
 import snappyCodec from 'kafkajs-snappy';
+import type { KafkaCompression } from './kafka-compressions.ts';
 
 // A CommonJS export Node's ESM loader cannot name statically.
 const { CompressionCodecs } = kafkajs;
 import * as lz4 from 'lz4js';
 import * as xxh32 from 'lz4js/xxh32.js';
-
-/** What KAFKA_COMPRESSION accepts: Kafka's own names for its record batch codecs. */
-export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
-export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 
 const TYPES: Record<KafkaCompression, CompressionTypes> = {
   none: CompressionTypes.None,

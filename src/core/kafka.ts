@@ -1,3 +1,5 @@
+// Before kafkajs loads: its per-partition grouping is quadratic (kafkajs-grouping.ts).
+import './kafkajs-grouping.ts';
 import { type Admin, Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from './logger.ts';

@@ -1,7 +1,8 @@
 import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { createTopics, isFencedError, kafkaError, listTopics, needsNewProducer } from '../core/kafka.ts';
-import { compressionType, type KafkaCompression } from '../core/kafka-codecs.ts';
+import { compressionType } from '../core/kafka-codecs.ts';
+import type { KafkaCompression } from '../core/kafka-compressions.ts';
 import type { SourcePosition } from '../core/position.ts';
 import { raiseMessageLimits } from '../core/topic-limits.ts';
 import { maxMessageBytesConfig } from '../core/topics.ts';
