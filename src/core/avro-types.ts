@@ -24,7 +24,7 @@ const LONG_MAX = 2n ** 63n - 1n;
 /** avsc packs the 8 bytes toBuffer returns into the record at once: one scratch buffer serves every long. */
 const longScratch = Buffer.alloc(8);
 
-const bigIntLong = avro.types.LongType.__with({
+const exactLong = avro.types.LongType.__with({
   fromBuffer: (buf: Buffer) => buf.readBigInt64LE(),
   toBuffer: (n: bigint | number) => {
     longScratch.writeBigInt64LE(typeof n === 'bigint' ? n : BigInt(n));
@@ -34,6 +34,46 @@ const bigIntLong = avro.types.LongType.__with({
   toJSON: (n: bigint) => (n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString()),
   isValid: (n: unknown) => (typeof n === 'bigint' ? n >= LONG_MIN && n <= LONG_MAX : Number.isSafeInteger(n)),
   compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
+});
+
+/** Longs within ±2^48 take at most 7 varint bytes: avsc's Number arithmetic reads and writes those exactly. */
+const SMALL_LONG = 2 ** 48;
+const SMALL_LONG_BIG = BigInt(SMALL_LONG);
+const MAX_SMALL_VARINT_BYTES = 7;
+
+interface AvroTap {
+  buf: Buffer;
+  pos: number;
+  readLong(): number;
+  writeLong(n: number): void;
+}
+
+/** avsc's own read and write of a type (not in its typings). */
+interface TapCodec {
+  _read(tap: AvroTap): bigint;
+  _write(tap: AvroTap, value: bigint | number): void;
+}
+
+// Every long of every record passes here: avsc's abstract long goes through an 8-byte buffer both
+// ways (a BigInt written into it, then re-packed bit by bit), which showed in the profiles. Values
+// within ±2^48 (row ids, positions, timestamps of this era) take avsc's Number varint instead;
+// larger ones keep the exact path. avsc freezes the type it makes, so this one inherits from it.
+const exact = exactLong as unknown as TapCodec;
+const bigIntLong: avro.Type = Object.create(exactLong, {
+  _read: {
+    value(tap: AvroTap): bigint {
+      const { buf, pos } = tap;
+      let end = pos;
+      while (end - pos < MAX_SMALL_VARINT_BYTES && (buf[end]! & 0x80) !== 0) end++;
+      return end - pos < MAX_SMALL_VARINT_BYTES ? BigInt(tap.readLong()) : exact._read(tap);
+    },
+  },
+  _write: {
+    value(tap: AvroTap, value: bigint | number): void {
+      if (typeof value === 'number' ? Number.isInteger(value) && value > -SMALL_LONG && value < SMALL_LONG : value > -SMALL_LONG_BIG && value < SMALL_LONG_BIG) tap.writeLong(Number(value));
+      else exact._write(tap, value);
+    },
+  },
 });
 
 /** The JSON text of a JSON column, kept as text so no number is rounded. */
@@ -47,7 +87,28 @@ export class JsonText {
   }
 }
 
-class DecimalType extends avro.types.LogicalType {
+const UNSET = Symbol('unset');
+
+/**
+ * A logical type that remembers its last conversion to Avro: avsc converts a value of a nullable
+ * field twice, once to pick the union's branch and once to write it, and these conversions (a
+ * decimal's bytes, a datetime's microseconds) showed in the source's profiles. Values are strings
+ * and numbers, so the same value converts the same.
+ */
+abstract class ConvertOnceType extends avro.types.LogicalType {
+  #lastValue: unknown = UNSET;
+  #lastAvro: unknown;
+  protected override _toValue(value: unknown): unknown {
+    if (value !== this.#lastValue) {
+      this.#lastAvro = this.toAvro(value);
+      this.#lastValue = value;
+    }
+    return this.#lastAvro;
+  }
+  protected abstract toAvro(value: unknown): unknown;
+}
+
+class DecimalType extends ConvertOnceType {
   readonly scale: number;
   readonly precision: number;
   constructor(schema: avro.Schema, opts?: unknown) {
@@ -60,7 +121,7 @@ class DecimalType extends avro.types.LogicalType {
   protected override _fromValue(buf: Buffer): string {
     return formatUnscaled(bytesToBigInt(buf), this.scale);
   }
-  protected override _toValue(value: string | number | bigint): Buffer {
+  protected override toAvro(value: unknown): Buffer {
     return bigIntToBytes(parseUnscaled(String(value), this.scale));
   }
   protected override _resolve(type: avro.Type): unknown {
@@ -78,31 +139,31 @@ class DateType extends avro.types.LogicalType {
   }
 }
 
-class TimeMicrosType extends avro.types.LogicalType {
+class TimeMicrosType extends ConvertOnceType {
   protected override _fromValue(micros: bigint): string {
     return formatTimeMicros(micros);
   }
-  protected override _toValue(value: string): bigint {
-    return parseTimeMicros(value);
+  protected override toAvro(value: unknown): bigint {
+    return parseTimeMicros(value as string);
   }
 }
 
 /** Datetime without a zone, counted as if it were UTC (Avro `local-timestamp-micros`). */
-class LocalTimestampMicrosType extends avro.types.LogicalType {
+class LocalTimestampMicrosType extends ConvertOnceType {
   protected override _fromValue(micros: bigint): string {
     return formatMicros(micros);
   }
-  protected override _toValue(value: string): bigint {
-    return parseMicros(value);
+  protected override toAvro(value: unknown): bigint | number {
+    return parseMicros(value as string);
   }
 }
 
-class TimestampMicrosType extends avro.types.LogicalType {
+class TimestampMicrosType extends ConvertOnceType {
   protected override _fromValue(micros: bigint): string {
     return `${formatMicros(micros)}Z`;
   }
-  protected override _toValue(value: string): bigint {
-    return parseMicros(value.replace(/Z$/, ''));
+  protected override toAvro(value: unknown): bigint | number {
+    return parseMicros((value as string).replace(/Z$/, ''));
   }
 }
 
@@ -226,12 +287,17 @@ export function daysOf(date: string): number {
   return days;
 }
 
-export function parseMicros(value: string): bigint {
+/** Days whose microseconds stay below 2^53 (about 1685 to 2254): those are counted as a Number. */
+const SAFE_MICROS_DAYS = Math.floor(Number.MAX_SAFE_INTEGER / Number(MICROS_PER_DAY)) - 1;
+
+/** `YYYY-MM-DD[T ]HH:MM:SS[.ffffff]` → microseconds since 1970 (UTC), a Number where exact (every datetime of this era), else a BigInt. */
+export function parseMicros(value: string): bigint | number {
   const match = /^(\d{4}-\d\d-\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/.exec(value);
   if (!match) throw new Error(`invalid datetime ${JSON.stringify(value)}`);
   const [, date, h, m, s, frac = ''] = match;
-  const days = BigInt(daysOf(date!));
-  return days * MICROS_PER_DAY + ((BigInt(h!) * 60n + BigInt(m!)) * 60n + BigInt(s!)) * 1_000_000n + BigInt(frac.padEnd(6, '0'));
+  const days = daysOf(date!);
+  const clock = ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1_000_000 + Number(frac.padEnd(6, '0'));
+  return Math.abs(days) <= SAFE_MICROS_DAYS ? days * Number(MICROS_PER_DAY) + clock : BigInt(days) * MICROS_PER_DAY + BigInt(clock);
 }
 
 /** Days since 1970-01-01 → the date part of a datetime, as Date#toISOString writes it (cached like daysOf). */

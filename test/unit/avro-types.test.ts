@@ -13,6 +13,15 @@ describe('Avro types are exact', () => {
     assert.equal(roundTrip({ type: 'record', name: 'R', fields: [{ name: 'n', type: 'long' }] }, { n: 5 }).n, 5n);
   });
 
+  it('longs on both sides of the short varint path (±2^48) round-trip exactly, as BigInt or Number', () => {
+    const edges = [48, 49, 53, 56, 62].flatMap((bits) => [2n ** BigInt(bits), 2n ** BigInt(bits) - 1n, 2n ** BigInt(bits) + 1n]);
+    for (const v of [...edges, ...edges.map((e) => -e), 63n, 64n, -64n, -65n]) {
+      assert.equal(roundTrip('long', v), v);
+      if (Number.isSafeInteger(Number(v)) && BigInt(Number(v)) === v) assert.equal(roundTrip(['null', 'long'], Number(v)), v);
+    }
+    assert.throws(() => avroType('long').toBuffer(1.5), /invalid "long"/);
+  });
+
   it('decimals round-trip as exact strings, including 2^64-1 and precision 65', () => {
     const cases: Array<[number, number, string]> = [
       [20, 0, '18446744073709551615'],
