@@ -32,6 +32,8 @@
  * services under `node --cpu-prof` and prints the top ten self-time functions of each source run.
  * Nothing here gates CI.
  */
+// First: the bare producer gets the same linear per-partition grouping as the source (fair baseline).
+import '../src/core/kafkajs-grouping.ts';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
