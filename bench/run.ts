@@ -33,7 +33,7 @@
  * Nothing here gates CI.
  */
 // First: the bare producer gets the same linear per-partition grouping as the source (fair baseline).
-import '../src/core/kafkajs-grouping.ts';
+import '../src/core/kafkajs-patches.ts';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';

@@ -1,5 +1,5 @@
-// First, before any module that loads kafkajs (kafkajs-grouping.ts).
-import './core/kafkajs-grouping.ts';
+// First, before any module that loads kafkajs (kafkajs-patches.ts).
+import './core/kafkajs-patches.ts';
 import { Command } from 'commander';
 import { CdcError, ERROR_CODES, errorMessage } from './core/errors.ts';
 import { createKafka, kafkaSettings } from './core/kafka.ts';

@@ -1,5 +1,5 @@
-// Before kafkajs loads: its per-partition grouping is quadratic (kafkajs-grouping.ts).
-import './kafkajs-grouping.ts';
+// Before kafkajs loads: it replaces two of its internals on the per-record path (kafkajs-patches.ts).
+import './kafkajs-patches.ts';
 import { promisify } from 'node:util';
 import { zstdCompress, zstdDecompress } from 'node:zlib';
 import kafkajs, { CompressionTypes } from 'kafkajs';

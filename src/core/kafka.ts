@@ -1,5 +1,5 @@
-// Before kafkajs loads: its per-partition grouping is quadratic (kafkajs-grouping.ts).
-import './kafkajs-grouping.ts';
+// Before kafkajs loads: it replaces two of its internals on the per-record path (kafkajs-patches.ts).
+import './kafkajs-patches.ts';
 import { type Admin, Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from './logger.ts';

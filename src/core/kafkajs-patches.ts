@@ -1,0 +1,142 @@
+import { createRequire } from 'node:module';
+
+/**
+ * Two kafkajs internals on the producer's per-record path, replaced by equivalents that give the
+ * same result (the unit tests compare both with kafkajs' own):
+ * - the per-partition grouping of a send copies its array for every record (`[...current, m]`),
+ *   so one send of n records copies n²/2 array slots: 4–5 % of the source's samples;
+ * - each record is encoded into a zero-filled 512-byte buffer of its own, sized with 64-bit Long
+ *   arithmetic for its timestamp delta.
+ * The modules that use them keep what they required at load, so this must be evaluated before
+ * kafkajs is: core/kafka.ts, core/kafka-codecs.ts and commands.ts import it first. Loaded later,
+ * it changes nothing and kafkajs works as before, only slower.
+ */
+
+const require = createRequire(import.meta.url);
+
+/** Puts `exports` in the module cache under kafkajs' module `path`. */
+function replaceModule(path: string, exports: unknown): void {
+  require(path);
+  const cached = require.cache[path];
+  if (cached) cached.exports = exports;
+}
+
+// ---- grouping ----
+
+interface PartitionerArgs<M> {
+  topic: string;
+  partitionMetadata: unknown[];
+  message: M;
+}
+
+/** The same grouping as kafkajs' groupMessagesPerPartition (partition → its messages in the order given), in one pass. */
+export function groupMessagesPerPartition<M>({
+  topic,
+  partitionMetadata,
+  messages,
+  partitioner,
+}: {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: M[];
+  partitioner: (args: PartitionerArgs<M>) => number;
+}): Record<number, M[]> {
+  const result: Record<number, M[]> = {};
+  if (partitionMetadata.length === 0) return result;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    const current = result[partition];
+    if (current) current.push(message);
+    else result[partition] = [message];
+  }
+  return result;
+}
+
+export const KAFKAJS_GROUPING_MODULE = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
+
+// ---- record encoding ----
+
+export interface RecordFields {
+  offsetDelta?: number;
+  timestampDelta?: number;
+  key?: Buffer | string | null;
+  value?: Buffer | string | null;
+  headers?: Record<string, unknown>;
+}
+
+/** What kafkajs' record batch reads of an encoded record (an Encoder's `buf` and `buffer`). */
+export interface EncodedKafkaRecord {
+  buf: Buffer;
+  readonly buffer: Buffer;
+}
+
+export const KAFKAJS_RECORD_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js');
+const kafkajsRecord = require(KAFKAJS_RECORD_MODULE) as (fields: RecordFields) => EncodedKafkaRecord;
+
+/** Zigzag varints as Kafka writes them, for values within ±2^30 (lengths, deltas). */
+const SMALL = 2 ** 30;
+
+function varIntSize(value: number): number {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
+  let bytes = 1;
+  while (zigzag >= 0x80) {
+    zigzag >>>= 7;
+    bytes++;
+  }
+  return bytes;
+}
+
+function writeVarInt(buf: Buffer, at: number, value: number): number {
+  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
+  while (zigzag >= 0x80) {
+    buf[at++] = (zigzag & 0x7f) | 0x80;
+    zigzag >>>= 7;
+  }
+  buf[at++] = zigzag;
+  return at;
+}
+
+function byteLength(data: Buffer | string | null | undefined): number {
+  return data == null ? -1 : Buffer.isBuffer(data) ? data.length : Buffer.byteLength(data);
+}
+
+function writeData(buf: Buffer, at: number, data: Buffer | string | null | undefined, length: number): number {
+  at = writeVarInt(buf, at, length);
+  if (data == null) return at;
+  return at + (Buffer.isBuffer(data) ? data.copy(buf, at) : buf.write(data, at, length, 'utf8'));
+}
+
+/**
+ * One record (Kafka's record v0: length, attributes, timestamp delta, offset delta, key, value,
+ * headers) in a buffer of exactly its size. Records with headers, or with keys, values or deltas
+ * of other kinds or sizes than the producers here send, are left to kafkajs.
+ */
+export function encodeRecord(fields: RecordFields): EncodedKafkaRecord {
+  const { offsetDelta = 0, timestampDelta = 0, key, value, headers } = fields;
+  const plain =
+    (headers === undefined || Object.keys(headers).length === 0) &&
+    (key == null || typeof key === 'string' || Buffer.isBuffer(key)) &&
+    (value == null || typeof value === 'string' || Buffer.isBuffer(value)) &&
+    Number.isInteger(offsetDelta) &&
+    Number.isInteger(timestampDelta) &&
+    Math.abs(offsetDelta) < SMALL &&
+    Math.abs(timestampDelta) < SMALL;
+  if (!plain) return kafkajsRecord(fields);
+  const keyLength = byteLength(key);
+  const valueLength = byteLength(value);
+  if (keyLength >= SMALL || valueLength >= SMALL) return kafkajsRecord(fields);
+  // attributes (1) + deltas + key + value + header count (0: one byte)
+  const body = 1 + varIntSize(timestampDelta) + varIntSize(offsetDelta) + varIntSize(keyLength) + Math.max(keyLength, 0) + varIntSize(valueLength) + Math.max(valueLength, 0) + 1;
+  const buf = Buffer.allocUnsafe(varIntSize(body) + body);
+  let at = writeVarInt(buf, 0, body);
+  buf[at++] = 0;
+  at = writeVarInt(buf, at, timestampDelta);
+  at = writeVarInt(buf, at, offsetDelta);
+  at = writeData(buf, at, key, keyLength);
+  at = writeData(buf, at, value, valueLength);
+  buf[at] = 0;
+  return { buf, buffer: buf };
+}
+
+replaceModule(KAFKAJS_GROUPING_MODULE, groupMessagesPerPartition);
+replaceModule(KAFKAJS_RECORD_MODULE, encodeRecord);

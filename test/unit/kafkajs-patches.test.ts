@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
+import { encodeRecord, groupMessagesPerPartition, KAFKAJS_GROUPING_MODULE, KAFKAJS_RECORD_MODULE, type EncodedKafkaRecord, type RecordFields } from '../../src/core/kafkajs-patches.ts';
+import '../../src/core/kafka.ts';
+
+const require = createRequire(import.meta.url);
+
+/** kafkajs' own module, evaluated from its file (the module cache holds ours). */
+function kafkajsOwn<T>(path: string): T {
+  const module = { exports: {} as T };
+  new Function('module', 'exports', 'require', readFileSync(path, 'utf8'))(module, module.exports, createRequire(path));
+  return module.exports;
+}
+
+/** A seeded generator, so a failure repeats. */
+function randomFrom(seed: number): () => number {
+  return () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+}
+
+describe('kafkajs patches', () => {
+  it('groups as kafkajs does: the same partitions, each with its messages in the order given', () => {
+    const original = kafkajsOwn<typeof groupMessagesPerPartition>(KAFKAJS_GROUPING_MODULE);
+    const random = randomFrom(7);
+    for (const partitions of [0, 1, 3, 12]) {
+      const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({ partitionId }));
+      const messages = Array.from({ length: 500 }, (_, i) => ({ key: `k${Math.floor(random() * 50)}`, value: `v${i}` }));
+      const partitioner = ({ message }: { message: { key: string } }) => Number(message.key.slice(1)) % Math.max(partitions, 1);
+      const args = { topic: 't', partitionMetadata, messages, partitioner };
+      assert.deepEqual(groupMessagesPerPartition(args), original(args));
+    }
+  });
+
+  it('encodes each record to the same bytes as kafkajs: keys and values as buffers, text or null, any delta, headers', () => {
+    const original = kafkajsOwn<(fields: RecordFields) => EncodedKafkaRecord>(KAFKAJS_RECORD_MODULE);
+    const random = randomFrom(11);
+    const data = (): Buffer | string | null => {
+      const kind = Math.floor(random() * 4);
+      const length = [0, 1, 63, 64, 127, 128, 300, 20_000][Math.floor(random() * 8)]!;
+      if (kind === 0) return null;
+      if (kind === 1) return 'ü€😀x'.repeat(length).slice(0, length);
+      return Buffer.from(Array.from({ length }, () => Math.floor(random() * 256)));
+    };
+    const deltas = [0, 1, -1, 63, 64, -64, -65, 8191, 8192, 2 ** 29, -(2 ** 29), 2 ** 31, 1_700_000_000_000];
+    for (let i = 0; i < 2_000; i++) {
+      const fields: RecordFields = {
+        offsetDelta: deltas[Math.floor(random() * 10)]! & 0x3fffffff,
+        timestampDelta: deltas[Math.floor(random() * deltas.length)]!,
+        key: data(),
+        value: data(),
+        ...(random() < 0.1 ? { headers: { a: 'x', b: ['1', '2'] } } : random() < 0.1 ? { headers: {} } : {}),
+      };
+      assert.deepEqual(encodeRecord(fields).buffer, original(fields).buffer, JSON.stringify({ ...fields, key: String(fields.key).slice(0, 20), value: String(fields.value).slice(0, 20) }));
+    }
+  });
+
+  it('are the modules kafkajs uses once core/kafka.ts is loaded', () => {
+    assert.equal(require(KAFKAJS_GROUPING_MODULE), groupMessagesPerPartition);
+    assert.equal(require(KAFKAJS_RECORD_MODULE), encodeRecord);
+  });
+});
