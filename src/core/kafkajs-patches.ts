@@ -1,12 +1,14 @@
 import { createRequire } from 'node:module';
 
 /**
- * Two kafkajs internals on the producer's per-record path, replaced by equivalents that give the
- * same result (the unit tests compare both with kafkajs' own):
+ * Three kafkajs internals on the per-record path, replaced by equivalents that give the same
+ * result (the unit tests compare each with kafkajs' own):
  * - the per-partition grouping of a send copies its array for every record (`[...current, m]`),
  *   so one send of n records copies n²/2 array slots: 4–5 % of the source's samples;
  * - each record is encoded into a zero-filled 512-byte buffer of its own, sized with 64-bit Long
- *   arithmetic for its timestamp delta.
+ *   arithmetic for its timestamp delta;
+ * - each fetched record's offset and timestamp are computed from the batch's decimal text with
+ *   64-bit Long arithmetic.
  * The modules that use them keep what they required at load, so this must be evaluated before
  * kafkajs is: core/kafka.ts, core/kafka-codecs.ts and commands.ts import it first. Loaded later,
  * it changes nothing and kafkajs works as before, only slower.
@@ -138,5 +140,78 @@ export function encodeRecord(fields: RecordFields): EncodedKafkaRecord {
   return { buf, buffer: buf };
 }
 
+// ---- record decoding ----
+
+/** What a record decoder reads from kafkajs' Decoder. */
+export interface KafkaDecoder {
+  buffer: Buffer;
+  offset: number;
+  readInt8(): number;
+  readVarInt(): number;
+  readVarIntBytes(): Buffer | null;
+}
+
+export interface RecordBatchContext {
+  firstOffset: string;
+  firstTimestamp: string;
+  magicByte?: number;
+  isControlBatch?: boolean;
+  timestampType?: number;
+  maxTimestamp?: string;
+}
+
+export const KAFKAJS_RECORD_DECODER_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
+const kafkajsRecordDecoder = require(KAFKAJS_RECORD_DECODER_MODULE) as (decoder: KafkaDecoder, context?: RecordBatchContext) => unknown;
+const LOG_APPEND_TIME = 1;
+/** Offsets and timestamps below this stay exact as a Number plus any 32-bit delta. */
+const SAFE_BASE = Number.MAX_SAFE_INTEGER - 2 ** 32;
+
+/** The batch's first offset and timestamp as Numbers, kept for the batch (its records share the context). */
+let lastContext: RecordBatchContext | undefined;
+let lastOffset = 0;
+let lastTimestamp = 0;
+
+/**
+ * One record of a fetched batch, as kafkajs' decoder returns it. kafkajs parses the batch's first
+ * offset and timestamp from their decimal text again for every record and adds the deltas in
+ * 64-bit `Long` arithmetic; here they are Numbers where that is exact. Records with headers, a
+ * timestamp delta beyond 28 bits or offsets beyond 2^53 are decoded by kafkajs' own.
+ */
+export function decodeRecord(decoder: KafkaDecoder, context = {} as RecordBatchContext): unknown {
+  if (context !== lastContext) {
+    lastContext = context;
+    lastOffset = Number(context.firstOffset);
+    lastTimestamp = Number(context.firstTimestamp);
+  }
+  const start = decoder.offset;
+  const { buffer } = decoder;
+  // A timestamp delta of at most four varint bytes fits readVarInt's 32-bit arithmetic.
+  const deltaAt = start + 1;
+  const shortDelta = buffer[deltaAt]! < 0x80 || buffer[deltaAt + 1]! < 0x80 || buffer[deltaAt + 2]! < 0x80 || buffer[deltaAt + 3]! < 0x80;
+  if (!shortDelta || !(Math.abs(lastOffset) < SAFE_BASE) || !(Math.abs(lastTimestamp) < SAFE_BASE)) return kafkajsRecordDecoder(decoder, context);
+  const attributes = decoder.readInt8();
+  const timestampDelta = decoder.readVarInt();
+  const offsetDelta = decoder.readVarInt();
+  const key = decoder.readVarIntBytes();
+  const value = decoder.readVarIntBytes();
+  if (decoder.readVarInt() > 0) {
+    decoder.offset = start;
+    return kafkajsRecordDecoder(decoder, context);
+  }
+  const { magicByte, isControlBatch = false, timestampType, maxTimestamp } = context;
+  return {
+    magicByte,
+    attributes,
+    timestamp: timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : String(lastTimestamp + timestampDelta),
+    offset: String(lastOffset + offsetDelta),
+    key,
+    value,
+    headers: {},
+    isControlRecord: isControlBatch,
+    batchContext: context,
+  };
+}
+
 replaceModule(KAFKAJS_GROUPING_MODULE, groupMessagesPerPartition);
+replaceModule(KAFKAJS_RECORD_DECODER_MODULE, decodeRecord);
 replaceModule(KAFKAJS_RECORD_MODULE, encodeRecord);

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
-import { encodeRecord, groupMessagesPerPartition, KAFKAJS_GROUPING_MODULE, KAFKAJS_RECORD_MODULE, type EncodedKafkaRecord, type RecordFields } from '../../src/core/kafkajs-patches.ts';
+import {
+  decodeRecord,
+  encodeRecord,
+  groupMessagesPerPartition,
+  KAFKAJS_GROUPING_MODULE,
+  KAFKAJS_RECORD_DECODER_MODULE,
+  KAFKAJS_RECORD_MODULE,
+  type EncodedKafkaRecord,
+  type KafkaDecoder,
+  type RecordBatchContext,
+  type RecordFields,
+} from '../../src/core/kafkajs-patches.ts';
 import '../../src/core/kafka.ts';
 
 const require = createRequire(import.meta.url);
@@ -58,8 +69,40 @@ describe('kafkajs patches', () => {
     }
   });
 
+  it('decodes each record as kafkajs does: offsets and timestamps of any size, log-append time, control batches, headers', () => {
+    const original = kafkajsOwn<(decoder: KafkaDecoder, context: RecordBatchContext) => unknown>(KAFKAJS_RECORD_DECODER_MODULE);
+    const Decoder = require('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => KafkaDecoder;
+    const random = randomFrom(13);
+    const contexts: RecordBatchContext[] = [
+      { firstOffset: '0', firstTimestamp: '1700000000000', magicByte: 2, timestampType: 0 },
+      { firstOffset: '123456789012', firstTimestamp: '-1', magicByte: 2, isControlBatch: true },
+      { firstOffset: '9007199254740000', firstTimestamp: '1700000000000', magicByte: 2 },
+      { firstOffset: '42', firstTimestamp: '9223372036854775000', magicByte: 2 },
+      { firstOffset: '42', firstTimestamp: '1700000000000', magicByte: 2, timestampType: 1, maxTimestamp: '1700000000999' },
+    ];
+    const deltas = [0, 1, -1, 64, 8192, 2 ** 27 - 1, 2 ** 27, -(2 ** 27), 2 ** 31, 1_700_000_000_000];
+    for (let i = 0; i < 1_000; i++) {
+      const fields: RecordFields = {
+        offsetDelta: Math.floor(random() * 100_000),
+        timestampDelta: deltas[Math.floor(random() * deltas.length)]!,
+        key: random() < 0.2 ? null : Buffer.from(`key-${i}`),
+        value: random() < 0.1 ? null : Buffer.from('v'.repeat(Math.floor(random() * 300))),
+        ...(random() < 0.1 ? { headers: { a: 'x', b: ['1', '2'], c: 'y' } } : {}),
+      };
+      const bytes = Buffer.concat([encodeRecord(fields).buffer, Buffer.from([7, 7])]);
+      const context = contexts[i % contexts.length]!;
+      // The decoder is handed a record after its length, as the batch decoder does.
+      const ours = new Decoder(bytes);
+      const theirs = new Decoder(bytes);
+      ours.offset = theirs.offset = bytes.indexOf(0);
+      assert.deepEqual(decodeRecord(ours, context), original(theirs, context), JSON.stringify(fields));
+      assert.equal(ours.offset, theirs.offset);
+    }
+  });
+
   it('are the modules kafkajs uses once core/kafka.ts is loaded', () => {
     assert.equal(require(KAFKAJS_GROUPING_MODULE), groupMessagesPerPartition);
     assert.equal(require(KAFKAJS_RECORD_MODULE), encodeRecord);
+    assert.equal(require(KAFKAJS_RECORD_DECODER_MODULE), decodeRecord);
   });
 });
