@@ -32,7 +32,7 @@
  * services under `node --cpu-prof` and prints the top ten self-time functions of each source run.
  * Nothing here gates CI.
  */
-// First: the bare producer gets the same linear per-partition grouping as the source (fair baseline).
+// First: the bare producer gets the same kafkajs replacements as the source (fair baseline).
 import '../src/core/kafkajs-patches.ts';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// Before kafkajs loads: it replaces two of its internals on the per-record path (kafkajs-patches.ts).
+// Before kafkajs loads: it replaces some of its internals on the per-record path (kafkajs-patches.ts).
 import './kafkajs-patches.ts';
 import { promisify } from 'node:util';
 import { zstdCompress, zstdDecompress } from 'node:zlib';

@@ -1,4 +1,4 @@
-// Before kafkajs loads: it replaces two of its internals on the per-record path (kafkajs-patches.ts).
+// Before kafkajs loads: it replaces some of its internals on the per-record path (kafkajs-patches.ts).
 import './kafkajs-patches.ts';
 import { type Admin, Kafka, logLevel, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { ConnectionOptions } from 'node:tls';
