@@ -15,6 +15,7 @@ import avro from 'avsc';
 export const GEOMETRY_NAME = 'io.debezium.data.geometry.Geometry';
 
 const MICROS_PER_DAY = 86_400_000_000n;
+const MICROS_PER_DAY_NUMBER = 86_400_000_000;
 const MS_PER_DAY = 86_400_000;
 
 /** The range of an Avro long; avsc checks union branches with isValid for every value written. */
@@ -313,17 +314,30 @@ function isoDate(days: number): string {
   return date;
 }
 
-/** Every datetime a sink decodes passes here: the time of day (below 2^37 µs) is taken apart as a Number, not with BigInt divisions. */
-export function formatMicros(micros: bigint): string {
-  let days = micros / MICROS_PER_DAY;
-  let rest = micros % MICROS_PER_DAY;
-  if (rest < 0n) {
-    rest += MICROS_PER_DAY;
-    days -= 1n;
+/**
+ * Every datetime a sink decodes passes here: the time of day (below 2^37 µs) is taken apart as a
+ * Number, and so are the days of a Number (exact below 2^53, every datetime of this era).
+ */
+export function formatMicros(micros: bigint | number): string {
+  let days: number;
+  let clock: number;
+  if (typeof micros === 'number') {
+    // Exact below 2^53: the quotient stays below 2^17 days, where a double is rounded by at most
+    // 2^-37, less than a microsecond's share of a day, so it never rounds across a day's boundary.
+    days = Math.floor(micros / MICROS_PER_DAY_NUMBER);
+    clock = micros - days * MICROS_PER_DAY_NUMBER;
+  } else {
+    let whole = micros / MICROS_PER_DAY;
+    let rest = micros % MICROS_PER_DAY;
+    if (rest < 0n) {
+      rest += MICROS_PER_DAY;
+      whole -= 1n;
+    }
+    days = Number(whole);
+    clock = Number(rest);
   }
-  const clock = Number(rest);
   const seconds = Math.floor(clock / 1_000_000);
-  return `${isoDate(Number(days))}T${pad(Math.floor(seconds / 3600), 2)}:${pad(Math.floor(seconds / 60) % 60, 2)}:${pad(seconds % 60, 2)}.${pad(clock % 1_000_000, 6)}`;
+  return `${isoDate(days)}T${pad(Math.floor(seconds / 3600), 2)}:${pad(Math.floor(seconds / 60) % 60, 2)}:${pad(seconds % 60, 2)}.${pad(clock % 1_000_000, 6)}`;
 }
 
 /** `-12.3400` with scale 4 → -123400n. Rejects digits beyond the scale rather than rounding. */
@@ -336,9 +350,10 @@ export function parseUnscaled(text: string, scale: number): bigint {
   return sign === '-' ? -unscaled : unscaled;
 }
 
-export function formatUnscaled(unscaled: bigint, scale: number): string {
-  const negative = unscaled < 0n;
-  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, '0');
+/** The text of an unscaled decimal, a BigInt or a Number (exact below 2^53). */
+export function formatUnscaled(unscaled: bigint | number, scale: number): string {
+  const negative = unscaled < 0;
+  const digits = String(negative ? -unscaled : unscaled).padStart(scale + 1, '0');
   const text = scale === 0 ? digits : `${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
   return negative ? `-${text}` : text;
 }

@@ -47,8 +47,13 @@ export function isFramed(buffer: Buffer): boolean {
 
 /** Decodes a framed record with the type of the id it names (the caller resolved it). */
 export function decodeFramed(type: Type, buffer: Buffer, what: string): unknown {
+  return readFramed(buffer, what, (body) => type.fromBuffer(body));
+}
+
+/** Reads a framed record's Avro body with `read`; whatever fails is DECODE_FAILED, naming the schema id. */
+export function readFramed<T>(buffer: Buffer, what: string, read: (body: Buffer) => T): T {
   try {
-    return type.fromBuffer(buffer.subarray(HEADER_BYTES));
+    return read(buffer.subarray(HEADER_BYTES));
   } catch (error) {
     throw new CdcError('DECODE_FAILED', `Cannot decode the ${what} (schema id ${schemaIdOf(buffer)}): ${(error as Error).message}`, { cause: error });
   }

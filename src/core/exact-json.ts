@@ -9,9 +9,7 @@ export function exactJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : JSON.stringify(String(value));
-  // A stored JSON text may be pretty-printed; a raw line break in valid JSON is only whitespace
-  // (strings escape theirs), and a document must stay one line of a bulk request.
-  if (value instanceof JsonText) return /[\r\n]/.test(value.text) ? value.text.replace(/[\r\n]/g, ' ') : value.text;
+  if (value instanceof JsonText) return oneLineJsonText(value.text);
   if (Buffer.isBuffer(value)) return JSON.stringify(value.toString('base64'));
   if (Array.isArray(value)) return `[${value.map(exactJson).join(',')}]`;
   if (typeof value === 'object') {
@@ -24,6 +22,15 @@ export function exactJson(value: unknown): string {
     return `${out}}`;
   }
   return JSON.stringify(value);
+}
+
+/**
+ * A JSON column's stored text, embedded as it is but on one line: it may be pretty-printed, a raw
+ * line break in valid JSON is only whitespace (strings escape theirs), and a document must stay
+ * one line of a bulk request.
+ */
+export function oneLineJsonText(text: string): string {
+  return /[\r\n]/.test(text) ? text.replace(/[\r\n]/g, ' ') : text;
 }
 
 /**

@@ -177,7 +177,7 @@ export class BatchPipeline {
       if (chunk.messages.length > 0 && (chunk.actions.length >= maxActions || bytes >= maxBytes)) break;
       chunk.messages.push(message);
       try {
-        const planned = actionsOf(decoder.decode(message, batch.topic), settings, message);
+        const planned = actionsOf(decoder.decode(message, batch.topic, settings.renderDocuments), settings, message);
         if (typeof planned === 'string') {
           chunk.skipped[planned]++;
           continue;

@@ -8,6 +8,7 @@ import { documentId, documentJson, documentRow, rowDocumentId } from './document
 import { metadataOf, type MetadataField } from './document-metadata.ts';
 import { checkFieldNames } from './field-names.ts';
 import { IndexNames } from './index-naming.ts';
+import type { RenderedChange } from './record-decoder.ts';
 
 /** What turns a decoded change into document actions: a pure function of the configuration. */
 export interface RecordSettings {
@@ -21,9 +22,15 @@ export interface RecordSettings {
   transform: Transform;
   /** The index of each table, refusing two tables on one index by accident (NAME_COLLISION). */
   indexNames: IndexNames;
+  /**
+   * A document is then the row image as it is (no transforms, hard deletes, no metadata): the
+   * decoder may write its JSON text straight from the record's bytes (RenderedChange).
+   */
+  renderDocuments: boolean;
 }
 
 export function recordSettings(config: SinkConfig): RecordSettings {
+  const transforms = buildTransforms(config.TRANSFORMS, { side: 'sink', topicOf: (event) => event.topic! });
   return {
     indexTemplate: config.INDEX_NAME_TEMPLATE,
     topicPrefix: config.TOPIC_PREFIX,
@@ -31,8 +38,9 @@ export function recordSettings(config: SinkConfig): RecordSettings {
     keyless: config.KEYLESS_TABLES,
     metadata: config.DOCUMENT_METADATA ?? [],
     metadataPrefix: config.DOCUMENT_METADATA_PREFIX,
-    transform: chain(buildTransforms(config.TRANSFORMS, { side: 'sink', topicOf: (event) => event.topic! })),
+    transform: chain(transforms),
     indexNames: new IndexNames(),
+    renderDocuments: transforms.length === 0 && config.DELETE_MODE === 'hard' && (config.DOCUMENT_METADATA ?? []).length === 0,
   };
 }
 
@@ -52,8 +60,9 @@ export interface RecordActions<T> {
  * its content, so an update removes the old content's document and indexes the new one, both
  * under the change's version, and replays stay idempotent. `origin` is handed back with a rejection.
  */
-export function actionsOf<T>(change: ChangeEvent | null, settings: RecordSettings, origin: T): RecordActions<T> | SkipReason {
+export function actionsOf<T>(change: ChangeEvent | RenderedChange | null, settings: RecordSettings, origin: T): RecordActions<T> | SkipReason {
   if (!change) return 'tombstone';
+  if ('document' in change) return renderedActions(change, settings, origin);
   if (!change.key && settings.keyless === 'skip') return 'keyless';
   const event = settings.transform(change);
   if (!event) return 'filtered';
@@ -67,6 +76,14 @@ export function actionsOf<T>(change: ChangeEvent | null, settings: RecordSetting
   if (removed && removed !== added) actions.push({ index, id: removed, version, document: documentOf(event, 'd', version, settings), origin });
   if (added) actions.push({ index, id: added, version, document: documentOf(event, event.op, version, settings), origin });
   return { index, schema: event.schema, actions };
+}
+
+/** The action of a change whose document the decoder wrote (settings.renderDocuments: nothing to transform or add). */
+function renderedActions<T>(change: RenderedChange, settings: RecordSettings, origin: T): RecordActions<T> {
+  checkFieldNames(change.schema);
+  const index = settings.indexNames.of(change.schema, settings.indexTemplate, change.topic!, settings.topicPrefix);
+  const version = versionOf(change.position);
+  return { index, schema: change.schema, actions: [{ index, id: documentId(change.key), version, document: change.document, origin }] };
 }
 
 /**

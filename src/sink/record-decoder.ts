@@ -1,7 +1,7 @@
 import type { Type } from 'avsc';
 import type { KafkaMessage } from 'kafkajs';
 import { avroType } from '../core/avro-types.ts';
-import { decodeFramed, isFramed, schemaIdOf } from '../core/avro-wire.ts';
+import { decodeFramed, isFramed, readFramed, schemaIdOf } from '../core/avro-wire.ts';
 import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { JsonChangeReader, type JsonChangeRecord } from '../core/connect-json-reader.ts';
 import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
@@ -9,7 +9,18 @@ import { isJsonRecord } from '../core/json-record.ts';
 import { SourcePosition } from '../core/position.ts';
 import { registryError } from '../core/registry-errors.ts';
 import type { Registry } from '../core/schema-registry.ts';
+import { envelopeRenderer } from './avro-documents.ts';
 import { rowTypeOfEnvelope, rowUnderColumnNames, tableSchemaOfFields, tableSchemaOfRow } from './index-mapping.ts';
+
+/**
+ * A keyed change of the direct path (RecordDecoder.decode with `renderDocument`): the JSON text of
+ * the document it leaves (null: a delete), where a ChangeEvent has row images. Only for sinks
+ * that index rows as they are: no transforms, hard deletes, no metadata fields.
+ */
+export interface RenderedChange extends Omit<ChangeEvent, 'before' | 'after' | 'key'> {
+  key: Row;
+  document: string | null;
+}
 
 interface Envelope {
   op: string;
@@ -76,16 +87,38 @@ export class RecordDecoder {
     });
   }
 
-  /** The change a record holds (its `topic` is the record's), or null for a tombstone (the delete before it already carried the change). */
-  decode(message: KafkaMessage, topic: string): ChangeEvent | null {
+  /**
+   * The change a record holds (its `topic` is the record's), or null for a tombstone (the delete
+   * before it already carried the change). With `renderDocument`, a keyed Avro change whose row
+   * types allow it comes as a RenderedChange: its document's JSON text, without row objects.
+   */
+  decode(message: KafkaMessage, topic: string): ChangeEvent | null;
+  decode(message: KafkaMessage, topic: string, renderDocument: boolean): ChangeEvent | RenderedChange | null;
+  decode(message: KafkaMessage, topic: string, renderDocument = false): ChangeEvent | RenderedChange | null {
     const { value } = message;
     if (value === null || value.length === 0) return null;
     if (isJsonRecord(value)) return this.#decodeJson(value, message.key, topic);
     const valueType = this.#typeOf(value, 'value');
+    const renderer = renderDocument && message.key && message.key.length > 0 ? envelopeRenderer(valueType) : undefined;
+    if (renderer) {
+      const rendered = readFramed(value, 'value', renderer);
+      const envelope = checkedEnvelope(rendered.fields as unknown as Envelope);
+      const key = this.#key(message.key!);
+      // A delete's document is its absence (hard deletes: the only mode that renders).
+      return Object.assign(changeOf(envelope, key, this.#schemaOf(value, valueType, envelope), topic), { key, document: envelope.op === 'd' ? null : (rendered.after ?? '{}') });
+    }
     const envelope = checkedEnvelope(decodeFramed(valueType, value, 'value') as Envelope);
-    const key = message.key && message.key.length > 0 ? (decodeFramed(this.#typeOf(message.key, 'key'), message.key, 'key') as Row) : null;
-    const schema = this.#schema(schemaIdOf(value), envelope, (database, table) => tableSchemaOfRow(database, table, rowTypeOfEnvelope(valueType)));
-    return eventOf(envelope, key, schema, topic);
+    const key = message.key && message.key.length > 0 ? this.#key(message.key) : null;
+    const schema = this.#schemaOf(value, valueType, envelope);
+    return Object.assign(changeOf(envelope, key, schema, topic), { before: rowUnderColumnNames(schema, envelope.before), after: rowUnderColumnNames(schema, envelope.after) });
+  }
+
+  #key(buffer: Buffer): Row {
+    return decodeFramed(this.#typeOf(buffer, 'key'), buffer, 'key') as Row;
+  }
+
+  #schemaOf(value: Buffer, valueType: Type, envelope: Envelope): TableSchema {
+    return this.#schema(schemaIdOf(value), envelope, (database, table) => tableSchemaOfRow(database, table, rowTypeOfEnvelope(valueType)));
   }
 
   #typeOf(buffer: Buffer, what: string): Type {
@@ -112,7 +145,8 @@ export class RecordDecoder {
     const tableSchema = columns
       ? (database: string, table: string): TableSchema => tableSchemaOfFields(database, table, columns, renames)
       : (database: string, table: string) => tableSchemaOfRow(database, table, rowTypeOfEnvelope(avroType(avroSchema as never)));
-    return eventOf(envelope, key, this.#schema(record.schemaText, envelope, tableSchema), topic);
+    const schema = this.#schema(record.schemaText, envelope, tableSchema);
+    return Object.assign(changeOf(envelope, key, schema, topic), { before: rowUnderColumnNames(schema, envelope.before), after: rowUnderColumnNames(schema, envelope.after) });
   }
 
   #schema(schemaKey: number | string, envelope: Envelope, tableSchema: (database: string, table: string) => TableSchema): TableSchema {
@@ -140,13 +174,12 @@ function checkedEnvelope(envelope: Envelope): Envelope {
   return envelope;
 }
 
-function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string): ChangeEvent {
+/** What a change is besides its row images. */
+function changeOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string): Omit<ChangeEvent, 'before' | 'after'> {
   const { source } = envelope;
   return {
     op: envelope.op as Op,
     schema,
-    before: rowUnderColumnNames(schema, envelope.before),
-    after: rowUnderColumnNames(schema, envelope.after),
     // Records written before the source block had an epoch are of the first binlog history.
     position: new SourcePosition(source.file, Number(source.pos), Number(source.row), undefined, 0, Number(source.epoch ?? 0)),
     gtid: source.gtid ?? undefined,

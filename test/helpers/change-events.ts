@@ -1,5 +1,7 @@
 import type { ChangeEvent, Op, Row } from '../../src/core/change-event.ts';
 import { SourcePosition } from '../../src/core/position.ts';
+import { IndexNames } from '../../src/sink/index-naming.ts';
+import type { RecordSettings } from '../../src/sink/record-actions.ts';
 import { deriveTableSchema } from '../../src/source/table-schema.ts';
 
 /** shop.customers as the binlog describes it; one schema object, as the reader's cache shares it. */
@@ -31,5 +33,21 @@ export function customerEvent(op: Op, row: Partial<Row> = {}): ChangeEvent {
     tsMs: Date.UTC(2024, 0, 2, 3, 4, 5, 678),
     snapshot: 'false',
     serverId: 1,
+  };
+}
+
+/** The sink's record settings with the defaults' choices (no transforms, hard deletes, no metadata), as the decoding path. */
+export function sinkRecordSettings(overrides: Partial<RecordSettings> = {}): RecordSettings {
+  return {
+    indexTemplate: '{database}_{table}',
+    topicPrefix: 'cdc',
+    deleteMode: 'hard',
+    keyless: 'row_hash',
+    metadata: [],
+    metadataPrefix: '__cdc_',
+    transform: (event) => event,
+    indexNames: new IndexNames(),
+    renderDocuments: false,
+    ...overrides,
   };
 }

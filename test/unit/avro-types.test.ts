@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { avroType, formatUnscaled, JsonText, parseUnscaled } from '../../src/core/avro-types.ts';
+import { avroType, formatMicros, formatUnscaled, JsonText, parseUnscaled } from '../../src/core/avro-types.ts';
 
 const roundTrip = (schema: object | string, value: unknown) => {
   const type = avroType(schema as never);
@@ -45,6 +45,18 @@ describe('Avro types are exact', () => {
     }
     assert.equal(roundTrip({ type: 'long', logicalType: 'timestamp-micros' }, '1970-01-01T00:00:00.000000Z'), '1970-01-01T00:00:00.000000Z');
     assert.equal(roundTrip(['null', { type: 'long', logicalType: 'timestamp-micros' }], '1901-12-13T20:45:52.000001Z'), '1901-12-13T20:45:52.000001Z');
+  });
+
+  it('datetimes and decimals read as a Number have the text of the same BigInt, across day boundaries', () => {
+    const day = 86_400_000_000;
+    const max = Math.floor(Number.MAX_SAFE_INTEGER / day) - 1;
+    // Every day of the safe range at its edges: where the Number division may round into the next day.
+    for (let days = -max; days <= max; days++) {
+      for (const micros of [days * day - 1, days * day, days * day + 1]) assert.equal(formatMicros(micros), formatMicros(BigInt(micros)), String(micros));
+    }
+    for (const unscaled of [0, 1, -1, 12345, -99999, 2 ** 47 - 1, -(2 ** 47)]) {
+      for (const scale of [0, 2, 4, 30]) assert.equal(formatUnscaled(unscaled, scale), formatUnscaled(BigInt(unscaled), scale));
+    }
   });
 
   it('JSON text is kept verbatim, big integers included', () => {

@@ -3,10 +3,9 @@ import { describe, it } from 'node:test';
 import { schemaFingerprint, type ChangeEvent, type ColumnDef, type Op, type Row, type TableSchema } from '../../src/core/change-event.ts';
 import { SourcePosition } from '../../src/core/position.ts';
 import { versionOf } from '../../src/core/version.ts';
-import { IndexNames } from '../../src/sink/index-naming.ts';
 import { actionsOf, type RecordSettings } from '../../src/sink/record-actions.ts';
 import { rowDocumentId } from '../../src/sink/document.ts';
-import type { Transform } from '../../src/transforms/transform.ts';
+import { sinkRecordSettings } from '../helpers/change-events.ts';
 
 const columns: ColumnDef[] = [
   { name: 'id', kind: 'int64', sqlType: 'bigint', optional: false },
@@ -20,17 +19,7 @@ function change(op: Op, before: Row | null, after: Row | null, key: Row | null =
   return { op, schema, before, after, position, gtid: undefined, tsMs: 1_700_000_000_000, snapshot: 'false', serverId: 1, topic: 'cdc.Shop.Items', key };
 }
 
-const identity: Transform = (event) => event;
-const base: RecordSettings = {
-  indexTemplate: '{database}_{table}',
-  topicPrefix: 'cdc',
-  deleteMode: 'hard',
-  keyless: 'row_hash',
-  metadata: [],
-  metadataPrefix: '__cdc_',
-  transform: identity,
-  indexNames: new IndexNames(),
-};
+const base = sinkRecordSettings();
 const old = { id: 7n, name: 'a' };
 const now = { id: 7n, name: 'b' };
 
