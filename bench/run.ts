@@ -183,6 +183,12 @@ async function endToEnd(): Promise<{ rate: number; index: string; seconds: numbe
   const sinkPeakMiB = await peakRssMiB(pipeline.sink!);
   const sourcePeakMiB = Math.max(sourcePeak(), await peakRssMiB(pipeline.source!));
   const cpuUs = { source: ((await cpuSeconds(pipeline.source!)) * 1e6) / ROWS, sink: ((await cpuSeconds(pipeline.sink!)) * 1e6) / ROWS };
+  if (PROFILE_DIR) {
+    // Gracefully, so that CPU profiles are written.
+    await Promise.all([pipeline.source!.stop('SIGTERM'), pipeline.sink!.stop('SIGTERM')]);
+    await printProfile(pipeline.source!, 'source end to end');
+    await printProfile(pipeline.sink!, 'sink end to end');
+  }
   await pipeline.stopAll();
   await conn.end();
   return { rate: ROWS / seconds, index, seconds, pipeline, sinkPeakMiB, sourcePeakMiB, cpuUs };

@@ -167,11 +167,12 @@ export class BatchPipeline {
 
   /** Decodes records from `from` until the chunk reaches its action or byte limit. */
   async #decode(batch: Batch, from: number, stopping: AbortSignal): Promise<Chunk> {
-    const { decoder, settings, maxActions, maxBytes } = this.#parts;
+    const { decoder, settings, indices, maxActions, maxBytes } = this.#parts;
     const candidates = batch.messages.slice(from, from + maxActions);
     await decoder.prepare(candidates);
     const chunk: Chunk = { messages: [], actions: [], letters: [], skipped: { tombstone: 0, keyless: 0, filtered: 0 } };
     const targets: Targets = new Map();
+    let ready: { index: string; schema: TableSchema } | undefined;
     let bytes = 0;
     for (const message of candidates) {
       if (chunk.messages.length > 0 && (chunk.actions.length >= maxActions || bytes >= maxBytes)) break;
@@ -185,6 +186,12 @@ export class BatchPipeline {
         for (const action of planned.actions) {
           chunk.actions.push(action);
           bytes += (action.document?.length ?? 0) + ACTION_LINE_BYTES;
+        }
+        // Only indices still to prepare are tracked; nearly always every one is ready, and records come in runs of one.
+        if (planned.schema === ready?.schema && planned.index === ready.index) continue;
+        if (indices.isReady(planned.index, planned.schema)) {
+          ready = planned;
+          continue;
         }
         // Keyed by index, then schema object (not a joined string: a fingerprint is long, and this runs per record).
         let ofIndex = targets.get(planned.index);

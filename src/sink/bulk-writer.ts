@@ -144,15 +144,9 @@ export class BulkWriter {
 
   /** Sends one bulk request; returns the actions that must be retried and why. */
   async #send<T>(actions: BulkAction<T>[], stats: BulkStats<T>): Promise<{ retry: BulkAction<T>[]; reason?: CdcError; tooLarge?: true }> {
-    // The request body is built as NDJSON text here (versions are BigInts), so the client sends it as is.
-    let body = '';
-    for (const a of actions) {
-      const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
-      body += a.document === null ? `{"delete":${meta}}\n` : `{"index":${meta}}\n${a.document}\n`;
-    }
     let response: Awaited<ReturnType<Client['bulk']>>;
     try {
-      response = await this.#client.bulk({ operations: body as never, refresh: false, filter_path: RESPONSE_FIELDS });
+      response = await this.#client.bulk({ operations: requestBody(actions) as never, refresh: false, filter_path: RESPONSE_FIELDS });
     } catch (error) {
       if ((error as { meta?: { statusCode?: number } }).meta?.statusCode === 413) return { retry: actions, tooLarge: true };
       const cdc = elasticsearchError(error, 'Bulk request');
@@ -216,6 +210,41 @@ export class BulkWriter {
     }
     if (chunk.length > 0) yield chunk;
   }
+}
+
+/**
+ * The NDJSON body of a bulk request (built here, not by the client: versions are BigInts), encoded
+ * once into one buffer. A string body would be measured for its length and encoded again on its
+ * way to the socket, and a chunk's text, once flattened, is one more large string to collect.
+ */
+function requestBody(actions: readonly BulkAction[]): Buffer {
+  // Exact for ASCII text (a UTF-16 unit is one byte), the usual case; the buffer grows otherwise.
+  let estimate = 0;
+  for (const a of actions) estimate += (a.document?.length ?? 0) + a.id.length + a.index.length + ACTION_FRAMING_BYTES;
+  let body = Buffer.allocUnsafe(estimate);
+  let used = 0;
+  const append = (text: string) => {
+    // A UTF-16 unit takes at most three UTF-8 bytes: the exact size is needed only near the end.
+    if (used + 3 * text.length > body.length) {
+      const needed = used + Buffer.byteLength(text);
+      if (needed > body.length) {
+        const grown = Buffer.allocUnsafe(Math.max(needed, 2 * body.length));
+        body.copy(grown, 0, 0, used);
+        body = grown;
+      }
+    }
+    used += body.write(text, used);
+  };
+  for (const a of actions) {
+    const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
+    if (a.document === null) append(`{"delete":${meta}}\n`);
+    else {
+      append(`{"index":${meta}}\n`);
+      append(a.document);
+      append('\n');
+    }
+  }
+  return body.subarray(0, used);
 }
 
 /**

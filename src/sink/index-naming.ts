@@ -30,8 +30,18 @@ function validIndexName(filled: string): string {
 export class IndexNames {
   readonly #claims = new NameClaims();
   readonly #bySchema = new WeakMap<TableSchema, Map<string, string>>();
+  /** The last answer: records come in runs of one table and topic, which then need no key built. */
+  #last: { schema: TableSchema; template: string; topic: string; name: string } | undefined;
 
   of(schema: TableSchema, template: string, topic: string, prefix: string): string {
+    const last = this.#last;
+    if (last && last.schema === schema && last.template === template && last.topic === topic) return last.name;
+    const name = this.#lookUp(schema, template, topic, prefix);
+    this.#last = { schema, template, topic, name };
+    return name;
+  }
+
+  #lookUp(schema: TableSchema, template: string, topic: string, prefix: string): string {
     let byTemplate = this.#bySchema.get(schema);
     if (!byTemplate) {
       byTemplate = new Map();

@@ -75,4 +75,24 @@ describe('bulk writer request sizes', () => {
     const retried = await new BulkWriter(busy.client, { maxActions: 10, maxBytes: 100_000, maxRequestBytes: 100_000 }, log).write([action(1, 100)]);
     assert.deepEqual([retried.ok, retried.retried, retried.rejected.length], [1, 1, 0]);
   });
+
+  it('sends the NDJSON text of its actions as UTF-8, whatever their characters', async () => {
+    const bodies: string[] = [];
+    const bulk = async ({ operations }: { operations: Buffer }) => {
+      bodies.push(operations.toString('utf8'));
+      return { errors: false, items: [] };
+    };
+    const client = { bulk } as unknown as Client;
+    const texts = ['plain', 'é'.repeat(5000), '😀'.repeat(3000), `"${'\u{10ffff}'.repeat(700)}"`, '\ud800 lone'];
+    const actions: BulkAction<number>[] = texts.map((text, i) => ({ index: 'docs-ü', id: `id "${i}" ü`, version: 2n ** 62n + BigInt(i), document: JSON.stringify({ text }), origin: i }));
+    actions.push({ index: 'docs-ü', id: 'gone', version: 9n, document: null, origin: 9 });
+    await new BulkWriter(client, { maxActions: 1000, maxBytes: 1_000_000, maxRequestBytes: 1_000_000 }, log).write(actions);
+    const expected = actions
+      .map((a) => {
+        const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
+        return a.document === null ? `{"delete":${meta}}\n` : `{"index":${meta}}\n${a.document}\n`;
+      })
+      .join('');
+    assert.deepEqual(bodies, [expected]);
+  });
 });
