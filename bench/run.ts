@@ -28,6 +28,8 @@
  *    (index refresh 1 s, Elasticsearch's default).
  * 12. Many tables (tables, BENCH_TABLES, 1,000 by default): tables of two rows each, tables per
  *    second from source start until all are searchable (bench/tables.ts).
+ * 13. Documents (documents): the sink's record → bulk action, direct from the Avro bytes ÷ through
+ *    row objects, in process (bench/documents.ts).
  * Every part that runs a source reports its peak RSS (VmHWM). BENCH_CPU_PROF=<dir> runs the
  * services under `node --cpu-prof` and prints the top ten self-time functions of each source run.
  * Nothing here gates CI.
@@ -47,13 +49,14 @@ import { testKafka } from '../test/helpers/kafka.ts';
 import { startService, uniqueName, type ServiceProcess } from '../test/helpers/services.ts';
 import { stackEnv } from '../test/helpers/stack.ts';
 import { topSelfTime } from './cpu-profile-top.ts';
+import { documentsBench } from './documents.ts';
 import { tablesBench } from './tables.ts';
 import { transformsBench } from './transforms.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
-/** Comma-separated parts to run (e2e, source, snapshot, bigtx, latency, recovery, converters, transforms, tables; compression only when named). */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,bigtx,latency,recovery,converters,transforms,tables').split(','));
+/** Comma-separated parts to run (e2e, source, snapshot, bigtx, latency, recovery, converters, transforms, documents, tables; compression only when named). */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,bigtx,latency,recovery,converters,transforms,documents,tables').split(','));
 const PROFILE_DIR = process.env.BENCH_CPU_PROF;
 if (PROFILE_DIR) process.env.CDC_SERVICE_NODE_ARGS = `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}`;
 const TX_ROWS = 1000;
@@ -586,5 +589,6 @@ if (ONLY.has('recovery')) {
   console.log(`SIGKILL → successor committed a new change: ${recoveries.map((s) => s.toFixed(2)).join(', ')} s`);
 }
 if (ONLY.has('transforms')) await transformsBench();
+if (ONLY.has('documents')) await documentsBench();
 if (ONLY.has('tables')) await tablesBench();
 process.exit(0);
