@@ -8,7 +8,7 @@ import { JsonText } from './avro-types.ts';
 export function exactJson(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : JSON.stringify(String(value));
+  if (typeof value === 'number') return numberJson(value);
   if (value instanceof JsonText) return oneLineJsonText(value.text);
   if (Buffer.isBuffer(value)) return JSON.stringify(value.toString('base64'));
   if (Array.isArray(value)) return `[${value.map(exactJson).join(',')}]`;
@@ -22,6 +22,11 @@ export function exactJson(value: unknown): string {
     return `${out}}`;
   }
   return JSON.stringify(value);
+}
+
+/** A number's JSON text; NaN and the infinities, which JSON has not, as strings. */
+export function numberJson(value: number): string {
+  return Number.isFinite(value) ? String(value) : `"${value}"`;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Type } from 'avsc';
 import { bytesToBigInt, columnNamesOf, formatDays, formatMicros, formatTimeMicros, formatUnscaled } from '../core/avro-types.ts';
-import { oneLineJsonText } from '../core/exact-json.ts';
+import { numberJson, oneLineJsonText } from '../core/exact-json.ts';
 
 /**
  * The sink's direct path from a change record's Avro bytes to its document's JSON text. Decoding
@@ -244,11 +244,6 @@ const CODECS: Record<string, Codec> = {
   'logical:timestamp-micros': { render: (cur) => `"${formatMicros(readLong(cur))}Z"`, skip: skipVarint },
   'logical:json': { render: (cur) => oneLineJsonText(readText(cur)), skip: skipBytes },
 };
-
-/** As exactJson writes a number: NaN and the infinities, which JSON has not, as strings. */
-function numberJson(value: number): string {
-  return Number.isFinite(value) ? String(value) : `"${value}"`;
-}
 
 function branchesOf(type: Type): Type[] | undefined {
   return (type as unknown as { types?: Type[] }).types;

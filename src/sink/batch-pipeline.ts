@@ -172,7 +172,6 @@ export class BatchPipeline {
     await decoder.prepare(candidates);
     const chunk: Chunk = { messages: [], actions: [], letters: [], skipped: { tombstone: 0, keyless: 0, filtered: 0 } };
     const targets: Targets = new Map();
-    let ready: { index: string; schema: TableSchema } | undefined;
     let bytes = 0;
     for (const message of candidates) {
       if (chunk.messages.length > 0 && (chunk.actions.length >= maxActions || bytes >= maxBytes)) break;
@@ -187,12 +186,8 @@ export class BatchPipeline {
           chunk.actions.push(action);
           bytes += (action.document?.length ?? 0) + ACTION_LINE_BYTES;
         }
-        // Only indices still to prepare are tracked; nearly always every one is ready, and records come in runs of one.
-        if (planned.schema === ready?.schema && planned.index === ready.index) continue;
-        if (indices.isReady(planned.index, planned.schema)) {
-          ready = planned;
-          continue;
-        }
+        // Only indices still to prepare are tracked: nearly always every one is ready.
+        if (indices.isReady(planned.index, planned.schema)) continue;
         // Keyed by index, then schema object (not a joined string: a fingerprint is long, and this runs per record).
         let ofIndex = targets.get(planned.index);
         if (!ofIndex) {

@@ -40,6 +40,8 @@ export class IndexManager {
   readonly #settings: IndexSettings;
   readonly #log: Logger;
   readonly #done = new Set<string>();
+  /** The last pair found ready: records come in runs of one table, and readiness never ends, so a run asks without a key built. */
+  #lastReady: { name: string; schema: TableSchema } | undefined;
   /** Preparations under way by index and schema; each leaves when it settles (a failed one is tried again by the next caller). */
   readonly #preparing = new Map<string, Promise<void>>();
   readonly #limiter: Limiter;
@@ -58,7 +60,10 @@ export class IndexManager {
 
   /** Whether `name` is ready for documents of `schema` already (ensure() would return at once). */
   isReady(name: string, schema: TableSchema): boolean {
-    return this.#done.has(preparationKey(name, schema));
+    if (schema === this.#lastReady?.schema && name === this.#lastReady.name) return true;
+    if (!this.#done.has(preparationKey(name, schema))) return false;
+    this.#lastReady = { name, schema };
+    return true;
   }
 
   /** Makes `name` (an index, or an alias with INDEX_WRITE_ALIAS) ready for documents of a (transformed) table schema. */

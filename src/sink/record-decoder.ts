@@ -105,12 +105,11 @@ export class RecordDecoder {
       const envelope = checkedEnvelope(rendered.fields as unknown as Envelope);
       const key = this.#key(message.key!);
       // A delete's document is its absence (hard deletes: the only mode that renders).
-      return Object.assign(changeOf(envelope, key, this.#schemaOf(value, valueType, envelope), topic), { key, document: envelope.op === 'd' ? null : (rendered.after ?? '{}') });
+      return changeOf(envelope, key, this.#schemaOf(value, valueType, envelope), topic, { key, document: envelope.op === 'd' ? null : (rendered.after ?? '{}') });
     }
     const envelope = checkedEnvelope(decodeFramed(valueType, value, 'value') as Envelope);
     const key = message.key && message.key.length > 0 ? this.#key(message.key) : null;
-    const schema = this.#schemaOf(value, valueType, envelope);
-    return Object.assign(changeOf(envelope, key, schema, topic), { before: rowUnderColumnNames(schema, envelope.before), after: rowUnderColumnNames(schema, envelope.after) });
+    return eventOf(envelope, key, this.#schemaOf(value, valueType, envelope), topic);
   }
 
   #key(buffer: Buffer): Row {
@@ -145,8 +144,7 @@ export class RecordDecoder {
     const tableSchema = columns
       ? (database: string, table: string): TableSchema => tableSchemaOfFields(database, table, columns, renames)
       : (database: string, table: string) => tableSchemaOfRow(database, table, rowTypeOfEnvelope(avroType(avroSchema as never)));
-    const schema = this.#schema(record.schemaText, envelope, tableSchema);
-    return Object.assign(changeOf(envelope, key, schema, topic), { before: rowUnderColumnNames(schema, envelope.before), after: rowUnderColumnNames(schema, envelope.after) });
+    return eventOf(envelope, key, this.#schema(record.schemaText, envelope, tableSchema), topic);
   }
 
   #schema(schemaKey: number | string, envelope: Envelope, tableSchema: (database: string, table: string) => TableSchema): TableSchema {
@@ -174,8 +172,12 @@ function checkedEnvelope(envelope: Envelope): Envelope {
   return envelope;
 }
 
-/** What a change is besides its row images. */
-function changeOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string): Omit<ChangeEvent, 'before' | 'after'> {
+function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string): ChangeEvent {
+  return changeOf(envelope, key, schema, topic, { before: rowUnderColumnNames(schema, envelope.before), after: rowUnderColumnNames(schema, envelope.after) });
+}
+
+/** A change from its envelope, with `rest`: its row images, or its rendered document. */
+function changeOf<T extends object>(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string, rest: T): Omit<ChangeEvent, 'before' | 'after'> & T {
   const { source } = envelope;
   return {
     op: envelope.op as Op,
@@ -188,5 +190,6 @@ function changeOf(envelope: Envelope, key: Row | null, schema: TableSchema, topi
     serverId: Number(source.server_id),
     topic,
     key,
+    ...rest,
   };
 }

@@ -1,7 +1,8 @@
-import type { ChangeEvent, Op, Row } from '../../src/core/change-event.ts';
+import type { ChangeEvent, ColumnDef, Op, Row } from '../../src/core/change-event.ts';
 import { SourcePosition } from '../../src/core/position.ts';
 import { IndexNames } from '../../src/sink/index-naming.ts';
 import type { RecordSettings } from '../../src/sink/record-actions.ts';
+import { columnDef } from '../../src/source/column-types.ts';
 import { deriveTableSchema } from '../../src/source/table-schema.ts';
 
 /** shop.customers as the binlog describes it; one schema object, as the reader's cache shares it. */
@@ -50,4 +51,9 @@ export function sinkRecordSettings(overrides: Partial<RecordSettings> = {}): Rec
     renderDocuments: false,
     ...overrides,
   };
+}
+
+/** A column as the source derives it from information_schema (`extra`: ENUM_VALUES and the like); optional unless said. */
+export function column(name: string, type: string, extra: object = {}, optional = true): ColumnDef {
+  return columnDef('db.t', { COLUMN_NAME: name, COLUMN_TYPE: type, ...extra }, undefined, optional);
 }

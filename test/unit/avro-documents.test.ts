@@ -4,21 +4,18 @@ import type { KafkaMessage } from 'kafkajs';
 import { describe, it } from 'node:test';
 import { avroType } from '../../src/core/avro-types.ts';
 import { encodeFramed } from '../../src/core/avro-wire.ts';
-import { type ColumnDef, type Row, schemaFingerprint, type TableSchema } from '../../src/core/change-event.ts';
+import { type Row, schemaFingerprint, type TableSchema } from '../../src/core/change-event.ts';
 import type { Registry } from '../../src/core/schema-registry.ts';
 import { envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
-import { columnDef } from '../../src/source/column-types.ts';
 import { envelopeRenderer } from '../../src/sink/avro-documents.ts';
 import { actionsOf } from '../../src/sink/record-actions.ts';
-import { sinkRecordSettings } from '../helpers/change-events.ts';
+import { column, sinkRecordSettings } from '../helpers/change-events.ts';
 import { RecordDecoder } from '../../src/sink/record-decoder.ts';
 
 /**
  * The sink's direct path (Avro bytes → document JSON text) against the decoding path (avsc → row
  * object → documentJson): the same actions, to the byte, for every column type our source writes.
  */
-
-const column = (name: string, type: string, extra: object = {}, optional = true): ColumnDef => columnDef('db.t', { COLUMN_NAME: name, COLUMN_TYPE: type, ...extra }, undefined, optional);
 
 const COLUMNS = [
   column('id', 'bigint', {}, false),

@@ -8,10 +8,8 @@ import type { ConnectSchema } from '../../src/core/connect-types.ts';
 import { isJsonRecord, jsonRecord } from '../../src/core/json-record.ts';
 import { envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
 import { RecordDecoder } from '../../src/sink/record-decoder.ts';
-import { columnDef } from '../../src/source/column-types.ts';
 import { ConnectJsonTable } from '../../src/source/connect-schema.ts';
-
-const column = (name: string, type: string, extra: object = {}, optional = true): ColumnDef => columnDef('db.t', { COLUMN_NAME: name, COLUMN_TYPE: type, ...extra }, undefined, optional);
+import { column } from '../helpers/change-events.ts';
 
 function table(columns: ColumnDef[], key: string[]): TableSchema {
   return { database: 'shop', table: 'items', columns, key, fingerprint: schemaFingerprint(columns, key) };
