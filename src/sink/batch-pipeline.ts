@@ -19,6 +19,11 @@ export interface PartitionHandle {
   stopping: AbortSignal;
   /** Commits the batch's partition past `last` (its records up to it are durable), which covers `records` records. */
   commit(last: string, records: number): Promise<void>;
+  /**
+   * Told once every record of the batch is in a bulk request (only its last requests are still
+   * in flight): the consumer may fetch and start the partition's next batch meanwhile.
+   */
+  handBack(): void;
 }
 
 export interface PipelineParts {
@@ -67,16 +72,22 @@ const ACTION_LINE_BYTES = 120;
  * same time is safe because every action carries its change's external version: whichever
  * request lands first, Elasticsearch keeps the newest version of each document. A chunk's offsets
  * are committed only once it is durable and every chunk before it is committed, so the commits of
- * a partition stay contiguous. A partition thus holds at most SINK_BULKS_IN_FLIGHT chunks.
+ * a partition stay contiguous. A partition thus has at most SINK_BULKS_IN_FLIGHT chunks' documents
+ * in hand, over both batches it may have (a written chunk keeps only its records until committed).
  * At most SINK_PARTITION_CONCURRENCY partitions are worked on at once (places); one whose chunk
- * waits for new indices gives its place to another meanwhile.
+ * waits for new indices gives its place to another meanwhile. Once every record of a batch is in
+ * a request, the partition gives its place back and the consumer is told (handBack), so the
+ * partition's next batch is fetched and decoded while the last requests are in flight; the
+ * in-flight bound counts the requests of both batches together.
  */
 export class BatchPipeline {
   readonly #parts: PipelineParts;
   /** Places of the partitions worked on: a partition takes one for its batch, and gives it back while it waits for new indices. */
   readonly #places: Limiter;
-  /** Since when each partition's oldest chunk not yet durable waits (readiness reads the oldest). */
-  readonly #waitingSince = new Map<string, number>();
+  /** Each partition's bulk requests in flight (SINK_BULKS_IN_FLIGHT), shared by the batches it has in hand. */
+  #requests = new Map<string, Limiter>();
+  /** Since when each batch's oldest chunk not yet durable waits (readiness reads the oldest). */
+  readonly #waitingSince = new Map<object, number>();
   #lastProgressAt = 0;
 
   constructor(parts: PipelineParts) {
@@ -98,6 +109,7 @@ export class BatchPipeline {
   /** Forgets chunks of a consumer that is gone. */
   reset(): void {
     this.#waitingSince.clear();
+    this.#requests = new Map();
   }
 
   /**
@@ -108,35 +120,60 @@ export class BatchPipeline {
    */
   async process(batch: Batch, progress: { next: number }, handle: PartitionHandle): Promise<void> {
     await this.#places.acquire();
+    let placed = true;
+    const leave = () => {
+      if (placed) this.#places.release();
+      placed = false;
+    };
     try {
-      await this.#processInPlace(batch, progress, handle);
+      await this.#processInPlace(batch, progress, {
+        ...handle,
+        handBack: () => {
+          leave();
+          handle.handBack();
+        },
+      });
     } finally {
-      this.#places.release();
+      leave();
     }
   }
 
   async #processInPlace(batch: Batch, progress: { next: number }, handle: PartitionHandle): Promise<void> {
     const partitionKey = `${batch.topic}/${batch.partition}`;
+    let requests = this.#requests.get(partitionKey);
+    if (!requests) {
+      requests = new Limiter(this.#parts.bulksInFlight);
+      this.#requests.set(partitionKey, requests);
+    }
+    // This call's entry among the waiting chunks (the partition's other batch in hand has its own).
+    const waiting = {};
     // Chunks being written or committed, oldest first; each leaves once it is committed.
     const inFlight: Array<{ since: number; done: Promise<void> }> = [];
     let decodingSince: number | undefined;
     let committed: Promise<void> = Promise.resolve();
+    let from = progress.next;
     try {
-      for (let from = progress.next; from < batch.messages.length && handle.active(); ) {
-        // A chunk is decoded only when it can be sent at once: a partition holds at most SINK_BULKS_IN_FLIGHT chunks.
+      while (from < batch.messages.length && handle.active()) {
+        // A chunk is decoded only when it can be sent at once: a batch holds at most SINK_BULKS_IN_FLIGHT
+        // chunks, and its partition has at most that many requests in flight.
         while (inFlight.length >= this.#parts.bulksInFlight) await inFlight[0]!.done;
+        await requests.acquire();
         const since = Date.now();
         decodingSince = since;
-        if (!this.#waitingSince.has(partitionKey)) this.#waitingSince.set(partitionKey, since);
-        const chunk = await this.#decode(batch, from, handle.stopping);
+        if (!this.#waitingSince.has(waiting)) this.#waitingSince.set(waiting, since);
+        const chunk = await this.#decode(batch, from, handle.stopping).catch((error: unknown) => {
+          requests.release();
+          throw error;
+        });
         if (!handle.active()) {
           // Stopped while its indices were prepared: not written, so nothing of it is committed; whoever reads the partition next re-reads it.
+          requests.release();
           decodingSince = undefined;
-          if (inFlight.length === 0) this.#waitingSince.delete(partitionKey);
+          if (inFlight.length === 0) this.#waitingSince.delete(waiting);
           break;
         }
         from += chunk.messages.length;
-        const written = this.#write(chunk, handle);
+        const written = this.#write(chunk, handle).finally(() => requests.release());
         written.catch(() => undefined);
         // A chunk commits after the one before it, never past a failed one: commits stay contiguous,
         // and the failure reported is the first in commit order.
@@ -147,14 +184,15 @@ export class BatchPipeline {
             progress.next += chunk.messages.length;
             inFlight.shift();
             const oldest = inFlight[0]?.since ?? decodingSince;
-            if (oldest === undefined) this.#waitingSince.delete(partitionKey);
-            else this.#waitingSince.set(partitionKey, oldest);
+            if (oldest === undefined) this.#waitingSince.delete(waiting);
+            else this.#waitingSince.set(waiting, oldest);
           });
         // Awaited before returning or in the catch below; never left unobserved.
         committed.catch(() => undefined);
         inFlight.push({ since, done: committed });
         decodingSince = undefined;
       }
+      if (from >= batch.messages.length) handle.handBack();
       await committed;
     } catch (error) {
       // The chunks in flight settle first; if one failed, its failure is the one reported.
@@ -246,8 +284,12 @@ export class BatchPipeline {
     const started = process.hrtime.bigint();
     const collapsed = collapseById(chunk.actions);
     const stats = await this.#parts.writer.write(collapsed, { heartbeat: () => handle.heartbeat(), signal: this.#parts.signal });
+    // Its documents are not needed to commit it (rejections carry their own actions): they go now,
+    // so what waits for an earlier chunk's commit holds only its records.
+    const replaced = chunk.actions.length - collapsed.length;
+    chunk.actions = [];
     this.#parts.metrics.bulkSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    return { stats, collapsed: chunk.actions.length - collapsed.length };
+    return { stats, collapsed: replaced };
   }
 
   /** Dead-letters what Elasticsearch rejected, then commits the chunk; metrics once per chunk. */
