@@ -1,14 +1,16 @@
 import { createRequire } from 'node:module';
 
 /**
- * Three kafkajs internals on the per-record path, replaced by equivalents that give the same
+ * Four kafkajs internals on the per-record path, replaced by equivalents that give the same
  * result (the unit tests compare each with kafkajs' own):
  * - the per-partition grouping of a send copies its array for every record (`[...current, m]`),
  *   so one send of n records copies n²/2 array slots: 4–5 % of the source's samples;
  * - each record is encoded into a zero-filled 512-byte buffer of its own, sized with 64-bit Long
  *   arithmetic for its timestamp delta;
  * - each fetched record's offset and timestamp are computed from the batch's decimal text with
- *   64-bit Long arithmetic.
+ *   64-bit Long arithmetic;
+ * - the CRC-32C of every produced record batch is computed a byte at a time (1.8 % of the
+ *   source's samples).
  * The modules that use them keep what they required at load, so this must be evaluated before
  * kafkajs is: core/kafka.ts, core/kafka-codecs.ts and commands.ts import it first. Loaded later,
  * it changes nothing and kafkajs works as before, only slower.
@@ -212,6 +214,36 @@ export function decodeRecord(decoder: KafkaDecoder, context = {} as RecordBatchC
   };
 }
 
+// ---- record batch checksum ----
+
+export const KAFKAJS_CRC32C_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
+
+/** Eight lookup tables of the Castagnoli polynomial (reflected): table k advances a byte through k more zero bytes. */
+const CRC32C_TABLES = (() => {
+  const tables = Array.from({ length: 8 }, () => new Int32Array(256));
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    tables[0]![i] = c;
+  }
+  for (let k = 1; k < 8; k++) for (let i = 0; i < 256; i++) tables[k]![i] = (tables[k - 1]![i]! >>> 8) ^ tables[0]![tables[k - 1]![i]! & 0xff]!;
+  return tables;
+})();
+
+/** CRC-32C of `buffer` (unsigned), eight bytes per step ("slicing by 8"). */
+export function crc32c(buffer: Uint8Array): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC32C_TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  let crc = -1;
+  let i = 0;
+  for (const end8 = buffer.length - 7; i < end8; i += 8) {
+    crc ^= buffer[i]! | (buffer[i + 1]! << 8) | (buffer[i + 2]! << 16) | (buffer[i + 3]! << 24);
+    crc = t7[crc & 0xff]! ^ t6[(crc >>> 8) & 0xff]! ^ t5[(crc >>> 16) & 0xff]! ^ t4[crc >>> 24]! ^ t3[buffer[i + 4]!]! ^ t2[buffer[i + 5]!]! ^ t1[buffer[i + 6]!]! ^ t0[buffer[i + 7]!]!;
+  }
+  for (; i < buffer.length; i++) crc = t0[(crc ^ buffer[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
 replaceModule(KAFKAJS_GROUPING_MODULE, groupMessagesPerPartition);
+replaceModule(KAFKAJS_CRC32C_MODULE, crc32c);
 replaceModule(KAFKAJS_RECORD_DECODER_MODULE, decodeRecord);
 replaceModule(KAFKAJS_RECORD_MODULE, encodeRecord);

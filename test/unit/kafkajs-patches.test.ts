@@ -3,9 +3,11 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import {
+  crc32c,
   decodeRecord,
   encodeRecord,
   groupMessagesPerPartition,
+  KAFKAJS_CRC32C_MODULE,
   KAFKAJS_GROUPING_MODULE,
   KAFKAJS_RECORD_DECODER_MODULE,
   KAFKAJS_RECORD_MODULE,
@@ -100,7 +102,22 @@ describe('kafkajs patches', () => {
     }
   });
 
+  it("checksums record batches as kafkajs does: CRC-32C's check value, every length up to 64, large and offset views", () => {
+    const original = kafkajsOwn<(buffer: Buffer) => number>(KAFKAJS_CRC32C_MODULE);
+    assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+    const random = randomFrom(17);
+    const bytes = Buffer.from(Array.from({ length: 300_000 }, () => Math.floor(random() * 256)));
+    for (let length = 0; length <= 64; length++) assert.equal(crc32c(bytes.subarray(3, 3 + length)), original(bytes.subarray(3, 3 + length)), `length ${length}`);
+    for (let i = 0; i < 200; i++) {
+      const from = Math.floor(random() * 1000);
+      const view = bytes.subarray(from, from + Math.floor(random() * 290_000));
+      assert.equal(crc32c(view), original(view));
+    }
+    assert.equal(crc32c(Buffer.alloc(100_000, 0xff)), original(Buffer.alloc(100_000, 0xff)));
+  });
+
   it('are the modules kafkajs uses once core/kafka.ts is loaded', () => {
+    assert.equal(require(KAFKAJS_CRC32C_MODULE), crc32c);
     assert.equal(require(KAFKAJS_GROUPING_MODULE), groupMessagesPerPartition);
     assert.equal(require(KAFKAJS_RECORD_MODULE), encodeRecord);
     assert.equal(require(KAFKAJS_RECORD_DECODER_MODULE), decodeRecord);
