@@ -61,10 +61,13 @@ export class RecordDecoder {
   async prepare(messages: readonly KafkaMessage[]): Promise<void> {
     this.#refused = new Map();
     const missing = new Set<number>();
+    const note = (buffer: Buffer | null) => {
+      if (buffer && isFramed(buffer) && !this.#types.has(schemaIdOf(buffer))) missing.add(schemaIdOf(buffer));
+    };
+    // Per record: no array of its two buffers (this runs for every record of a chunk).
     for (const message of messages) {
-      for (const buffer of [message.key, message.value]) {
-        if (buffer && isFramed(buffer) && !this.#types.has(schemaIdOf(buffer))) missing.add(schemaIdOf(buffer));
-      }
+      note(message.key);
+      note(message.value);
     }
     if (missing.size === 0) return;
     const registry = this.#avroRegistry(missing);
