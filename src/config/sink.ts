@@ -123,9 +123,9 @@ export const sinkSpec = {
     { default: '2' },
   ),
   SINK_FETCH_MAX_BYTES: envVar(
-    int(1024 * 1024).default(8 * 1024 * 1024),
+    int(1024 * 1024).default(4 * 1024 * 1024),
     "Most bytes of records one fetch from a Kafka broker returns (a partition gets at most half). The consumer holds at most two fetches' worth before decoding: a partition's next batch is fetched while the last bulk requests of the one before are in flight. A single record batch larger than that still comes whole (Kafka's rule, so a consumer always progresses): records up to the source's TOPIC_MAX_MESSAGE_BYTES need no change here.",
-    { default: '8388608' },
+    { default: '4194304' },
   ),
   ...adminSpec,
 };

@@ -179,7 +179,7 @@ export const sourceSpec = {
   TOPIC_PARTITIONS: envVar(int(1, 10_000).default(1), 'Partitions of the per-table topics the source creates.', { default: '1' }),
   TOPIC_REPLICATION_FACTOR: envVar(int(-1, 100).default(-1), 'Replication factor of topics the source creates (-1: broker default).', { default: '-1' }),
   TOPIC_MAX_MESSAGE_BYTES: maxMessageBytesVar(
-    "`max.message.bytes` of the topics the source writes (set on those it creates, raised on existing ones below it) and the bound of one record's key and value plus framing, checked before producing (OVERSIZE_RECORDS says what happens above it). Kafka's own default is 1 MiB; 8 MiB admits large TEXT/BLOB/JSON rows while one record still fits the default TXN_MAX_BYTES, QUEUE_MAX_BYTES and the sink's SINK_FETCH_MAX_BYTES and BULK_MAX_BYTES. At most 100 MiB (the broker's `socket.request.max.bytes`). Sizes are counted uncompressed, whatever KAFKA_COMPRESSION says.",
+    "`max.message.bytes` of the topics the source writes (set on those it creates, raised on existing ones below it) and the bound of one record's key and value plus framing, checked before producing (OVERSIZE_RECORDS says what happens above it). Kafka's own default is 1 MiB; 8 MiB admits large TEXT/BLOB/JSON rows while one record still fits the default TXN_MAX_BYTES, QUEUE_MAX_BYTES and the sink's BULK_MAX_BYTES (a sink fetch returns a larger record batch whole). At most 100 MiB (the broker's `socket.request.max.bytes`). Sizes are counted uncompressed, whatever KAFKA_COMPRESSION says.",
   ),
   OVERSIZE_RECORDS: envVar(
     z.enum(['fail', 'dead-letter']).default('fail'),

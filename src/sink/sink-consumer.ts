@@ -203,8 +203,13 @@ export class SinkConsumer {
     consumer.on(consumer.events.END_BATCH_PROCESS, (event: { payload: { topic: string; partition: number; batchSize: number; lastOffset: string | null } }) => {
       const { topic, partition, batchSize, lastOffset } = event.payload;
       if (batchSize > 0 || lastOffset === null) return;
-      this.#commit(consumer, topic, partition, lastOffset).catch((error: unknown) => {
-        this.#log.warn({ ...errorFields(error as CdcError), topic, partition }, 'committing past transaction markers failed; the next batch commits past them');
+      // Only once the batch before them is durable (it may have been handed back with requests in flight).
+      const before = this.#unfinished.get(`${topic}/${partition}`)?.durable ?? Promise.resolve(true);
+      void before.then(async (durable) => {
+        if (!durable) return;
+        await this.#commit(consumer, topic, partition, lastOffset).catch((error: unknown) => {
+          this.#log.warn({ ...errorFields(error as CdcError), topic, partition }, 'committing past transaction markers failed; the next batch commits past them');
+        });
       });
     });
     consumer.on(consumer.events.CRASH, (event: { payload: { error: Error; restart: boolean } }) => {
