@@ -3,11 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { CdcError } from '../../src/core/errors.ts';
-import { createLogger } from '../../src/core/logger.ts';
-import type { BatchPipeline, PartitionHandle } from '../../src/sink/batch-pipeline.ts';
-import { SinkConsumer } from '../../src/sink/sink-consumer.ts';
-import { createSinkMetrics } from '../../src/sink/sink-metrics.ts';
+import type { PartitionHandle } from '../../src/sink/batch-pipeline.ts';
+import type { SinkConsumer } from '../../src/sink/sink-consumer.ts';
 import { testKafka } from '../helpers/kafka.ts';
+import { standInConsumer } from '../helpers/sink-consumer.ts';
 import { stack, stackEnv } from '../helpers/stack.ts';
 import { waitFor } from '../helpers/wait.ts';
 
@@ -44,17 +43,9 @@ describe('the sink replacing its consumer while Kafka restarts', () => {
       await handle.commit(batch.lastOffset(), batch.messages.length);
       progress.next = batch.messages.length;
     },
-  } as unknown as BatchPipeline;
+  };
   const stop = new AbortController();
-  sink = new SinkConsumer(
-    kafka,
-    pipeline,
-    { groupId, sessionTimeoutMs: 10_000, topicPatterns: [new RegExp(`^${prefix}\\.`)], partitionConcurrency: 1, fetchMaxBytes: 1024 * 1024, retryWarnMs: 30_000, pickupMaxDelayMs: 0 },
-    createSinkMetrics(),
-    createLogger('silent', 'sink'),
-    stop.signal,
-    () => undefined,
-  );
+  sink = standInConsumer(kafka, pipeline, prefix, stop.signal);
 
   /** Retried: right after a broker start, creating a topic may be refused until its metadata has settled. */
   const createWithRecord = async (topic: string) => {
@@ -150,25 +141,9 @@ describe('a batch failing after its consumer stopped', () => {
       progress.next = batch.messages.length;
       committed = true;
     },
-  } as unknown as BatchPipeline;
+  };
   const stop = new AbortController();
-  const sink = new SinkConsumer(
-    kafka,
-    pipeline,
-    {
-      groupId: `${prefix}.sink`,
-      sessionTimeoutMs: 10_000,
-      topicPatterns: [new RegExp(`^${prefix}\\.`)],
-      partitionConcurrency: 1,
-      fetchMaxBytes: 1024 * 1024,
-      retryWarnMs: 30_000,
-      pickupMaxDelayMs: 0,
-    },
-    createSinkMetrics(),
-    createLogger('silent', 'sink'),
-    stop.signal,
-    () => undefined,
-  );
+  const sink = standInConsumer(kafka, pipeline, prefix, stop.signal);
   after(async () => {
     stop.abort();
     release();

@@ -3,11 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import type { Batch } from 'kafkajs';
 import { CdcError } from '../../src/core/errors.ts';
-import { createLogger } from '../../src/core/logger.ts';
-import type { BatchPipeline, PartitionHandle } from '../../src/sink/batch-pipeline.ts';
-import { SinkConsumer } from '../../src/sink/sink-consumer.ts';
-import { createSinkMetrics } from '../../src/sink/sink-metrics.ts';
+import type { PartitionHandle } from '../../src/sink/batch-pipeline.ts';
 import { testKafka } from '../helpers/kafka.ts';
+import { standInConsumer } from '../helpers/sink-consumer.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const RECORDS = 120;
@@ -57,25 +55,9 @@ function handBackRun(failure: (seq: number, rewound: boolean) => CdcError | unde
       for (let i = progress.next; i < count; i++) run.written.add(Number(batch.messages[i]!.offset));
       await commit(count - 1);
     },
-  } as unknown as BatchPipeline;
+  };
   const stop = new AbortController();
-  const sink = new SinkConsumer(
-    testKafka(),
-    pipeline,
-    {
-      groupId: `${prefix}.sink`,
-      sessionTimeoutMs: 10_000,
-      topicPatterns: [new RegExp(`^${prefix}\\.`)],
-      partitionConcurrency: 1,
-      fetchMaxBytes: 1024 * 1024,
-      retryWarnMs: 30_000,
-      pickupMaxDelayMs: 0,
-    },
-    createSinkMetrics(),
-    createLogger('silent', 'sink'),
-    stop.signal,
-    (error) => run.errors.push(error),
-  );
+  const sink = standInConsumer(testKafka(), pipeline, prefix, stop.signal, (error) => run.errors.push(error));
   after(async () => {
     stop.abort();
     await sink.close();
