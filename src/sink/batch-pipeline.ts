@@ -86,7 +86,10 @@ export class BatchPipeline {
   readonly #places: Limiter;
   /** Each partition's bulk requests in flight (SINK_BULKS_IN_FLIGHT), shared by the batches it has in hand. */
   #requests = new Map<string, Limiter>();
-  /** Since when each batch's oldest chunk not yet durable waits (readiness reads the oldest). */
+  /**
+   * Since when each batch's oldest chunk not yet durable waits (readiness reads the oldest), by
+   * the batch's progress: one entry over its retries, kept until it is durable or forgotten.
+   */
   readonly #waitingSince = new Map<object, number>();
   #lastProgressAt = 0;
 
@@ -104,6 +107,11 @@ export class BatchPipeline {
 
   get lastProgressAt(): number {
     return this.#lastProgressAt;
+  }
+
+  /** Forgets a batch the consumer gave up (rewound, dropped or abandoned): it waits no longer. */
+  forget(progress: object): void {
+    this.#waitingSince.delete(progress);
   }
 
   /** Forgets chunks of a consumer that is gone. */
@@ -145,8 +153,8 @@ export class BatchPipeline {
       requests = new Limiter(this.#parts.bulksInFlight);
       this.#requests.set(partitionKey, requests);
     }
-    // This call's entry among the waiting chunks (the partition's other batch in hand has its own).
-    const waiting = {};
+    // The batch's entry among the waiting chunks (the partition's other batch in hand has its own).
+    const waiting = progress;
     // Chunks being written or committed, oldest first; each leaves once it is committed.
     const inFlight: Array<{ since: number; done: Promise<void> }> = [];
     let decodingSince: number | undefined;

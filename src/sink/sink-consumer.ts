@@ -305,54 +305,59 @@ export class SinkConsumer {
       handBack();
     };
     const progress = { next: 0 };
-    const retryLog = new RetryLog(this.#settings.retryWarnMs);
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.#pipeline.process(batch, progress, { heartbeat: beat, active, stopping, commit, handBack: handBackBatch });
-        if (progress.next < batch.messages.length) return false;
-        this.held.delete(key);
-        const rewinds = this.#rewinds.get(key);
-        if (rewinds) {
-          rewinds.attempt = 0;
-          rewinds.log.succeeded();
-        }
-        return true;
-      } catch (error) {
-        // The batch before it failed and was rewound, or its consumer rejoins or stops: this one goes with it.
-        if (predecessorLost) return false;
-        // The group moved on (a member joined or left) while this batch committed: its
-        // partitions may now be elsewhere. kafkajs rejoins when the error leaves eachBatch (or,
-        // once the batch was handed back, at its next heartbeat); whoever owns them next
-        // re-delivers from the last commit, and versions make that safe.
-        const over = lostGeneration(error);
-        if (over) {
-          if (handedBack) return false;
-          throw over;
-        }
-        const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
-        this.#onError(cdc);
-        if (!cdc.retriable || !active()) {
-          // A consumer being replaced (topic refresh) or stopped fails its last commit (kafkajs:
-          // "Consumer group was not initialized"): the batch is abandoned, not failed. kafkajs still
-          // hands the error to the consumer's crash handling, which must then restart the consumer
-          // rather than stop it for good (a fault run saw a sink stop so while Kafka restarted).
-          const abandoned = !active() || stopping.aborted;
-          if (!abandoned) this.fatal ??= cdc;
-          if (handedBack) {
-            // kafkajs goes on fetching the partition after a handed-back batch; the service stops
-            // with the fatal error at its next check, and until then nothing more of it is read.
-            if (!abandoned) consumer.pause([{ topic, partitions: [partition] }]);
-            return false;
+    try {
+      const retryLog = new RetryLog(this.#settings.retryWarnMs);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.#pipeline.process(batch, progress, { heartbeat: beat, active, stopping, commit, handBack: handBackBatch });
+          if (progress.next < batch.messages.length) return false;
+          this.held.delete(key);
+          const rewinds = this.#rewinds.get(key);
+          if (rewinds) {
+            rewinds.attempt = 0;
+            rewinds.log.succeeded();
           }
-          throw abandoned && !cdc.retriable ? new CdcError(cdc.code, `A batch of ${key} was abandoned: ${cdc.message}`, { cause: cdc, retriable: true }) : cdc;
+          return true;
+        } catch (error) {
+          // The batch before it failed and was rewound, or its consumer rejoins or stops: this one goes with it.
+          if (predecessorLost) return false;
+          // The group moved on (a member joined or left) while this batch committed: its
+          // partitions may now be elsewhere. kafkajs rejoins when the error leaves eachBatch (or,
+          // once the batch was handed back, at its next heartbeat); whoever owns them next
+          // re-delivers from the last commit, and versions make that safe.
+          const over = lostGeneration(error);
+          if (over) {
+            if (handedBack) return false;
+            throw over;
+          }
+          const cdc = error instanceof CdcError ? error : new CdcError('INTERNAL', errorMessage(error), { cause: error });
+          this.#onError(cdc);
+          if (!cdc.retriable || !active()) {
+            // A consumer being replaced (topic refresh) or stopped fails its last commit (kafkajs:
+            // "Consumer group was not initialized"): the batch is abandoned, not failed. kafkajs still
+            // hands the error to the consumer's crash handling, which must then restart the consumer
+            // rather than stop it for good (a fault run saw a sink stop so while Kafka restarted).
+            const abandoned = !active() || stopping.aborted;
+            if (!abandoned) this.fatal ??= cdc;
+            if (handedBack) {
+              // kafkajs goes on fetching the partition after a handed-back batch; the service stops
+              // with the fatal error at its next check, and until then nothing more of it is read.
+              if (!abandoned) consumer.pause([{ topic, partitions: [partition] }]);
+              return false;
+            }
+            throw abandoned && !cdc.retriable ? new CdcError(cdc.code, `A batch of ${key} was abandoned: ${cdc.message}`, { cause: cdc, retriable: true }) : cdc;
+          }
+          this.held.set(key, cdc);
+          this.#metrics.batchRetries.inc({ code: cdc.code });
+          if (handedBack) return this.#rewind(consumer, batch, progress.next, cdc, active, beat);
+          const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
+          retryLog.failed(this.#log, cdc, { topic, partition, retryInMs: delay }, 'batch failed; retrying');
+          await this.#backOff(delay, active, beat);
         }
-        this.held.set(key, cdc);
-        this.#metrics.batchRetries.inc({ code: cdc.code });
-        if (handedBack) return this.#rewind(consumer, batch, progress.next, cdc, active, beat);
-        const delay = backoffDelay(DEFAULT_RETRY, Math.min(attempt, 8));
-        retryLog.failed(this.#log, cdc, { topic, partition, retryInMs: delay }, 'batch failed; retrying');
-        await this.#backOff(delay, active, beat);
       }
+    } finally {
+      // Durable, or given up (a retry in place keeps the same progress): no longer a waiting batch.
+      this.#pipeline.forget(progress);
     }
   }
 

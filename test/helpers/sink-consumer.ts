@@ -7,12 +7,13 @@ import { createSinkMetrics } from '../../src/sink/sink-metrics.ts';
 
 /**
  * A sink consumer of the topics `<prefix>.*` (group `<prefix>.sink`, one partition at a time,
- * 1 MiB fetches) around a stand-in pipeline: for tests of the consumer's lifecycle alone.
+ * 1 MiB fetches) around a stand-in pipeline (`process`; nothing to reset or forget): for tests of
+ * the consumer's lifecycle alone.
  */
-export function standInConsumer(kafka: Kafka, pipeline: object, prefix: string, stop: AbortSignal, onError: (error: CdcError) => void = () => undefined): SinkConsumer {
+export function standInConsumer(kafka: Kafka, pipeline: Pick<BatchPipeline, 'process'>, prefix: string, stop: AbortSignal, onError: (error: CdcError) => void = () => undefined): SinkConsumer {
   return new SinkConsumer(
     kafka,
-    pipeline as BatchPipeline,
+    { reset() {}, forget() {}, process: pipeline.process.bind(pipeline) } as unknown as BatchPipeline,
     {
       groupId: `${prefix}.sink`,
       sessionTimeoutMs: 10_000,

@@ -37,7 +37,6 @@ describe('the sink replacing its consumer while Kafka restarts', () => {
   });
   // Only the consumer lifecycle is under test: the pipeline commits whatever it is given.
   const pipeline = {
-    reset() {},
     async process(batch: { topic: string; messages: unknown[]; lastOffset(): string }, progress: { next: number }, handle: PartitionHandle) {
       consumed.add(batch.topic);
       await handle.commit(batch.lastOffset(), batch.messages.length);
@@ -130,7 +129,6 @@ describe('a batch failing after its consumer stopped', () => {
     return consumer;
   };
   const pipeline = {
-    reset() {},
     async process(batch: { lastOffset(): string; messages: unknown[] }, progress: { next: number }, handle: PartitionHandle) {
       if (!inHand) {
         inHand = true;

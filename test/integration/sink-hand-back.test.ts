@@ -20,7 +20,6 @@ function handBackRun(failure: (seq: number, rewound: boolean) => CdcError | unde
   const prefix = `handback-${randomUUID().slice(0, 8)}`;
   const run = { topic: `${prefix}.t`, written: new Set<number>(), violations: [] as string[], failedAt: new Set<string>(), batches: 0, dropped: 0, committedThrough: -1, errors: [] as CdcError[] };
   const pipeline = {
-    reset() {},
     async process(batch: Batch, progress: { next: number }, handle: PartitionHandle) {
       const seq = ++run.batches;
       // A batch its rewind fetched starts where a failed chunk started.
