@@ -1,16 +1,31 @@
 import { createRequire } from 'node:module';
+import { crc32c } from './crc32c.ts';
+import {
+  encodeRecord,
+  encodeRequest,
+  KAFKAJS_PRODUCE_REQUEST_MODULE,
+  KAFKAJS_RECORD_MODULE,
+  KAFKAJS_REQUEST_MODULE,
+  type KafkaRequest,
+  type ProduceRequestArgs,
+  produceRequestOver,
+} from './kafkajs-produce-encoding.ts';
 
 /**
- * Four kafkajs internals on the per-record path, replaced by equivalents that give the same
- * result (the unit tests compare each with kafkajs' own):
+ * kafkajs internals on the per-record path, replaced by equivalents that give the same result
+ * (the unit tests compare each with kafkajs' own):
  * - the per-partition grouping of a send copies its array for every record (`[...current, m]`),
  *   so one send of n records copies n²/2 array slots: 4–5 % of the source's samples;
  * - each record is encoded into a zero-filled 512-byte buffer of its own, sized with 64-bit Long
- *   arithmetic for its timestamp delta;
+ *   arithmetic for its timestamp delta, and a produce request is copied six times over on its way
+ *   to the socket (kafkajs-produce-encoding.ts);
  * - each fetched record's offset and timestamp are computed from the batch's decimal text with
  *   64-bit Long arithmetic;
  * - the CRC-32C of every produced record batch is computed a byte at a time (1.8 % of the
- *   source's samples).
+ *   source's samples);
+ * - the default partitioner hashes each key with BigInt arithmetic whose products are never cut to
+ *   64 bits, so they grow with the key's length: a fifth of the snapshot's allocations and 2–3 %
+ *   of its samples.
  * The modules that use them keep what they required at load, so this must be evaluated before
  * kafkajs is: core/kafka.ts, core/kafka-codecs.ts and commands.ts import it first. Loaded later,
  * it changes nothing and kafkajs works as before, only slower.
@@ -57,90 +72,6 @@ export function groupMessagesPerPartition<M>({
 }
 
 export const KAFKAJS_GROUPING_MODULE = require.resolve('kafkajs/src/producer/groupMessagesPerPartition.js');
-
-// ---- record encoding ----
-
-export interface RecordFields {
-  offsetDelta?: number;
-  timestampDelta?: number;
-  key?: Buffer | string | null;
-  value?: Buffer | string | null;
-  headers?: Record<string, unknown>;
-}
-
-/** What kafkajs' record batch reads of an encoded record (an Encoder's `buf` and `buffer`). */
-export interface EncodedKafkaRecord {
-  buf: Buffer;
-  readonly buffer: Buffer;
-}
-
-export const KAFKAJS_RECORD_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js');
-const kafkajsRecord = require(KAFKAJS_RECORD_MODULE) as (fields: RecordFields) => EncodedKafkaRecord;
-
-/** Zigzag varints as Kafka writes them, for values within ±2^30 (lengths, deltas). */
-const SMALL = 2 ** 30;
-
-function varIntSize(value: number): number {
-  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
-  let bytes = 1;
-  while (zigzag >= 0x80) {
-    zigzag >>>= 7;
-    bytes++;
-  }
-  return bytes;
-}
-
-function writeVarInt(buf: Buffer, at: number, value: number): number {
-  let zigzag = value >= 0 ? value * 2 : -value * 2 - 1;
-  while (zigzag >= 0x80) {
-    buf[at++] = (zigzag & 0x7f) | 0x80;
-    zigzag >>>= 7;
-  }
-  buf[at++] = zigzag;
-  return at;
-}
-
-function byteLength(data: Buffer | string | null | undefined): number {
-  return data == null ? -1 : Buffer.isBuffer(data) ? data.length : Buffer.byteLength(data);
-}
-
-function writeData(buf: Buffer, at: number, data: Buffer | string | null | undefined, length: number): number {
-  at = writeVarInt(buf, at, length);
-  if (data == null) return at;
-  return at + (Buffer.isBuffer(data) ? data.copy(buf, at) : buf.write(data, at, length, 'utf8'));
-}
-
-/**
- * One record (Kafka's record v0: length, attributes, timestamp delta, offset delta, key, value,
- * headers) in a buffer of exactly its size. Records with headers, or with keys, values or deltas
- * of other kinds or sizes than the producers here send, are left to kafkajs.
- */
-export function encodeRecord(fields: RecordFields): EncodedKafkaRecord {
-  const { offsetDelta = 0, timestampDelta = 0, key, value, headers } = fields;
-  const plain =
-    (headers === undefined || Object.keys(headers).length === 0) &&
-    (key == null || typeof key === 'string' || Buffer.isBuffer(key)) &&
-    (value == null || typeof value === 'string' || Buffer.isBuffer(value)) &&
-    Number.isInteger(offsetDelta) &&
-    Number.isInteger(timestampDelta) &&
-    Math.abs(offsetDelta) < SMALL &&
-    Math.abs(timestampDelta) < SMALL;
-  if (!plain) return kafkajsRecord(fields);
-  const keyLength = byteLength(key);
-  const valueLength = byteLength(value);
-  if (keyLength >= SMALL || valueLength >= SMALL) return kafkajsRecord(fields);
-  // attributes (1) + deltas + key + value + header count (0: one byte)
-  const body = 1 + varIntSize(timestampDelta) + varIntSize(offsetDelta) + varIntSize(keyLength) + Math.max(keyLength, 0) + varIntSize(valueLength) + Math.max(valueLength, 0) + 1;
-  const buf = Buffer.allocUnsafe(varIntSize(body) + body);
-  let at = writeVarInt(buf, 0, body);
-  buf[at++] = 0;
-  at = writeVarInt(buf, at, timestampDelta);
-  at = writeVarInt(buf, at, offsetDelta);
-  at = writeData(buf, at, key, keyLength);
-  at = writeData(buf, at, value, valueLength);
-  buf[at] = 0;
-  return { buf, buffer: buf };
-}
 
 // ---- record decoding ----
 
@@ -214,36 +145,50 @@ export function decodeRecord(decoder: KafkaDecoder, context = {} as RecordBatchC
   };
 }
 
-// ---- record batch checksum ----
+// ---- key hash of the default partitioner ----
+
+export const KAFKAJS_MURMUR2_MODULE = require.resolve('kafkajs/src/producer/partitioners/default/murmur2.js');
+
+const MURMUR2_SEED = 0x9747b28c;
+const MURMUR2_M = 0x5bd1e995;
+
+/**
+ * Kafka's murmur2 of a record key (Java client's Utils.murmur2, signed 32 bits), in 32-bit integer
+ * arithmetic: every step of kafkajs' 64-bit version feeds only the low 32 bits into the result.
+ */
+export function murmur2(key: Buffer | string): number {
+  const data = Buffer.isBuffer(key) ? key : Buffer.from(String(key));
+  const length = data.length;
+  let h = MURMUR2_SEED ^ length;
+  const whole = length & ~3;
+  for (let i = 0; i < whole; i += 4) {
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    k = Math.imul(k, MURMUR2_M);
+    k ^= k >>> 24;
+    k = Math.imul(k, MURMUR2_M);
+    h = Math.imul(h, MURMUR2_M) ^ k;
+  }
+  // The last one to three bytes, highest first, as Kafka's switch falls through them.
+  const tail = length & 3;
+  if (tail > 0) {
+    if (tail === 3) h ^= data[whole + 2]! << 16;
+    if (tail >= 2) h ^= data[whole + 1]! << 8;
+    h ^= data[whole]!;
+    h = Math.imul(h, MURMUR2_M);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, MURMUR2_M);
+  h ^= h >>> 15;
+  return h | 0;
+}
 
 export const KAFKAJS_CRC32C_MODULE = require.resolve('kafkajs/src/protocol/recordBatch/crc32C/index.js');
 
-/** Eight lookup tables of the Castagnoli polynomial (reflected): table k advances a byte through k more zero bytes. */
-const CRC32C_TABLES = (() => {
-  const tables = Array.from({ length: 8 }, () => new Int32Array(256));
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    tables[0]![i] = c;
-  }
-  for (let k = 1; k < 8; k++) for (let i = 0; i < 256; i++) tables[k]![i] = (tables[k - 1]![i]! >>> 8) ^ tables[0]![tables[k - 1]![i]! & 0xff]!;
-  return tables;
-})();
-
-/** CRC-32C of `buffer` (unsigned), eight bytes per step ("slicing by 8"). */
-export function crc32c(buffer: Uint8Array): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC32C_TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
-  let crc = -1;
-  let i = 0;
-  for (const end8 = buffer.length - 7; i < end8; i += 8) {
-    crc ^= buffer[i]! | (buffer[i + 1]! << 8) | (buffer[i + 2]! << 16) | (buffer[i + 3]! << 24);
-    crc = t7[crc & 0xff]! ^ t6[(crc >>> 8) & 0xff]! ^ t5[(crc >>> 16) & 0xff]! ^ t4[crc >>> 24]! ^ t3[buffer[i + 4]!]! ^ t2[buffer[i + 5]!]! ^ t1[buffer[i + 6]!]! ^ t0[buffer[i + 7]!]!;
-  }
-  for (; i < buffer.length; i++) crc = t0[(crc ^ buffer[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ -1) >>> 0;
-}
-
+replaceModule(KAFKAJS_MURMUR2_MODULE, murmur2);
 replaceModule(KAFKAJS_GROUPING_MODULE, groupMessagesPerPartition);
 replaceModule(KAFKAJS_CRC32C_MODULE, crc32c);
 replaceModule(KAFKAJS_RECORD_DECODER_MODULE, decodeRecord);
+// Before kafkajs' produce request is required: what it falls back to takes this record encoder.
 replaceModule(KAFKAJS_RECORD_MODULE, encodeRecord);
+replaceModule(KAFKAJS_PRODUCE_REQUEST_MODULE, produceRequestOver(require(KAFKAJS_PRODUCE_REQUEST_MODULE) as (args: ProduceRequestArgs) => KafkaRequest));
+replaceModule(KAFKAJS_REQUEST_MODULE, encodeRequest);

@@ -1,21 +1,31 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { describe, it } from 'node:test';
+import { describe, it, mock } from 'node:test';
+import { crc32c } from '../../src/core/crc32c.ts';
 import {
-  crc32c,
   decodeRecord,
-  encodeRecord,
   groupMessagesPerPartition,
+  murmur2,
   KAFKAJS_CRC32C_MODULE,
   KAFKAJS_GROUPING_MODULE,
+  KAFKAJS_MURMUR2_MODULE,
   KAFKAJS_RECORD_DECODER_MODULE,
-  KAFKAJS_RECORD_MODULE,
-  type EncodedKafkaRecord,
   type KafkaDecoder,
   type RecordBatchContext,
-  type RecordFields,
 } from '../../src/core/kafkajs-patches.ts';
+import {
+  encodeRecord,
+  encodeRequest,
+  KAFKAJS_PRODUCE_REQUEST_MODULE,
+  KAFKAJS_RECORD_MODULE,
+  KAFKAJS_REQUEST_MODULE,
+  type KafkaEncoder,
+  type KafkaRequest,
+  type ProduceMessage,
+  type ProduceRequestArgs,
+  type RecordFields,
+} from '../../src/core/kafkajs-produce-encoding.ts';
 import '../../src/core/kafka.ts';
 
 const require = createRequire(import.meta.url);
@@ -49,7 +59,7 @@ describe('kafkajs patches', () => {
   });
 
   it('encodes each record to the same bytes as kafkajs: keys and values as buffers, text or null, any delta, headers', () => {
-    const original = kafkajsOwn<(fields: RecordFields) => EncodedKafkaRecord>(KAFKAJS_RECORD_MODULE);
+    const original = kafkajsOwn<(fields: RecordFields) => KafkaEncoder>(KAFKAJS_RECORD_MODULE);
     const random = randomFrom(11);
     const data = (): Buffer | string | null => {
       const kind = Math.floor(random() * 4);
@@ -68,6 +78,59 @@ describe('kafkajs patches', () => {
         ...(random() < 0.1 ? { headers: { a: 'x', b: ['1', '2'] } } : random() < 0.1 ? { headers: {} } : {}),
       };
       assert.deepEqual(encodeRecord(fields).buffer, original(fields).buffer, JSON.stringify({ ...fields, key: String(fields.key).slice(0, 20), value: String(fields.value).slice(0, 20) }));
+    }
+  });
+
+  it('writes produce requests to the same bytes as kafkajs: topics, partitions, timestamps, transactions, producer ids, headers, compression', async () => {
+    const original = kafkajsOwn<(args: ProduceRequestArgs) => KafkaRequest>(KAFKAJS_PRODUCE_REQUEST_MODULE);
+    const ours = require(KAFKAJS_PRODUCE_REQUEST_MODULE) as (args: ProduceRequestArgs) => KafkaRequest;
+    const Long = require('kafkajs/src/utils/long.js') as { fromValue(value: unknown): unknown };
+    const random = randomFrom(23);
+    const pick = <T>(values: T[]): T => values[Math.floor(random() * values.length)]!;
+    const data = (): Buffer | string | null =>
+      pick([null, 'ü€😀x'.repeat(Math.floor(random() * 40)), Buffer.from(Array.from({ length: pick([0, 1, 127, 128, 3_000]) }, () => Math.floor(random() * 256)))]);
+    const message = (): ProduceMessage => ({
+      key: data(),
+      value: data(),
+      ...(random() < 0.02 ? { headers: { a: 'x' } } : {}),
+      ...(random() < 0.05 ? { timestamp: pick([1_700_000_000_000, '1700000000123', 1_699_999_999_000]) } : {}),
+    });
+    mock.method(Date, 'now', () => 1_700_000_000_500);
+    try {
+      for (let i = 0; i < 300; i++) {
+        const args: ProduceRequestArgs = {
+          acks: pick([-1, 1, 0]),
+          timeout: 30_000,
+          ...(random() < 0.5 ? { transactionalId: pick(['cdc-source', 'tx-ü', '']) } : {}),
+          ...(random() < 0.5 ? { producerId: pick([Long.fromValue(4_000_000_000_123), 12, '77']), producerEpoch: pick([0, 3, 32_000]) } : {}),
+          ...(random() < 0.05 ? { compression: 1 } : {}),
+          topicData: Array.from({ length: 1 + Math.floor(random() * 3) }, (_, t) => ({
+            topic: `cdc.db.t${t}ü`,
+            partitions: Array.from({ length: 1 + Math.floor(random() * 3) }, (_, partition) => ({
+              partition,
+              ...(random() < 0.5 ? { firstSequence: Math.floor(random() * 1e6) } : {}),
+              messages: Array.from({ length: pick([0, 1, 2, 40]) }, message),
+            })),
+          })),
+        };
+        const [mine, theirs] = [await ours(args).encode(), await original(args).encode()];
+        assert.deepEqual(mine.buffer, theirs.buffer, `request ${i}`);
+        assert.equal(mine.offset, theirs.offset);
+      }
+    } finally {
+      mock.restoreAll();
+    }
+  });
+
+  it('frames requests as kafkajs does: size, api key and version, correlation id, client id', async () => {
+    const original = kafkajsOwn<typeof encodeRequest>(KAFKAJS_REQUEST_MODULE);
+    const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => KafkaEncoder & { writeInt32(n: number): KafkaEncoder & { writeString(s: string): KafkaEncoder } };
+    for (const clientId of [null, 'cdc', 'cdc-ü']) {
+      for (const payload of [() => new Encoder(), () => new Encoder().writeInt32(7).writeString('x'.repeat(5_000))]) {
+        const request: KafkaRequest = { apiKey: 0, apiVersion: 7, encode: async () => payload() };
+        const [mine, theirs] = [await encodeRequest({ correlationId: 42, clientId, request }), await original({ correlationId: 42, clientId, request })];
+        assert.deepEqual(mine.buffer, theirs.buffer);
+      }
     }
   });
 
@@ -116,10 +179,30 @@ describe('kafkajs patches', () => {
     assert.equal(crc32c(Buffer.alloc(100_000, 0xff)), original(Buffer.alloc(100_000, 0xff)));
   });
 
+  it("hashes keys as kafkajs' default partitioner does: every length up to 64, long keys, text keys", () => {
+    const original = kafkajsOwn<(key: Buffer | string) => number>(KAFKAJS_MURMUR2_MODULE);
+    const random = randomFrom(19);
+    const bytes = Buffer.from(Array.from({ length: 5_000 }, () => Math.floor(random() * 256)));
+    for (let length = 0; length <= 64; length++) {
+      const key = bytes.subarray(length, 2 * length);
+      assert.equal(murmur2(key), original(key), `length ${length}`);
+    }
+    for (let i = 0; i < 200; i++) {
+      const from = Math.floor(random() * 1000);
+      const key = bytes.subarray(from, from + Math.floor(random() * 4_000));
+      assert.equal(murmur2(key), original(key));
+    }
+    for (const key of ['21', 'foobar', 'ü€😀', '']) assert.equal(murmur2(key), original(key), key);
+    // Check values from the Java client's UtilsTest.
+    assert.deepEqual(['21', 'foobar', 'a-little-bit-long-string', 'abc'].map(murmur2), [-973932308, -790332482, -985981536, 479470107]);
+  });
+
   it('are the modules kafkajs uses once core/kafka.ts is loaded', () => {
     assert.equal(require(KAFKAJS_CRC32C_MODULE), crc32c);
     assert.equal(require(KAFKAJS_GROUPING_MODULE), groupMessagesPerPartition);
+    assert.equal(require(KAFKAJS_MURMUR2_MODULE), murmur2);
     assert.equal(require(KAFKAJS_RECORD_MODULE), encodeRecord);
+    assert.equal(require(KAFKAJS_REQUEST_MODULE), encodeRequest);
     assert.equal(require(KAFKAJS_RECORD_DECODER_MODULE), decodeRecord);
   });
 });
