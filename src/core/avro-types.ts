@@ -37,10 +37,15 @@ const exactLong = avro.types.LongType.__with({
   compare: (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0),
 });
 
-/** Longs within ±2^48 take at most 7 varint bytes: avsc's Number arithmetic reads and writes those exactly. */
-const SMALL_LONG = 2 ** 48;
-const SMALL_LONG_BIG = BigInt(SMALL_LONG);
+/** Longs within ±2^48 take at most 7 varint bytes: avsc's Number arithmetic reads those exactly. */
 const MAX_SMALL_VARINT_BYTES = 7;
+/**
+ * avsc writes a Number long by halving its zigzag value (below 2^53, so every step is exact) and
+ * masking the low bits: exact within ±2^52, which holds every microsecond timestamp until the year
+ * 2112 (those were above ±2^48 and took the 8-byte path, a buffer per value).
+ */
+const NUMBER_WRITE_LIMIT = 2 ** 52;
+const NUMBER_WRITE_LIMIT_BIG = BigInt(NUMBER_WRITE_LIMIT);
 
 interface AvroTap {
   buf: Buffer;
@@ -57,8 +62,8 @@ interface TapCodec {
 
 // Every long of every record passes here: avsc's abstract long goes through an 8-byte buffer both
 // ways (a BigInt written into it, then re-packed bit by bit), which showed in the profiles. Values
-// within ±2^48 (row ids, positions, timestamps of this era) take avsc's Number varint instead;
-// larger ones keep the exact path. avsc freezes the type it makes, so this one inherits from it.
+// within ±2^48 (row ids, positions, millisecond times) are read, and values within ±2^52 (these and
+// microsecond times) written, by avsc's Number varint instead; larger ones keep the exact path. avsc freezes the type it makes, so this one inherits from it.
 const exact = exactLong as unknown as TapCodec;
 const bigIntLong: avro.Type = Object.create(exactLong, {
   _read: {
@@ -71,8 +76,9 @@ const bigIntLong: avro.Type = Object.create(exactLong, {
   },
   _write: {
     value(tap: AvroTap, value: bigint | number): void {
-      if (typeof value === 'number' ? Number.isInteger(value) && value > -SMALL_LONG && value < SMALL_LONG : value > -SMALL_LONG_BIG && value < SMALL_LONG_BIG) tap.writeLong(Number(value));
-      else exact._write(tap, value);
+      if (typeof value === 'number' ? Number.isInteger(value) && value > -NUMBER_WRITE_LIMIT && value < NUMBER_WRITE_LIMIT : value > -NUMBER_WRITE_LIMIT_BIG && value < NUMBER_WRITE_LIMIT_BIG) {
+        tap.writeLong(Number(value));
+      } else exact._write(tap, value);
     },
   },
 });
