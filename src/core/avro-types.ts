@@ -128,8 +128,20 @@ class DecimalType extends ConvertOnceType {
   protected override _fromValue(buf: Buffer): string {
     return formatUnscaled(bytesToBigInt(buf), this.scale);
   }
+  /** Where a decimal of up to 14 digits is written: views of one scratch buffer, by byte length. */
+  readonly #scratch = Buffer.alloc(SMALL_DECIMAL_BYTES);
+  readonly #views = Array.from({ length: SMALL_DECIMAL_BYTES + 1 }, (_, length) => this.#scratch.subarray(0, length));
+  /**
+   * A view of the scratch buffer serves because avsc writes the converted bytes at once (and
+   * ConvertOnceType hands the same view to the write that follows the union's check).
+   */
   protected override toAvro(value: unknown): Buffer {
-    return bigIntToBytes(parseUnscaled(String(value), this.scale));
+    const text = String(value);
+    const unscaled = smallUnscaled(text, this.scale);
+    if (unscaled === undefined) return bigIntToBytes(parseUnscaled(text, this.scale));
+    const length = twosComplementBytes(unscaled);
+    this.#scratch.writeIntBE(unscaled, 0, length);
+    return this.#views[length]!;
   }
   protected override _resolve(type: avro.Type): unknown {
     if (type instanceof DecimalType && type.scale === this.scale) return (v: unknown) => v;
@@ -352,8 +364,60 @@ export function parseUnscaled(text: string, scale: number): bigint {
   if (!match || (match[2] === '' && !match[3])) throw new Error(`invalid decimal ${JSON.stringify(text)}`);
   const [, sign, whole = '', frac = ''] = match;
   if (frac.replace(/0+$/, '').length > scale) throw new Error(`decimal ${text} has more than ${scale} fraction digits`);
-  const unscaled = BigInt((whole || '0') + frac.padEnd(scale, '0'));
+  const unscaled = BigInt((whole || '0') + frac.slice(0, scale).padEnd(scale, '0'));
   return sign === '-' ? -unscaled : unscaled;
+}
+
+/** Decimals of up to 14 digits: below 10^14 < 2^47, so six bytes and Number arithmetic hold them exactly. */
+const SMALL_DECIMAL_DIGITS = 14;
+const SMALL_DECIMAL_BYTES = 6;
+
+/**
+ * parseUnscaled's value for a decimal text of at most 14 digits, in Number arithmetic; undefined
+ * for anything else (more digits, spaces, a malformed or refused text), which parseUnscaled takes.
+ * Every DECIMAL value of up to 14 digits the source reads comes this way, without a regex, strings
+ * or a BigInt per value.
+ */
+export function smallUnscaled(text: string, scale: number): number | undefined {
+  let at = 0;
+  const first = text.charCodeAt(0);
+  if (first === 0x2d || first === 0x2b) at = 1;
+  let unscaled = 0;
+  let digits = 0;
+  let anyDigit = false;
+  // Fraction digits taken so far; -1 before the point.
+  let fraction = -1;
+  for (; at < text.length; at++) {
+    const c = text.charCodeAt(at);
+    if (c === 0x2e && fraction < 0) {
+      fraction = 0;
+      continue;
+    }
+    if (c < 0x30 || c > 0x39) return undefined;
+    anyDigit = true;
+    if (fraction === scale) {
+      // Past the scale only zeros may follow (parseUnscaled refuses others).
+      if (c !== 0x30) return undefined;
+      continue;
+    }
+    if (fraction >= 0) fraction++;
+    unscaled = unscaled * 10 + (c - 0x30);
+    if (unscaled !== 0 && ++digits > SMALL_DECIMAL_DIGITS) return undefined;
+  }
+  // A sign or point alone is no number.
+  if (!anyDigit) return undefined;
+  for (let f = Math.max(fraction, 0); f < scale; f++) {
+    unscaled *= 10;
+    if (unscaled !== 0 && ++digits > SMALL_DECIMAL_DIGITS) return undefined;
+  }
+  return first === 0x2d && unscaled !== 0 ? -unscaled : unscaled;
+}
+
+/** The fewest bytes that hold `n` in two's complement (at least one). */
+function twosComplementBytes(n: number): number {
+  let bytes = 1;
+  while (n >= 2 ** (8 * bytes - 1) || n < -(2 ** (8 * bytes - 1))) bytes++;
+  return bytes;
 }
 
 /** The text of an unscaled decimal, a BigInt or a Number (exact below 2^53). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { avroType, formatMicros, formatUnscaled, JsonText, parseUnscaled } from '../../src/core/avro-types.ts';
+import { avroType, bigIntToBytes, formatMicros, formatUnscaled, JsonText, parseUnscaled, smallUnscaled } from '../../src/core/avro-types.ts';
 
 const roundTrip = (schema: object | string, value: unknown) => {
   const type = avroType(schema as never);
@@ -34,6 +34,56 @@ describe('Avro types are exact', () => {
     assert.throws(() => avroType('long').toBuffer(1.5), /invalid "long"/);
   });
 
+  it('decimals of up to 14 digits take the Number path to the same value and bytes, and only those', () => {
+    const edges = [0, 1, 7, 8, 15, 16, 23, 24, 31, 32, 39, 40, 46, 47].flatMap((bits) => [2 ** bits, 2 ** bits - 1, 2 ** bits + 1]);
+    const texts = [
+      '0',
+      '-0',
+      '+5',
+      '.5',
+      '5.',
+      '-.25',
+      '0.00',
+      '00012.5',
+      '99999999999999',
+      '-99999999999999',
+      '100000000000000',
+      '1.2300',
+      '1.2301',
+      '',
+      '.',
+      '-',
+      '+',
+      ' 1',
+      '1e3',
+      '1.2.3',
+      '--1',
+      '12a',
+    ];
+    let random = 29;
+    const next = () => {
+      random = (random * 1_103_515_245 + 12_345) % 2 ** 31;
+      return random / 2 ** 31;
+    };
+    for (const n of edges) for (const sign of ['', '-']) texts.push(`${sign}${n}`, `${sign}${String(n).slice(0, -2) || '0'}.${String(n).slice(-2)}`);
+    for (let i = 0; i < 2_000; i++) texts.push(`${next() < 0.5 ? '-' : ''}${Math.floor(next() * 10 ** Math.floor(next() * 16))}.${String(Math.floor(next() * 10_000)).padStart(4, '0')}`);
+    for (const scale of [0, 2, 4, 6]) {
+      const type = avroType({ type: 'bytes', logicalType: 'decimal', precision: 65, scale });
+      for (const text of texts) {
+        let exact: bigint | undefined;
+        try {
+          exact = parseUnscaled(text, scale);
+        } catch {}
+        const fast = smallUnscaled(text, scale);
+        if (fast !== undefined) assert.equal(BigInt(fast), exact, `${text} at scale ${scale}`);
+        // Every text of up to 14 digits the slow path accepts takes the fast one (spaces aside).
+        if (exact !== undefined && !/\s/.test(text) && (exact < 0n ? -exact : exact) < 10n ** 14n) assert.notEqual(fast, undefined, `${text} at scale ${scale}`);
+        if (exact === undefined) assert.throws(() => type.toBuffer(text), text);
+        else assert.deepEqual(type.toBuffer(text), avroType('bytes').toBuffer(bigIntToBytes(exact)), `${text} at scale ${scale}`);
+      }
+    }
+  });
+
   it('decimals round-trip as exact strings, including 2^64-1 and precision 65', () => {
     const cases: Array<[number, number, string]> = [
       [20, 0, '18446744073709551615'],
@@ -47,6 +97,7 @@ describe('Avro types are exact', () => {
     for (const [precision, scale, text] of cases) assert.equal(roundTrip({ type: 'bytes', logicalType: 'decimal', precision, scale }, text), text);
     assert.equal(formatUnscaled(parseUnscaled('7', 3), 3), '7.000');
     assert.throws(() => parseUnscaled('1.234', 2), /more than 2 fraction digits/);
+    assert.equal(parseUnscaled('1.2300', 2), 123n);
   });
 
   it('dates, times and timestamps keep their canonical text', () => {
