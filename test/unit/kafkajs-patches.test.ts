@@ -5,13 +5,17 @@ import { describe, it, mock } from 'node:test';
 import { crc32c } from '../../src/core/crc32c.ts';
 import {
   decodeRecord,
+  defaultPartitioner,
   groupMessagesPerPartition,
   murmur2,
   KAFKAJS_CRC32C_MODULE,
+  KAFKAJS_DEFAULT_PARTITIONER_MODULE,
   KAFKAJS_GROUPING_MODULE,
   KAFKAJS_MURMUR2_MODULE,
   KAFKAJS_RECORD_DECODER_MODULE,
   type KafkaDecoder,
+  type PartitionedMessage,
+  type PartitionMetadata,
   type RecordBatchContext,
 } from '../../src/core/kafkajs-patches.ts';
 import {
@@ -197,10 +201,40 @@ describe('kafkajs patches', () => {
     assert.deepEqual(['21', 'foobar', 'a-little-bit-long-string', 'abc'].map(murmur2), [-973932308, -790332482, -985981536, 479470107]);
   });
 
+  it("partitions as kafkajs' default partitioner does: given partitions, keys, and round robin over the partitions with a leader", () => {
+    type Partitioner = (args: { topic: string; partitionMetadata: PartitionMetadata[]; message: PartitionedMessage }) => number;
+    const original = kafkajsOwn<() => Partitioner>(KAFKAJS_DEFAULT_PARTITIONER_MODULE)();
+    const ours = defaultPartitioner();
+    const random = randomFrom(31);
+    const metadata = (count: number, leaderless: number[] = []) => Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: leaderless.includes(partitionId) ? -1 : 1 }));
+    for (let i = 0; i < 2_000; i++) {
+      const partitionMetadata = metadata(1 + Math.floor(random() * 12), random() < 0.3 ? [0, 2] : []);
+      const message: PartitionedMessage =
+        random() < 0.2
+          ? { partition: Math.floor(random() * 12), key: 'k' }
+          : { key: random() < 0.5 ? `key-${Math.floor(random() * 1e6)}` : Buffer.from(Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 256))) };
+      assert.equal(ours({ topic: 't', partitionMetadata, message }), original({ topic: 't', partitionMetadata, message }));
+    }
+    // Without key or partition: the partitions with a leader in turn, from any start; all of them when none has one.
+    for (const [partitionMetadata, cycle] of [
+      [metadata(5, [1, 3]), [0, 2, 4]],
+      [metadata(3, [0, 1, 2]), [0, 1, 2]],
+    ] as const) {
+      const picked = Array.from({ length: 7 }, () => ours({ topic: `t${cycle.length}${partitionMetadata.length}`, partitionMetadata: [...partitionMetadata], message: { key: null } }));
+      const start = cycle.indexOf(picked[0] as never);
+      assert.ok(start >= 0, `${picked}`);
+      assert.deepEqual(
+        picked,
+        Array.from({ length: 7 }, (_, i) => cycle[(start + i) % cycle.length]),
+      );
+    }
+  });
+
   it('are the modules kafkajs uses once core/kafka.ts is loaded', () => {
     assert.equal(require(KAFKAJS_CRC32C_MODULE), crc32c);
     assert.equal(require(KAFKAJS_GROUPING_MODULE), groupMessagesPerPartition);
     assert.equal(require(KAFKAJS_MURMUR2_MODULE), murmur2);
+    assert.equal(require(KAFKAJS_DEFAULT_PARTITIONER_MODULE), defaultPartitioner);
     assert.equal(require(KAFKAJS_RECORD_MODULE), encodeRecord);
     assert.equal(require(KAFKAJS_REQUEST_MODULE), encodeRequest);
     assert.equal(require(KAFKAJS_RECORD_DECODER_MODULE), decodeRecord);
