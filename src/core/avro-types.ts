@@ -63,7 +63,8 @@ interface TapCodec {
 // Every long of every record passes here: avsc's abstract long goes through an 8-byte buffer both
 // ways (a BigInt written into it, then re-packed bit by bit), which showed in the profiles. Values
 // within ±2^48 (row ids, positions, millisecond times) are read, and values within ±2^52 (these and
-// microsecond times) written, by avsc's Number varint instead; larger ones keep the exact path. avsc freezes the type it makes, so this one inherits from it.
+// microsecond times) written, by avsc's Number varint instead; larger ones keep the exact path.
+// avsc freezes the type it makes, so this one inherits from it.
 const exact = exactLong as unknown as TapCodec;
 const bigIntLong: avro.Type = Object.create(exactLong, {
   _read: {

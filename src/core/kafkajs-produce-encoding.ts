@@ -192,6 +192,13 @@ interface BatchPlan {
 }
 
 /**
+ * Each record's body size from the first pass, read again by the second (one entry per record of
+ * a request; requests are encoded synchronously, so one array serves them all). It grows to the
+ * most records one request held.
+ */
+let bodySizes: Int32Array = new Int32Array(1024);
+
+/**
  * kafkajs' produce request, whose encode writes the request in one pass into one buffer; a
  * compressed request, or one with a record plainBodySize refuses, is encoded by kafkajs' own.
  */
@@ -207,6 +214,7 @@ function encodeProduceRequest(args: ProduceRequestArgs): KafkaEncoder | undefine
   const { acks, timeout, transactionalId = null, producerId = -1, producerEpoch = 0, topicData } = args;
   // First pass: every batch's size (and kafkajs' timestamps for it), so the request is written once.
   const plans: BatchPlan[] = [];
+  let records = 0;
   let size = stringSize(transactionalId) + 2 + 4 + 4;
   for (const { topic, partitions } of topicData) {
     size += stringSize(topic) + 4;
@@ -218,6 +226,8 @@ function encodeProduceRequest(args: ProduceRequestArgs): KafkaEncoder | undefine
         const { key, value, headers, timestamp } = messages[i]!;
         const body = plainBodySize(key, value, headers, i, ((timestamp || now) as number) - (first as number));
         if (body < 0) return undefined;
+        if (records === bodySizes.length) bodySizes = growTo(bodySizes, 2 * records);
+        bodySizes[records++] = body;
         recordBytes += varIntSize(body) + body;
       }
       plans.push({ now, first, max, recordBytes });
@@ -230,6 +240,7 @@ function encodeProduceRequest(args: ProduceRequestArgs): KafkaEncoder | undefine
   at = buf.writeInt32BE(timeout, at);
   at = buf.writeInt32BE(topicData.length, at);
   let plan = 0;
+  let record = 0;
   for (const { topic, partitions } of topicData) {
     at = writeString(buf, at, topic);
     at = buf.writeInt32BE(partitions.length, at);
@@ -254,14 +265,19 @@ function encodeProduceRequest(args: ProduceRequestArgs): KafkaEncoder | undefine
       at = buf.writeInt32BE(firstSequence, at);
       at = buf.writeInt32BE(messages.length, at);
       for (let i = 0; i < messages.length; i++) {
-        const { key, value, headers, timestamp } = messages[i]!;
-        const timestampDelta = ((timestamp || now) as number) - (first as number);
-        at = writePlainRecord(buf, at, plainBodySize(key, value, headers, i, timestampDelta), key, value, i, timestampDelta);
+        const { key, value, timestamp } = messages[i]!;
+        at = writePlainRecord(buf, at, bodySizes[record++]!, key, value, i, ((timestamp || now) as number) - (first as number));
       }
       buf.writeUInt32BE(crc32c(buf.subarray(checked, at)), crcAt);
     }
   }
   return encoderOf(buf);
+}
+
+function growTo(array: Int32Array, length: number): Int32Array {
+  const grown = new Int32Array(length);
+  grown.set(array);
+  return grown;
 }
 
 // ---- request framing ----

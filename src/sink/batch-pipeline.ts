@@ -153,8 +153,7 @@ export class BatchPipeline {
       requests = new Limiter(this.#parts.bulksInFlight);
       this.#requests.set(partitionKey, requests);
     }
-    // The batch's entry among the waiting chunks (the partition's other batch in hand has its own).
-    const waiting = progress;
+    // The batch's entry among the waiting chunks is keyed by its progress (the partition's other batch in hand has its own).
     // Chunks being written or committed, oldest first; each leaves once it is committed.
     const inFlight: Array<{ since: number; done: Promise<void> }> = [];
     let decodingSince: number | undefined;
@@ -168,7 +167,7 @@ export class BatchPipeline {
         await requests.acquire();
         const since = Date.now();
         decodingSince = since;
-        if (!this.#waitingSince.has(waiting)) this.#waitingSince.set(waiting, since);
+        if (!this.#waitingSince.has(progress)) this.#waitingSince.set(progress, since);
         const chunk = await this.#decode(batch, from, handle.stopping).catch((error: unknown) => {
           requests.release();
           throw error;
@@ -177,7 +176,7 @@ export class BatchPipeline {
           // Stopped while its indices were prepared: not written, so nothing of it is committed; whoever reads the partition next re-reads it.
           requests.release();
           decodingSince = undefined;
-          if (inFlight.length === 0) this.#waitingSince.delete(waiting);
+          if (inFlight.length === 0) this.#waitingSince.delete(progress);
           break;
         }
         from += chunk.messages.length;
@@ -192,8 +191,8 @@ export class BatchPipeline {
             progress.next += chunk.messages.length;
             inFlight.shift();
             const oldest = inFlight[0]?.since ?? decodingSince;
-            if (oldest === undefined) this.#waitingSince.delete(waiting);
-            else this.#waitingSince.set(waiting, oldest);
+            if (oldest === undefined) this.#waitingSince.delete(progress);
+            else this.#waitingSince.set(progress, oldest);
           });
         // Awaited before returning or in the catch below; never left unobserved.
         committed.catch(() => undefined);
