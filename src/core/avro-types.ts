@@ -15,7 +15,7 @@ import avro from 'avsc';
 export const GEOMETRY_NAME = 'io.debezium.data.geometry.Geometry';
 
 const MICROS_PER_DAY = 86_400_000_000n;
-const MICROS_PER_DAY_NUMBER = 86_400_000_000;
+export const MICROS_PER_DAY_NUMBER = 86_400_000_000;
 const MS_PER_DAY = 86_400_000;
 
 /** The range of an Avro long; avsc checks union branches with isValid for every value written. */
@@ -323,7 +323,7 @@ export function parseMicros(value: string): bigint | number {
 /** Days since 1970-01-01 → the date part of a datetime, as Date#toISOString writes it (cached like daysOf). */
 const dateCache = new Map<number, string>();
 
-function isoDate(days: number): string {
+export function isoDate(days: number): string {
   let date = dateCache.get(days);
   if (date === undefined) {
     date = new Date(days * MS_PER_DAY).toISOString().slice(0, 10);
@@ -334,6 +334,15 @@ function isoDate(days: number): string {
 }
 
 /**
+ * The day (since 1970) of a Number of microseconds. Exact below 2^53: the quotient stays below
+ * 2^17 days, where a double is rounded by at most 2^-37, less than a microsecond's share of a
+ * day, so it never rounds across a day's boundary.
+ */
+export function dayOfMicros(micros: number): number {
+  return Math.floor(micros / MICROS_PER_DAY_NUMBER);
+}
+
+/**
  * Every datetime a sink decodes passes here: the time of day (below 2^37 µs) is taken apart as a
  * Number, and so are the days of a Number (exact below 2^53, every datetime of this era).
  */
@@ -341,9 +350,7 @@ export function formatMicros(micros: bigint | number): string {
   let days: number;
   let clock: number;
   if (typeof micros === 'number') {
-    // Exact below 2^53: the quotient stays below 2^17 days, where a double is rounded by at most
-    // 2^-37, less than a microsecond's share of a day, so it never rounds across a day's boundary.
-    days = Math.floor(micros / MICROS_PER_DAY_NUMBER);
+    days = dayOfMicros(micros);
     clock = micros - days * MICROS_PER_DAY_NUMBER;
   } else {
     let whole = micros / MICROS_PER_DAY;

@@ -1,15 +1,18 @@
 import type { Type } from 'avsc';
-import { bytesToBigInt, columnNamesOf, formatDays, formatMicros, formatTimeMicros, formatUnscaled } from '../core/avro-types.ts';
-import { numberJson, oneLineJsonText } from '../core/exact-json.ts';
+import { bytesToBigInt, columnNamesOf, dayOfMicros, formatDays, formatMicros, formatTimeMicros, formatUnscaled, isoDate, MICROS_PER_DAY_NUMBER } from '../core/avro-types.ts';
+import { numberJson } from '../core/exact-json.ts';
+import { JsonBytes } from './json-bytes.ts';
+import { idOfText } from './document.ts';
 
 /**
- * The sink's direct path from a change record's Avro bytes to its document's JSON text. Decoding
+ * The sink's direct path from a change record's Avro bytes to its document's JSON bytes. Decoding
  * a row into an object and serializing that object again (avsc, then exactJson) was the largest
  * share of the sink's CPU and of its garbage: here each column is read from the bytes and written
- * as JSON text at once, and the `before` image of an update is skipped, not decoded. The text is
- * exactly what documentJson writes for the decoded row (a unit test compares them on every column
- * type). Rows this cannot render (GEOMETRY columns, which documents extend with GeoJSON, or types
- * our source never writes) take the decoding path: renderer() answers undefined for them.
+ * as JSON bytes at once (into json-bytes.ts' blocks, no string per value or per document),
+ * and the `before` image of an update is skipped, not decoded. The bytes are exactly the UTF-8 of
+ * what documentJson writes for the decoded row (a unit test compares them on every column type).
+ * Rows this cannot render (GEOMETRY columns, which documents extend with GeoJSON, or types our
+ * source never writes) take the decoding path: renderer() answers undefined for them.
  */
 
 /** Where reading stands in a record's bytes. */
@@ -18,8 +21,8 @@ interface Cursor {
   pos: number;
 }
 
-/** Reads one value at the cursor, advancing it, as document JSON text. */
-type Render = (cur: Cursor) => string;
+/** Reads one value at the cursor, advancing it, and writes it as document JSON. */
+type Render = (cur: Cursor, out: JsonBytes) => void;
 
 /** Moves the cursor past one value. */
 type Skip = (cur: Cursor) => void;
@@ -29,15 +32,21 @@ interface Codec {
   skip: Skip;
 }
 
-/** A change envelope with its row images as JSON text: `after` rendered, `before` only skipped. */
+/**
+ * A change envelope with its `after` image as document JSON bytes (`before` only skipped). The
+ * object and its `fields` are reused by the next envelope of the same type: read them at once.
+ */
 export interface RenderedEnvelope {
   /** The envelope's other fields (op, source, ts_ms, …) as avsc decodes them. */
   fields: Record<string, unknown>;
-  /** The `after` row as document JSON text; null when the envelope has none. */
-  after: string | null;
+  /** The `after` row's document (a view of the sink's document blocks); null when the envelope has none. */
+  after: Buffer | null;
 }
 
 export type EnvelopeRenderer = (body: Buffer) => RenderedEnvelope;
+
+/** Every document is written here, one at a time (rendering is synchronous). */
+const documents = new JsonBytes();
 
 /** Per envelope type: its renderer, or null when a row of it cannot be rendered directly. */
 const renderers = new WeakMap<Type, EnvelopeRenderer | null>();
@@ -69,25 +78,54 @@ function compileEnvelope(envelope: Type): EnvelopeRenderer | undefined {
   const beforeRow = nullableRow(before.type);
   const afterRow = nullableRow(after.type);
   if (!beforeRow || !afterRow) return undefined;
+  const out: RenderedEnvelope = { fields: {}, after: null };
   const steps = fields.map((field) => {
     if (field === before) return (cur: Cursor) => void beforeRow.skip(cur);
     if (field === after) {
-      return (cur: Cursor, out: RenderedEnvelope) => {
-        out.after = afterRow.render(cur);
+      return (cur: Cursor) => {
+        documents.begin();
+        out.after = afterRow.render(cur, documents) ? documents.end() : null;
       };
     }
     const read = readerOf(field.type);
-    return (cur: Cursor, out: RenderedEnvelope) => {
+    return (cur: Cursor) => {
       out.fields[field.name] = read(cur);
     };
   });
   return (body) => {
     const cur: Cursor = { buf: body, pos: 0 };
-    const out: RenderedEnvelope = { fields: {}, after: null };
-    for (const step of steps) step(cur, out);
+    for (const step of steps) step(cur);
     if (cur.pos !== body.length) throw new Error(cur.pos > body.length ? 'truncated buffer' : 'trailing data');
     return out;
   };
+}
+
+/** Per key type: the reader of a key's document id, or null when the key is decoded for it. */
+const keyIdReaders = new WeakMap<Type, ((body: Buffer) => string) | null>();
+
+/**
+ * The document id of a key of one integer or string column, read from its bytes as documentId
+ * writes it for the decoded key; undefined for other keys (several columns, other types).
+ */
+export function keyIdReader(key: Type): ((body: Buffer) => string) | undefined {
+  let reader = keyIdReaders.get(key);
+  if (reader === undefined) {
+    const fields = fieldsOf(key);
+    const only = fields?.length === 1 ? fields[0]!.type.typeName : undefined;
+    reader = null;
+    if (only === 'int' || only === 'abstract:long') reader = (body) => String(readWhole(body, readLong));
+    if (only === 'string') reader = (body) => idOfText(readWhole(body, readText));
+    keyIdReaders.set(key, reader);
+  }
+  return reader ?? undefined;
+}
+
+/** `read` over the whole of `body`, which must hold exactly one value. */
+function readWhole<T>(body: Buffer, read: (cur: Cursor) => T): T {
+  const cur: Cursor = { buf: body, pos: 0 };
+  const value = read(cur);
+  if (cur.pos !== body.length) throw new Error('trailing data');
+  return value;
 }
 
 /** Reads one value at the cursor, advancing it, as avsc decodes it. */
@@ -95,7 +133,8 @@ type Read = (cur: Cursor) => unknown;
 
 /**
  * The envelope's other fields (the source block, op, …): records, unions and primitives are read
- * here, anything else by avsc. A string field mostly repeats its last value (database, table,
+ * here, anything else by avsc. A record is read into one object reused by the next (the caller
+ * reads the envelope at once). A string field mostly repeats its last value (database, table,
  * binlog file, connector): that value is compared as bytes and reused, not decoded again.
  */
 function readerOf(type: Type): Read {
@@ -107,8 +146,8 @@ function readerOf(type: Type): Read {
   }
   if (fields && type.typeName === 'record') {
     const readers = fields.map((field) => [field.name, readerOf(field.type)] as const);
+    const out: Record<string, unknown> = {};
     return (cur) => {
-      const out: Record<string, unknown> = {};
       for (const [name, read] of readers) out[name] = read(cur);
       return out;
     };
@@ -154,15 +193,19 @@ function repeatedText(): Read {
   };
 }
 
-/** A `["null", row]` union: renders null, or the row's JSON text. */
-function nullableRow(type: Type): { render: (cur: Cursor) => string | null; skip: Skip } | undefined {
+/** A `["null", row]` union: writes the row's JSON and answers true, or answers false for null. */
+function nullableRow(type: Type): { render: (cur: Cursor, out: JsonBytes) => boolean; skip: Skip } | undefined {
   const branches = branchesOf(type);
   const rowAt = branches?.findIndex((t) => t.typeName === 'record') ?? -1;
   if (branches?.length !== 2 || rowAt < 0 || branches[1 - rowAt]!.typeName !== 'null') return undefined;
   const row = rowCodec(branches[rowAt]!);
   if (!row) return undefined;
   return {
-    render: (cur) => (branchIndex(cur, 2) === rowAt ? row.render(cur) : null),
+    render: (cur, out) => {
+      if (branchIndex(cur, 2) !== rowAt) return false;
+      row.render(cur, out);
+      return true;
+    },
     skip: (cur) => {
       if (branchIndex(cur, 2) === rowAt) row.skip(cur);
     },
@@ -186,13 +229,17 @@ function rowCodec(record: Type): Codec | undefined {
     if (!codec) return undefined;
     codecs.push(codec);
   }
-  const heads = names.map((name, i) => `${i === 0 ? '{' : ','}${JSON.stringify(name)}:`);
+  // Each field's `{"name":` or `,"name":` as UTF-8, written as bytes.
+  const heads = names.map((name, i) => Buffer.from(`${i === 0 ? '{' : ','}${JSON.stringify(name)}:`));
   return {
-    render: (cur) => {
-      if (codecs.length === 0) return '{}';
-      let out = '';
-      for (let i = 0; i < codecs.length; i++) out += heads[i]! + codecs[i]!.render(cur);
-      return `${out}}`;
+    render: (cur, out) => {
+      if (codecs.length === 0) return out.ascii('{}');
+      for (let i = 0; i < codecs.length; i++) {
+        const head = heads[i]!;
+        out.copy(head, 0, head.length);
+        codecs[i]!.render(cur, out);
+      }
+      out.byte(0x7d);
     },
     skip: (cur) => {
       for (const codec of codecs) codec.skip(cur);
@@ -209,40 +256,84 @@ function columnCodec(type: Type): Codec | undefined {
     if (codecs.some((c) => !c)) return undefined;
     const known = codecs as Codec[];
     return {
-      render: (cur) => known[branchIndex(cur, known.length)]!.render(cur),
+      render: (cur, out) => known[branchIndex(cur, known.length)]!.render(cur, out),
       skip: (cur) => known[branchIndex(cur, known.length)]!.skip(cur),
     };
   }
   if (type.typeName === 'logical:decimal') {
     const { scale } = type as unknown as { scale: number };
-    return { render: (cur) => `"${decimalText(cur, scale)}"`, skip: skipBytes };
+    return { render: (cur, out) => renderDecimal(cur, out, scale), skip: skipBytes };
   }
   return CODECS[type.typeName];
 }
 
-const NULL: Codec = { render: () => 'null', skip: () => undefined };
+const NULL: Codec = { render: (_cur, out) => out.ascii('null'), skip: () => undefined };
+
+/** A long as JSON: digits written directly while it is a safe integer. */
+function renderLong(cur: Cursor, out: JsonBytes): void {
+  const value = readLong(cur);
+  if (typeof value === 'number') out.integer(value);
+  else out.ascii(String(value));
+}
+
+/** A datetime's `YYYY-MM-DDTHH:MM:SS.ffffff`, as formatMicros writes it, without its strings while the microseconds are a Number. */
+function renderMicros(cur: Cursor, out: JsonBytes, zone: boolean): void {
+  const micros = readLong(cur);
+  out.byte(0x22);
+  if (typeof micros === 'number') {
+    const days = dayOfMicros(micros);
+    const clock = micros - days * MICROS_PER_DAY_NUMBER;
+    const seconds = Math.floor(clock / 1_000_000);
+    out.ascii(isoDate(days));
+    out.byte(0x54);
+    out.padded(Math.floor(seconds / 3600), 2);
+    out.byte(0x3a);
+    out.padded(Math.floor(seconds / 60) % 60, 2);
+    out.byte(0x3a);
+    out.padded(seconds % 60, 2);
+    out.byte(0x2e);
+    out.padded(clock % 1_000_000, 6);
+  } else {
+    out.ascii(formatMicros(micros));
+  }
+  if (zone) out.byte(0x5a);
+  out.byte(0x22);
+}
 
 const CODECS: Record<string, Codec> = {
-  int: { render: (cur) => String(readLong(cur)), skip: skipVarint },
-  'abstract:long': { render: (cur) => String(readLong(cur)), skip: skipVarint },
-  float: { render: (cur) => numberJson(readFixed(cur, 4).readFloatLE(cur.pos - 4)), skip: (cur) => void readFixed(cur, 4) },
-  double: { render: (cur) => numberJson(readFixed(cur, 8).readDoubleLE(cur.pos - 8)), skip: (cur) => void readFixed(cur, 8) },
-  boolean: { render: (cur) => (readFixed(cur, 1)[cur.pos - 1] ? 'true' : 'false'), skip: (cur) => void readFixed(cur, 1) },
-  string: { render: (cur) => JSON.stringify(readText(cur)), skip: skipBytes },
-  bytes: {
-    render: (cur) => {
+  int: { render: renderLong, skip: skipVarint },
+  'abstract:long': { render: renderLong, skip: skipVarint },
+  float: { render: (cur, out) => out.ascii(numberJson(readFixed(cur, 4).readFloatLE(cur.pos - 4))), skip: (cur) => void readFixed(cur, 4) },
+  double: { render: (cur, out) => out.ascii(numberJson(readFixed(cur, 8).readDoubleLE(cur.pos - 8))), skip: (cur) => void readFixed(cur, 8) },
+  boolean: { render: (cur, out) => out.ascii(readFixed(cur, 1)[cur.pos - 1] ? 'true' : 'false'), skip: (cur) => void readFixed(cur, 1) },
+  string: {
+    render: (cur, out) => {
       const end = readEnd(cur);
-      const text = cur.buf.toString('base64', cur.pos, end);
+      out.jsonString(cur.buf, cur.pos, end);
       cur.pos = end;
-      return `"${text}"`;
     },
     skip: skipBytes,
   },
-  'logical:date': { render: (cur) => `"${formatDays(Number(readLong(cur)))}"`, skip: skipVarint },
-  'logical:time-micros': { render: (cur) => `"${formatTimeMicros(BigInt(readLong(cur)))}"`, skip: skipVarint },
-  'logical:local-timestamp-micros': { render: (cur) => `"${formatMicros(readLong(cur))}"`, skip: skipVarint },
-  'logical:timestamp-micros': { render: (cur) => `"${formatMicros(readLong(cur))}Z"`, skip: skipVarint },
-  'logical:json': { render: (cur) => oneLineJsonText(readText(cur)), skip: skipBytes },
+  bytes: {
+    render: (cur, out) => {
+      const end = readEnd(cur);
+      out.ascii(`"${cur.buf.toString('base64', cur.pos, end)}"`);
+      cur.pos = end;
+    },
+    skip: skipBytes,
+  },
+  'logical:date': { render: (cur, out) => out.ascii(`"${formatDays(Number(readLong(cur)))}"`), skip: skipVarint },
+  'logical:time-micros': { render: (cur, out) => out.ascii(`"${formatTimeMicros(BigInt(readLong(cur)))}"`), skip: skipVarint },
+  'logical:local-timestamp-micros': { render: (cur, out) => renderMicros(cur, out, false), skip: skipVarint },
+  'logical:timestamp-micros': { render: (cur, out) => renderMicros(cur, out, true), skip: skipVarint },
+  'logical:json': {
+    render: (cur, out) => {
+      const end = readEnd(cur);
+      out.jsonText(cur.buf, cur.pos, end);
+      cur.pos = end;
+    },
+    skip: skipBytes,
+  },
 };
 
 function branchesOf(type: Type): Type[] | undefined {
@@ -321,11 +412,13 @@ function readText(cur: Cursor): string {
   return text;
 }
 
-/** An Avro decimal's text (big-endian two's complement, then the scale); up to 6 bytes in Number arithmetic. */
-function decimalText(cur: Cursor, scale: number): string {
+/** An Avro decimal (big-endian two's complement, then the scale) as a JSON string; up to 6 bytes in Number arithmetic. */
+function renderDecimal(cur: Cursor, out: JsonBytes, scale: number): void {
   const end = readEnd(cur);
   const length = end - cur.pos;
-  const unscaled = length === 0 ? 0 : length <= 6 ? cur.buf.readIntBE(cur.pos, length) : bytesToBigInt(cur.buf.subarray(cur.pos, end));
+  out.byte(0x22);
+  if (length <= 6) out.decimal(length === 0 ? 0 : cur.buf.readIntBE(cur.pos, length), scale);
+  else out.ascii(formatUnscaled(bytesToBigInt(cur.buf.subarray(cur.pos, end)), scale));
+  out.byte(0x22);
   cur.pos = end;
-  return formatUnscaled(unscaled, scale);
 }

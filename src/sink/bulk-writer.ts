@@ -3,14 +3,15 @@ import type { Client } from '@elastic/elasticsearch';
 import { CdcError } from '../core/errors.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
 import { backoffDelay, type RetryPolicy } from '../core/retry.ts';
+import { JsonBytes } from './json-bytes.ts';
 import { classifyItem, elasticsearchError, exceedsIndexingPressure, heldConditionError } from './elasticsearch-errors.ts';
 
 export interface BulkAction<T = unknown> {
   index: string;
   id: string;
   version: bigint;
-  /** The document's JSON text; null deletes the document. */
-  document: string | null;
+  /** The document's JSON, as text or as UTF-8 bytes; null deletes the document. */
+  document: string | Buffer | null;
   /** Where the change came from (the Kafka record), handed back with a rejection. */
   origin: T;
 }
@@ -41,7 +42,9 @@ const ACTION_FRAMING_BYTES = 128;
 
 /** What an action adds to a request body, in bytes (UTF-8, as sent). */
 function actionBytes(action: BulkAction): number {
-  return (action.document === null ? 0 : Buffer.byteLength(action.document)) + Buffer.byteLength(action.id) + Buffer.byteLength(action.index) + ACTION_FRAMING_BYTES;
+  const { document } = action;
+  const documentBytes = document === null ? 0 : typeof document === 'string' ? Buffer.byteLength(document) : document.length;
+  return documentBytes + Buffer.byteLength(action.id) + Buffer.byteLength(action.index) + ACTION_FRAMING_BYTES;
 }
 
 /**
@@ -213,38 +216,60 @@ export class BulkWriter {
 }
 
 /**
- * The NDJSON body of a bulk request (built here, not by the client: versions are BigInts), encoded
- * once into one buffer. A string body would be measured for its length and encoded again on its
- * way to the socket, and a chunk's text, once flattened, is one more large string to collect.
+ * The NDJSON body of a bulk request (built here, not by the client: versions are BigInts), written
+ * once as UTF-8 into one buffer. A string body would be measured for its length and encoded again
+ * on its way to the socket, and a chunk's text, once flattened, is one more large string to
+ * collect. Documents rendered as bytes are copied as they are; an action line costs no string.
  */
 function requestBody(actions: readonly BulkAction[]): Buffer {
   // Exact for ASCII text (a UTF-16 unit is one byte), the usual case; the buffer grows otherwise.
   let estimate = 0;
   for (const a of actions) estimate += (a.document?.length ?? 0) + a.id.length + a.index.length + ACTION_FRAMING_BYTES;
-  let body = Buffer.allocUnsafe(estimate);
-  let used = 0;
-  const append = (text: string) => {
-    // A UTF-16 unit takes at most three UTF-8 bytes: the exact size is needed only near the end.
-    if (used + 3 * text.length > body.length) {
-      const needed = used + Buffer.byteLength(text);
-      if (needed > body.length) {
-        const grown = Buffer.allocUnsafe(Math.max(needed, 2 * body.length));
-        body.copy(grown, 0, 0, used);
-        body = grown;
-      }
-    }
-    used += body.write(text, used);
-  };
+  const body = new JsonBytes(estimate);
+  body.begin();
   for (const a of actions) {
-    const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
-    if (a.document === null) append(`{"delete":${meta}}\n`);
-    else {
-      append(`{"index":${meta}}\n`);
-      append(a.document);
-      append('\n');
-    }
+    const line = actionLine(a.index, a.document === null);
+    body.copy(line, 0, line.length);
+    jsonId(body, a.id);
+    body.copy(VERSION, 0, VERSION.length);
+    if (a.version <= MAX_SAFE_VERSION) body.integer(Number(a.version));
+    else body.ascii(String(a.version));
+    body.copy(LINE_END, 0, LINE_END.length);
+    const { document } = a;
+    if (document === null) continue;
+    if (typeof document === 'string') body.utf8(document);
+    else body.copy(document, 0, document.length);
+    body.byte(0x0a);
   }
-  return body.subarray(0, used);
+  return body.end();
+}
+
+const VERSION = Buffer.from('","version":');
+const LINE_END = Buffer.from(',"version_type":"external"}}\n');
+const MAX_SAFE_VERSION = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Per index name, its action lines' start (`{"index":{"_index":"name","_id":"`), and the delete's. */
+const actionLines = new Map<string, [Buffer, Buffer]>();
+
+function actionLine(index: string, deletes: boolean): Buffer {
+  let lines = actionLines.get(index);
+  if (!lines) {
+    // Bounded: index names come from the tables' names, but a router could make many.
+    if (actionLines.size >= 10_000) actionLines.clear();
+    const meta = `{"_index":${JSON.stringify(index)},"_id":"`;
+    lines = [Buffer.from(`{"index":${meta}`), Buffer.from(`{"delete":${meta}`)];
+    actionLines.set(index, lines);
+  }
+  return lines[deletes ? 1 : 0];
+}
+
+/** A document id inside its quotes: as it is when nothing in it needs escaping, as JSON.stringify escapes it otherwise. */
+function jsonId(body: JsonBytes, id: string): void {
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return body.utf8(JSON.stringify(id).slice(1, -1));
+  }
+  body.ascii(id);
 }
 
 /**

@@ -84,8 +84,12 @@ const MAX_ID_BYTES = 512;
  */
 export function documentId(key: Record<string, unknown>): string {
   const parts = Object.values(key).map(keyPart);
-  const id = parts.length === 1 ? parts[0]! : JSON.stringify(parts);
-  return Buffer.byteLength(id) <= MAX_ID_BYTES ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
+  return idOfText(parts.length === 1 ? parts[0]! : JSON.stringify(parts));
+}
+
+/** A key's text as a document id: itself, or its hash when it is over Elasticsearch's limit. */
+export function idOfText(id: string): string {
+  return id.length <= MAX_ID_BYTES / 3 || Buffer.byteLength(id) <= MAX_ID_BYTES ? id : `sha256:${createHash('sha256').update(id).digest('hex')}`;
 }
 
 /**

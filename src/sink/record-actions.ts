@@ -83,7 +83,7 @@ function renderedActions<T>(change: RenderedChange, settings: RecordSettings, or
   checkFieldNames(change.schema);
   const index = settings.indexNames.of(change.schema, settings.indexTemplate, change.topic!, settings.topicPrefix);
   const version = versionOf(change.position);
-  return { index, schema: change.schema, actions: [{ index, id: documentId(change.key), version, document: change.document, origin }] };
+  return { index, schema: change.schema, actions: [{ index, id: change.id, version, document: change.document, origin }] };
 }
 
 /**

@@ -9,18 +9,23 @@ import { isJsonRecord } from '../core/json-record.ts';
 import { SourcePosition } from '../core/position.ts';
 import { registryError } from '../core/registry-errors.ts';
 import type { Registry } from '../core/schema-registry.ts';
-import { envelopeRenderer } from './avro-documents.ts';
+import { envelopeRenderer, keyIdReader } from './avro-documents.ts';
+import { documentId } from './document.ts';
 import { rowTypeOfEnvelope, rowUnderColumnNames, tableSchemaOfFields, tableSchemaOfRow } from './index-mapping.ts';
 
 /**
- * A keyed change of the direct path (RecordDecoder.decode with `renderDocument`): the JSON text of
- * the document it leaves (null: a delete), where a ChangeEvent has row images. Only for sinks
- * that index rows as they are: no transforms, hard deletes, no metadata fields.
+ * A keyed change of the direct path (RecordDecoder.decode with `renderDocument`): its document id
+ * and the JSON bytes of the document it leaves (null: a delete), where a ChangeEvent has a key
+ * and row images. Only for sinks that index rows as they are: no transforms, hard deletes, no
+ * metadata fields.
  */
 export interface RenderedChange extends Omit<ChangeEvent, 'before' | 'after' | 'key'> {
-  key: Row;
-  document: string | null;
+  id: string;
+  document: Buffer | null;
 }
+
+/** The document of a change whose envelope has no `after` image although it is not a delete. */
+const EMPTY_DOCUMENT = Buffer.from('{}');
 
 interface Envelope {
   op: string;
@@ -105,10 +110,11 @@ export class RecordDecoder {
     const renderer = renderDocument && message.key && message.key.length > 0 ? envelopeRenderer(valueType) : undefined;
     if (renderer) {
       const rendered = readFramed(value, 'value', renderer);
+      // Read at once: the next record of this type reuses the rendered envelope.
       const envelope = checkedEnvelope(rendered.fields as unknown as Envelope);
-      const key = this.#key(message.key!);
       // A delete's document is its absence (hard deletes: the only mode that renders).
-      return changeOf(envelope, key, this.#schemaOf(value, valueType, envelope), topic, { key, document: envelope.op === 'd' ? null : (rendered.after ?? '{}') });
+      const document = envelope.op === 'd' ? null : (rendered.after ?? EMPTY_DOCUMENT);
+      return changeOf(envelope, this.#schemaOf(value, valueType, envelope), topic, { id: this.#documentId(message.key!), document });
     }
     const envelope = checkedEnvelope(decodeFramed(valueType, value, 'value') as Envelope);
     const key = message.key && message.key.length > 0 ? this.#key(message.key) : null;
@@ -117,6 +123,12 @@ export class RecordDecoder {
 
   #key(buffer: Buffer): Row {
     return decodeFramed(this.#typeOf(buffer, 'key'), buffer, 'key') as Row;
+  }
+
+  /** A key's document id, read from its bytes where the key's type allows. */
+  #documentId(buffer: Buffer): string {
+    const read = keyIdReader(this.#typeOf(buffer, 'key'));
+    return read ? readFramed(buffer, 'key', read) : documentId(this.#key(buffer));
   }
 
   #schemaOf(value: Buffer, valueType: Type, envelope: Envelope): TableSchema {
@@ -176,11 +188,11 @@ function checkedEnvelope(envelope: Envelope): Envelope {
 }
 
 function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string): ChangeEvent {
-  return changeOf(envelope, key, schema, topic, { before: rowUnderColumnNames(schema, envelope.before), after: rowUnderColumnNames(schema, envelope.after) });
+  return changeOf(envelope, schema, topic, { key, before: rowUnderColumnNames(schema, envelope.before), after: rowUnderColumnNames(schema, envelope.after) });
 }
 
-/** A change from its envelope, with `rest`: its row images, or its rendered document. */
-function changeOf<T extends object>(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string, rest: T): Omit<ChangeEvent, 'before' | 'after'> & T {
+/** A change from its envelope, with `rest`: its key and row images, or its document id and rendered document. */
+function changeOf<T extends object>(envelope: Envelope, schema: TableSchema, topic: string, rest: T): Omit<ChangeEvent, 'before' | 'after' | 'key'> & T {
   const { source } = envelope;
   return {
     op: envelope.op as Op,
@@ -192,7 +204,6 @@ function changeOf<T extends object>(envelope: Envelope, key: Row | null, schema:
     snapshot: source.snapshot === 'true' || source.snapshot === 'last' || source.snapshot === 'incremental' ? source.snapshot : 'false',
     serverId: Number(source.server_id),
     topic,
-    key,
     ...rest,
   };
 }

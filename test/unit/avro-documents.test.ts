@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import type { Type } from 'avsc';
 import type { KafkaMessage } from 'kafkajs';
 import { describe, it } from 'node:test';
-import { avroType } from '../../src/core/avro-types.ts';
+import { avroType, formatUnscaled } from '../../src/core/avro-types.ts';
 import { encodeFramed } from '../../src/core/avro-wire.ts';
 import { type Row, schemaFingerprint, type TableSchema } from '../../src/core/change-event.ts';
 import type { Registry } from '../../src/core/schema-registry.ts';
 import { envelopeSchema, keySchema } from '../../src/source/avro-schema.ts';
-import { envelopeRenderer } from '../../src/sink/avro-documents.ts';
+import { envelopeRenderer, keyIdReader } from '../../src/sink/avro-documents.ts';
+import { documentId } from '../../src/sink/document.ts';
+import { JsonBytes } from '../../src/sink/json-bytes.ts';
+import { oneLineJsonText } from '../../src/core/exact-json.ts';
 import { actionsOf } from '../../src/sink/record-actions.ts';
 import { column, sinkRecordSettings } from '../helpers/change-events.ts';
 import { RecordDecoder } from '../../src/sink/record-decoder.ts';
@@ -140,7 +143,78 @@ describe('sink documents straight from Avro bytes', () => {
     for (const message of messages) {
       const change = decoder.decode(message, 'cdc.shop.items', true);
       assert.ok(change && 'document' in change, 'a keyed Avro change is rendered');
-      assert.deepEqual(actionsOf(change, rendered, 'origin'), actionsOf(decoder.decode(message, 'cdc.shop.items'), decoded, 'origin'));
+      const direct = actionsOf(change, rendered, 'origin');
+      assert.ok(typeof direct !== 'string' && direct.actions.every((a) => a.document === null || Buffer.isBuffer(a.document)), 'documents come as bytes');
+      // The bytes, as UTF-8, are the decoding path's text.
+      const asText = direct.actions.map((a) => ({ ...a, document: a.document === null ? null : a.document.toString() }));
+      assert.deepEqual({ ...direct, actions: asText }, actionsOf(decoder.decode(message, 'cdc.shop.items'), decoded, 'origin'));
+    }
+  });
+
+  it('reads the document id of a one-column key from its bytes as documentId writes the decoded key', async () => {
+    const columns = [column('code', 'varchar(700)', {}, false), column('n', 'int')];
+    const table = { ...TABLE, columns, key: ['code'], fingerprint: schemaFingerprint(columns, ['code']) };
+    const value = avroType(envelopeSchema('cdc', table) as never);
+    const key = avroType(keySchema('cdc', table) as never);
+    assert.ok(keyIdReader(key) && keyIdReader(keyType), 'string and long keys are read directly');
+    const decoder = decoderOf(
+      new Map([
+        [1, value],
+        [2, key],
+      ]),
+    );
+    for (const code of ['', 'a,b', 'ü"\\', '😀', 'é'.repeat(300), 'x'.repeat(512), 'x'.repeat(513)]) {
+      const message = {
+        key: Buffer.from(encodeFramed(2, key, { code })),
+        value: Buffer.from(encodeFramed(1, value, { before: null, after: { code, n: 1 }, source: { ...SOURCE, pos: 4n, row: 0 }, op: 'c', ts_ms: null })),
+      } as unknown as KafkaMessage;
+      await decoder.prepare([message]);
+      const change = decoder.decode(message, 't', true);
+      assert.ok(change && 'id' in change);
+      assert.equal(change.id, documentId({ code }), `${code.length} characters`);
+    }
+  });
+
+  it('writes text as JSON exactly as JSON.stringify and oneLineJsonText write its decoded string, also across a block move', () => {
+    const texts = [
+      [0x61, 0x62],
+      [0x22, 0x5c],
+      [0x09, 0x0a, 0x0d, 0x00, 0x1f],
+      [0xc3, 0xbc],
+      [0xf0, 0x9f, 0x98, 0x80],
+      [0x61, 0xff, 0x62],
+      [0xe2, 0x82],
+      [0xed, 0xa0, 0x80],
+      [0x7b, 0x0d, 0x0a, 0x7d],
+    ].map((bytes) => Buffer.from(bytes));
+    texts.push(Buffer.from(`{"long":"${'é'.repeat(100)}"\n}`));
+    for (const text of texts) {
+      const out = new JsonBytes(4);
+      out.begin();
+      out.ascii('[');
+      out.jsonString(text, 0, text.length);
+      out.byte(0x2c);
+      out.jsonText(text, 0, text.length);
+      out.byte(0x5d);
+      const decoded = text.toString('utf8');
+      assert.equal(out.end().toString('utf8'), `[${JSON.stringify(decoded)},${oneLineJsonText(decoded)}]`, JSON.stringify([...text]));
+    }
+  });
+
+  it('writes integers and decimals as String and formatUnscaled do', () => {
+    const next = random(7);
+    const out = new JsonBytes(16);
+    for (let i = 0; i < 5000; i++) {
+      const n = pick(next, [0, -1, 9, 10, -10, 99, 100, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, Math.floor(next() * 2 ** 53) - 2 ** 52, Math.floor(next() * 1e6)]);
+      const scale = Math.floor(next() * 8);
+      const small = Math.trunc(n / 1000);
+      out.begin();
+      out.integer(n);
+      out.byte(0x20);
+      out.decimal(small, scale);
+      out.byte(0x20);
+      out.padded(Math.abs(small) % 1_000_000, 6);
+      assert.equal(out.end().toString(), `${n} ${formatUnscaled(small, scale)} ${String(Math.abs(small) % 1_000_000).padStart(6, '0')}`);
     }
   });
 

@@ -86,11 +86,15 @@ describe('bulk writer request sizes', () => {
     const texts = ['plain', 'é'.repeat(5000), '😀'.repeat(3000), `"${'\u{10ffff}'.repeat(700)}"`, '\ud800 lone'];
     const actions: BulkAction<number>[] = texts.map((text, i) => ({ index: 'docs-ü', id: `id "${i}" ü`, version: 2n ** 62n + BigInt(i), document: JSON.stringify({ text }), origin: i }));
     actions.push({ index: 'docs-ü', id: 'gone', version: 9n, document: null, origin: 9 });
+    // Documents rendered as bytes, versions either side of 2^53, ids needing escapes or not.
+    for (const [i, version] of [0n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n - 1n].entries()) {
+      actions.push({ index: 'docs', id: ['123', 'tab\there', 'x\u0000"\\', '😀'][i]!, version, document: Buffer.from(JSON.stringify({ n: i, s: 'ü😀' })), origin: 10 + i });
+    }
     await new BulkWriter(client, { maxActions: 1000, maxBytes: 1_000_000, maxRequestBytes: 1_000_000 }, log).write(actions);
     const expected = actions
       .map((a) => {
         const meta = `{"_index":${JSON.stringify(a.index)},"_id":${JSON.stringify(a.id)},"version":${a.version},"version_type":"external"}`;
-        return a.document === null ? `{"delete":${meta}}\n` : `{"index":${meta}}\n${a.document}\n`;
+        return a.document === null ? `{"delete":${meta}}\n` : `{"index":${meta}}\n${a.document.toString()}\n`;
       })
       .join('');
     assert.deepEqual(bodies, [expected]);
