@@ -31,14 +31,24 @@ const MAX_FILE_INDEX = 2 ** Number(FILE_BITS) - 1;
 const MAX_OFFSET = 2 ** Number(OFFSET_BITS) - 1;
 
 export function versionOf(position: Pick<SourcePosition, 'epoch' | 'fileIndex' | 'pos' | 'row'>): bigint {
-  const offset = position.pos + position.row;
-  if (position.epoch > MAX_EPOCH) throw epochOutOfRange(position.epoch);
-  if (position.fileIndex > MAX_FILE_INDEX || offset > MAX_OFFSET) {
-    throw new CdcError('VERSION_OUT_OF_RANGE', `Position file #${position.fileIndex} offset ${offset} does not fit a 63-bit version`, {
+  return versionAt(position.epoch, position.fileIndex, position.pos, position.row);
+}
+
+/** versionOf from the position's parts, for a reader that has no position object. */
+export function versionAt(epoch: number, fileIndex: number, pos: number, row: number): bigint {
+  const offset = pos + row;
+  if (!Number.isSafeInteger(offset) || pos < 0 || row < 0 || !Number.isSafeInteger(epoch) || epoch < 0) {
+    throw new CdcError('SOURCE_POSITION_INVALID', `Position ${pos}#${row} of epoch ${epoch} is not a binlog position`, {
+      hint: 'The record was not written by a source of this kind, or is damaged.',
+    });
+  }
+  if (epoch > MAX_EPOCH) throw epochOutOfRange(epoch);
+  if (fileIndex > MAX_FILE_INDEX || offset > MAX_OFFSET) {
+    throw new CdcError('VERSION_OUT_OF_RANGE', `Position file #${fileIndex} offset ${offset} does not fit a 63-bit version`, {
       hint: `Binlog files beyond 4 GiB or file numbers above ${MAX_FILE_INDEX} are not supported by this version encoding (README, Versions).`,
     });
   }
-  return (BigInt(position.epoch) << EPOCH_SHIFT) + (BigInt(position.fileIndex) << OFFSET_BITS) + BigInt(offset);
+  return (BigInt(epoch) << EPOCH_SHIFT) + (BigInt(fileIndex) << OFFSET_BITS) + BigInt(offset);
 }
 
 /** The source refuses to start a binlog history whose versions would not fit. */

@@ -43,7 +43,15 @@ export interface RenderedEnvelope {
   after: Buffer | null;
 }
 
-export type EnvelopeRenderer = (body: Buffer) => RenderedEnvelope;
+/** Renders the envelope in `buffer` from `start` to its end. */
+export type EnvelopeRenderer = (buffer: Buffer, start: number) => RenderedEnvelope;
+
+/**
+ * What the direct path reads of an envelope besides `after`: its op, and of its source block the
+ * table (for the schema) and the position (for the version). Everything else is skipped unread.
+ */
+const READ_FIELDS = new Set(['op', 'source']);
+const READ_SOURCE_FIELDS = new Set(['db', 'table', 'file', 'pos', 'row', 'epoch']);
 
 /** Every document is written here, one at a time (rendering is synchronous). */
 const documents = new JsonBytes();
@@ -87,44 +95,48 @@ function compileEnvelope(envelope: Type): EnvelopeRenderer | undefined {
         out.after = afterRow.render(cur, documents) ? documents.end() : null;
       };
     }
-    const read = readerOf(field.type);
+    if (!READ_FIELDS.has(field.name)) return skipperOf(field.type);
+    const read = readerOf(field.type, field.name === 'source' ? READ_SOURCE_FIELDS : undefined);
     return (cur: Cursor) => {
       out.fields[field.name] = read(cur);
     };
   });
-  return (body) => {
-    const cur: Cursor = { buf: body, pos: 0 };
+  return (buffer, start) => {
+    const cur: Cursor = { buf: buffer, pos: start };
     for (const step of steps) step(cur);
-    if (cur.pos !== body.length) throw new Error(cur.pos > body.length ? 'truncated buffer' : 'trailing data');
+    if (cur.pos !== buffer.length) throw new Error(cur.pos > buffer.length ? 'truncated buffer' : 'trailing data');
     return out;
   };
 }
 
 /** Per key type: the reader of a key's document id, or null when the key is decoded for it. */
-const keyIdReaders = new WeakMap<Type, ((body: Buffer) => string) | null>();
+const keyIdReaders = new WeakMap<Type, KeyIdReader | null>();
+
+/** Reads the key in `buffer` from `start` to its end. */
+export type KeyIdReader = (buffer: Buffer, start: number) => string;
 
 /**
  * The document id of a key of one integer or string column, read from its bytes as documentId
  * writes it for the decoded key; undefined for other keys (several columns, other types).
  */
-export function keyIdReader(key: Type): ((body: Buffer) => string) | undefined {
+export function keyIdReader(key: Type): KeyIdReader | undefined {
   let reader = keyIdReaders.get(key);
   if (reader === undefined) {
     const fields = fieldsOf(key);
     const only = fields?.length === 1 ? fields[0]!.type.typeName : undefined;
     reader = null;
-    if (only === 'int' || only === 'abstract:long') reader = (body) => String(readWhole(body, readLong));
-    if (only === 'string') reader = (body) => idOfText(readWhole(body, readText));
+    if (only === 'int' || only === 'abstract:long') reader = (buffer, start) => String(readWhole(buffer, start, readLong));
+    if (only === 'string') reader = (buffer, start) => idOfText(readWhole(buffer, start, readText));
     keyIdReaders.set(key, reader);
   }
   return reader ?? undefined;
 }
 
-/** `read` over the whole of `body`, which must hold exactly one value. */
-function readWhole<T>(body: Buffer, read: (cur: Cursor) => T): T {
-  const cur: Cursor = { buf: body, pos: 0 };
+/** `read` over `buffer` from `start` to its end, which must hold exactly one value. */
+function readWhole<T>(buffer: Buffer, start: number, read: (cur: Cursor) => T): T {
+  const cur: Cursor = { buf: buffer, pos: start };
   const value = read(cur);
-  if (cur.pos !== body.length) throw new Error('trailing data');
+  if (cur.pos !== buffer.length) throw new Error('trailing data');
   return value;
 }
 
@@ -134,21 +146,28 @@ type Read = (cur: Cursor) => unknown;
 /**
  * The envelope's other fields (the source block, op, …): records, unions and primitives are read
  * here, anything else by avsc. A record is read into one object reused by the next (the caller
- * reads the envelope at once). A string field mostly repeats its last value (database, table,
- * binlog file, connector): that value is compared as bytes and reused, not decoded again.
+ * reads the envelope at once), and only its fields named in `only` when given: the others are
+ * skipped. A string field mostly repeats its last value (database, table, binlog file): that
+ * value is compared as bytes and reused, not decoded again.
  */
-function readerOf(type: Type): Read {
+function readerOf(type: Type, only?: ReadonlySet<string>): Read {
   const branches = branchesOf(type);
   const fields = fieldsOf(type);
   if (branches && type.typeName === 'union:unwrapped') {
-    const readers = branches.map(readerOf);
+    const readers = branches.map((branch) => readerOf(branch, only));
     return (cur) => readers[branchIndex(cur, readers.length)]!(cur);
   }
   if (fields && type.typeName === 'record') {
-    const readers = fields.map((field) => [field.name, readerOf(field.type)] as const);
     const out: Record<string, unknown> = {};
+    const steps = fields.map((field): Skip => {
+      if (only && !only.has(field.name)) return skipperOf(field.type);
+      const read = readerOf(field.type);
+      return (cur) => {
+        out[field.name] = read(cur);
+      };
+    });
     return (cur) => {
-      for (const [name, read] of readers) out[name] = read(cur);
+      for (const step of steps) step(cur);
       return out;
     };
   }
@@ -169,6 +188,36 @@ function readerOf(type: Type): Read {
         cur.pos = offset;
         return value;
       };
+  }
+}
+
+/** Moves past a value of the envelope's other fields without reading it. */
+function skipperOf(type: Type): Skip {
+  const branches = branchesOf(type);
+  const fields = fieldsOf(type);
+  if (branches && type.typeName === 'union:unwrapped') {
+    const skips = branches.map(skipperOf);
+    return (cur) => skips[branchIndex(cur, skips.length)]!(cur);
+  }
+  if (fields && type.typeName === 'record') {
+    const skips = fields.map((field) => skipperOf(field.type));
+    return (cur) => {
+      for (const skip of skips) skip(cur);
+    };
+  }
+  switch (type.typeName) {
+    case 'null':
+      return () => undefined;
+    case 'int':
+    case 'abstract:long':
+      return skipVarint;
+    case 'string':
+    case 'bytes':
+      return skipBytes;
+    default: {
+      const read = readerOf(type);
+      return (cur) => void read(cur);
+    }
   }
 }
 

@@ -6,7 +6,7 @@ import { type BulkAction, type BulkStats, type BulkWriter, collapseById } from '
 import type { DeadLetter, DeadLetterQueue } from './dead-letter-queue.ts';
 import { Limiter } from '../core/limiter.ts';
 import type { IndexManager } from './index-manager.ts';
-import { actionsOf, type RecordSettings, type SkipReason } from './record-actions.ts';
+import { planActions, type RecordSettings, type SkipReason } from './record-actions.ts';
 import type { RecordDecoder } from './record-decoder.ts';
 import type { SinkMetrics } from './sink-metrics.ts';
 
@@ -222,15 +222,13 @@ export class BatchPipeline {
       if (chunk.messages.length > 0 && (chunk.actions.length >= maxActions || bytes >= maxBytes)) break;
       chunk.messages.push(message);
       try {
-        const planned = actionsOf(decoder.decode(message, batch.topic, settings.renderDocuments), settings, message);
+        const planned = planActions(decoder.decode(message, batch.topic, settings.renderDocuments), settings, message);
         if (typeof planned === 'string') {
           chunk.skipped[planned]++;
           continue;
         }
-        for (const action of planned.actions) {
-          chunk.actions.push(action);
-          bytes += (action.document?.length ?? 0) + ACTION_LINE_BYTES;
-        }
+        if ('actions' in planned) for (const action of planned.actions) bytes += addAction(chunk, action);
+        else bytes += addAction(chunk, planned);
         // Only indices still to prepare are tracked: nearly always every one is ready.
         if (indices.isReady(planned.index, planned.schema)) continue;
         // Keyed by index, then schema object (not a joined string: a fingerprint is long, and this runs per record).
@@ -347,6 +345,12 @@ export class BatchPipeline {
       log.warn({ ...errorFields(letter.error), topic: letter.topic, partition: letter.partition, offset: letter.offset, dlq: dlq.topic }, 'record sent to the dead-letter topic');
     }
   }
+}
+
+/** Adds an action to the chunk; answers the bytes it adds to a request. */
+function addAction(chunk: Chunk, action: BulkAction<KafkaMessage>): number {
+  chunk.actions.push(action);
+  return (action.document?.length ?? 0) + ACTION_LINE_BYTES;
 }
 
 function letterOf(batch: Batch, message: KafkaMessage, error: CdcError): DeadLetter {

@@ -60,9 +60,8 @@ export interface RecordActions<T> {
  * its content, so an update removes the old content's document and indexes the new one, both
  * under the change's version, and replays stay idempotent. `origin` is handed back with a rejection.
  */
-export function actionsOf<T>(change: ChangeEvent | RenderedChange | null, settings: RecordSettings, origin: T): RecordActions<T> | SkipReason {
+export function actionsOf<T>(change: ChangeEvent | null, settings: RecordSettings, origin: T): RecordActions<T> | SkipReason {
   if (!change) return 'tombstone';
-  if ('document' in change) return renderedActions(change, settings, origin);
   if (!change.key && settings.keyless === 'skip') return 'keyless';
   const event = settings.transform(change);
   if (!event) return 'filtered';
@@ -78,12 +77,19 @@ export function actionsOf<T>(change: ChangeEvent | RenderedChange | null, settin
   return { index, schema: event.schema, actions };
 }
 
+/** What a decoded record asks of the index: a rendered change's one action, the actions of a change, or why none. */
+export function planActions<T>(change: ChangeEvent | RenderedChange | null, settings: RecordSettings, origin: T): RecordActions<T> | RenderedAction<T> | SkipReason {
+  return change && 'document' in change ? renderedAction(change, settings, origin) : actionsOf(change, settings, origin);
+}
+
+/** A rendered change's one action, with the schema its index needs: one object per record on the direct path. */
+export type RenderedAction<T> = BulkAction<T> & { schema: TableSchema };
+
 /** The action of a change whose document the decoder wrote (settings.renderDocuments: nothing to transform or add). */
-function renderedActions<T>(change: RenderedChange, settings: RecordSettings, origin: T): RecordActions<T> {
+function renderedAction<T>(change: RenderedChange, settings: RecordSettings, origin: T): RenderedAction<T> {
   checkFieldNames(change.schema);
-  const index = settings.indexNames.of(change.schema, settings.indexTemplate, change.topic!, settings.topicPrefix);
-  const version = versionOf(change.position);
-  return { index, schema: change.schema, actions: [{ index, id: change.id, version, document: change.document, origin }] };
+  const index = settings.indexNames.of(change.schema, settings.indexTemplate, change.topic, settings.topicPrefix);
+  return { index, id: change.id, version: change.version, document: change.document, origin, schema: change.schema };
 }
 
 /**

@@ -6,7 +6,8 @@ import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts'
 import { JsonChangeReader, type JsonChangeRecord } from '../core/connect-json-reader.ts';
 import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { isJsonRecord } from '../core/json-record.ts';
-import { SourcePosition } from '../core/position.ts';
+import { binlogFileIndex, SourcePosition } from '../core/position.ts';
+import { versionAt } from '../core/version.ts';
 import { registryError } from '../core/registry-errors.ts';
 import type { Registry } from '../core/schema-registry.ts';
 import { envelopeRenderer, keyIdReader } from './avro-documents.ts';
@@ -14,12 +15,17 @@ import { documentId } from './document.ts';
 import { rowTypeOfEnvelope, rowUnderColumnNames, tableSchemaOfFields, tableSchemaOfRow } from './index-mapping.ts';
 
 /**
- * A keyed change of the direct path (RecordDecoder.decode with `renderDocument`): its document id
- * and the JSON bytes of the document it leaves (null: a delete), where a ChangeEvent has a key
- * and row images. Only for sinks that index rows as they are: no transforms, hard deletes, no
- * metadata fields.
+ * A keyed change of the direct path (RecordDecoder.decode with `renderDocument`): what its bulk
+ * action needs, where a ChangeEvent has a key, row images and the whole source block: its
+ * document id, its external version, and the JSON bytes of the document it leaves (null: a
+ * delete). Only for sinks that index rows as they are: no transforms, hard deletes, no metadata
+ * fields.
  */
-export interface RenderedChange extends Omit<ChangeEvent, 'before' | 'after' | 'key'> {
+export interface RenderedChange {
+  op: Op;
+  schema: TableSchema;
+  topic: string;
+  version: bigint;
   id: string;
   document: Buffer | null;
 }
@@ -98,7 +104,8 @@ export class RecordDecoder {
   /**
    * The change a record holds (its `topic` is the record's), or null for a tombstone (the delete
    * before it already carried the change). With `renderDocument`, a keyed Avro change whose row
-   * types allow it comes as a RenderedChange: its document's JSON text, without row objects.
+   * types allow it comes as a RenderedChange: its document's id, version and JSON bytes, without
+   * row objects.
    */
   decode(message: KafkaMessage, topic: string): ChangeEvent | null;
   decode(message: KafkaMessage, topic: string, renderDocument: boolean): ChangeEvent | RenderedChange | null;
@@ -112,9 +119,16 @@ export class RecordDecoder {
       const rendered = readFramed(value, 'value', renderer);
       // Read at once: the next record of this type reuses the rendered envelope.
       const envelope = checkedEnvelope(rendered.fields as unknown as Envelope);
-      // A delete's document is its absence (hard deletes: the only mode that renders).
-      const document = envelope.op === 'd' ? null : (rendered.after ?? EMPTY_DOCUMENT);
-      return changeOf(envelope, this.#schemaOf(value, valueType, envelope), topic, { id: this.#documentId(message.key!), document });
+      const { source } = envelope;
+      return {
+        op: envelope.op as Op,
+        schema: this.#schemaOf(value, valueType, envelope),
+        topic,
+        version: versionAt(epochOf(source), binlogFileIndex(source.file), Number(source.pos), Number(source.row)),
+        id: this.#documentId(message.key!),
+        // A delete's document is its absence (hard deletes: the only mode that renders).
+        document: envelope.op === 'd' ? null : (rendered.after ?? EMPTY_DOCUMENT),
+      };
     }
     const envelope = checkedEnvelope(decodeFramed(valueType, value, 'value') as Envelope);
     const key = message.key && message.key.length > 0 ? this.#key(message.key) : null;
@@ -187,23 +201,24 @@ function checkedEnvelope(envelope: Envelope): Envelope {
   return envelope;
 }
 
-function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string): ChangeEvent {
-  return changeOf(envelope, schema, topic, { key, before: rowUnderColumnNames(schema, envelope.before), after: rowUnderColumnNames(schema, envelope.after) });
+/** Records written before the source block had an epoch are of the first binlog history. */
+function epochOf(source: Envelope['source']): number {
+  return Number(source.epoch ?? 0);
 }
 
-/** A change from its envelope, with `rest`: its key and row images, or its document id and rendered document. */
-function changeOf<T extends object>(envelope: Envelope, schema: TableSchema, topic: string, rest: T): Omit<ChangeEvent, 'before' | 'after' | 'key'> & T {
+function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic: string): ChangeEvent {
   const { source } = envelope;
   return {
     op: envelope.op as Op,
     schema,
-    // Records written before the source block had an epoch are of the first binlog history.
-    position: new SourcePosition(source.file, Number(source.pos), Number(source.row), undefined, 0, Number(source.epoch ?? 0)),
+    position: new SourcePosition(source.file, Number(source.pos), Number(source.row), undefined, 0, epochOf(source)),
     gtid: source.gtid ?? undefined,
     tsMs: Number(source.ts_ms),
     snapshot: source.snapshot === 'true' || source.snapshot === 'last' || source.snapshot === 'incremental' ? source.snapshot : 'false',
     serverId: Number(source.server_id),
     topic,
-    ...rest,
+    key,
+    before: rowUnderColumnNames(schema, envelope.before),
+    after: rowUnderColumnNames(schema, envelope.after),
   };
 }

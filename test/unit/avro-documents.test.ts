@@ -11,7 +11,7 @@ import { envelopeRenderer, keyIdReader } from '../../src/sink/avro-documents.ts'
 import { documentId } from '../../src/sink/document.ts';
 import { JsonBytes } from '../../src/sink/json-bytes.ts';
 import { oneLineJsonText } from '../../src/core/exact-json.ts';
-import { actionsOf } from '../../src/sink/record-actions.ts';
+import { actionsOf, planActions } from '../../src/sink/record-actions.ts';
 import { column, sinkRecordSettings } from '../helpers/change-events.ts';
 import { RecordDecoder } from '../../src/sink/record-decoder.ts';
 
@@ -143,11 +143,14 @@ describe('sink documents straight from Avro bytes', () => {
     for (const message of messages) {
       const change = decoder.decode(message, 'cdc.shop.items', true);
       assert.ok(change && 'document' in change, 'a keyed Avro change is rendered');
-      const direct = actionsOf(change, rendered, 'origin');
-      assert.ok(typeof direct !== 'string' && direct.actions.every((a) => a.document === null || Buffer.isBuffer(a.document)), 'documents come as bytes');
+      const direct = planActions(change, rendered, 'origin');
+      assert.ok(typeof direct !== 'string' && !('actions' in direct) && (direct.document === null || Buffer.isBuffer(direct.document)), 'one action, its document as bytes');
       // The bytes, as UTF-8, are the decoding path's text.
-      const asText = direct.actions.map((a) => ({ ...a, document: a.document === null ? null : a.document.toString() }));
-      assert.deepEqual({ ...direct, actions: asText }, actionsOf(decoder.decode(message, 'cdc.shop.items'), decoded, 'origin'));
+      const { schema, ...action } = direct;
+      assert.deepEqual(
+        { index: action.index, schema, actions: [{ ...action, document: direct.document?.toString() ?? null }] },
+        actionsOf(decoder.decode(message, 'cdc.shop.items'), decoded, 'origin'),
+      );
     }
   });
 
@@ -228,6 +231,21 @@ describe('sink documents straight from Avro bytes', () => {
       const message = { key, value: v } as unknown as KafkaMessage;
       assert.throws(() => decoder.decode(message, 't', true), { code: 'DECODE_FAILED' });
       assert.throws(() => decoder.decode(message, 't'), { code: 'DECODE_FAILED' });
+    }
+  });
+
+  it('refuses a position that is not a binlog position on both paths, with the same code', async () => {
+    const decoder = decoderOf(types);
+    const key = Buffer.from(encodeFramed(2, keyType, { id: 1n }));
+    for (const source of [
+      { ...SOURCE, pos: -5n, row: 0 },
+      { ...SOURCE, pos: 4n, row: 0, epoch: -1 },
+      { ...SOURCE, file: 'no-number', pos: 4n, row: 0 },
+    ]) {
+      const message = { key, value: Buffer.from(encodeFramed(1, valueType, { before: null, after: row(random(3), 1n), source, op: 'c', ts_ms: null })) } as unknown as KafkaMessage;
+      await decoder.prepare([message]);
+      assert.throws(() => decoder.decode(message, 't', true), { code: 'SOURCE_POSITION_INVALID' });
+      assert.throws(() => decoder.decode(message, 't'), { code: 'SOURCE_POSITION_INVALID' });
     }
   });
 
