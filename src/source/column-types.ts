@@ -152,12 +152,33 @@ function inet6Bytes(text: string): Buffer {
   return bytes;
 }
 
+/**
+ * A date naming no day: year, month or day zero. Read from character codes where the text has
+ * the `YYYY-MM-DD` shape every value of the readers has (each row's dates pass here).
+ */
 function isZeroDate(value: string): boolean {
-  return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(value);
+  if (value.length < 10 || value.charCodeAt(4) !== 0x2d || value.charCodeAt(7) !== 0x2d || !digitsAt(value, 0, 4) || !digitsAt(value, 5, 2) || !digitsAt(value, 8, 2)) {
+    return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(value);
+  }
+  return isZeros(value, 5, 2) || isZeros(value, 8, 2) || isZeros(value, 0, 4);
+}
+
+function digitsAt(text: string, from: number, count: number): boolean {
+  for (let i = from; i < from + count; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+function isZeros(text: string, from: number, count: number): boolean {
+  for (let i = from; i < from + count; i++) if (text.charCodeAt(i) !== 0x30) return false;
+  return true;
 }
 
 function sixDigitFraction(value: string): string {
   const dot = value.indexOf('.');
   if (dot < 0) return `${value}.000000`;
+  if (value.length - dot === 7) return value;
   return value.slice(0, dot + 1) + value.slice(dot + 1).padEnd(6, '0');
 }

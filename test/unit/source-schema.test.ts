@@ -57,6 +57,11 @@ describe('column kinds', () => {
     assert.equal(canonicalValue(def('bit(1)'), Buffer.from([1])), true);
     assert.equal(canonicalValue(def('year'), 1900), 0, 'zongji reads YEAR 0000 as 1900');
     assert.equal(canonicalValue(def('year'), 2155), 2155);
+    assert.equal(canonicalValue(def('datetime(6)'), '2024-01-02 03:04:05.123456'), '2024-01-02T03:04:05.123456');
+    assert.equal(canonicalValue(def('date'), '0000-01-01'), null, 'year zero names no day');
+    assert.equal(canonicalValue(def('date'), '0001-01-01'), '0001-01-01');
+    assert.equal(canonicalValue(def('date'), '2000-10-10'), '2000-10-10');
+    assert.equal(canonicalValue(def('date'), '2000-01-00'), null);
   });
 
   it('turns zero and partial dates into null or the sentinel (ZERO_DATES), and key columns always into the sentinel', () => {
