@@ -48,8 +48,13 @@ export function versionAt(epoch: number, fileIndex: number, pos: number, row: nu
       hint: `Binlog files beyond 4 GiB or file numbers above ${MAX_FILE_INDEX} are not supported by this version encoding (README, Versions).`,
     });
   }
+  // Epoch 0 below file 2^21 (every change of a first binlog history) is exact as a Number: one BigInt, not five.
+  if (epoch === 0 && fileIndex < SAFE_FILE_INDEX) return BigInt(fileIndex * 2 ** Number(OFFSET_BITS) + offset);
   return (BigInt(epoch) << EPOCH_SHIFT) + (BigInt(fileIndex) << OFFSET_BITS) + BigInt(offset);
 }
+
+/** Below this file index, fileIndex × 2^32 + offset stays below 2^53. */
+const SAFE_FILE_INDEX = 2 ** (53 - Number(OFFSET_BITS));
 
 /** The source refuses to start a binlog history whose versions would not fit. */
 export function epochOutOfRange(epoch: number): CdcError {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CdcError } from '../../src/core/errors.ts';
 import { SourcePosition } from '../../src/core/position.ts';
-import { describeVersion, versionOf } from '../../src/core/version.ts';
+import { describeVersion, versionAt, versionOf } from '../../src/core/version.ts';
 
 describe('SourcePosition', () => {
   it('orders by file index, then position, then row', () => {
@@ -65,6 +65,16 @@ describe('versionOf', () => {
     const epochTwo = new SourcePosition('binlog.000003', 1234, 2, undefined, 0, 2);
     assert.equal(versionOf(epochTwo), 2n * 2n ** 55n + 3n * 2n ** 32n + 1236n);
     assert.deepEqual(describeVersion(versionOf(epochTwo)), { epoch: 2, fileIndex: 3, offset: 1236 });
+    // Either side of the Number path's edge (epoch 0, file 2^21), and the largest parts.
+    for (const [epoch, fileIndex, pos, row] of [
+      [0, 2 ** 21 - 1, 2 ** 32 - 2, 1],
+      [0, 2 ** 21, 0, 0],
+      [0, 2 ** 23 - 1, 2 ** 32 - 1, 0],
+      [1, 0, 4, 0],
+      [255, 2 ** 23 - 1, 2 ** 32 - 1, 0],
+    ] as const) {
+      assert.equal(versionAt(epoch, fileIndex, pos, row), (BigInt(epoch) << 55n) + (BigInt(fileIndex) << 32n) + BigInt(pos + row), `${epoch}/${fileIndex}/${pos}`);
+    }
   });
 
   it('increases strictly in binlog order, across rotations and binlog epochs', () => {
