@@ -75,6 +75,13 @@ async function sinkRecords(sink: ServiceProcess): Promise<number> {
   return [...metrics.body.matchAll(/^cdc_sink_records_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
 }
 
+/** The sink's chunks so far (each one bulk request, or more when it outgrew BULK_MAX_BYTES) and their records, from its metrics. */
+async function sinkChunks(sink: ServiceProcess): Promise<{ chunks: number; records: number }> {
+  const metrics = await sink.http('/metrics').catch(() => ({ body: '' }));
+  const sum = (name: string) => [...metrics.body.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  return { chunks: sum('cdc_sink_batch_records_count'), records: sum('cdc_sink_batch_records_sum') };
+}
+
 /**
  * Waits until `rows` documents of `index` are searchable, watching the sink's own count of durable
  * records and refreshing the index once at the end, as the raw loader does. Polling the index
@@ -191,7 +198,10 @@ async function endToEnd(): Promise<{ rate: number; index: string; seconds: numbe
   const inserted = performance.now();
   await untilIndexed(pipeline.sink!, index, ROWS, undefined, [pipeline.source!]);
   const seconds = (performance.now() - started) / 1000;
-  console.log(`  inserts took ${((inserted - started) / 1000).toFixed(1)} s; everything searchable after ${seconds.toFixed(1)} s`);
+  const { chunks, records } = await sinkChunks(pipeline.sink!);
+  console.log(
+    `  inserts took ${((inserted - started) / 1000).toFixed(1)} s; everything searchable after ${seconds.toFixed(1)} s; the sink wrote ${chunks} chunks of ${(records / chunks).toFixed(0)} records on average`,
+  );
   const sinkPeakMiB = await peakRssMiB(pipeline.sink!);
   const sourcePeakMiB = Math.max(sourcePeak(), await peakRssMiB(pipeline.source!));
   const cpuUs = { source: ((await cpuSeconds(pipeline.source!)) * 1e6) / ROWS, sink: ((await cpuSeconds(pipeline.sink!)) * 1e6) / ROWS };
