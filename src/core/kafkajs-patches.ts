@@ -99,6 +99,9 @@ const LOG_APPEND_TIME = 1;
 /** Offsets and timestamps below this stay exact as a Number plus any 32-bit delta. */
 const SAFE_BASE = Number.MAX_SAFE_INTEGER - 2 ** 32;
 
+/** The headers of every record that has none: one frozen object (readers only copy headers), not one per record. */
+const NO_HEADERS = Object.freeze({});
+
 /** The batch's first offset and timestamp as Numbers, kept for the batch (its records share the context). */
 let lastContext: RecordBatchContext | undefined;
 let lastOffset = 0;
@@ -139,7 +142,7 @@ export function decodeRecord(decoder: KafkaDecoder, context = {} as RecordBatchC
     offset: String(lastOffset + offsetDelta),
     key,
     value,
-    headers: {},
+    headers: NO_HEADERS,
     isControlRecord: isControlBatch,
     batchContext: context,
   };
