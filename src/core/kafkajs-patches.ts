@@ -20,7 +20,7 @@ import {
  *   arithmetic for its timestamp delta, and a produce request is copied six times over on its way
  *   to the socket (kafkajs-produce-encoding.ts);
  * - each fetched record's offset and timestamp are computed from the batch's decimal text with
- *   64-bit Long arithmetic;
+ *   64-bit Long arithmetic, and each fetched batch parses every record's offset into a Long again;
  * - the CRC-32C of every produced record batch is computed a byte at a time (1.8 % of the
  *   source's samples);
  * - the default partitioner hashes each key with BigInt arithmetic whose products are never cut to
@@ -148,6 +148,50 @@ export function decodeRecord(decoder: KafkaDecoder, context = {} as RecordBatchC
   };
 }
 
+// ---- fetched batches ----
+
+export const KAFKAJS_BATCH_MODULE = require.resolve('kafkajs/src/consumer/batch.js');
+const KafkajsBatch = require(KAFKAJS_BATCH_MODULE) as new (topic: string, fetchedOffset: string, partitionData: FetchedPartition) => object;
+
+interface FetchedMessage {
+  offset: string;
+  isControlRecord?: boolean;
+}
+
+interface FetchedPartition {
+  partition: number;
+  highWatermark: string;
+  messages: FetchedMessage[];
+  abortedTransactions?: unknown[];
+}
+
+/**
+ * kafkajs' Batch of one fetched partition, built as its constructor builds it, but without a
+ * 64-bit Long parsed from every record's offset text to drop records before the fetched offset
+ * (offsets are compared as Numbers where exact), and without copying the records' array when
+ * nothing is dropped (offsets increase, so the first record decides; no control record to drop).
+ * Batches whose offsets a Number cannot hold, or with aborted transactions, keep kafkajs' own
+ * filters. The object is of kafkajs' class: its methods are kafkajs' own.
+ */
+export function fetchedBatch(topic: string, fetchedOffset: string, partitionData: FetchedPartition): object {
+  const fetched = Number(fetchedOffset);
+  const { messages, abortedTransactions } = partitionData;
+  const last = messages.at(-1);
+  if (!(fetched < SAFE_BASE) || (last && !(Number(last.offset) < SAFE_BASE)) || (abortedTransactions && abortedTransactions.length > 0)) {
+    return new KafkajsBatch(topic, fetchedOffset, partitionData);
+  }
+  const within = messages.length === 0 || Number(messages[0]!.offset) >= fetched ? messages : messages.filter((m) => Number(m.offset) >= fetched);
+  return Object.assign(Object.create(KafkajsBatch.prototype) as object, {
+    fetchedOffset,
+    topic,
+    partition: partitionData.partition,
+    highWatermark: partitionData.highWatermark,
+    rawMessages: messages,
+    messagesWithinOffset: within,
+    messages: within.some((m) => m.isControlRecord) ? within.filter((m) => !m.isControlRecord) : within,
+  });
+}
+
 // ---- key hash of the default partitioner ----
 
 export const KAFKAJS_MURMUR2_MODULE = require.resolve('kafkajs/src/producer/partitioners/default/murmur2.js');
@@ -227,6 +271,8 @@ replaceModule(KAFKAJS_DEFAULT_PARTITIONER_MODULE, defaultPartitioner);
 replaceModule(KAFKAJS_GROUPING_MODULE, groupMessagesPerPartition);
 replaceModule(KAFKAJS_CRC32C_MODULE, crc32c);
 replaceModule(KAFKAJS_RECORD_DECODER_MODULE, decodeRecord);
+// kafkajs calls it with `new`: a function that returns an object gives that object.
+replaceModule(KAFKAJS_BATCH_MODULE, fetchedBatch);
 // Before kafkajs' produce request is required: what it falls back to takes this record encoder.
 replaceModule(KAFKAJS_RECORD_MODULE, encodeRecord);
 replaceModule(KAFKAJS_PRODUCE_REQUEST_MODULE, produceRequestOver(require(KAFKAJS_PRODUCE_REQUEST_MODULE) as (args: ProduceRequestArgs) => KafkaRequest));

@@ -6,8 +6,10 @@ import { crc32c } from '../../src/core/crc32c.ts';
 import {
   decodeRecord,
   defaultPartitioner,
+  fetchedBatch,
   groupMessagesPerPartition,
   murmur2,
+  KAFKAJS_BATCH_MODULE,
   KAFKAJS_CRC32C_MODULE,
   KAFKAJS_DEFAULT_PARTITIONER_MODULE,
   KAFKAJS_GROUPING_MODULE,
@@ -237,6 +239,46 @@ describe('kafkajs patches', () => {
     }
   });
 
+  it('builds fetched batches as kafkajs does: records before the fetched offset, control records, aborted transactions, offsets beyond 2^53', () => {
+    type Message = { offset: string; isControlRecord: boolean; key: Buffer | null; batchContext: { producerId: string; inTransaction: boolean } };
+    type Partition = { partition: number; highWatermark: string; messages: Message[]; abortedTransactions: { producerId: string; firstOffset: string }[] };
+    const Original = kafkajsOwn<new (topic: string, fetchedOffset: string, data: Partition) => Record<string, (() => unknown) | unknown>>(KAFKAJS_BATCH_MODULE);
+    const random = randomFrom(17);
+    const methods = [
+      'isEmpty',
+      'isEmptyIncludingFiltered',
+      'isEmptyDueToFiltering',
+      'isEmptyControlRecord',
+      'isEmptyDueToLogCompactedMessages',
+      'firstOffset',
+      'lastOffset',
+      'offsetLag',
+      'offsetLagLow',
+    ];
+    for (let i = 0; i < 500; i++) {
+      const base = [0n, 1000n, 2n ** 53n - 100n, 2n ** 60n][i % 4]!;
+      const count = Math.floor(random() * 8);
+      const messages: Message[] = Array.from({ length: count }, (_, k) => {
+        const control = random() < 0.2;
+        return {
+          offset: String(base + BigInt(k * 2)),
+          isControlRecord: control,
+          key: control ? Buffer.from([0, 0, 0, random() < 0.5 ? 0 : 1]) : null,
+          batchContext: { producerId: '7', inTransaction: true },
+        };
+      });
+      const fetched = String(base + BigInt(Math.floor(random() * 6)));
+      // Aborted transactions (kafkajs' own filter then) in a fifth of the batches.
+      const aborted = random() < 0.2 ? [{ producerId: '7', firstOffset: String(base + 2n) }] : [];
+      const data = (): Partition => ({ partition: 3, highWatermark: String(base + BigInt(count * 2 + 1)), messages, abortedTransactions: aborted });
+      const ours = new (fetchedBatch as unknown as typeof Original)('t', fetched, data());
+      const theirs = new Original('t', fetched, data());
+      const context = `batch ${i}: fetched ${fetched}, offsets ${messages.map((m) => `${m.offset}${m.isControlRecord ? 'c' : ''}`).join(' ')}`;
+      assert.deepEqual({ ...ours }, { ...theirs }, context);
+      for (const method of methods) assert.deepEqual((ours[method] as () => unknown).call(ours), (theirs[method] as () => unknown).call(theirs), `${method}, ${context}`);
+    }
+  });
+
   it('are the modules kafkajs uses once core/kafka.ts is loaded', () => {
     assert.equal(require(KAFKAJS_CRC32C_MODULE), crc32c);
     assert.equal(require(KAFKAJS_GROUPING_MODULE), groupMessagesPerPartition);
@@ -245,5 +287,6 @@ describe('kafkajs patches', () => {
     assert.equal(require(KAFKAJS_RECORD_MODULE), encodeRecord);
     assert.equal(require(KAFKAJS_REQUEST_MODULE), encodeRequest);
     assert.equal(require(KAFKAJS_RECORD_DECODER_MODULE), decodeRecord);
+    assert.equal(require(KAFKAJS_BATCH_MODULE), fetchedBatch);
   });
 });
