@@ -91,15 +91,7 @@ export class JsonBytes {
    * V8's small-integer cache: row ids and counters mostly are.
    */
   integer(value: number): void {
-    this.room(17);
-    let n = value;
-    if (n < 0) {
-      this.buf[this.pos++] = 0x2d;
-      n = -n;
-    }
-    let digits = 1;
-    for (let power = 10; power <= n; power *= 10) digits++;
-    this.#digits(n, digits);
+    this.decimal(value, 0);
   }
 
   /** `value` in exactly `width` digits, zero-padded (it must fit). */
