@@ -27,6 +27,8 @@ export class JsonBytes {
   /** Where the next byte goes. */
   pos = 0;
   #start = 0;
+  /** The block was made larger than BLOCK_BYTES for the piece being written. */
+  #grown = false;
 
   /** `bytes`: the first block's size (a request body's estimate); later blocks are at least BLOCK_BYTES. */
   constructor(bytes = BLOCK_BYTES) {
@@ -37,10 +39,19 @@ export class JsonBytes {
     this.pos = this.#start;
   }
 
-  /** The document written since begin(). */
+  /**
+   * The document written since begin(). A block grown for a large document is left to it: the
+   * next document starts a block of the usual size, so one large row does not keep a large block
+   * alive under the small documents after it.
+   */
   end(): Buffer {
     const document = this.buf.subarray(this.#start, this.pos);
     this.#start = this.pos;
+    if (this.#grown) {
+      this.buf = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+      this.#start = this.pos = 0;
+      this.#grown = false;
+    }
     return document;
   }
 
@@ -49,6 +60,7 @@ export class JsonBytes {
     if (this.pos + bytes <= this.buf.length) return;
     const written = this.pos - this.#start;
     const block = Buffer.allocUnsafeSlow(Math.max(BLOCK_BYTES, 2 * (written + bytes)));
+    this.#grown = block.length > BLOCK_BYTES;
     this.buf.copy(block, 0, this.#start, this.pos);
     this.buf = block;
     this.#start = 0;

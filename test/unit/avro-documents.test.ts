@@ -204,6 +204,26 @@ describe('sink documents straight from Avro bytes', () => {
     }
   });
 
+  it('leaves a block grown for a large document to it: the next document starts a block of the usual size', () => {
+    const out = new JsonBytes();
+    out.begin();
+    out.ascii('"small"');
+    const small = out.end();
+    const large = Buffer.alloc(600_000, 0x61);
+    out.begin();
+    out.jsonString(large, 0, large.length);
+    const big = out.end();
+    out.begin();
+    out.ascii('"next"');
+    const next = out.end();
+    assert.equal(big.length, 600_002);
+    assert.equal(big.toString(), `"${'a'.repeat(600_000)}"`);
+    assert.equal(small.toString(), '"small"');
+    assert.notEqual(next.buffer, big.buffer, 'the next document is not in the large block');
+    assert.equal(next.buffer.byteLength, 256 * 1024);
+    assert.equal(next.toString(), '"next"');
+  });
+
   it('writes integers and decimals as String and formatUnscaled do', () => {
     const next = random(7);
     const out = new JsonBytes(16);
