@@ -37,7 +37,7 @@ interface Codec {
  * object and its `fields` are reused by the next envelope of the same type: read them at once.
  */
 export interface RenderedEnvelope {
-  /** The envelope's other fields (op, source, ts_ms, …) as avsc decodes them. */
+  /** The envelope's `op` and `source` as avsc decodes them, of the source block only what READ_SOURCE_FIELDS names. */
   fields: Record<string, unknown>;
   /** The `after` row's document (a view of the sink's document blocks); null when the envelope has none. */
   after: Buffer | null;
