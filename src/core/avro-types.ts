@@ -351,7 +351,7 @@ function usualMicros(text: string): number | undefined {
 }
 
 /** The decimal number in text[from, from + count); -1 when a character is not a digit. */
-function digitsAt(text: string, from: number, count: number): number {
+export function digitsAt(text: string, from: number, count: number): number {
   let value = 0;
   for (let i = from; i < from + count; i++) {
     const digit = text.charCodeAt(i) - 0x30;

@@ -49,11 +49,12 @@ export function versionAt(epoch: number, fileIndex: number, pos: number, row: nu
     });
   }
   // Epoch 0 below file 2^21 (every change of a first binlog history) is exact as a Number: one BigInt, not five.
-  if (epoch === 0 && fileIndex < SAFE_FILE_INDEX) return BigInt(fileIndex * 2 ** Number(OFFSET_BITS) + offset);
+  if (epoch === 0 && fileIndex < SAFE_FILE_INDEX) return BigInt(fileIndex * FILE_STEP + offset);
   return (BigInt(epoch) << EPOCH_SHIFT) + (BigInt(fileIndex) << OFFSET_BITS) + BigInt(offset);
 }
 
-/** Below this file index, fileIndex × 2^32 + offset stays below 2^53. */
+/** One binlog file's share of a version (2^32), and the file index below which fileIndex × 2^32 + offset stays below 2^53. */
+const FILE_STEP = 2 ** Number(OFFSET_BITS);
 const SAFE_FILE_INDEX = 2 ** (53 - Number(OFFSET_BITS));
 
 /** The source refuses to start a binlog history whose versions would not fit. */

@@ -1,5 +1,6 @@
 import type { ColumnDef, ColumnKind, ColumnValue, GeometryValue } from '../core/change-event.ts';
 import { CdcError } from '../core/errors.ts';
+import { digitsAt } from '../core/avro-types.ts';
 
 /** What zongji tells us about a column (from FULL binlog metadata or information_schema). */
 export interface BinlogColumn {
@@ -157,23 +158,13 @@ function inet6Bytes(text: string): Buffer {
  * the `YYYY-MM-DD` shape every value of the readers has (each row's dates pass here).
  */
 function isZeroDate(value: string): boolean {
-  if (value.length < 10 || value.charCodeAt(4) !== 0x2d || value.charCodeAt(7) !== 0x2d || !digitsAt(value, 0, 4) || !digitsAt(value, 5, 2) || !digitsAt(value, 8, 2)) {
+  const year = digitsAt(value, 0, 4);
+  const month = digitsAt(value, 5, 2);
+  const day = digitsAt(value, 8, 2);
+  if (value.length < 10 || value.charCodeAt(4) !== 0x2d || value.charCodeAt(7) !== 0x2d || year < 0 || month < 0 || day < 0) {
     return /^\d{4}-00-|^\d{4}-\d\d-00|^0000-/.test(value);
   }
-  return isZeros(value, 5, 2) || isZeros(value, 8, 2) || isZeros(value, 0, 4);
-}
-
-function digitsAt(text: string, from: number, count: number): boolean {
-  for (let i = from; i < from + count; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
-  }
-  return true;
-}
-
-function isZeros(text: string, from: number, count: number): boolean {
-  for (let i = from; i < from + count; i++) if (text.charCodeAt(i) !== 0x30) return false;
-  return true;
+  return year === 0 || month === 0 || day === 0;
 }
 
 function sixDigitFraction(value: string): string {
