@@ -10,6 +10,8 @@ import type { BinlogColumn } from './column-types.ts';
 import { InformationSchemaKeys } from './information-schema-keys.ts';
 import { CHANGE_OVERHEAD_BYTES } from './row-bytes.ts';
 import { canonicalRow } from './table-reader.ts';
+import { rowReader, type RowReader, type ZongjiTableMap as RowReaderTableMap } from './binlog-row-reader.ts';
+import { rowReadersHooked } from './zongji-patches.ts';
 import { TableSchemaCache, type SchemaRules } from './table-schema.ts';
 import type { StreamOutput } from './stream-items.ts';
 
@@ -21,6 +23,8 @@ export interface BinlogReaderEvents {
 
 interface TableMapInfo {
   schema: TableSchema | null;
+  /** Whether zongji hands this table's rows over canonical already (its table map carries a row reader). */
+  canonical: boolean;
 }
 
 /**
@@ -284,19 +288,23 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     const database = event.schemaName!;
     const table = event.tableName!;
     if (!entry || !this.#captures(database, table)) {
-      this.#tables.set(tableId, { schema: null });
+      if (entry) entry.cdcReadRow = undefined;
+      this.#tables.set(tableId, { schema: null, canonical: false });
       return;
     }
     const columns = entry.columnSchemas as BinlogColumn[];
     const names = columns.map((c) => c.COLUMN_NAME);
     const key = this.#keys.keyOf(database, table, names, event.primaryKey ?? this.#informationSchemaKeys?.indexesOf(database, table, names));
     const schema = this.#schemas.get(database, table, columns, event.columnTypes ?? [], key);
-    this.#tables.set(tableId, { schema });
+    entry.cdcReadRow = rowReadersHooked ? rowReader(schema, entry as RowReaderTableMap) : undefined;
+    this.#tables.set(tableId, { schema, canonical: entry.cdcReadRow !== undefined });
   }
 
   #onRows(event: BinlogEventLike, start: number, op: Op): void {
-    const schema = this.#tables.get(event.tableId!)?.schema;
+    const info = this.#tables.get(event.tableId!);
+    const schema = info?.schema;
     if (!schema) return;
+    const canonical = info.canonical;
     const rows = event.rows ?? [];
     if (rows.length === 0) return;
     const bytes = Math.ceil(event.size / rows.length) + CHANGE_OVERHEAD_BYTES;
@@ -304,8 +312,8 @@ export class BinlogReader extends EventEmitter<BinlogReaderEvents> {
     const gtid = this.#gtid ?? event.gtid;
     for (let i = 0; i < rows.length; i++) {
       const raw = rows[i] as Record<string, unknown> & { before?: Record<string, unknown>; after?: Record<string, unknown> };
-      const before = op === 'c' ? null : canonicalRow(schema, op === 'u' ? raw.before! : raw);
-      const after = op === 'd' ? null : canonicalRow(schema, op === 'u' ? raw.after! : raw);
+      const before = op === 'c' ? null : rowOf(schema, op === 'u' ? raw.before! : raw, canonical);
+      const after = op === 'd' ? null : rowOf(schema, op === 'u' ? raw.after! : raw, canonical);
       const position = new SourcePosition(this.#file, start, i, undefined, 0, this.#epoch);
       // An update that changes the primary key moves the row to another key: downstream that is a
       // delete of the old key and an insert of the new one (as Debezium emits it).
@@ -388,6 +396,11 @@ function readGeometryAsStored(entry: ZongjiTableMap): void {
   }
 }
 
+/** A row image in canonical values: as zongji's hook read it, or converted from zongji's values. */
+function rowOf(schema: TableSchema, raw: Record<string, unknown>, canonical: boolean): Row {
+  return canonical ? (raw as Row) : canonicalRow(schema, raw);
+}
+
 function sameKey(schema: TableSchema, a: Row, b: Row): boolean {
   return schema.key.every((name) => {
     const x = a[name];
@@ -400,6 +413,8 @@ function sameKey(schema: TableSchema, a: Row, b: Row): boolean {
 interface ZongjiTableMap {
   columnSchemas: unknown[];
   columns?: Array<{ type: number; charset: string | null }>;
+  /** Read by zongji's patched rows events (zongji-patches.ts). */
+  cdcReadRow?: RowReader | undefined;
 }
 
 /** The fields of zongji's events this reader uses (its typings model them per event class). */

@@ -2,7 +2,8 @@ import { registerHooks } from 'node:module';
 
 /**
  * Two helpers of zongji's row parsing, replaced as its module is loaded by equivalents that give
- * the same results (the unit test compares each with zongji's own):
+ * the same results (the unit test compares each with zongji's own), and one hook into its rows
+ * events (below):
  * - `parseIEEE754Float` allocates an ArrayBuffer and a DataView for every FLOAT and DOUBLE value
  *   (2.4 % of the source's samples in the bench);
  * - `zeroPad` prefixes 32 zeros and cuts the string again, twice per DECIMAL value (3.2 %).
@@ -12,6 +13,7 @@ import { registerHooks } from 'node:module';
  */
 
 const COMMON_MODULE = /\/@vlasky\/zongji\/lib\/common\.js$/;
+const ROWS_EVENT_MODULE = /\/@vlasky\/zongji\/lib\/rows_event\.js$/;
 
 const ZERO_PAD = `export const zeroPad = function(num, size) {
   // Max 32 digits
@@ -51,6 +53,24 @@ export const parseIEEE754Float = function(high, low) {
   return IEEE754_VIEW.getFloat64(0);
 };`;
 
+const READ_ROW = 'const readRow = function(parser, tablemap, bitmap, zongji) {\n';
+
+/**
+ * zongji's rows event reads each row image with `readRow`; a table map that carries a `cdcReadRow`
+ * (binlog-reader.ts puts one on every captured table's) has its rows read by that instead, straight
+ * into canonical rows (binlog-row-reader.ts), with zongji's value reader for the types it leaves.
+ */
+const READ_ROW_PATCHED = `${READ_ROW}  // patched by cdc: the table's own row reader, when it has one
+  if (tablemap.cdcReadRow !== undefined) return tablemap.cdcReadRow(parser, bitmap, zongji, Common.readMysqlValue);
+`;
+
+/** Whether zongji's rows events were loaded with the hook: only then may a table map carry a row reader. */
+export let rowReadersHooked = false;
+
+export function patchZongjiRowsEvent(source: string): string {
+  return source.replace(READ_ROW, READ_ROW_PATCHED);
+}
+
 /** zongji's common.js with both helpers replaced; each one whose text is not found stays as it is. */
 export function patchZongjiCommon(source: string): string {
   return source.replace(ZERO_PAD, ZERO_PAD_PATCHED).replace(IEEE754, IEEE754_PATCHED);
@@ -60,10 +80,22 @@ export function isZongjiCommon(url: string): boolean {
   return COMMON_MODULE.test(new URL(url).pathname);
 }
 
+function isZongjiRowsEvent(url: string): boolean {
+  return ROWS_EVENT_MODULE.test(new URL(url).pathname);
+}
+
+function textOf(source: string | object): string {
+  return typeof source === 'string' ? source : Buffer.from(source as Uint8Array).toString('utf8');
+}
+
 registerHooks({
   load(url, context, nextLoad) {
     const loaded = nextLoad(url, context);
-    if (!isZongjiCommon(url) || loaded.source === undefined || loaded.source === null) return loaded;
-    return { ...loaded, source: patchZongjiCommon(typeof loaded.source === 'string' ? loaded.source : Buffer.from(loaded.source as Uint8Array).toString('utf8')) };
+    if (loaded.source === undefined || loaded.source === null) return loaded;
+    if (isZongjiCommon(url)) return { ...loaded, source: patchZongjiCommon(textOf(loaded.source)) };
+    if (!isZongjiRowsEvent(url)) return loaded;
+    const patched = patchZongjiRowsEvent(textOf(loaded.source));
+    rowReadersHooked = patched.includes('tablemap.cdcReadRow');
+    return { ...loaded, source: patched };
   },
 });

@@ -37,6 +37,12 @@ describe('zongji patches', async () => {
     assert.match(String(patched.parseIEEE754Float), /patched by cdc/);
   });
 
+  it("hook the installed zongji's rows events, so that a table map's row reader reads their rows", async () => {
+    const { patchZongjiRowsEvent } = await import('../../src/source/zongji-patches.ts');
+    const result = patchZongjiRowsEvent(readFileSync(join(dirname(COMMON), 'rows_event.js'), 'utf8'));
+    assert.equal(result.match(/tablemap\.cdcReadRow\(/g)?.length, 1, 'readRow was not found: zongji changed, review src/source/zongji-patches.ts');
+  });
+
   it('pad as zongji does: digit strings and numbers of every length against every size', () => {
     for (let digits = 0; digits <= 40; digits++) {
       const text = '123456789'.repeat(5).slice(0, digits);
