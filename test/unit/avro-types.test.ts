@@ -32,6 +32,8 @@ describe('Avro types are exact', () => {
       }
     }
     assert.throws(() => avroType('long').toBuffer(1.5), /invalid "long"/);
+    // A null, a string or a boolean compares with a BigInt as a number would, but is no long.
+    for (const v of [null, undefined, '12', true]) assert.throws(() => avroType('long').toBuffer(v), /invalid "long"/, String(v));
   });
 
   it('decimals of up to 14 digits take the Number path to the same value and bytes, and only those', () => {
