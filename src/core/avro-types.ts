@@ -104,10 +104,12 @@ export class JsonText {
 const UNSET = Symbol('unset');
 
 /**
- * A logical type that remembers its last conversion to Avro: avsc converts a value of a nullable
- * field twice, once to pick the union's branch and once to write it, and these conversions (a
- * decimal's bytes, a datetime's microseconds) showed in the source's profiles. Values are strings
- * and numbers, so the same value converts the same.
+ * A logical type that remembers its last conversion to Avro: these conversions (a decimal's bytes,
+ * a datetime's microseconds) showed in the source's profiles, and consecutive rows often repeat a
+ * column's value (every row of a statement that sets NOW(); the bench's datetimes). avsc's own
+ * write of a nullable field also converts twice, to pick the union's branch and to write it
+ * (core/avro-writer.ts converts once). Values are strings and numbers, so the same value converts
+ * the same.
  */
 abstract class ConvertOnceType extends avro.types.LogicalType {
   #lastValue: unknown = UNSET;
@@ -139,8 +141,8 @@ class DecimalType extends ConvertOnceType {
   readonly #scratch = Buffer.alloc(SMALL_DECIMAL_BYTES);
   readonly #views = Array.from({ length: SMALL_DECIMAL_BYTES + 1 }, (_, length) => this.#scratch.subarray(0, length));
   /**
-   * A view of the scratch buffer serves because avsc writes the converted bytes at once (and
-   * ConvertOnceType hands the same view to the write that follows the union's check).
+   * A view of the scratch buffer serves because the converted bytes are written at once (and
+   * ConvertOnceType hands the same view to avsc's write that follows its union's check).
    */
   protected override toAvro(value: unknown): Buffer {
     const text = String(value);

@@ -1,4 +1,6 @@
 import type { Type } from 'avsc';
+import { Tap } from 'avsc/lib/utils.js';
+import { writerOf } from './avro-writer.ts';
 import { CdcError } from './errors.ts';
 
 /**
@@ -18,20 +20,25 @@ const SLAB_BYTES = 256 * 1024;
 let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
 let used = 0;
 
+/** One cursor serves every record: avsc's encode made one per record. */
+const tap = new Tap(slab);
+
 export function encodeFramed(id: number, type: Type, value: unknown): Buffer {
+  const write = writerOf(type);
   for (;;) {
     const start = used;
-    // avsc's encode returns the end, or minus the bytes that were missing.
-    const end = start + HEADER_BYTES <= slab.length ? type.encode(value, slab, start + HEADER_BYTES) : -1;
-    if (end > 0) {
+    // avsc's writers leave the position past the slab's end when the record does not fit.
+    tap.buf = slab;
+    tap.pos = start + HEADER_BYTES;
+    if (tap.pos <= slab.length) write(tap, value);
+    if (tap.pos <= slab.length) {
       slab[start] = 0;
       slab.writeInt32BE(id, start + 1);
-      used = end;
-      return slab.subarray(start, end);
+      used = tap.pos;
+      return slab.subarray(start, used);
     }
     // A record larger than what is left: a fresh slab, at least twice the record's size.
-    const missing = end < 0 && start + HEADER_BYTES <= slab.length ? -end : 0;
-    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (slab.length - start + missing)));
+    slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, 2 * (tap.pos - start)));
     used = 0;
   }
 }
