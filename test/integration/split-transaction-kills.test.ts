@@ -6,7 +6,7 @@ import { readTopicToEnd } from '../../src/core/topic-reader.ts';
 import { readTopic, testKafka } from '../helpers/kafka.ts';
 import { rows } from '../helpers/mysql.ts';
 import { Pipeline, waitUntilEqual } from '../helpers/pipeline.ts';
-import { uniqueName } from '../helpers/services.ts';
+import { type ServiceProcess, uniqueName } from '../helpers/services.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 /** The state of one key after each of its changes, in commit order: what its topic must hold, once each. */
@@ -109,6 +109,23 @@ async function storedPosition(pipeline: Pipeline): Promise<{ file: string; pos: 
   return last?.position;
 }
 
+/**
+ * Until this source process committed a part of a split transaction (its status shows a commit of
+ * its own and the position inside a transaction: the position restored at start does not count),
+ * or `timeoutMs` passed.
+ */
+async function untilInsideTransaction(source: ServiceProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const status = await source.http('/status').then(
+      (answer) => JSON.parse(answer.body) as { lastCommitAt: string | null; position?: { event?: number } },
+      () => undefined,
+    );
+    if (status?.lastCommitAt && status.position?.event) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('kill -9 of the source inside split transactions', () => {
   const pipeline = new Pipeline(uniqueName('cdc_split'));
   let conn: mysql.Connection;
@@ -130,11 +147,15 @@ describe('kill -9 of the source inside split transactions', () => {
     await workload(conn, expectedA, expectedB);
     const total = [...expectedA.values(), ...expectedB.values()].reduce((n, l) => n + l.length, 0);
 
-    // Kill at random points until five kills left the stored position inside a transaction.
+    // Kill at random points until five kills left the stored position inside a transaction. Each
+    // kill waits until the source committed a part of a split transaction (its status shows the
+    // position inside one), then a random while: a kill timed only from the source's start hit a
+    // split transaction less often the faster the source got through them.
     let insideKills = 0;
     let kills = 0;
     while (insideKills < 5 && kills < 25) {
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 1500));
+      await untilInsideTransaction(pipeline.source!, 5000);
+      await new Promise((r) => setTimeout(r, Math.random() * 300));
       await pipeline.source!.stop('SIGKILL');
       kills++;
       const stored = await storedPosition(pipeline);
