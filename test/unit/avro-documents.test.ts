@@ -14,6 +14,7 @@ import { oneLineJsonText } from '../../src/core/exact-json.ts';
 import { actionsOf, planActions } from '../../src/sink/record-actions.ts';
 import { column, sinkRecordSettings } from '../helpers/change-events.ts';
 import { RecordDecoder } from '../../src/sink/record-decoder.ts';
+import { seededRandom as random, pick } from '../helpers/seeded-random.ts';
 
 /**
  * The sink's direct path (Avro bytes → document JSON text) against the decoding path (avsc → row
@@ -45,16 +46,6 @@ const COLUMNS = [
 
 const TABLE: TableSchema = { database: 'shop', table: 'items', columns: COLUMNS, key: ['id'], fingerprint: schemaFingerprint(COLUMNS, ['id']) };
 
-/** A small deterministic generator, so a failure can be reproduced. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
-
-const pick = <T>(next: () => number, values: readonly T[]): T => values[Math.floor(next() * values.length)]!;
 const digits = (next: () => number, count: number) => Array.from({ length: count }, () => Math.floor(next() * 10)).join('');
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { avroType, bigIntToBytes, formatMicros, formatUnscaled, JsonText, parseUnscaled, smallUnscaled } from '../../src/core/avro-types.ts';
+import { seededRandom } from '../helpers/seeded-random.ts';
 
 const roundTrip = (schema: object | string, value: unknown) => {
   const type = avroType(schema as never);
@@ -62,11 +63,7 @@ describe('Avro types are exact', () => {
       '--1',
       '12a',
     ];
-    let random = 29;
-    const next = () => {
-      random = (random * 1_103_515_245 + 12_345) % 2 ** 31;
-      return random / 2 ** 31;
-    };
+    const next = seededRandom(29);
     for (const n of edges) for (const sign of ['', '-']) texts.push(`${sign}${n}`, `${sign}${String(n).slice(0, -2) || '0'}.${String(n).slice(-2)}`);
     for (let i = 0; i < 2_000; i++) texts.push(`${next() < 0.5 ? '-' : ''}${Math.floor(next() * 10 ** Math.floor(next() * 16))}.${String(Math.floor(next() * 10_000)).padStart(4, '0')}`);
     for (const scale of [0, 2, 4, 6]) {

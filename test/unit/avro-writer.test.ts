@@ -6,6 +6,7 @@ import { encodeFramed } from '../../src/core/avro-wire.ts';
 import type { Row } from '../../src/core/change-event.ts';
 import { envelopeSchema, flatValueSchema, keySchema } from '../../src/source/avro-schema.ts';
 import { deriveTableSchema } from '../../src/source/table-schema.ts';
+import { seededRandom as random, pick } from '../helpers/seeded-random.ts';
 
 /**
  * The source's writer (core/avro-writer.ts, through encodeFramed) against avsc's own encoding:
@@ -49,16 +50,6 @@ const ALL_KEY = deriveTableSchema(
   COLUMNS.map((_, i) => i),
 );
 
-/** A small deterministic generator, so a failure can be reproduced. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
-}
-
-const pick = <T>(next: () => number, values: readonly T[]): T => values[Math.floor(next() * values.length)]!;
 const digits = (next: () => number, count: number) => Array.from({ length: count }, () => Math.floor(next() * 10)).join('');
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
 

@@ -8,6 +8,7 @@ import { rowReader, type ZongjiColumn, type ZongjiParser, type ZongjiReadValue, 
 import type { BinlogColumn } from '../../src/source/column-types.ts';
 import { canonicalRow } from '../../src/source/table-reader.ts';
 import { deriveTableSchema } from '../../src/source/table-schema.ts';
+import { seededRandom as randomFrom } from '../helpers/seeded-random.ts';
 
 const require = createRequire(import.meta.url);
 const LIB = join(dirname(require.resolve('@vlasky/zongji')), 'lib');
@@ -17,13 +18,6 @@ const { Parser } = (await import(pathToFileURL(join(LIB, 'reader.js')).href)) as
 /** The connection options the binlog reader gives zongji. */
 const ZONGJI = { connection: { config: { dateStrings: true, timezone: 'Z', jsonStrings: true } }, emit() {} };
 
-/** A seeded generator, so a failure repeats. */
-function randomFrom(seed: number): () => number {
-  return () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
-}
 const random = randomFrom(17);
 const below = (n: number) => Math.floor(random() * n);
 const pick = <T>(values: readonly T[]): T => values[below(values.length)]!;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseMicros } from '../../src/core/avro-types.ts';
+import { seededRandom as random } from '../helpers/seeded-random.ts';
 
 /**
  * parseMicros reads the usual `YYYY-MM-DD[T ]HH:MM:SS.ffffff` from character codes, and any other
@@ -15,14 +16,6 @@ function reference(value: string): bigint {
   date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
   const days = BigInt(Math.round(date.getTime() / 86_400_000));
   return days * 86_400_000_000n + BigInt(((Number(h) * 60 + Number(mi)) * 60 + Number(s)) * 1_000_000 + Number(frac.padEnd(6, '0')));
-}
-
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
 }
 
 describe('datetime parsing', () => {

@@ -33,6 +33,7 @@ import {
   type RecordFields,
 } from '../../src/core/kafkajs-produce-encoding.ts';
 import '../../src/core/kafka.ts';
+import { seededRandom as randomFrom } from '../helpers/seeded-random.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -41,14 +42,6 @@ function kafkajsOwn<T>(path: string): T {
   const module = { exports: {} as T };
   new Function('module', 'exports', 'require', readFileSync(path, 'utf8'))(module, module.exports, createRequire(path));
   return module.exports;
-}
-
-/** A seeded generator, so a failure repeats. */
-function randomFrom(seed: number): () => number {
-  return () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
 }
 
 describe('kafkajs patches', () => {

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { seededRandom as randomFrom } from '../helpers/seeded-random.ts';
 
 const require = createRequire(import.meta.url);
 const COMMON = join(dirname(require.resolve('@vlasky/zongji')), 'lib', 'common.js');
@@ -11,14 +12,6 @@ const COMMON = join(dirname(require.resolve('@vlasky/zongji')), 'lib', 'common.j
 interface Helpers {
   zeroPad(num: unknown, size: number): string;
   parseIEEE754Float(high: number, low?: number): number;
-}
-
-/** A seeded generator, so a failure repeats. */
-function randomFrom(seed: number): () => number {
-  return () => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
-    return seed / 2 ** 31;
-  };
 }
 
 describe('zongji patches', async () => {
