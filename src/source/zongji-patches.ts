@@ -12,8 +12,8 @@ import { registerHooks } from 'node:module';
  * commands' module graph is). A zongji whose text differs is loaded as it is, only slower.
  */
 
-const COMMON_MODULE = /\/@vlasky\/zongji\/lib\/common\.js$/;
-const ROWS_EVENT_MODULE = /\/@vlasky\/zongji\/lib\/rows_event\.js$/;
+/** A module of zongji's lib/ folder, by its file name. */
+const ZONGJI_LIB = /\/@vlasky\/zongji\/lib\/([a-z_]+\.js)$/;
 
 const ZERO_PAD = `export const zeroPad = function(num, size) {
   // Max 32 digits
@@ -76,12 +76,10 @@ export function patchZongjiCommon(source: string): string {
   return source.replace(ZERO_PAD, ZERO_PAD_PATCHED).replace(IEEE754, IEEE754_PATCHED);
 }
 
-export function isZongjiCommon(url: string): boolean {
-  return COMMON_MODULE.test(new URL(url).pathname);
-}
-
-function isZongjiRowsEvent(url: string): boolean {
-  return ROWS_EVENT_MODULE.test(new URL(url).pathname);
+/** The patch of the zongji module at `url`, if this file patches it. */
+export function zongjiPatchOf(url: string): ((source: string) => string) | undefined {
+  const file = ZONGJI_LIB.exec(new URL(url).pathname)?.[1];
+  return file === 'common.js' ? patchZongjiCommon : file === 'rows_event.js' ? patchZongjiRowsEvent : undefined;
 }
 
 function textOf(source: string | object): string {
@@ -91,11 +89,10 @@ function textOf(source: string | object): string {
 registerHooks({
   load(url, context, nextLoad) {
     const loaded = nextLoad(url, context);
-    if (loaded.source === undefined || loaded.source === null) return loaded;
-    if (isZongjiCommon(url)) return { ...loaded, source: patchZongjiCommon(textOf(loaded.source)) };
-    if (!isZongjiRowsEvent(url)) return loaded;
-    const patched = patchZongjiRowsEvent(textOf(loaded.source));
-    rowReadersHooked = patched.includes('tablemap.cdcReadRow');
-    return { ...loaded, source: patched };
+    const patch = zongjiPatchOf(url);
+    if (!patch || loaded.source === undefined || loaded.source === null) return loaded;
+    const source = patch(textOf(loaded.source));
+    if (patch === patchZongjiRowsEvent) rowReadersHooked = source !== textOf(loaded.source);
+    return { ...loaded, source };
   },
 });

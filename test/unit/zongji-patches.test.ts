@@ -17,21 +17,21 @@ interface Helpers {
 describe('zongji patches', async () => {
   // zongji's own module first (no hook yet), then a second instance of it loaded through the hook.
   const own = (await import(pathToFileURL(COMMON).href)) as Helpers;
-  const { isZongjiCommon, patchZongjiCommon } = await import('../../src/source/zongji-patches.ts');
+  const { zongjiPatchOf, patchZongjiCommon, patchZongjiRowsEvent } = await import('../../src/source/zongji-patches.ts');
   const patched = (await import(`${pathToFileURL(COMMON).href}?patched`)) as Helpers;
 
   it('replace both helpers in the installed zongji, and only in its common.js', () => {
     const text = readFileSync(COMMON, 'utf8');
     const result = patchZongjiCommon(text);
     assert.equal(result.match(/patched by cdc/g)?.length, 2, 'a helper was not found: zongji changed, review src/source/zongji-patches.ts');
-    assert.ok(isZongjiCommon(`${pathToFileURL(COMMON).href}?x`));
-    assert.ok(!isZongjiCommon(pathToFileURL(join(dirname(COMMON), 'rows_event.js')).href));
+    assert.equal(zongjiPatchOf(`${pathToFileURL(COMMON).href}?x`), patchZongjiCommon);
+    assert.equal(zongjiPatchOf(pathToFileURL(join(dirname(COMMON), 'rows_event.js')).href), patchZongjiRowsEvent);
+    assert.equal(zongjiPatchOf(pathToFileURL(join(dirname(COMMON), 'binlog_event.js')).href), undefined);
     assert.notEqual(patched.zeroPad, own.zeroPad);
     assert.match(String(patched.parseIEEE754Float), /patched by cdc/);
   });
 
-  it("hook the installed zongji's rows events, so that a table map's row reader reads their rows", async () => {
-    const { patchZongjiRowsEvent } = await import('../../src/source/zongji-patches.ts');
+  it("hook the installed zongji's rows events, so that a table map's row reader reads their rows", () => {
     const result = patchZongjiRowsEvent(readFileSync(join(dirname(COMMON), 'rows_event.js'), 'utf8'));
     assert.equal(result.match(/tablemap\.cdcReadRow\(/g)?.length, 1, 'readRow was not found: zongji changed, review src/source/zongji-patches.ts');
   });
