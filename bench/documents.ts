@@ -15,6 +15,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { avroType } from '../src/core/avro-types.ts';
 import { encodeFramed } from '../src/core/avro-wire.ts';
 import type { Registry } from '../src/core/schema-registry.ts';
+import { documentLength } from '../src/sink/bulk-writer.ts';
 import { planActions } from '../src/sink/record-actions.ts';
 import { RecordDecoder } from '../src/sink/record-decoder.ts';
 import { envelopeSchema, keySchema } from '../src/source/avro-schema.ts';
@@ -77,7 +78,7 @@ export async function documentsBench(): Promise<void> {
       const started = process.hrtime.bigint();
       for (const message of messages) {
         const planned = planActions(decoder.decode(message, 'cdc.bench.events', path.render), path.settings, message);
-        if (typeof planned !== 'string') bytes += ('actions' in planned ? planned.actions[0]! : planned).document!.length;
+        if (typeof planned !== 'string') bytes += documentLength('actions' in planned ? planned.actions[0]! : planned);
       }
       path.times.push(Number(process.hrtime.bigint() - started) / 1000 / RECORDS);
     }

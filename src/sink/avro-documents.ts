@@ -39,8 +39,10 @@ interface Codec {
 export interface RenderedEnvelope {
   /** The envelope's `op` and `source` as avsc decodes them, of the source block only what READ_SOURCE_FIELDS names. */
   fields: Record<string, unknown>;
-  /** The `after` row's document (a view of the sink's document blocks); null when the envelope has none. */
+  /** The block of the sink's documents that holds the `after` row's document, at [afterStart, afterEnd); null when the envelope has none. */
   after: Buffer | null;
+  afterStart: number;
+  afterEnd: number;
 }
 
 /** Renders the envelope in `buffer` from `start` to its end. */
@@ -86,13 +88,20 @@ function compileEnvelope(envelope: Type): EnvelopeRenderer | undefined {
   const beforeRow = nullableRow(before.type);
   const afterRow = nullableRow(after.type);
   if (!beforeRow || !afterRow) return undefined;
-  const out: RenderedEnvelope = { fields: {}, after: null };
+  const out: RenderedEnvelope = { fields: {}, after: null, afterStart: 0, afterEnd: 0 };
   const steps = fields.map((field) => {
     if (field === before) return (cur: Cursor) => void beforeRow.skip(cur);
     if (field === after) {
       return (cur: Cursor) => {
         documents.begin();
-        out.after = afterRow.render(cur, documents) ? documents.end() : null;
+        if (!afterRow.render(cur, documents)) {
+          out.after = null;
+          return;
+        }
+        documents.close();
+        out.after = documents.closedBlock;
+        out.afterStart = documents.closedStart;
+        out.afterEnd = documents.closedEnd;
       };
     }
     if (!READ_FIELDS.has(field.name)) return skipperOf(field.type);

@@ -2,8 +2,9 @@ import type { Batch, KafkaMessage } from 'kafkajs';
 import type { TableSchema } from '../core/change-event.ts';
 import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { errorFields, type Logger } from '../core/logger.ts';
-import { type BulkAction, type BulkStats, type BulkWriter, collapseById } from './bulk-writer.ts';
+import { type BulkAction, type BulkStats, type BulkWriter, collapseById, documentLength } from './bulk-writer.ts';
 import type { DeadLetter, DeadLetterQueue } from './dead-letter-queue.ts';
+import { recordBytes } from '../core/kafkajs-patches.ts';
 import { Limiter } from '../core/limiter.ts';
 import type { IndexManager } from './index-manager.ts';
 import { planActions, type RecordSettings, type SkipReason } from './record-actions.ts';
@@ -318,7 +319,7 @@ export class BatchPipeline {
     metrics.batchSize.observe(chunk.messages.length);
     metrics.records.inc({ topic }, chunk.messages.length);
     let bytes = 0;
-    for (const m of chunk.messages) bytes += (m.key?.length ?? 0) + (m.value?.length ?? 0);
+    for (const m of chunk.messages) bytes += recordBytes(m);
     metrics.bytes.inc({ topic }, bytes);
     metrics.lagSeconds.set({ topic }, Math.max(0, (Date.now() - Number(last.timestamp)) / 1000));
     metrics.lagRecords.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
@@ -350,7 +351,7 @@ export class BatchPipeline {
 /** Adds an action to the chunk; answers the bytes it adds to a request. */
 function addAction(chunk: Chunk, action: BulkAction<KafkaMessage>): number {
   chunk.actions.push(action);
-  return (action.document?.length ?? 0) + ACTION_LINE_BYTES;
+  return documentLength(action) + ACTION_LINE_BYTES;
 }
 
 function letterOf(batch: Batch, message: KafkaMessage, error: CdcError): DeadLetter {

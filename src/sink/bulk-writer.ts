@@ -12,6 +12,14 @@ export interface BulkAction<T = unknown> {
   version: bigint;
   /** The document's JSON, as text or as UTF-8 bytes; null deletes the document. */
   document: string | Buffer | null;
+  /**
+   * Where a document given as bytes starts and ends in its Buffer (rendered documents share
+   * blocks: no view object each, for the thousands of actions a chunk holds); the whole Buffer
+   * without them.
+   */
+  start?: number;
+  end?: number;
+
   /** Where the change came from (the Kafka record), handed back with a rejection. */
   origin: T;
 }
@@ -43,8 +51,15 @@ const ACTION_FRAMING_BYTES = 128;
 /** What an action adds to a request body, in bytes (UTF-8, as sent). */
 function actionBytes(action: BulkAction): number {
   const { document } = action;
-  const documentBytes = document === null ? 0 : typeof document === 'string' ? Buffer.byteLength(document) : document.length;
+  const documentBytes = typeof document === 'string' ? Buffer.byteLength(document) : documentLength(action);
   return documentBytes + Buffer.byteLength(action.id) + Buffer.byteLength(action.index) + ACTION_FRAMING_BYTES;
+}
+
+/** The length of an action's document: bytes for a Buffer, UTF-16 units for text (its bytes when ASCII); 0 for a delete. */
+export function documentLength({ document, start, end }: BulkAction): number {
+  if (document === null) return 0;
+  if (typeof document === 'string') return document.length;
+  return (end ?? document.length) - (start ?? 0);
 }
 
 /**
@@ -224,7 +239,7 @@ export class BulkWriter {
 function requestBody(actions: readonly BulkAction[]): Buffer {
   // Exact for ASCII text (a UTF-16 unit is one byte), the usual case; the buffer grows otherwise.
   let estimate = 0;
-  for (const a of actions) estimate += (a.document?.length ?? 0) + a.id.length + a.index.length + ACTION_FRAMING_BYTES;
+  for (const a of actions) estimate += documentLength(a) + a.id.length + a.index.length + ACTION_FRAMING_BYTES;
   const body = new JsonBytes(estimate);
   body.begin();
   for (const a of actions) {
@@ -238,7 +253,7 @@ function requestBody(actions: readonly BulkAction[]): Buffer {
     const { document } = a;
     if (document === null) continue;
     if (typeof document === 'string') body.utf8(document);
-    else body.copy(document, 0, document.length);
+    else body.copy(document, a.start ?? 0, a.end ?? document.length);
     body.byte(0x0a);
   }
   return body.end();

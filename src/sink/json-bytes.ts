@@ -18,8 +18,8 @@ const BACKSLASH = 0x5c;
  * times. A block is freed once no piece of it is held, so memory follows the documents in hand
  * (bounded by the chunks in flight) plus one block.
  *
- * Writing is synchronous: begin() a piece, write its bytes, then end() it (its view) or begin()
- * the next one, which drops an unfinished one.
+ * Writing is synchronous: begin() a piece, write its bytes, then end() it (its view) or close() it
+ * (its block and range), or begin() the next one, which drops an unfinished one.
  */
 export class JsonBytes {
   /** The block being written; valid only until the next write (it may move). */
@@ -33,26 +33,40 @@ export class JsonBytes {
   /** `bytes`: the first block's size (a request body's estimate); later blocks are at least BLOCK_BYTES. */
   constructor(bytes = BLOCK_BYTES) {
     this.buf = Buffer.allocUnsafeSlow(bytes);
+    this.closedBlock = this.buf;
   }
 
   begin(): void {
     this.pos = this.#start;
   }
 
+  /** The block of the piece last closed: the piece is `closedBlock[closedStart, closedEnd)`. */
+  closedBlock: Buffer;
+  closedStart = 0;
+  closedEnd = 0;
+
   /**
-   * The document written since begin(). A block grown for a large document is left to it: the
-   * next document starts a block of the usual size, so one large row does not keep a large block
-   * alive under the small documents after it.
+   * Closes the piece written since begin(), which then is closedBlock[closedStart, closedEnd):
+   * a holder of many pieces keeps them so, without a view object each. A block grown for a large
+   * piece is left to it: the next piece starts a block of the usual size, so one large row does
+   * not keep a large block alive under the small documents after it.
    */
-  end(): Buffer {
-    const document = this.buf.subarray(this.#start, this.pos);
+  close(): void {
+    this.closedBlock = this.buf;
+    this.closedStart = this.#start;
+    this.closedEnd = this.pos;
     this.#start = this.pos;
     if (this.#grown) {
       this.buf = Buffer.allocUnsafeSlow(BLOCK_BYTES);
       this.#start = this.pos = 0;
       this.#grown = false;
     }
-    return document;
+  }
+
+  /** Closes the piece written since begin() and answers its view. */
+  end(): Buffer {
+    this.close();
+    return this.closedBlock.subarray(this.closedStart, this.closedEnd);
   }
 
   /** Makes room for `bytes` more bytes at `pos`. */

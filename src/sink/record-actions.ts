@@ -89,7 +89,7 @@ export type RenderedAction<T> = BulkAction<T> & { schema: TableSchema };
 function renderedAction<T>(change: RenderedChange, settings: RecordSettings, origin: T): RenderedAction<T> {
   checkFieldNames(change.schema);
   const index = settings.indexNames.of(change.schema, settings.indexTemplate, change.topic, settings.topicPrefix);
-  return { index, id: change.id, version: change.version, document: change.document, origin, schema: change.schema };
+  return { index, id: change.id, version: change.version, document: change.document, start: change.start, end: change.end, origin, schema: change.schema };
 }
 
 /**

@@ -18,8 +18,8 @@ import { rowTypeOfEnvelope, rowUnderColumnNames, tableSchemaOfFields, tableSchem
  * A keyed change of the direct path (RecordDecoder.decode with `renderDocument`): what its bulk
  * action needs, where a ChangeEvent has a key, row images and the whole source block: its
  * document id, its external version, and the JSON bytes of the document it leaves (null: a
- * delete). Only for sinks that index rows as they are: no transforms, hard deletes, no metadata
- * fields.
+ * delete), as `document[start, end)` (a block the documents share). Only for sinks that index rows
+ * as they are: no transforms, hard deletes, no metadata fields.
  */
 export interface RenderedChange {
   op: Op;
@@ -28,6 +28,8 @@ export interface RenderedChange {
   version: bigint;
   id: string;
   document: Buffer | null;
+  start: number;
+  end: number;
 }
 
 /** The document of a change whose envelope has no `after` image although it is not a delete. */
@@ -110,28 +112,33 @@ export class RecordDecoder {
   decode(message: KafkaMessage, topic: string): ChangeEvent | null;
   decode(message: KafkaMessage, topic: string, renderDocument: boolean): ChangeEvent | RenderedChange | null;
   decode(message: KafkaMessage, topic: string, renderDocument = false): ChangeEvent | RenderedChange | null {
-    const { value } = message;
+    // Read once: a fetched record makes its key and value at each read (kafkajs-patches.ts).
+    const { key: keyBytes, value } = message;
     if (value === null || value.length === 0) return null;
-    if (isJsonRecord(value)) return this.#decodeJson(value, message.key, topic);
+    if (isJsonRecord(value)) return this.#decodeJson(value, keyBytes, topic);
     const valueType = this.#typeOf(value, 'value');
-    const renderer = renderDocument && message.key && message.key.length > 0 ? envelopeRenderer(valueType) : undefined;
+    const keyed = keyBytes !== null && keyBytes.length > 0;
+    const renderer = renderDocument && keyed ? envelopeRenderer(valueType) : undefined;
     if (renderer) {
       const rendered = readFramed(value, 'value', renderer);
       // Read at once: the next record of this type reuses the rendered envelope.
       const envelope = checkedEnvelope(rendered.fields as unknown as Envelope);
       const { source } = envelope;
+      const document = envelope.op === 'd' ? null : (rendered.after ?? EMPTY_DOCUMENT);
       return {
         op: envelope.op as Op,
         schema: this.#schemaOf(value, valueType, envelope),
         topic,
         version: versionAt(epochOf(source), binlogFileIndex(source.file), Number(source.pos), Number(source.row)),
-        id: this.#documentId(message.key!),
+        id: this.#documentId(keyBytes!),
         // A delete's document is its absence (hard deletes: the only mode that renders).
-        document: envelope.op === 'd' ? null : (rendered.after ?? EMPTY_DOCUMENT),
+        document,
+        start: document === rendered.after ? rendered.afterStart : 0,
+        end: document === rendered.after ? rendered.afterEnd : (document?.length ?? 0),
       };
     }
     const envelope = checkedEnvelope(decodeFramed(valueType, value, 'value') as Envelope);
-    const key = message.key && message.key.length > 0 ? this.#key(message.key) : null;
+    const key = keyed ? this.#key(keyBytes) : null;
     return eventOf(envelope, key, this.#schemaOf(value, valueType, envelope), topic);
   }
 
