@@ -109,11 +109,11 @@ let lastTimestamp = 0;
 
 /**
  * One fetched record, with kafkajs' fields. Its key, value, offset and timestamp are made when read,
- * from the fetch response's bytes and the batch's Numbers, not when the batch is decoded: a
+ * from the fetch response's memory and the batch's Numbers, not when the batch is decoded: a
  * partition's records live until the bulk requests of their chunk are durable, so what each holds
- * is promoted to the old generation and marked there. Made at decode time, they were two Buffer
- * views and two strings per record, about two thirds of what it kept, and the sink's collector
- * ran a full mark every 200 ms. The records are read once or twice each (schema ids, decode).
+ * is copied by two scavenges and promoted. Made at decode time, they were two Buffer views and two
+ * strings per record, and kept kafkajs' view of the whole record alive too. A record is read once
+ * or twice (schema ids, then decode), so the views made then die young.
  */
 export class FetchedRecord {
   readonly magicByte: number | undefined;
