@@ -45,7 +45,7 @@ import { Client } from '@elastic/elasticsearch';
 import { dumpIndex, es } from '../test/helpers/elasticsearch.ts';
 import { freshDatabase, rootConnection } from '../test/helpers/mysql.ts';
 import { Pipeline } from '../test/helpers/pipeline.ts';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readTopicToEnd } from '../src/core/topic-reader.ts';
 import { testKafka } from '../test/helpers/kafka.ts';
@@ -159,9 +159,54 @@ async function peakRssMiB(service: ServiceProcess): Promise<number> {
  * CPU per row hardly depends on what else the machine runs.
  */
 async function cpuSeconds(service: ServiceProcess): Promise<number> {
-  const stat = await readFile(`/proc/${service.child.pid}/stat`, 'utf8');
+  return processCpuSeconds(service.child.pid!);
+}
+
+/** CPU seconds (user + system) of a process and all its threads so far, from /proc. */
+async function processCpuSeconds(pid: number | string): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The stack's processes by what they run (their command line), and what the bench names them. */
+const STACK_PROCESSES: Array<[string, RegExp]> = [
+  ['Elasticsearch', /org\.elasticsearch/],
+  ['Kafka', /kafka\.Kafka/],
+  ['registry', /apicurio/],
+  ['MariaDB', /mariadbd/],
+];
+
+/**
+ * CPU seconds so far of every process a run keeps busy: the stack's, the services' and this bench's
+ * own (it makes the inserts). Differences of two readings show where the 2 cores went.
+ */
+async function cpuByProcess(services: Record<string, ServiceProcess>): Promise<Map<string, number>> {
+  const seconds = new Map<string, number>();
+  const add = (name: string, value: number) => seconds.set(name, (seconds.get(name) ?? 0) + value);
+  const servicePids = new Map(Object.entries(services).map(([name, service]) => [service.child.pid, name]));
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const pid = Number(entry);
+      const named = servicePids.get(pid) ?? (pid === process.pid ? 'bench' : undefined);
+      const command = named ?? (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      const name = named ?? STACK_PROCESSES.find(([, pattern]) => pattern.test(command))?.[0];
+      if (!name) continue;
+      add(name, await processCpuSeconds(entry));
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return seconds;
+}
+
+/** Where the CPU went between two readings of cpuByProcess, per row, as one line. */
+function cpuShares(before: Map<string, number>, after: Map<string, number>, rows: number, wallSeconds: number): string {
+  const used = [...after].map(([name, value]) => [name, value - (before.get(name) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
+  const total = used.reduce((sum, [, value]) => sum + value, 0);
+  const parts = used.map(([name, value]) => `${name} ${((value * 1e6) / rows).toFixed(1)}`);
+  return `${parts.join(', ')} µs per row; ${total.toFixed(1)} CPU s of the ${(2 * wallSeconds).toFixed(1)} the 2 cores had`;
 }
 
 /** Follows a service's peak RSS while it runs, so it is known even after the process exited by itself. */
@@ -207,11 +252,14 @@ async function endToEnd(): Promise<{
   const sourcePeak = watchPeakRss(await pipeline.startSource());
   await pipeline.startSink();
   const index = pipeline.indexOf('events');
+  const services = { source: pipeline.source!, sink: pipeline.sink! };
+  const cpuBefore = await cpuByProcess(services);
   const started = performance.now();
   await insertRows(conn);
   const inserted = performance.now();
   await untilIndexed(pipeline.sink!, index, ROWS, undefined, [pipeline.source!]);
   const seconds = (performance.now() - started) / 1000;
+  console.log(`  CPU while it ran: ${cpuShares(cpuBefore, await cpuByProcess(services), ROWS, seconds)}`);
   const { chunks, records } = await sinkChunks(pipeline.sink!);
   console.log(
     `  inserts took ${((inserted - started) / 1000).toFixed(1)} s; everything searchable after ${seconds.toFixed(1)} s; the sink wrote ${chunks} chunks of ${(records / chunks).toFixed(0)} records on average`,
@@ -221,11 +269,14 @@ async function endToEnd(): Promise<{
   const cpuUs = { source: ((await cpuSeconds(pipeline.source!)) * 1e6) / ROWS, sink: ((await cpuSeconds(pipeline.sink!)) * 1e6) / ROWS };
   // As many rows again into the same table, the services still running: warmed up (compiled code,
   // the table's topic, schema and index in place) as the raw loader is before it is timed.
+  const warmCpuBefore = await cpuByProcess(services);
   const warmStarted = performance.now();
   await insertRows(conn, ROWS, ROWS);
   await untilIndexed(pipeline.sink!, index, 2 * ROWS, undefined, [pipeline.source!]);
   const warmSeconds = (performance.now() - warmStarted) / 1000;
-  console.log(`  warm: ${ROWS} more rows into the same table searchable after ${warmSeconds.toFixed(1)} s`);
+  console.log(
+    `  warm: ${ROWS} more rows into the same table searchable after ${warmSeconds.toFixed(1)} s; CPU while it ran: ${cpuShares(warmCpuBefore, await cpuByProcess(services), ROWS, warmSeconds)}`,
+  );
   if (PROFILE_DIR) {
     // Gracefully, so that CPU profiles are written.
     await Promise.all([pipeline.source!.stop('SIGTERM'), pipeline.sink!.stop('SIGTERM')]);
@@ -269,6 +320,7 @@ async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof du
   const mapping = (await es('GET', `/${sourceIndex}/_mapping`)).body as Record<string, { mappings: unknown }>;
   await client.indices.create({ index: target, mappings: Object.values(mapping)[0]!.mappings as never, settings: { index: { gc_deletes: '1d' } } });
   const all = [...docs.values()];
+  const stackBefore = await cpuByProcess({});
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   // As many requests in flight as the sink keeps per partition (SINK_BULKS_IN_FLIGHT's default), bodies sent as NDJSON text like the sink's.
@@ -289,6 +341,7 @@ async function rawLoader(sourceIndex: string, docs: Awaited<ReturnType<typeof du
   await client.indices.refresh({ index: target });
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  console.log(`  raw loader: ${all.length} docs in ${seconds.toFixed(1)} s; CPU while it ran: ${cpuShares(stackBefore, await cpuByProcess({}), all.length, seconds)}`);
   await client.indices.delete({ index: target });
   return { rate: all.length / seconds, cpuUs: (cpu.user + cpu.system) / all.length };
 }
