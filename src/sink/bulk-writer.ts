@@ -19,7 +19,6 @@ export interface BulkAction<T = unknown> {
    */
   start?: number;
   end?: number;
-
   /** Where the change came from (the Kafka record), handed back with a rejection. */
   origin: T;
 }

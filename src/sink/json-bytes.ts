@@ -29,6 +29,10 @@ export class JsonBytes {
   #start = 0;
   /** The block was made larger than BLOCK_BYTES for the piece being written. */
   #grown = false;
+  /** The block of the piece last closed: the piece is `closedBlock[closedStart, closedEnd)`. */
+  closedBlock: Buffer;
+  closedStart = 0;
+  closedEnd = 0;
 
   /** `bytes`: the first block's size (a request body's estimate); later blocks are at least BLOCK_BYTES. */
   constructor(bytes = BLOCK_BYTES) {
@@ -39,11 +43,6 @@ export class JsonBytes {
   begin(): void {
     this.pos = this.#start;
   }
-
-  /** The block of the piece last closed: the piece is `closedBlock[closedStart, closedEnd)`. */
-  closedBlock: Buffer;
-  closedStart = 0;
-  closedEnd = 0;
 
   /**
    * Closes the piece written since begin(), which then is closedBlock[closedStart, closedEnd):
