@@ -91,8 +91,9 @@ registerHooks({
     const loaded = nextLoad(url, context);
     const patch = zongjiPatchOf(url);
     if (!patch || loaded.source === undefined || loaded.source === null) return loaded;
-    const source = patch(textOf(loaded.source));
-    if (patch === patchZongjiRowsEvent) rowReadersHooked = source !== textOf(loaded.source);
+    const text = textOf(loaded.source);
+    const source = patch(text);
+    if (patch === patchZongjiRowsEvent) rowReadersHooked = source !== text;
     return { ...loaded, source };
   },
 });
