@@ -21,14 +21,7 @@ import { startHttpServer } from './http/server.ts';
 import type { StatusDetail } from './http/status-view.ts';
 import { AuditLog, audited, cliActor, type AuditSettings } from './ops/audit-log.ts';
 import { parseResetTarget, resetOffsets, showOffsets } from './ops/offsets.ts';
-import { planReplay, runReplay } from './ops/replay.ts';
-import { requestSnapshot } from './ops/request-snapshot.ts';
 import { Supervisor } from './ops/supervisor.ts';
-import { runSourceCheck } from './source/check-source.ts';
-import { SourceService } from './source/source-service.ts';
-import { SinkService } from './sink/sink-service.ts';
-import { FileSinkService } from './file/file-sink.ts';
-import { FileSourceService } from './file/file-source.ts';
 import { VERSION } from './version.ts';
 import type { Registry as MetricsRegistry } from 'prom-client';
 
@@ -117,6 +110,7 @@ program
     const config = configOrExit(sourceSpec);
     const log = createLogger(config.LOG_LEVEL, 'source');
     log.info({ config: redactConfig(sourceSpec, config), version: VERSION }, 'source starting');
+    const [{ SourceService }, { requestSnapshot }] = await Promise.all([import('./source/source-service.ts'), import('./ops/request-snapshot.ts')]);
     const source = new SourceService(config, log);
     const snapshot = config.SIGNAL_TABLE ? [snapshotAction((tables) => requestSnapshot({ ...config, SIGNAL_TABLE: config.SIGNAL_TABLE! }, tables))] : [];
     await serve('source', source, config, log, [retryAction(source), ...snapshot]);
@@ -129,6 +123,7 @@ program
     const config = configOrExit(sinkSpec);
     const log = createLogger(config.LOG_LEVEL, 'sink');
     log.info({ config: redactConfig(sinkSpec, config), version: VERSION }, 'sink starting');
+    const { SinkService } = await import('./sink/sink-service.ts');
     const sink = new SinkService(config, log);
     await serve('sink', sink, config, log, offsetsActions(sink));
   });
@@ -139,6 +134,7 @@ program
   .action(async () => {
     const config = configOrExit(fileSinkSpec);
     const log = createLogger(config.LOG_LEVEL, 'file-sink');
+    const { FileSinkService } = await import('./file/file-sink.ts');
     await serve('file-sink', new FileSinkService(config, log), config, log);
   });
 
@@ -148,6 +144,7 @@ program
   .action(async () => {
     const config = configOrExit(fileSourceSpec);
     const log = createLogger(config.LOG_LEVEL, 'file-source');
+    const { FileSourceService } = await import('./file/file-source.ts');
     await serve('file-source', new FileSourceService(config, log), config, log);
   });
 
@@ -159,6 +156,7 @@ program
     try {
       const log = createLogger('warn', 'check-source');
       warnInsecure(config, log);
+      const { runSourceCheck } = await import('./source/check-source.ts');
       const result = await runSourceCheck(config, log);
       process.stdout.write(`${JSON.stringify({ ok: true, ...result }, null, 2)}\n`);
       process.exit(0);
@@ -226,6 +224,7 @@ program
     const kafka = createKafka(kafkaSettings(config), log);
     const audit = new AuditLog('cli', config, log, kafka);
     const dryRun = options.dryRun === true;
+    const [{ planReplay, runReplay }, { requestSnapshot }] = await Promise.all([import('./ops/replay.ts'), import('./ops/request-snapshot.ts')]);
     const subject = { who: cliActor(), action: 'replay', params: { table: options.table, since: options.since, dryRun } };
     try {
       const result = await audited(audit, subject, async () => {
@@ -256,6 +255,7 @@ program
   .action(async (options: { tables: string }) => {
     const config = configOrExit(snapshotRequestSpec);
     try {
+      const { requestSnapshot } = await import('./ops/request-snapshot.ts');
       const request = await requestSnapshot(
         config,
         options.tables
