@@ -15,8 +15,9 @@
  * 4. Source alone: rows/s into Kafka (committed) with exactly-once on and off, each ÷ a bare
  *    kafkajs producer sending the same already-encoded records without transactions.
  * 5. Snapshot: BENCH_SNAPSHOT_ROWS rows snapshotted into Kafka (SNAPSHOT_MODE=initial_only,
- *    acknowledged) ÷ a bare producer re-sending the same records, and ÷ `mariadb-dump
- *    --single-transaction` of the table to /dev/null; a writer's p99 latency during ÷ without.
+ *    acknowledged) alone on the machine ÷ a bare producer re-sending the same records, and ÷
+ *    `mariadb-dump --single-transaction` of the table to /dev/null; then once more while a writer
+ *    updates rows: its rate under that load, and the writer's p99 latency during ÷ without.
  * 6. Recovery: time from SIGKILL of the source to a change committed by its successor.
  * 7. Compression (BENCH_ONLY=compression, BENCH_COMPRESSION_ROWS): the source alone with each
  *    KAFKA_COMPRESSION, rows/s and the topic's bytes on disk, each ÷ the uncompressed run's.
@@ -211,17 +212,24 @@ function cpuShares(before: Map<string, number>, after: Map<string, number>, rows
 
 /** Follows a service's peak RSS while it runs, so it is known even after the process exited by itself. */
 function watchPeakRss(service: ServiceProcess): () => number {
+  return watchUsage(service).peakMiB;
+}
+
+/** A service's peak RSS and its CPU seconds as last seen, sampled every 200 ms until it exits (its /proc entry goes with it). */
+function watchUsage(service: ServiceProcess): { peakMiB: () => number; cpuSeconds: () => number } {
   let peak = 0;
+  let cpu = 0;
   const timer = setInterval(() => {
-    peakRssMiB(service).then(
-      (mib) => {
+    Promise.all([peakRssMiB(service), cpuSeconds(service)]).then(
+      ([mib, seconds]) => {
         peak = Math.max(peak, mib);
+        cpu = seconds;
       },
       () => undefined,
     );
   }, 200);
   void service.exited.finally(() => clearInterval(timer));
-  return () => peak;
+  return { peakMiB: () => peak, cpuSeconds: () => cpu };
 }
 
 /** With BENCH_CPU_PROF: the top ten self-time functions of the exited service's profile. */
@@ -488,6 +496,33 @@ function p99(values: number[]): number {
   return sorted[Math.floor(sorted.length * 0.99)] ?? 0;
 }
 
+/**
+ * One initial snapshot of the bench table into Kafka under `sourceEnv` (a SOURCE_ID and topic
+ * prefix of its own), timed from process start to the source's exit; `during` runs meanwhile.
+ */
+async function snapshotRun<T>(
+  sourceEnv: Record<string, string>,
+  during: (exited: Promise<number | null>) => Promise<T>,
+): Promise<{ rate: number; peakMiB: number; cpuUs: number; source: ServiceProcess; result: T }> {
+  const started = performance.now();
+  const source = startService('source', { ...sourceEnv, SNAPSHOT_MODE: 'initial_only', SNAPSHOT_CHUNK_ROWS: '5000' });
+  const usage = watchUsage(source);
+  const result = await during(source.exited);
+  if ((await source.exited) !== 0)
+    throw new Error(
+      `snapshot source failed: ${source.lines
+        .slice(-3)
+        .map((l) => l.raw)
+        .join('\n')}`,
+    );
+  return { rate: SNAPSHOT_ROWS / ((performance.now() - started) / 1000), peakMiB: usage.peakMiB(), cpuUs: (usage.cpuSeconds() * 1e6) / SNAPSHOT_ROWS, source, result };
+}
+
+/**
+ * The snapshot twice: alone on the machine, as the bare producer and mariadb-dump run (the
+ * ratios), then with a writer updating single rows as fast as it can (what the snapshot costs
+ * the database's writers, and its rate under that load: the writer and MariaDB take CPU from it).
+ */
 async function snapshotBench(): Promise<void> {
   const { pipeline, conn } = await benchTable();
   await insertRows(conn, SNAPSHOT_ROWS);
@@ -499,30 +534,23 @@ async function snapshotBench(): Promise<void> {
   });
   if (dump.status !== 0) throw new Error(`mariadb-dump failed: ${dump.stderr}`);
   const dumpRate = SNAPSHOT_ROWS / ((performance.now() - dumpStarted) / 1000);
+  const alone = await snapshotRun(pipeline.sourceEnv(), (exited) => exited);
+  const bare = await bareProducer(pipeline.topicOf('events'));
+  console.log(
+    `snapshot of ${SNAPSHOT_ROWS} rows into Kafka (from process start, acknowledged): ${alone.rate.toFixed(0)} rows/s; source peak RSS ${alone.peakMiB.toFixed(0)} MiB, CPU ${alone.cpuUs.toFixed(1)} µs a row (start-up included)`,
+  );
+  await printProfile(alone.source, 'snapshot source');
+  console.log(
+    `  ÷ bare producer (${bare.toFixed(0)} records/s): ${(alone.rate / bare).toFixed(3)}; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(alone.rate / dumpRate).toFixed(3)}`,
+  );
   const writer = await rootConnection(pipeline.database);
   const quiet = await writerLatencies(writer, SNAPSHOT_ROWS, sleep(5000));
-  const started = performance.now();
-  const source = startService('source', pipeline.sourceEnv({ SNAPSHOT_MODE: 'initial_only', SNAPSHOT_CHUNK_ROWS: '5000' }));
-  const sourcePeak = watchPeakRss(source);
-  const during = await writerLatencies(writer, SNAPSHOT_ROWS, source.exited);
-  if ((await source.exited) !== 0)
-    throw new Error(
-      `snapshot source failed: ${source.lines
-        .slice(-3)
-        .map((l) => l.raw)
-        .join('\n')}`,
-    );
-  const rate = SNAPSHOT_ROWS / ((performance.now() - started) / 1000);
+  const loaded = await snapshotRun(pipeline.sourceEnv({ SOURCE_ID: uniqueName('src'), TOPIC_PREFIX: uniqueName('t').toLowerCase() }), (exited) => writerLatencies(writer, SNAPSHOT_ROWS, exited));
+  const during = loaded.result;
   await writer.end();
   await conn.end();
-  const bare = await bareProducer(pipeline.topicOf('events'));
-  console.log(`snapshot of ${SNAPSHOT_ROWS} rows into Kafka (from process start, acknowledged): ${rate.toFixed(0)} rows/s; source peak RSS ${sourcePeak().toFixed(0)} MiB`);
-  await printProfile(source, 'snapshot source');
   console.log(
-    `  ÷ bare producer (${bare.toFixed(0)} records/s): ${(rate / bare).toFixed(3)}; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(rate / dumpRate).toFixed(3)}`,
-  );
-  console.log(
-    `  writer p99 latency during snapshot ${p99(during).toFixed(2)} ms ÷ without ${p99(quiet).toFixed(2)} ms = ${(p99(during) / p99(quiet)).toFixed(2)} (max during ${Math.max(...during).toFixed(1)} ms)`,
+    `  with a writer updating rows meanwhile: ${loaded.rate.toFixed(0)} rows/s (${(loaded.rate / alone.rate).toFixed(3)} of alone); writer p99 latency ${p99(during).toFixed(2)} ms ÷ without a snapshot ${p99(quiet).toFixed(2)} ms = ${(p99(during) / p99(quiet)).toFixed(2)} (max during ${during.reduce((max, ms) => Math.max(max, ms), 0).toFixed(1)} ms)`,
   );
 }
 
