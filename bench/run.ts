@@ -282,8 +282,9 @@ async function endToEnd(): Promise<{
   await insertRows(conn, ROWS, ROWS);
   await untilIndexed(pipeline.sink!, index, 2 * ROWS, undefined, [pipeline.source!]);
   const warmSeconds = (performance.now() - warmStarted) / 1000;
+  const warm = await sinkChunks(pipeline.sink!);
   console.log(
-    `  warm: ${ROWS} more rows into the same table searchable after ${warmSeconds.toFixed(1)} s; CPU while it ran: ${cpuShares(warmCpuBefore, await cpuByProcess(services), ROWS, warmSeconds)}`,
+    `  warm: ${ROWS} more rows into the same table searchable after ${warmSeconds.toFixed(1)} s; the sink wrote ${warm.chunks - chunks} chunks of ${((warm.records - records) / (warm.chunks - chunks)).toFixed(0)} records on average; CPU while it ran: ${cpuShares(warmCpuBefore, await cpuByProcess(services), ROWS, warmSeconds)}`,
   );
   if (PROFILE_DIR) {
     // Gracefully, so that CPU profiles are written.

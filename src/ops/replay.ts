@@ -13,7 +13,7 @@ import { transactionStartAfter } from '../source/binlog-time-search.ts';
 import { offsetsTopic, topicFor } from '../core/topics.ts';
 import { readStoredOffset } from '../core/source-offsets.ts';
 import { EventEncoder, type EncodedRecord } from '../source/event-encoder.ts';
-import { slices } from '../source/kafka-writer.ts';
+import { sendSliceBytes, slices } from '../source/kafka-writer.ts';
 import { mysqlConnection } from '../source/mysql-connection.ts';
 import { checkSource } from '../source/preconditions.ts';
 import { checkRetention } from '../source/retention.ts';
@@ -204,7 +204,7 @@ export async function runReplay(config: SourceConfig, plan: ReplayPlan, kafka: K
         topic,
         messages: records.filter((r) => r.topic === topic).map((r) => ({ key: r.key, value: r.value, headers: (r as Partial<DeadLetterRecord>).headers })),
       }));
-      for (const topicMessages of slices(messages, 128 * 1024)) await producer.sendBatch({ topicMessages, acks: -1 });
+      for (const topicMessages of slices(messages, sendSliceBytes(config.TOPIC_MAX_MESSAGE_BYTES))) await producer.sendBatch({ topicMessages, acks: -1 });
       result.records += records.length;
     }
   } catch (error) {

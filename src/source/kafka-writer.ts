@@ -14,11 +14,18 @@ import type { ProgressSeal } from './progress-seal.ts';
 import type { TopicPartition } from './hanging-transaction.ts';
 
 /**
- * Bytes of records per produce call: well below the broker's default message.max.bytes. Larger
- * slices save round trips but kafkajs builds each request in buffers that grow by copying: 512 KiB
- * measured within a few percent of this, 1 MiB slower (docs/performance.md).
+ * Bytes of records per produce call, below the broker's default message.max.bytes (1 MiB). kafkajs
+ * keeps one produce request in flight for an idempotent producer, so a transaction's slices go
+ * one round trip after another: a 20,000-row transaction took about 40 of them at 128 KiB, 60–80
+ * ms. Produce requests are written once at their final size (kafkajs-produce-encoding.ts), so a
+ * larger one costs no more per record (docs/performance.md, sixth session of 2026-12-06).
  */
-const SEND_SLICE_BYTES = 128 * 1024;
+const SEND_SLICE_BYTES = 512 * 1024;
+
+/** Bytes of records per produce call to topics whose records may have up to `maxMessageBytes` (TOPIC_MAX_MESSAGE_BYTES). */
+export function sendSliceBytes(maxMessageBytes: number): number {
+  return Math.min(SEND_SLICE_BYTES, maxMessageBytes - RECORD_OVERHEAD_BYTES);
+}
 
 /** Splits per-topic messages into groups of at most `maxBytes` (a single larger record goes alone). */
 export function slices(topics: TopicMessages[], maxBytes: number): TopicMessages[][] {
@@ -94,7 +101,7 @@ export class TransactionalWriter {
   constructor(kafka: Kafka, settings: WriterSettings) {
     this.#kafka = kafka;
     this.#settings = settings;
-    this.#sliceBytes = Math.min(SEND_SLICE_BYTES, settings.maxMessageBytes - RECORD_OVERHEAD_BYTES);
+    this.#sliceBytes = sendSliceBytes(settings.maxMessageBytes);
     this.#producer = kafka.producer({
       ...(settings.exactlyOnce ? { transactionalId: settings.sourceId } : {}),
       idempotent: true,
