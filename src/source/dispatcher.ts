@@ -222,7 +222,7 @@ export class Dispatcher {
     await this.#writer.ensureTopics(batch.topics);
     await this.#writer.commit(batch.records, position, { incremental: batch.incremental });
     const metrics = this.#metrics;
-    metrics.transactions.inc();
+    metrics.transactionCommitted();
     metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     metrics.transactionEvents.observe(batch.records.length);
     const bytesByTopic = new Map<string, number>();

@@ -236,7 +236,7 @@ export class SnapshotStreamCoordinator {
     await writer.commit(records, streamFrom, { snapshot: progress });
     committed.committed(streamFrom, committed.positionTime);
     this.#parts.recovered();
-    metrics.transactions.inc();
+    metrics.transactionCommitted();
     metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
   }
 

@@ -15,6 +15,12 @@ export function createSourceMetrics(binlogSilence: () => number | null) {
     help: 'The most estimated bytes one snapshot chunk (initial or incremental) held since start (bounded by SNAPSHOT_CHUNK_BYTES plus one row)',
     registers: [registry],
   });
+  const transactions = new Counter({ name: 'cdc_source_kafka_transactions_total', help: 'Kafka transactions committed', registers: [registry] });
+  const lastTransaction = new Gauge({
+    name: 'cdc_source_last_transaction_timestamp_seconds',
+    help: 'When the source last committed a Kafka transaction of changes, in seconds since the epoch (0 before its first): what a freshness alert compares with time(); read in the same scrape as cdc_source_events_total, it dates the changes counted there',
+    registers: [registry],
+  });
   return {
     registry,
     /** Counts a snapshot chunk's estimated bytes, as read, into its high-water mark. */
@@ -31,7 +37,11 @@ export function createSourceMetrics(binlogSilence: () => number | null) {
       labelNames: ['table', 'outcome'],
       registers: [registry],
     }),
-    transactions: new Counter({ name: 'cdc_source_kafka_transactions_total', help: 'Kafka transactions committed', registers: [registry] }),
+    /** Counts a committed Kafka transaction of changes, and dates it. */
+    transactionCommitted(): void {
+      transactions.inc();
+      lastTransaction.set(Date.now() / 1000);
+    },
     commitSeconds: new Histogram({
       name: 'cdc_source_kafka_commit_seconds',
       help: 'Time to encode and commit one Kafka transaction',
