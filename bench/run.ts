@@ -300,6 +300,7 @@ async function endToEnd(): Promise<{
 /** A fresh sink group over the end-to-end run's topic, into its own index: docs/s from process start, and steady (first document to last). */
 async function sinkOnly(pipeline: Pipeline): Promise<{ rate: number; steadyRate: number; peakMiB: number; cpuUs: { total: number; steady: number } }> {
   const index = `${pipeline.indexOf('events')}_sinkonly`;
+  const stackBefore = await cpuByProcess({});
   const started = performance.now();
   const sink = startService('sink', pipeline.sinkEnv({ SINK_GROUP_ID: uniqueName('bench_sink'), INDEX_NAME_TEMPLATE: index }));
   let first: { at: number; docs: number; cpu: number } | undefined;
@@ -307,6 +308,7 @@ async function sinkOnly(pipeline: Pipeline): Promise<{ rate: number; steadyRate:
     if (docs > 0) first ??= { at: performance.now(), docs, cpu: await cpuSeconds(sink) };
   });
   const ended = performance.now();
+  console.log(`  sink alone: CPU while it ran: ${cpuShares(stackBefore, await cpuByProcess({ sink }), ROWS, (ended - started) / 1000)}`);
   const peakMiB = await peakRssMiB(sink);
   const cpu = await cpuSeconds(sink);
   const cpuUs = { total: (cpu * 1e6) / ROWS, steady: first ? ((cpu - first.cpu) * 1e6) / (ROWS - first.docs) : Number.NaN };
@@ -512,7 +514,8 @@ function p99(values: number[]): number {
 async function snapshotRun<T>(
   sourceEnv: Record<string, string>,
   during: (exited: Promise<number | null>) => Promise<T>,
-): Promise<{ rate: number; steadyRate: number; peakMiB: number; cpuUs: number; source: ServiceProcess; result: T }> {
+): Promise<{ rate: number; steadyRate: number; peakMiB: number; cpuUs: number; cpuShares: string; source: ServiceProcess; result: T }> {
+  const stackBefore = await cpuByProcess({});
   const started = performance.now();
   const source = startService('source', { ...sourceEnv, SNAPSHOT_MODE: 'initial_only', SNAPSHOT_CHUNK_ROWS: '5000' });
   const usage = watchUsage(source);
@@ -528,11 +531,15 @@ async function snapshotRun<T>(
   // bare producer's figure (taken after its connect) compares with.
   const loggedAt = (msg: string) => Date.parse(String(source.lines.find((l) => l.msg === msg)?.time));
   const steadySeconds = (loggedAt('snapshot complete; streaming from its position') - loggedAt('starting snapshot')) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  // The source has exited: its CPU is the last its /proc entry showed.
+  const stackAfter = new Map([...(await cpuByProcess({})), ['source', usage.cpuSeconds()]]);
   return {
-    rate: SNAPSHOT_ROWS / ((performance.now() - started) / 1000),
+    rate: SNAPSHOT_ROWS / seconds,
     steadyRate: SNAPSHOT_ROWS / steadySeconds,
     peakMiB: usage.peakMiB(),
     cpuUs: (usage.cpuSeconds() * 1e6) / SNAPSHOT_ROWS,
+    cpuShares: cpuShares(stackBefore, stackAfter, SNAPSHOT_ROWS, seconds),
     source,
     result,
   };
@@ -559,6 +566,7 @@ async function snapshotBench(): Promise<void> {
   console.log(
     `snapshot of ${SNAPSHOT_ROWS} rows into Kafka (acknowledged): ${alone.rate.toFixed(0)} rows/s from process start, ${alone.steadyRate.toFixed(0)} rows/s from its read view to its last commit; source peak RSS ${alone.peakMiB.toFixed(0)} MiB, CPU ${alone.cpuUs.toFixed(1)} µs a row (start-up included)`,
   );
+  console.log(`  CPU while it ran: ${alone.cpuShares}`);
   await printProfile(alone.source, 'snapshot source');
   console.log(
     `  ÷ bare producer (${bare.toFixed(0)} records/s): ${(alone.rate / bare).toFixed(3)} from process start, ${(alone.steadyRate / bare).toFixed(3)} from the read view; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(alone.rate / dumpRate).toFixed(3)}`,
