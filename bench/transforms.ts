@@ -22,13 +22,11 @@ import type { Transform } from '../src/transforms/transform.ts';
 import { uniqueName } from '../test/helpers/services.ts';
 import { stackEnv } from '../test/helpers/stack.ts';
 import { benchEvents } from './events-table.ts';
+import { best, median } from './stats.ts';
 
 const EVENTS = Number(process.env.BENCH_TRANSFORM_EVENTS ?? 50_000);
 /** Many short interleaved runs: on a shared machine contention only ever adds time, so the best run is the cost. */
 const RUNS = Number(process.env.BENCH_TRANSFORM_RUNS ?? 15);
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const best = (values: number[]) => Math.max(...values);
 
 /** What the encoder hands on is dropped: the bench times the transform and the encoding. */
 const drop = () => undefined;
