@@ -689,6 +689,9 @@ async function latency(): Promise<void> {
 }
 
 console.log(`cdc bench: ${ROWS} rows, ${TX_ROWS}-row transactions, bulk ${BULK} (${BULKS_IN_FLIGHT} in flight); parts ${[...ONLY].join(',')}`);
+// Sampling costs the profiled services about half as much CPU again (the snapshot: 11.2 µs a row
+// profiled, 7.8–8.0 without, same code and machine), so their rates and ratios are not the figures.
+if (PROFILE_DIR) console.log(`CPU profiles go to ${PROFILE_DIR}; the profiler slows the services: take rates and ratios from a run without BENCH_CPU_PROF`);
 if (ONLY.has('e2e')) {
   const e2e = await endToEnd();
   // The documents of the cold run's rows: the loader writes what the end-to-end figure timed.
