@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChangeEvent, Op, TableSchema } from '../core/change-event.ts';
 import type { SourcePosition } from '../core/position.ts';
 import type { Transform } from '../transforms/transform.ts';
@@ -112,7 +111,7 @@ export class Dispatcher {
    */
   async step(): Promise<Committed[]> {
     const { maxEvents, maxBytes, lingerMs } = this.#settings;
-    if (this.#queue.length > 0 && lingerMs > 0 && !this.#queue.holds(maxEvents - this.#batch.items, maxBytes - this.#batch.bytes)) await sleep(lingerMs);
+    if (this.#queue.length > 0 && lingerMs > 0) await this.#queue.linger(lingerMs, () => this.#queue.holds(maxEvents - this.#batch.items, maxBytes - this.#batch.bytes));
     const items = this.#queue.take(maxEvents - this.#batch.items, Math.max(1, maxBytes - this.#batch.bytes));
     this.#metrics.queueBytes.set(this.#queue.bytes);
     this.#metrics.queueHighWaterBytes.set(this.#queue.highWaterBytes);

@@ -21,6 +21,8 @@ export class StreamQueue implements StreamOutput {
   #paused = false;
   #waiter: (() => void) | undefined;
   #woken = false;
+  /** Ends the dispatcher's linger once waiting longer brings nothing (see linger()). */
+  #lingering: (() => void) | undefined;
 
   constructor(maxBytes: number, onFull: () => void, onDrained: () => void) {
     this.#maxBytes = maxBytes;
@@ -54,6 +56,7 @@ export class StreamQueue implements StreamOutput {
       this.#onFull();
     }
     if (this.#waiter) this.#wake();
+    this.#lingering?.();
   }
 
   /** Whether a take of `maxEvents` / `maxBytes` would come back full, so waiting for more is pointless. */
@@ -88,6 +91,28 @@ export class StreamQueue implements StreamOutput {
       this.#onDrained();
     }
     return out;
+  }
+
+  /**
+   * The dispatcher's linger, for more changes to group into its batch: resolves after `timeoutMs`,
+   * or as soon as `enough()` holds, or the queue is full. Then waiting longer brings nothing: the
+   * batch could be full, or the reader is paused until items are taken. A fixed sleep waited out
+   * its whole time in both cases, once per batch whenever TXN_MAX_EVENTS changes took more than
+   * QUEUE_MAX_BYTES (rows wider than about 800 bytes with the defaults).
+   */
+  linger(timeoutMs: number, enough: () => boolean): Promise<void> {
+    if (this.#paused || enough()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.#lingering = undefined;
+        resolve();
+      };
+      const timer = setTimeout(end, timeoutMs);
+      this.#lingering = () => {
+        if (this.#paused || enough()) end();
+      };
+    });
   }
 
   /** Resolves when an item arrives, `wake()` is called (also before this wait began), or after `timeoutMs`. */

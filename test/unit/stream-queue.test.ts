@@ -65,4 +65,41 @@ describe('StreamQueue', () => {
     await queue.wait(50);
     assert.ok(Date.now() - before >= 40, 'a wake ends one wait only');
   });
+
+  it('ends the linger as soon as a full batch waits or the queue is full, not after its time', async () => {
+    let paused = false;
+    const queue = new StreamQueue(
+      1_000,
+      () => {
+        paused = true;
+      },
+      () => {
+        paused = false;
+      },
+    );
+    const state = (promise: Promise<void>) => Promise.race([promise.then(() => 'ended'), new Promise((resolve) => setImmediate(() => resolve('lingering')))]);
+    queue.push(commit(1), 100);
+    const enough = () => queue.holds(3, Number.MAX_SAFE_INTEGER);
+    const grouping = queue.linger(60_000, enough);
+    assert.equal(await state(grouping), 'lingering', 'one change of three: it waits');
+    queue.push(commit(2), 100);
+    assert.equal(await state(grouping), 'lingering');
+    queue.push(commit(3), 100);
+    assert.equal(await state(grouping), 'ended', 'three changes: a full batch');
+    queue.take(10, Number.MAX_SAFE_INTEGER);
+
+    // A batch the queue's bytes cannot reach: the reader pauses first, and nothing more comes until items are taken.
+    queue.push(commit(4), 100);
+    const filling = queue.linger(60_000, () => queue.holds(100, Number.MAX_SAFE_INTEGER));
+    for (let pos = 5; !paused; pos++) queue.push(commit(pos), 100);
+    assert.equal(await state(filling), 'ended', 'the queue is full');
+    assert.equal(await state(queue.linger(60_000, () => false)), 'ended', 'a linger that starts on a full queue does not wait');
+    queue.take(100, Number.MAX_SAFE_INTEGER);
+    assert.equal(paused, false);
+
+    const started = Date.now();
+    queue.push(commit(99), 100);
+    await queue.linger(30, () => false);
+    assert.ok(Date.now() - started >= 20, 'otherwise it waits its time');
+  });
 });
