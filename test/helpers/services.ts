@@ -18,6 +18,15 @@ export interface ServiceProcess {
 
 const node = `${repoRoot}node_modules/.bin/node`;
 
+/**
+ * What every process started here inherits: PATH, and V8's compile cache when the Makefile set
+ * one (about 0.1 s less CPU per start once warm; a test run starts hundreds of services).
+ */
+const baseEnv = (): Record<string, string> => ({
+  PATH: process.env.PATH ?? '',
+  ...(process.env.NODE_COMPILE_CACHE ? { NODE_COMPILE_CACHE: process.env.NODE_COMPILE_CACHE } : {}),
+});
+
 /** Extra Node options for the services started from now on, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (the bench's BENCH_CPU_PROF sets it). */
 const nodeArgs = () => (process.env.CDC_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
@@ -35,7 +44,7 @@ export function startService(command: 'source' | 'sink' | 'file-sink' | 'file-so
   const child = spawn(node, [...nodeArgs(), `${repoRoot}src/cli.ts`, command], {
     cwd: repoRoot,
     env: {
-      PATH: process.env.PATH ?? '',
+      ...baseEnv(),
       KAFKA_BROKERS: stack.KAFKA_BROKERS,
       SCHEMA_REGISTRY_URL: stack.SCHEMA_REGISTRY_URL,
       ELASTICSEARCH_URL: stack.ELASTICSEARCH_URL,
@@ -138,7 +147,7 @@ export function uniqueName(prefix: string): string {
 
 /** Runs a one-shot `cdc` command (check-source, offsets, …) without blocking the test's event loop. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(node, [`${repoRoot}src/cli.ts`, ...args], { cwd: repoRoot, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(node, [`${repoRoot}src/cli.ts`, ...args], { cwd: repoRoot, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
