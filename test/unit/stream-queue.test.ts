@@ -6,30 +6,36 @@ import { StreamQueue } from '../../src/source/stream-queue.ts';
 
 const commit = (pos: number): StreamItem => ({ kind: 'commit', end: new SourcePosition('b.000001', pos), tsMs: 0 });
 
+/** A queue of `maxBytes` whose producer (the binlog reader, in the service) is paused and resumed by it. */
+function pausingQueue(maxBytes: number): { queue: StreamQueue; paused: () => boolean } {
+  let paused = false;
+  const queue = new StreamQueue(
+    maxBytes,
+    () => {
+      paused = true;
+    },
+    () => {
+      paused = false;
+    },
+  );
+  return { queue, paused: () => paused };
+}
+
 describe('StreamQueue', () => {
   it('pauses its producer before a burst could pass the bound, and resumes below half of it', () => {
-    let paused = false;
-    const queue = new StreamQueue(
-      10_000,
-      () => {
-        paused = true;
-      },
-      () => {
-        paused = false;
-      },
-    );
+    const { queue, paused } = pausingQueue(10_000);
     // A producer that, like the binlog reader, delivers a whole burst (one rows event) before it can stop.
     let pos = 0;
-    while (!paused) {
+    while (!paused()) {
       queue.expectBurst(1_500);
       for (let i = 0; i < 10; i++) queue.push(commit(++pos), 150);
     }
     assert.ok(queue.highWaterBytes <= 10_000, `held ${queue.highWaterBytes} bytes`);
     assert.ok(queue.highWaterBytes >= 8_500, 'but used most of its bound');
     queue.take(20, Number.MAX_SAFE_INTEGER);
-    assert.equal(paused, true, 'still above half');
+    assert.equal(paused(), true, 'still above half');
     queue.take(20, Number.MAX_SAFE_INTEGER);
-    assert.equal(paused, false, 'below half: resumed');
+    assert.equal(paused(), false, 'below half: resumed');
   });
 
   it('takes items in order within the event and byte limits, at least one', () => {
@@ -67,16 +73,7 @@ describe('StreamQueue', () => {
   });
 
   it('ends the linger as soon as a full batch waits or the queue is full, not after its time', async () => {
-    let paused = false;
-    const queue = new StreamQueue(
-      1_000,
-      () => {
-        paused = true;
-      },
-      () => {
-        paused = false;
-      },
-    );
+    const { queue, paused } = pausingQueue(1_000);
     const state = (promise: Promise<void>) => Promise.race([promise.then(() => 'ended'), new Promise((resolve) => setImmediate(() => resolve('lingering')))]);
     queue.push(commit(1), 100);
     const enough = () => queue.holds(3, Number.MAX_SAFE_INTEGER);
@@ -91,11 +88,11 @@ describe('StreamQueue', () => {
     // A batch the queue's bytes cannot reach: the reader pauses first, and nothing more comes until items are taken.
     queue.push(commit(4), 100);
     const filling = queue.linger(60_000, () => queue.holds(100, Number.MAX_SAFE_INTEGER));
-    for (let pos = 5; !paused; pos++) queue.push(commit(pos), 100);
+    for (let pos = 5; !paused(); pos++) queue.push(commit(pos), 100);
     assert.equal(await state(filling), 'ended', 'the queue is full');
     assert.equal(await state(queue.linger(60_000, () => false)), 'ended', 'a linger that starts on a full queue does not wait');
     queue.take(100, Number.MAX_SAFE_INTEGER);
-    assert.equal(paused, false);
+    assert.equal(paused(), false);
 
     const started = Date.now();
     queue.push(commit(99), 100);
