@@ -100,6 +100,11 @@ export class EventEncoder {
     return topic;
   }
 
+  /** The topic `event`'s records go to: routed by a transform, or its table's own. */
+  topicOfEvent(event: ChangeEvent): string {
+    return event.topic ?? this.topicOf(event.schema);
+  }
+
   /** Encodes one change (resolving its table's schemas first when needed). */
   async encode(event: ChangeEvent): Promise<EncodedRecord> {
     await this.prepare(event);
@@ -124,7 +129,7 @@ export class EventEncoder {
 
   /** Registers (or finds) the table's schemas and resolves their avsc types. */
   async prepare(event: ChangeEvent): Promise<void> {
-    const topic = event.topic ?? this.topicOf(event.schema);
+    const topic = this.topicOfEvent(event);
     this.topicClaims.claim(topic, this.#settings.prefix, event.schema.database, event.schema.table);
     await this.#encoding(event.schema, topic, event.flat === true);
   }
@@ -221,7 +226,7 @@ export class EventEncoder {
   #ready(event: ChangeEvent): TableEncoding | undefined {
     const byTopic = this.#resolved.get(event.schema);
     if (!byTopic) return undefined;
-    const topic = event.topic ?? this.topicOf(event.schema);
+    const topic = this.topicOfEvent(event);
     return byTopic.get(event.flat ? `${topic}\u0000flat` : topic);
   }
 

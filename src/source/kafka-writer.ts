@@ -94,7 +94,8 @@ export class TransactionalWriter {
   readonly #kafka: Kafka;
   readonly #settings: WriterSettings;
   readonly #producer: Producer;
-  readonly #topics = new Set<string>();
+  /** Topics known to exist (true), or their creation under way. */
+  readonly #topics = new Map<string, true | Promise<void>>();
   /** Bytes of records per produce call: SEND_SLICE_BYTES, or less where topics take less. */
   readonly #sliceBytes: number;
 
@@ -149,9 +150,39 @@ export class TransactionalWriter {
     }
   }
 
+  /**
+   * Creates the topics not yet known to exist (or raises their message limit). Safe to call again
+   * while an earlier call is under way: a topic being created is awaited, not created twice, so
+   * the snapshot can create a batch's topics while their schemas are registered, and ensure them
+   * again when the batch commits.
+   */
   async ensureTopics(topics: Iterable<string>): Promise<void> {
-    const missing = [...topics].filter((t) => !this.#topics.has(t));
-    if (missing.length === 0) return;
+    const waits: Array<Promise<void>> = [];
+    const missing: string[] = [];
+    for (const topic of topics) {
+      const pending = this.#topics.get(topic);
+      if (pending === true) continue;
+      if (pending) waits.push(pending);
+      else if (!missing.includes(topic)) missing.push(topic);
+    }
+    if (missing.length > 0) {
+      const creating = this.#createTopics(missing);
+      for (const topic of missing) this.#topics.set(topic, creating);
+      creating.then(
+        () => {
+          for (const topic of missing) this.#topics.set(topic, true);
+        },
+        // A failed creation is tried again by the next call.
+        () => {
+          for (const topic of missing) this.#topics.delete(topic);
+        },
+      );
+      waits.push(creating);
+    }
+    await Promise.all(waits);
+  }
+
+  async #createTopics(missing: string[]): Promise<void> {
     const admin = this.#kafka.admin();
     try {
       await admin.connect();
@@ -174,7 +205,6 @@ export class TransactionalWriter {
         missing.filter((t) => existing.has(t)),
         this.#settings.maxMessageBytes,
       );
-      for (const topic of missing) this.#topics.add(topic);
     } catch (error) {
       throw kafkaError(error, `creating topics ${missing.join(', ')}`);
     } finally {

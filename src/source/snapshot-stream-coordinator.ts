@@ -197,8 +197,8 @@ export class SnapshotStreamCoordinator {
             if (change) shaped.push(change);
           }
         }
-        // Many small tables: their schemas registered side by side, their topics created in one request.
-        await encoder.prepareAll(shaped, SCHEMA_REGISTRATIONS_AT_ONCE);
+        // Many small tables: their schemas registered side by side, and meanwhile their topics created in one request.
+        await Promise.all([encoder.prepareAll(shaped, SCHEMA_REGISTRATIONS_AT_ONCE), this.#parts.writer.ensureTopics(new Set(shaped.map((change) => encoder.topicOfEvent(change))))]);
         const records: EncodedRecord[] = [];
         const push = (record: EncodedRecord) => records.push(record);
         for (const change of shaped) encoder.encodeChange(change, false, push);
