@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import type { ChangeEvent, Op, TableSchema } from '../core/change-event.ts';
 import type { SourcePosition } from '../core/position.ts';
 import type { Transform } from '../transforms/transform.ts';
@@ -8,6 +9,9 @@ import type { SourceMetrics } from './source-metrics.ts';
 import { isBoundary, type StreamItem } from './stream-items.ts';
 import type { StreamQueue } from './stream-queue.ts';
 import type { TransactionMetadata } from './transaction-metadata.ts';
+
+/** Items dispatched between two turns of the event loop (see step()). */
+const DISPATCH_SLICE_ITEMS = 1000;
 
 export interface DispatcherSettings {
   /** TXN_MAX_EVENTS: items taken from the queue per Kafka transaction. */
@@ -107,7 +111,10 @@ export class Dispatcher {
    * starts the Kafka transaction when it is due. One transaction is in flight while the next batch
    * is read, transformed and encoded: the CPU work overlaps the broker's round trips (kafkajs keeps
    * one produce request in flight per broker for a transactional producer, so the overlap has to
-   * come from here). Returns the transactions that finished since the last call, in order.
+   * come from here). The items taken are dispatched a thousand at a time, with a turn of the event
+   * loop in between: taken whole (20,000 changes, 40–60 ms), they kept the answers to the
+   * transaction in flight waiting, so its first produce request took 55–95 ms instead of 20–40.
+   * Returns the transactions that finished since the last call, in order.
    */
   async step(): Promise<Committed[]> {
     const { maxEvents, maxBytes, lingerMs } = this.#settings;
@@ -115,8 +122,10 @@ export class Dispatcher {
     const items = this.#queue.take(maxEvents - this.#batch.items, Math.max(1, maxBytes - this.#batch.bytes));
     this.#metrics.queueBytes.set(this.#queue.bytes);
     this.#metrics.queueHighWaterBytes.set(this.#queue.highWaterBytes);
-    for (const item of items) {
-      const pending = this.#dispatch(item);
+    for (let i = 0; i < items.length; i++) {
+      // Answers to the transaction in flight are read between slices of this work, not after all of it.
+      if (i > 0 && i % DISPATCH_SLICE_ITEMS === 0) await setImmediate();
+      const pending = this.#dispatch(items[i]!);
       if (pending) await pending;
     }
     const batch = this.#batch;
