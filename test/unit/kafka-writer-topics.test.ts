@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Kafka } from 'kafkajs';
-import { TransactionalWriter } from '../../src/source/kafka-writer.ts';
+import { writerOver } from '../helpers/writer-over.ts';
 
 /**
  * The order of two topic creations in flight at once cannot be arranged with a real broker, so the
@@ -22,15 +22,7 @@ function writerWithAdmin(fail: () => boolean) {
     },
   };
   const kafka = { producer: () => ({}), admin: () => admin } as unknown as Kafka;
-  const writer = new TransactionalWriter(kafka, {
-    exactlyOnce: true,
-    sourceId: 's1',
-    offsetsTopic: 'cdc.offsets',
-    partitions: 1,
-    replicationFactor: 1,
-    maxMessageBytes: 1 << 20,
-    compression: 'none',
-  });
+  const writer = writerOver(kafka);
   const releaseAll = () => {
     for (const release of releases.splice(0)) release();
   };

@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import kafkajs, { type Kafka } from 'kafkajs';
 import { CdcError } from '../../src/core/errors.ts';
 import { SourcePosition } from '../../src/core/position.ts';
-import { TransactionalWriter } from '../../src/source/kafka-writer.ts';
+import type { TransactionalWriter } from '../../src/source/kafka-writer.ts';
+import { writerOver } from '../helpers/writer-over.ts';
 
 // Their constructors take more than kafkajs' type definitions declare.
 const KafkaJSProtocolError = kafkajs.KafkaJSProtocolError as unknown as new (e: { message: string; type: string; code: number; retriable: boolean }) => Error;
@@ -27,15 +28,7 @@ function writerWhoseCommitFails(type: string, code: number): TransactionalWriter
   };
   const producer = { connect: async () => undefined, transaction: async () => transaction, disconnect: async () => undefined };
   const kafka = { producer: () => producer } as unknown as Kafka;
-  return new TransactionalWriter(kafka, {
-    exactlyOnce: true,
-    sourceId: 's1',
-    offsetsTopic: 'cdc.offsets',
-    partitions: 1,
-    replicationFactor: 1,
-    maxMessageBytes: 1 << 20,
-    compression: 'none',
-  });
+  return writerOver(kafka);
 }
 
 async function commitError(type: string, code: number): Promise<CdcError> {
