@@ -152,9 +152,9 @@ export class TransactionalWriter {
 
   /**
    * Creates the topics not yet known to exist (or raises their message limit). Safe to call again
-   * while an earlier call is under way: a topic being created is awaited, not created twice, so
-   * the snapshot can create a batch's topics while their schemas are registered, and ensure them
-   * again when the batch commits.
+   * while an earlier call is under way: a topic being created is awaited, not created twice (the
+   * snapshot creates a batch's topics while their schemas are registered, and meanwhile the
+   * previous batch may still be committing).
    */
   async ensureTopics(topics: Iterable<string>): Promise<void> {
     const waits: Array<Promise<void>> = [];

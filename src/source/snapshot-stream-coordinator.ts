@@ -197,7 +197,8 @@ export class SnapshotStreamCoordinator {
             if (change) shaped.push(change);
           }
         }
-        // Many small tables: their schemas registered side by side, and meanwhile their topics created in one request.
+        // Many small tables: their schemas registered side by side, and meanwhile their topics created
+        // in one request (the only place a snapshot batch's topics are ensured).
         await Promise.all([encoder.prepareAll(shaped, SCHEMA_REGISTRATIONS_AT_ONCE), this.#parts.writer.ensureTopics(new Set(shaped.map((change) => encoder.topicOfEvent(change))))]);
         const records: EncodedRecord[] = [];
         const push = (record: EncodedRecord) => records.push(record);
@@ -232,7 +233,7 @@ export class SnapshotStreamCoordinator {
   async #commitSnapshotBatch(records: EncodedRecord[], streamFrom: SourcePosition, progress: SnapshotProgress | undefined): Promise<void> {
     const { writer, metrics, committed } = this.#parts;
     const started = process.hrtime.bigint();
-    await writer.ensureTopics(new Set(records.map((r) => r.topic)));
+    // The batch's topics were ensured while its schemas were registered.
     await writer.commit(records, streamFrom, { snapshot: progress });
     committed.committed(streamFrom, committed.positionTime);
     this.#parts.recovered();
