@@ -24,7 +24,11 @@ let used = 0;
 const tap = new Tap(slab);
 
 export function encodeFramed(id: number, type: Type, value: unknown): Buffer {
-  const write = writerOf(type);
+  return encodeFramedWith(id, writerOf(type), value);
+}
+
+/** encodeFramed() with the Avro body written by `write` (which must write what the schema of `id` does). */
+export function encodeFramedWith<T>(id: number, write: (tap: Tap, value: T) => void, value: T): Buffer {
   for (;;) {
     const start = used;
     // avsc's writers leave the position past the slab's end when the record does not fit.

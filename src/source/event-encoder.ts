@@ -1,11 +1,12 @@
 import type { Type } from 'avsc';
 import type { ChangeEvent, ColumnDef, Row, TableSchema } from '../core/change-event.ts';
 import type { Registry } from '../core/schema-registry.ts';
-import { encodeFramed } from '../core/avro-wire.ts';
+import { encodeFramed, encodeFramedWith } from '../core/avro-wire.ts';
 import { TopicClaims, topicFor } from '../core/topics.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 import { ConnectJsonTable } from './connect-schema.ts';
+import { type EnvelopeWrite, envelopeWriter, transactionRecord } from './envelope-writer.ts';
 import type { OversizePolicy } from './oversize-policy.ts';
 
 export interface EncodedRecord {
@@ -54,6 +55,8 @@ interface TableEncoding {
   keyFields: Array<[column: string, field: string]>;
   /** Every Avro field is named as its column: a row image is its own Avro record, no copy needed. */
   rowIsRecord: boolean;
+  /** Writes the envelope (avro, not flat) from the event itself (envelope-writer.ts). */
+  envelope: EnvelopeWrite | undefined;
 }
 
 interface SchemaRef {
@@ -175,6 +178,11 @@ export class EventEncoder {
     const row = event.after ?? event.before!;
     const keyRecord = encoding.key && toRecord(encoding.keyFields, row);
     if (event.flat) return this.#record(encoding, keyRecord, this.#rowRecord(encoding, event.after!));
+    if (encoding.envelope && withBefore) {
+      const value = encodeEnvelope(encoding.value, encoding.envelope, event);
+      // A value its schema refuses is encoded again the generic way, which names the fields at fault.
+      if (value) return this.#framed(encoding, keyRecord && encodeAvro(encoding.key!, keyRecord), value);
+    }
     const { prefix, sourceId, connector, version, epoch } = this.#settings;
     const envelope = {
       before: withBefore && event.before ? this.#rowRecord(encoding, event.before) : null,
@@ -197,7 +205,7 @@ export class EventEncoder {
       },
       op: event.op,
       ts_ms: Date.now(),
-      transaction: event.transaction ? { id: event.transaction.id, total_order: event.transaction.totalOrder, data_collection_order: event.transaction.tableOrder } : null,
+      transaction: transactionRecord(event),
     };
     return this.#record(encoding, keyRecord, envelope);
   }
@@ -209,15 +217,11 @@ export class EventEncoder {
 
   /** Key and value in the configured converter's format. */
   #record(encoding: TableEncoding, keyRecord: Record<string, unknown> | null, valueRecord: Record<string, unknown>): EncodedRecord {
-    let key: Buffer | null;
-    let value: Buffer;
-    if (encoding.connect) {
-      value = encoding.connect.value(valueRecord);
-      key = keyRecord && encoding.connect.key(keyRecord);
-    } else {
-      value = encodeAvro(encoding.value, valueRecord);
-      key = keyRecord && encodeAvro(encoding.key!, keyRecord);
-    }
+    if (encoding.connect) return this.#framed(encoding, keyRecord && encoding.connect.key(keyRecord), encoding.connect.value(valueRecord));
+    return this.#framed(encoding, keyRecord && encodeAvro(encoding.key!, keyRecord), encodeAvro(encoding.value, valueRecord));
+  }
+
+  #framed(encoding: TableEncoding, key: Buffer | null, value: Buffer): EncodedRecord {
     if (key === null) return { topic: encoding.topic, key, value, bytes: value.length, partition: KEYLESS_PARTITION };
     return { topic: encoding.topic, key, value, bytes: value.length + key.length };
   }
@@ -269,7 +273,9 @@ export class EventEncoder {
     const fields = fieldsOf(schema.columns);
     const rowIsRecord = this.#settings.converter === 'avro' && fields.every(([column, field]) => column === field);
     const connect = this.#settings.converter === 'json' ? new ConnectJsonTable(prefix, schema, flat) : undefined;
-    return { topic, key, value, connect, fields, keyFields: fieldsOf(keyColumns), rowIsRecord };
+    const rowRecord = (row: Row) => (rowIsRecord ? row : toRecord(fields, row));
+    const envelope = value.type && !flat ? envelopeWriter(value.type, schema, this.#settings, rowRecord) : undefined;
+    return { topic, key, value, connect, fields, keyFields: fieldsOf(keyColumns), rowIsRecord, envelope };
   }
 
   /** The id and avsc type of a schema (avro: registered, then resolved once), or the schema itself (json). */
@@ -309,6 +315,15 @@ function encodeAvro(ref: SchemaRef, value: Record<string, unknown>): Buffer {
     const paths: string[] = [];
     ref.type!.isValid(value, { errorHook: (path) => paths.push(path.join('.')) });
     throw new CdcError('INTERNAL', `A record does not match its Avro schema (id ${ref.id}; fields ${paths.join(', ') || 'unknown'}): ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+/** The envelope written by `write`; undefined when it throws (a value the schema refuses). */
+function encodeEnvelope(ref: SchemaRef, write: EnvelopeWrite, event: ChangeEvent): Buffer | undefined {
+  try {
+    return encodeFramedWith(ref.id!, write, event);
+  } catch {
+    return undefined;
   }
 }
 
