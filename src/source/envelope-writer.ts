@@ -54,10 +54,10 @@ export function envelopeWriter(type: avro.Type, table: TableSchema, settings: So
   return (tap, event) => {
     before(tap, event.before && rowRecord(event.before));
     after(tap, event.after && rowRecord(event.after));
-    tap.writeFixed(head, head.length);
+    copyInto(tap, head);
     changeTime(tap, event.tsMs);
     snapshot(tap, event.snapshot);
-    tap.writeFixed(names, names.length);
+    copyInto(tap, names);
     serverId(tap, event.serverId);
     gtid(tap, event.gtid ?? null);
     file(tap, event.position.file);
@@ -77,6 +77,20 @@ export function transactionRecord(event: ChangeEvent): Record<string, unknown> |
 }
 
 type Write = (tap: Tap, value: unknown) => void;
+
+/**
+ * Copies a few constant bytes at the cursor, moving it past the buffer's end when they do not fit
+ * (as avsc's writeFixed does). With the typed array's own set(): avsc's writeFixed goes through
+ * Buffer.copy, whose argument checks and native call cost more than copying runs this short (it
+ * doubled Buffer.copy's share of the source's profile, at two calls a record).
+ */
+function copyInto(tap: Tap, bytes: Buffer): void {
+  const { buf } = tap;
+  const start = tap.pos;
+  const end = start + bytes.length;
+  if (end <= buf.length) buf.set(bytes, start);
+  tap.pos = end;
+}
 
 function isRecordOf(type: avro.Type, fields: string[]): type is avro.types.RecordType {
   return type instanceof avro.types.RecordType && type.fields.length === fields.length && type.fields.every((field, i) => field.name === fields[i]);
