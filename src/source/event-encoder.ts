@@ -265,9 +265,14 @@ export class EventEncoder {
   async #register(schema: TableSchema, topic: string, flat: boolean): Promise<TableEncoding> {
     const { prefix } = this.#settings;
     const valueSchema = flat ? flatValueSchema(prefix, schema) : envelopeSchema(prefix, schema);
-    const value = await this.#schemaRef(`${topic}-value`, valueSchema, schema);
     const keyAvro = keySchema(prefix, schema);
-    const key = keyAvro && (await this.#schemaRef(`${topic}-key`, keyAvro, schema));
+    // Side by side: a new table waits for the registry once, not once per subject. When both are
+    // refused, the value's refusal is the one reported, as when they were registered in turn.
+    const [valueRef, keyRef] = await Promise.allSettled([this.#schemaRef(`${topic}-value`, valueSchema, schema), keyAvro && this.#schemaRef(`${topic}-key`, keyAvro, schema)]);
+    if (valueRef.status === 'rejected') throw valueRef.reason;
+    if (keyRef.status === 'rejected') throw keyRef.reason;
+    const value = valueRef.value;
+    const key = keyRef.value;
     const fieldsOf = (columns: ColumnDef[]) => columns.map((c): [string, string] => [c.name, avroName(c.name)]);
     const keyColumns = schema.key.map((name) => schema.columns.find((c) => c.name === name)!);
     const fields = fieldsOf(schema.columns);
