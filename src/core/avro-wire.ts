@@ -8,7 +8,7 @@ import { CdcError } from './errors.ts';
  * Avro binary encoding. Encoding and decoding are synchronous once the schema id's avsc type is in
  * hand (Registry.avroType), so the hot path resolves ids once per schema, not once per record.
  */
-const HEADER_BYTES = 5;
+export const HEADER_BYTES = 5;
 
 /**
  * Records are encoded into a shared slab and handed out as views of it: avsc's toBuffer would

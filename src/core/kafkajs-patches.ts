@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { HEADER_BYTES } from './avro-wire.ts';
 import { crc32c } from './crc32c.ts';
 import {
   encodeRecord,
@@ -48,7 +49,12 @@ interface PartitionerArgs<M> {
   message: M;
 }
 
-/** The same grouping as kafkajs' groupMessagesPerPartition (partition → its messages in the order given), in one pass. */
+/**
+ * The same grouping as kafkajs' groupMessagesPerPartition (partition → its messages in the order
+ * given), in one pass, with one partitioner argument for all of them (the partitioners read it and
+ * keep nothing) and an indexed loop: called once per topic of a send, it stays unoptimised, where a
+ * for-of loop allocates per message.
+ */
 export function groupMessagesPerPartition<M>({
   topic,
   partitionMetadata,
@@ -62,8 +68,11 @@ export function groupMessagesPerPartition<M>({
 }): Record<number, M[]> {
   const result: Record<number, M[]> = {};
   if (partitionMetadata.length === 0) return result;
-  for (const message of messages) {
-    const partition = partitioner({ topic, partitionMetadata, message });
+  const args = { topic, partitionMetadata, message: messages[0]! };
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!;
+    args.message = message;
+    const partition = partitioner(args);
     const current = result[partition];
     if (current) current.push(message);
     else result[partition] = [message];
@@ -159,6 +168,19 @@ export class FetchedRecord {
     return this.#keyLength + this.#valueLength;
   }
 
+  /**
+   * The registry id the key or the value names in the Confluent wire format (magic byte 0, then the
+   * id), or -1 (null, too short, another format): what the sink asks of every record before it
+   * decodes it, read without making the view that `key` and `value` make.
+   */
+  schemaIdOf(part: 'key' | 'value'): number {
+    const at = part === 'key' ? this.#keyAt : this.#valueAt;
+    const length = part === 'key' ? this.#keyLength : this.#valueLength;
+    if (at < 0 || length < HEADER_BYTES) return -1;
+    const bytes = bytesOf(this.#memory);
+    return bytes[at] === 0 ? bytes.readInt32BE(at + 1) : -1;
+  }
+
   get offset(): string {
     return String(this.#offset);
   }
@@ -166,6 +188,17 @@ export class FetchedRecord {
   get timestamp(): string {
     return String(this.#timestamp);
   }
+}
+
+/** A view of a fetch response's whole memory, one per response (its records are read one after another). */
+let lastMemory: ArrayBufferLike | undefined;
+let lastBytes: Buffer = Buffer.alloc(0);
+function bytesOf(memory: ArrayBufferLike): Buffer {
+  if (memory !== lastMemory) {
+    lastMemory = memory;
+    lastBytes = Buffer.from(memory);
+  }
+  return lastBytes;
 }
 
 /** Bytes of a record's key and value; a FetchedRecord tells them without making either. */

@@ -319,7 +319,8 @@ export class BatchPipeline {
     metrics.batchSize.observe(chunk.messages.length);
     metrics.records.inc({ topic }, chunk.messages.length);
     let bytes = 0;
-    for (const m of chunk.messages) bytes += recordBytes(m);
+    // Indexed: run once per chunk, this stays unoptimised, where for-of allocates per record.
+    for (let i = 0; i < chunk.messages.length; i++) bytes += recordBytes(chunk.messages[i]!);
     metrics.bytes.inc({ topic }, bytes);
     metrics.lagSeconds.set({ topic }, Math.max(0, (Date.now() - Number(last.timestamp)) / 1000));
     metrics.lagRecords.set({ topic, partition: String(partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));

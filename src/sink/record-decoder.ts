@@ -4,6 +4,7 @@ import { avroType } from '../core/avro-types.ts';
 import { decodeFramed, isFramed, readFramed, schemaIdOf } from '../core/avro-wire.ts';
 import type { ChangeEvent, Op, Row, TableSchema } from '../core/change-event.ts';
 import { JsonChangeReader, type JsonChangeRecord } from '../core/connect-json-reader.ts';
+import { FetchedRecord } from '../core/kafkajs-patches.ts';
 import { CdcError, errorMessage, isServiceError } from '../core/errors.ts';
 import { isJsonRecord } from '../core/json-record.ts';
 import { binlogFileIndex, SourcePosition } from '../core/position.ts';
@@ -74,13 +75,14 @@ export class RecordDecoder {
   async prepare(messages: readonly KafkaMessage[]): Promise<void> {
     this.#refused = new Map();
     const missing = new Set<number>();
-    const note = (buffer: Buffer | null) => {
-      if (buffer && isFramed(buffer) && !this.#types.has(schemaIdOf(buffer))) missing.add(schemaIdOf(buffer));
+    const note = (id: number) => {
+      if (id >= 0 && !this.#types.has(id)) missing.add(id);
     };
-    // Per record: no array of its two buffers (this runs for every record of a chunk).
-    for (const message of messages) {
-      note(message.key);
-      note(message.value);
+    // Per record: no array of its two buffers, and an indexed loop (run once per chunk, this stays
+    // unoptimised, where for-of allocates per record).
+    for (let i = 0; i < messages.length; i++) {
+      note(framedSchemaId(messages[i]!, 'key'));
+      note(framedSchemaId(messages[i]!, 'value'));
     }
     if (missing.size === 0) return;
     const registry = this.#avroRegistry(missing);
@@ -228,4 +230,11 @@ function eventOf(envelope: Envelope, key: Row | null, schema: TableSchema, topic
     before: rowUnderColumnNames(schema, envelope.before),
     after: rowUnderColumnNames(schema, envelope.after),
   };
+}
+
+/** The registry id a framed key or value names, -1 when it is null or not framed; a fetched record tells it without a view of the bytes. */
+function framedSchemaId(message: { key?: Buffer | null; value: Buffer | null }, part: 'key' | 'value'): number {
+  if (message instanceof FetchedRecord) return message.schemaIdOf(part);
+  const buffer = message[part] ?? null;
+  return buffer && isFramed(buffer) ? schemaIdOf(buffer) : -1;
 }

@@ -179,6 +179,30 @@ describe('kafkajs patches', () => {
     }
   });
 
+  it("tells the registry id of a fetched record's key and value without a view of them, as the wire format's header says", () => {
+    const Decoder = require('kafkajs/src/protocol/decoder.js') as new (buffer: Buffer) => KafkaDecoder;
+    const framed = (id: number, body = 'x') => Buffer.concat([Buffer.from([0]), int32(id), Buffer.from(body)]);
+    const cases: Array<[Buffer | null, number]> = [
+      [framed(7), 7],
+      [framed(2 ** 31 - 1, ''), 2 ** 31 - 1],
+      [framed(-2), -2],
+      [null, -1],
+      [Buffer.from([0, 0, 0, 1]), -1],
+      [Buffer.from([1, 0, 0, 0, 9, 5]), -1],
+      [Buffer.from('{"schema":{}}'), -1],
+    ];
+    for (const [key, keyId] of cases) {
+      for (const [value, valueId] of cases) {
+        const bytes = Buffer.concat([Buffer.from([9, 9, 9]), encodeRecord({ key, value }).buffer]);
+        const decoder = new Decoder(bytes);
+        decoder.offset = bytes.indexOf(0, 3);
+        const decoded = decodeRecord(decoder, { firstOffset: '5', firstTimestamp: '1700000000000', magicByte: 2 }) as FetchedRecord;
+        assert.ok(decoded instanceof FetchedRecord);
+        assert.deepEqual([decoded.schemaIdOf('key'), decoded.schemaIdOf('value')], [keyId, valueId], `${key?.toString('hex')} / ${value?.toString('hex')}`);
+      }
+    }
+  });
+
   // Both ways of reading the bytes, whichever this machine's byte order picks for crc32c().
   for (const [name, checksum] of [
     ['four bytes per load (little-endian machines)', crc32cByWords],
@@ -303,4 +327,10 @@ function fieldsOf(record: unknown): Record<string, unknown> {
   const r = record as Record<string, unknown>;
   const names = ['magicByte', 'attributes', 'timestamp', 'offset', 'key', 'value', 'headers', 'isControlRecord', 'batchContext'];
   return Object.fromEntries(names.map((name) => [name, r[name]]));
+}
+
+function int32(n: number): Buffer {
+  const buffer = Buffer.alloc(4);
+  buffer.writeInt32BE(n);
+  return buffer;
 }
