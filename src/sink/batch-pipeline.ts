@@ -219,7 +219,9 @@ export class BatchPipeline {
     const chunk: Chunk = { messages: [], actions: [], letters: [], skipped: { tombstone: 0, keyless: 0, filtered: 0 } };
     const targets: Targets = new Map();
     let bytes = 0;
-    for (const message of candidates) {
+    // Indexed: run once per chunk, this stays unoptimised, where for-of allocates per record.
+    for (let i = 0; i < candidates.length; i++) {
+      const message = candidates[i]!;
       if (chunk.messages.length > 0 && (chunk.actions.length >= maxActions || bytes >= maxBytes)) break;
       chunk.messages.push(message);
       try {

@@ -68,7 +68,9 @@ export function documentLength({ document, start, end }: BulkAction): number {
 export function collapseById<T>(actions: BulkAction<T>[]): BulkAction<T>[] {
   const newest = new Map<string, Map<string, BulkAction<T>>>();
   let kept = 0;
-  for (const action of actions) {
+  // Indexed: run once per chunk, this stays unoptimised, where for-of allocates per action.
+  for (let i = 0; i < actions.length; i++) {
+    const action = actions[i]!;
     let ofIndex = newest.get(action.index);
     if (!ofIndex) {
       ofIndex = new Map();
