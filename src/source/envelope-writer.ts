@@ -70,8 +70,39 @@ export function envelopeWriter(type: avro.Type, table: TableSchema, settings: So
   };
 }
 
+/**
+ * The same envelope as an object, for avsc's generic writer: what an oversize record re-encoded
+ * without `before` carries (`withBefore` false), what an unexpected envelope type gets, and what
+ * names the field at fault when a value is refused.
+ */
+export function envelopeRecord(event: ChangeEvent, settings: SourceBlockSettings, rowRecord: (row: Row) => Record<string, unknown>, withBefore: boolean): Record<string, unknown> {
+  return {
+    before: withBefore && event.before ? rowRecord(event.before) : null,
+    after: event.after && rowRecord(event.after),
+    source: {
+      version: settings.version,
+      connector: settings.connector,
+      name: settings.prefix,
+      source_id: settings.sourceId,
+      ts_ms: event.tsMs,
+      snapshot: event.snapshot,
+      db: event.schema.database,
+      table: event.schema.table,
+      server_id: event.serverId,
+      gtid: event.gtid ?? null,
+      file: event.position.file,
+      pos: event.position.pos,
+      row: event.position.row,
+      epoch: settings.epoch,
+    },
+    op: event.op,
+    ts_ms: Date.now(),
+    transaction: transactionRecord(event),
+  };
+}
+
 /** The envelope's `transaction` (TRANSACTION_METADATA): where the change stands in its binlog transaction. */
-export function transactionRecord(event: ChangeEvent): Record<string, unknown> | null {
+function transactionRecord(event: ChangeEvent): Record<string, unknown> | null {
   const transaction = event.transaction;
   return transaction ? { id: transaction.id, total_order: transaction.totalOrder, data_collection_order: transaction.tableOrder } : null;
 }

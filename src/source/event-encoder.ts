@@ -6,7 +6,7 @@ import { TopicClaims, topicFor } from '../core/topics.ts';
 import { CdcError, errorMessage } from '../core/errors.ts';
 import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 import { ConnectJsonTable } from './connect-schema.ts';
-import { type EnvelopeWrite, envelopeWriter, transactionRecord } from './envelope-writer.ts';
+import { type EnvelopeWrite, envelopeRecord, envelopeWriter } from './envelope-writer.ts';
 import type { OversizePolicy } from './oversize-policy.ts';
 
 export interface EncodedRecord {
@@ -51,10 +51,9 @@ interface TableEncoding {
   value: SchemaRef;
   /** The json converter's schemas and writers (json). */
   connect: ConnectJsonTable | undefined;
-  fields: Array<[column: string, field: string]>;
   keyFields: Array<[column: string, field: string]>;
-  /** Every Avro field is named as its column: a row image is its own Avro record, no copy needed. */
-  rowIsRecord: boolean;
+  /** A row image as its record: the row itself when every field is named as its column (avro), else a copy under the field names. */
+  rowRecord: (row: Row) => Record<string, unknown>;
   /** Writes the envelope (avro, not flat) from the event itself (envelope-writer.ts). */
   envelope: EnvelopeWrite | undefined;
 }
@@ -177,42 +176,13 @@ export class EventEncoder {
   #encode(event: ChangeEvent, encoding: TableEncoding, withBefore = true): EncodedRecord {
     const row = event.after ?? event.before!;
     const keyRecord = encoding.key && toRecord(encoding.keyFields, row);
-    if (event.flat) return this.#record(encoding, keyRecord, this.#rowRecord(encoding, event.after!));
+    if (event.flat) return this.#record(encoding, keyRecord, encoding.rowRecord(event.after!));
     if (encoding.envelope && withBefore) {
       const value = encodeEnvelope(encoding.value, encoding.envelope, event);
       // A value its schema refuses is encoded again the generic way, which names the fields at fault.
       if (value) return this.#framed(encoding, keyRecord && encodeAvro(encoding.key!, keyRecord), value);
     }
-    const { prefix, sourceId, connector, version, epoch } = this.#settings;
-    const envelope = {
-      before: withBefore && event.before ? this.#rowRecord(encoding, event.before) : null,
-      after: event.after && this.#rowRecord(encoding, event.after),
-      source: {
-        version,
-        connector,
-        name: prefix,
-        source_id: sourceId,
-        ts_ms: event.tsMs,
-        snapshot: event.snapshot,
-        db: event.schema.database,
-        table: event.schema.table,
-        server_id: event.serverId,
-        gtid: event.gtid ?? null,
-        file: event.position.file,
-        pos: event.position.pos,
-        row: event.position.row,
-        epoch,
-      },
-      op: event.op,
-      ts_ms: Date.now(),
-      transaction: transactionRecord(event),
-    };
-    return this.#record(encoding, keyRecord, envelope);
-  }
-
-  /** A row image as its Avro record: the row itself when the field names are the column names. */
-  #rowRecord(encoding: TableEncoding, row: Row): Record<string, unknown> {
-    return encoding.rowIsRecord ? row : toRecord(encoding.fields, row);
+    return this.#record(encoding, keyRecord, envelopeRecord(event, this.#settings, encoding.rowRecord, withBefore));
   }
 
   /** Key and value in the configured converter's format. */
@@ -278,9 +248,9 @@ export class EventEncoder {
     const fields = fieldsOf(schema.columns);
     const rowIsRecord = this.#settings.converter === 'avro' && fields.every(([column, field]) => column === field);
     const connect = this.#settings.converter === 'json' ? new ConnectJsonTable(prefix, schema, flat) : undefined;
-    const rowRecord = (row: Row) => (rowIsRecord ? row : toRecord(fields, row));
+    const rowRecord = rowIsRecord ? (row: Row) => row : (row: Row) => toRecord(fields, row);
     const envelope = value.type && !flat ? envelopeWriter(value.type, schema, this.#settings, rowRecord) : undefined;
-    return { topic, key, value, connect, fields, keyFields: fieldsOf(keyColumns), rowIsRecord, envelope };
+    return { topic, key, value, connect, keyFields: fieldsOf(keyColumns), rowRecord, envelope };
   }
 
   /** The id and avsc type of a schema (avro: registered, then resolved once), or the schema itself (json). */
