@@ -1,4 +1,4 @@
-import type { SnapshotChunk } from './snapshot.ts';
+import type { ChunkRows, SnapshotChunk } from './snapshot.ts';
 
 /** When a batch closes: at this many rows, estimated bytes or chunks (tables), whichever comes first. */
 export interface BatchBounds {
@@ -16,13 +16,13 @@ export interface BatchBounds {
  * which covers the chunks before it (progress only grows), so a crash resumes after the last
  * committed batch. A batch holds less than its bounds plus one chunk: a chunk's bound, twice.
  */
-export async function* snapshotBatches(chunks: AsyncIterable<SnapshotChunk>, bounds: BatchBounds): AsyncGenerator<SnapshotChunk[]> {
-  let batch: SnapshotChunk[] = [];
+export async function* snapshotBatches<R extends ChunkRows>(chunks: AsyncIterable<SnapshotChunk<R>>, bounds: BatchBounds): AsyncGenerator<Array<SnapshotChunk<R>>> {
+  let batch: Array<SnapshotChunk<R>> = [];
   let rows = 0;
   let bytes = 0;
   for await (const chunk of chunks) {
     batch.push(chunk);
-    rows += chunk.events.length;
+    rows += chunk.count;
     bytes += chunk.bytes;
     const finished = chunk.progress.done.length === chunk.progress.tables.length;
     if (finished || rows >= bounds.rows || bytes >= bounds.bytes || batch.length >= bounds.tables) {

@@ -1,4 +1,3 @@
-import type { ChangeEvent } from '../core/change-event.ts';
 import type { Logger } from '../core/logger.ts';
 import type { InitialSnapshot, TableProgress } from './snapshot.ts';
 import type { SourceMetrics } from './source-metrics.ts';
@@ -40,11 +39,9 @@ export class SnapshotReporter {
     this.#log = log;
   }
 
-  chunkCommitted(events: ChangeEvent[]): void {
-    const first = events[0];
-    if (!first) return;
-    const table = `${first.schema.database}.${first.schema.table}`;
-    this.#metrics.snapshotRows.inc({ table }, events.length);
+  chunkCommitted(table: string, rows: number): void {
+    if (rows === 0) return;
+    this.#metrics.snapshotRows.inc({ table }, rows);
     const p = this.#snapshot.progress.get(table);
     if (!p) return;
     const v = view(this.#snapshot, table, p);

@@ -1,7 +1,6 @@
 import { CdcError, errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
-import type { ChangeEvent } from '../core/change-event.ts';
 import { SourcePosition } from '../core/position.ts';
 import { withRetry } from '../core/retry.ts';
 import { heartbeatsTopic } from '../core/topics.ts';
@@ -10,6 +9,7 @@ import { tableSelected } from '../transforms/selection.ts';
 import type { Transform } from '../transforms/transform.ts';
 import { binlogEnd } from './binlog-end.ts';
 import { snapshotBatches } from './snapshot-batches.ts';
+import { EncodedChunk, encodeBatch } from './snapshot-encoding.ts';
 import { heartbeatSeconds } from './binlog-heartbeat.ts';
 import { BinlogReader } from './binlog-reader.ts';
 import type { CommittedPosition } from './committed-position.ts';
@@ -181,28 +181,22 @@ export class SnapshotStreamCoordinator {
     this.snapshot = snapshot;
     this.#parts.enter('snapshotting');
     const report = new SnapshotReporter(snapshot, metrics, this.#parts.log);
-    // One batch's Kafka transaction is in flight while the next batch is encoded (and the one
-    // after it read): at most three batches are held, and transactions still commit in order.
+    // One batch's Kafka transaction is in flight while the next batch is read and encoded (and
+    // the one after it starts): at most three batches are held, and transactions commit in order.
     let inFlight: Promise<void> | undefined;
     try {
-      for await (const batch of snapshotBatches(snapshot.chunks(resume, this.#parts.signal), {
+      const open = () => new EncodedChunk(this.#parts.transform, encoder);
+      for await (const batch of snapshotBatches(snapshot.chunks(resume, this.#parts.signal, open), {
         rows: config.SNAPSHOT_CHUNK_ROWS,
         bytes: config.SNAPSHOT_CHUNK_BYTES,
         tables: SNAPSHOT_TABLES_PER_TRANSACTION,
       })) {
-        const shaped: ChangeEvent[] = [];
-        for (const chunk of batch) {
-          for (const event of chunk.events) {
-            const change = this.#parts.transform(event);
-            if (change) shaped.push(change);
-          }
-        }
-        // Many small tables: their schemas registered side by side, and meanwhile their topics created
-        // in one request (the only place a snapshot batch's topics are ensured).
-        await Promise.all([encoder.prepareAll(shaped, SCHEMA_REGISTRATIONS_AT_ONCE), this.#parts.writer.ensureTopics(new Set(shaped.map((change) => encoder.topicOfEvent(change))))]);
-        const records: EncodedRecord[] = [];
-        const push = (record: EncodedRecord) => records.push(record);
-        for (const change of shaped) encoder.encodeChange(change, false, push);
+        const records = await encodeBatch(
+          batch.map((chunk) => chunk.rows),
+          encoder,
+          this.#parts.writer,
+          SCHEMA_REGISTRATIONS_AT_ONCE,
+        );
         await inFlight;
         // A batch's last chunk's progress covers the chunks before it (progress only grows).
         const { progress } = batch.at(-1)!;
@@ -210,7 +204,7 @@ export class SnapshotStreamCoordinator {
         const streamFrom = SourcePosition.fromJSON(progress.streamFrom).withEpoch(epoch);
         const finished = progress.done.length === progress.tables.length;
         inFlight = this.#commitSnapshotBatch(records, streamFrom, finished ? undefined : progress).then(() => {
-          for (const chunk of batch) report.chunkCommitted(chunk.events);
+          for (const chunk of batch) report.chunkCommitted(chunk.table, chunk.count);
         });
         // Awaited before the next commit starts, at the end, or below; never left unobserved.
         inFlight.catch(() => undefined);

@@ -1,5 +1,5 @@
 import type mysql from 'mysql2/promise';
-import type { ChangeEvent } from '../core/change-event.ts';
+import type { ChangeEvent, TableSchema } from '../core/change-event.ts';
 import { CdcError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { SourcePosition, type SerializedPosition } from '../core/position.ts';
@@ -7,7 +7,7 @@ import { snapshotQueryError } from '../core/mysql-errors.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import type { SchemaRules } from './table-schema.ts';
 import { type ChunkBound, firstChunkLimit, nextChunkLimit } from './chunk-size.ts';
-import { capturedTables, keyJson, keyParam, openTableConnection, readChunk, splitQualified, tableSchema, tableStatistics } from './table-reader.ts';
+import { type ChunkBounds, type ChunkEnd, capturedTables, keyJson, keyParam, openTableConnection, readChunkRows, splitQualified, tableSchema, tableStatistics } from './table-reader.ts';
 
 /**
  * Snapshot progress, stored with the position in the offsets topic and committed in the same
@@ -24,9 +24,22 @@ export interface SnapshotProgress {
   startedAt: number;
 }
 
-export interface SnapshotChunk {
-  events: ChangeEvent[];
-  /** The rows' estimated bytes, as read (readChunk). */
+/**
+ * Where a chunk's rows go as they are read: the caller turns each into what it keeps (the
+ * coordinator transforms and encodes it at once, snapshot-encoding.ts), so no chunk of row
+ * objects is held.
+ */
+export interface ChunkRows {
+  add(event: ChangeEvent): void;
+}
+
+export interface SnapshotChunk<R extends ChunkRows = ChunkRows> {
+  /** What the chunk's rows became: the caller's, from `open` (chunks()). */
+  rows: R;
+  /** The chunk's table, `database.table`, and how many of its rows it holds. */
+  table: string;
+  count: number;
+  /** The rows' estimated bytes, as read (readChunkRows). */
   bytes: number;
   progress: SnapshotProgress;
 }
@@ -78,11 +91,12 @@ export class InitialSnapshot {
   }
 
   /**
-   * Yields the snapshot chunk by chunk, resuming `resume` when given. The caller commits each
-   * chunk (rows and progress) before asking for the next; the last chunk's progress has every
-   * table done.
+   * Yields the snapshot chunk by chunk, resuming `resume` when given; each chunk's rows go to a
+   * fresh `open()` as they arrive. The caller commits each chunk (rows and progress) before asking
+   * for the next; the last chunk's progress has every table done, and its last row is marked
+   * `snapshot: 'last'`.
    */
-  async *chunks(resume: SnapshotProgress | undefined, signal: AbortSignal): AsyncGenerator<SnapshotChunk> {
+  async *chunks<R extends ChunkRows>(resume: SnapshotProgress | undefined, signal: AbortSignal, open: () => R): AsyncGenerator<SnapshotChunk<R>> {
     const conn = await openTableConnection(this.#connection).catch((error: unknown) => {
       throw snapshotError(error);
     });
@@ -112,55 +126,64 @@ export class InitialSnapshot {
         state.rowsDone = resumes ? progress.current!.rows : 0;
         this.tableStartedAt.set(qualified, { ms: Date.now(), rows: state.rowsDone });
         let limit = firstChunkLimit(this.#chunk, statistics.averageRowBytes);
-        let reading = readChunk(conn, schema, { after: lastKey, limit, maxBytes: this.#chunk.maxBytes, offset: state.rowsDone });
+        const read = (after: unknown[] | undefined, offset: number) => this.#readChunk(conn, schema, open(), { after, limit, maxBytes: this.#chunk.maxBytes, offset }, view);
+        let reading = read(lastKey, state.rowsDone);
         for (;;) {
-          const chunk = await reading;
-          const { rows, lastKey: next } = chunk;
+          const { end, rows, last } = await reading;
           if (signal.aborted) return;
-          this.#chunkRead(chunk.bytes);
-          if (chunk.dropped > 0) this.#log.debug({ table: qualified, rows: rows.length, bytes: chunk.bytes, dropped: chunk.dropped }, 'snapshot chunk cut at SNAPSHOT_CHUNK_BYTES');
-          const tableDone = !chunk.more;
-          limit = nextChunkLimit(this.#chunk, limit, { rows: rows.length, bytes: chunk.bytes });
-          // The next chunk is read while the caller encodes and commits this one: the server's
-          // work and the transfer overlap the Kafka transaction. Two chunks at most are held.
+          this.#chunkRead(end.bytes);
+          if (end.dropped > 0) this.#log.debug({ table: qualified, rows: end.taken, bytes: end.bytes, dropped: end.dropped }, 'snapshot chunk cut at SNAPSHOT_CHUNK_BYTES');
+          const tableDone = !end.more;
+          limit = nextChunkLimit(this.#chunk, limit, { rows: end.taken, bytes: end.bytes });
+          // The next chunk is read while the caller commits this one: the server's work and the
+          // transfer overlap the Kafka transaction. Two chunks at most are held.
           if (!tableDone) {
-            reading = readChunk(conn, schema, { after: next ?? lastKey, limit, maxBytes: this.#chunk.maxBytes, offset: state.rowsDone + rows.length });
+            reading = read(end.lastKey ?? lastKey, state.rowsDone + end.taken);
             // Awaited at the next turn; a failure meanwhile must not be an unhandled rejection.
             reading.catch(() => undefined);
           }
-          const events = rows.map(
-            (row): ChangeEvent => ({
-              op: 'r',
-              schema,
-              before: null,
-              after: row,
-              position: view,
-              gtid: undefined,
-              tsMs: Date.now(),
-              snapshot: 'true',
-              serverId: this.#serverId,
-            }),
-          );
-          state.rowsDone += rows.length;
-          if (next) lastKey = next;
+          state.rowsDone += end.taken;
+          if (end.lastKey) lastKey = end.lastKey;
           progress = tableDone
             ? { ...progress, done: [...progress.done, qualified], current: undefined }
             : { ...progress, current: { table: qualified, lastKey: lastKey!.map(keyJson), rows: state.rowsDone } };
           if (tableDone) state.done = true;
-          if (progress.done.length === tables.length && events.length > 0) events.at(-1)!.snapshot = 'last';
-          yield { events, bytes: chunk.bytes, progress };
+          if (last) {
+            if (progress.done.length === tables.length) last.snapshot = 'last';
+            rows.add(last);
+          }
+          yield { rows, table: qualified, count: end.taken, bytes: end.bytes, progress };
           if (tableDone) break;
         }
         this.#log.info({ table: qualified, rows: state.rowsDone }, 'snapshot of table done');
       }
       // Nothing to read still ends the snapshot with one (empty) commit of the position.
-      if (tables.length === 0) yield { events: [], bytes: 0, progress };
+      if (tables.length === 0) yield { rows: open(), table: '', count: 0, bytes: 0, progress };
     } catch (error) {
       throw snapshotError(error);
     } finally {
       await conn.query('COMMIT').catch(() => undefined);
       await conn.end().catch(() => undefined);
     }
+  }
+
+  /**
+   * Reads one chunk into `rows`. Its last row is held back and returned, not added: only once the
+   * chunk is read is it known whether that row ends the snapshot (`snapshot: 'last'`).
+   */
+  async #readChunk<R extends ChunkRows>(
+    conn: mysql.Connection,
+    schema: TableSchema,
+    rows: R,
+    bounds: ChunkBounds,
+    view: SourcePosition,
+  ): Promise<{ end: ChunkEnd; rows: R; last: ChangeEvent | undefined }> {
+    let last: ChangeEvent | undefined;
+    const end = await readChunkRows(conn, schema, bounds, (row) => {
+      if (last) rows.add(last);
+      last = { op: 'r', schema, before: null, after: row, position: view, gtid: undefined, tsMs: Date.now(), snapshot: 'true', serverId: this.#serverId };
+    });
+    return { end, rows, last };
   }
 }
 

@@ -69,9 +69,10 @@ export interface ChunkBounds {
   offset?: number;
 }
 
-/** One chunk's rows, and where the next chunk starts. */
-export interface Chunk {
-  rows: Row[];
+/** Where a chunk ends: where the next chunk starts and what was taken. */
+export interface ChunkEnd {
+  /** Rows taken (handed to the caller). */
+  taken: number;
   /**
    * The last row's key as the server returned it (undefined when empty): the next chunk pages from
    * it, not from the canonical values, which can differ (a zero date's sentinel would skip rows).
@@ -85,6 +86,11 @@ export interface Chunk {
   dropped: number;
 }
 
+/** One chunk's rows, and where the next chunk starts. */
+export interface Chunk extends ChunkEnd {
+  rows: Row[];
+}
+
 /**
  * The next rows in key order within `bounds`. A composite key uses the expanded form
  * `(a > ?) OR (a = ? AND b > ?)`, which every MariaDB/MySQL version serves from the index.
@@ -95,9 +101,20 @@ export interface Chunk {
  * it), which is why callers size the next LIMIT to what fitted (chunk-size.ts).
  */
 export async function readChunk(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds): Promise<Chunk> {
+  const rows: Row[] = [];
+  const end = await readChunkRows(conn, schema, bounds, (row) => rows.push(row));
+  return { ...end, rows };
+}
+
+/**
+ * readChunk() handing each canonical row to `onRow` as it arrives, so that the caller can turn it
+ * into what it keeps (the snapshot encodes it at once) and no chunk of row objects is held. A
+ * throw from `onRow` fails the read (forEachRow).
+ */
+export async function readChunkRows(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds, onRow: (row: Row) => void): Promise<ChunkEnd> {
   const { sql, values } = chunkQuery(conn, schema, bounds);
   const names = schema.columns.map((c) => c.name);
-  const rows: Row[] = [];
+  let taken = 0;
   let bytes = 0;
   let received = 0;
   let last: Record<string, unknown> | undefined;
@@ -105,11 +122,12 @@ export async function readChunk(conn: mysql.Connection, schema: TableSchema, bou
     received += 1;
     if (bytes >= bounds.maxBytes) return;
     bytes += rowBytes(raw, names);
-    rows.push(canonicalRow(schema, raw));
+    taken += 1;
     last = raw;
+    onRow(canonicalRow(schema, raw));
   });
-  const dropped = received - rows.length;
-  return { rows, lastKey: last && schema.key.map((name) => last![name]), bytes, more: dropped > 0 || received >= bounds.limit, dropped };
+  const dropped = received - taken;
+  return { taken, lastKey: last && schema.key.map((name) => last![name]), bytes, more: dropped > 0 || received >= bounds.limit, dropped };
 }
 
 function chunkQuery(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds): { sql: string; values: unknown[] } {

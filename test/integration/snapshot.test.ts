@@ -43,7 +43,8 @@ describe('initial snapshot: lock-free, chunked, resumable', () => {
       const values = Array.from({ length: 10_000 }, (_, i) => `(${from + i}, 0, 'item ${from + i}', '2024-01-01 00:00:00.000001')`);
       await conn.query(`INSERT INTO items VALUES ${values.join(',')}`);
     }
-    const tagRows = Array.from({ length: 3000 }, (_, i) => `(${1 + (i % 1000)}, 'tag-${Math.floor(i / 1000)}', ${i}.25)`);
+    // Four chunks: the last one is read once the table's schema is registered, so its rows are encoded as they arrive.
+    const tagRows = Array.from({ length: 7000 }, (_, i) => `(${1 + (i % 1000)}, 'tag-${Math.floor(i / 1000)}', ${i}.25)`);
     await conn.query(`INSERT INTO tags VALUES ${tagRows.join(',')}`);
     await conn.query("INSERT INTO audit_log VALUES ('a'), ('b'), ('c')");
   });
@@ -103,5 +104,19 @@ describe('initial snapshot: lock-free, chunked, resumable', () => {
 
     const keyless = await readTopic(pipeline.topicOf('audit_log'));
     assert.equal(keyless.filter((r) => r.decodedValue?.op === 'r').length, 3, 'a keyless table is snapshotted too (its events have no key)');
+
+    // Tables go in name order, so the snapshot's last row is the largest key of `tags`, and its
+    // record, marked `last`, is the last snapshot record of that topic; every other one is `true`.
+    const tagRecords = (await readTopic(pipeline.topicOf('tags'))).filter((r) => r.decodedValue?.op === 'r');
+    const marks = (list: typeof records) => list.map((r) => (r.decodedValue!.source as { snapshot: string }).snapshot);
+    assert.deepEqual([...new Set([...marks(records.filter((r) => r.decodedValue?.op === 'r')), ...marks(keyless)])], ['true'], 'items and audit_log: every snapshot record is marked true');
+    assert.deepEqual(
+      marks(tagRecords)
+        .map((mark, i) => (mark === 'last' ? i : -1))
+        .filter((i) => i >= 0),
+      [tagRecords.length - 1],
+      'one record is marked last: the last of tags',
+    );
+    assert.deepEqual({ ...tagRecords.at(-1)!.decodedKey }, { item_id: 1000, tag: 'tag-6' });
   });
 });

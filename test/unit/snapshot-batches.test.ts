@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { ChangeEvent } from '../../src/core/change-event.ts';
 import type { SnapshotChunk } from '../../src/source/snapshot.ts';
 import { snapshotBatches } from '../../src/source/snapshot-batches.ts';
 
@@ -10,7 +9,7 @@ function chunks(rowsPerChunk: Array<[table: string, rows: number, tableDone: boo
   const done: string[] = [];
   return rowsPerChunk.map(([table, rows, tableDone, bytes = rows * 100]) => {
     if (tableDone) done.push(table);
-    return { events: Array.from({ length: rows }, () => ({}) as ChangeEvent), bytes, progress: { streamFrom: { file: 'b.000001', pos: 4 } as never, tables, done: [...done], startedAt: 0 } };
+    return { rows: { add: () => undefined }, table, count: rows, bytes, progress: { streamFrom: { file: 'b.000001', pos: 4 } as never, tables, done: [...done], startedAt: 0 } };
   });
 }
 
@@ -19,7 +18,7 @@ async function batchesOf(input: SnapshotChunk[], maxRows: number, maxTables: num
     yield* input;
   }
   const out: string[][] = [];
-  for await (const batch of snapshotBatches(source(), { rows: maxRows, bytes: maxBytes, tables: maxTables })) out.push(batch.map((c) => `${c.events.length}/${c.progress.done.length}`));
+  for await (const batch of snapshotBatches(source(), { rows: maxRows, bytes: maxBytes, tables: maxTables })) out.push(batch.map((c) => `${c.count}/${c.progress.done.length}`));
   return out;
 }
 
