@@ -24,7 +24,7 @@ async function serviceConfig(command: string | undefined): Promise<{ MAX_HEAP_MB
 }
 
 const config = await serviceConfig(process.argv[2]);
-if (config) (await import('./core/heap-limit.ts')).applyHeapLimit(config.MAX_HEAP_MB, process.argv[2]!);
+if (config) (await import('./core/heap-limit.ts')).applyHeapLimit(config.MAX_HEAP_MB);
 // Before the commands' module graph, which loads zongji.
 await import('./source/zongji-patches.ts');
 await import('./commands.ts');

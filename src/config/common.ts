@@ -37,7 +37,7 @@ export function maxMessageBytesVar(doc: string) {
 export function maxHeapVar(defaultMb: number) {
   return envVar(
     int(0, 1_000_000).default(defaultMb),
-    "V8 old-space limit of the service process in MiB (`--max-old-space-size`, with 8 MiB semi-spaces and an old generation that may double between full collections), sized so that resident memory stays under 256 MiB with the default queue, transaction, fetch and bulk bounds: the service restarts itself with it at start-up (same pid) unless Node already runs with a `--max-old-space-size` (NODE_OPTIONS or the command line), which wins. 0 leaves Node's default (a share of the machine's memory). Raise it with QUEUE_MAX_BYTES and TXN_MAX_BYTES (source) or BULK_MAX_BYTES × SINK_PARTITION_CONCURRENCY (sink).",
+    "V8 old-space limit of the service process in MiB (`--max-old-space-size`, with 8 MiB semi-spaces, an old generation that may double between full collections and allocation-site pretenuring off), sized so that resident memory stays under 256 MiB with the default queue, transaction, fetch and bulk bounds: the service restarts itself with it at start-up (same pid) unless Node already runs with a `--max-old-space-size` (NODE_OPTIONS or the command line), which wins. 0 leaves Node's default (a share of the machine's memory). Raise it with QUEUE_MAX_BYTES and TXN_MAX_BYTES (source) or BULK_MAX_BYTES × SINK_PARTITION_CONCURRENCY (sink).",
     { default: String(defaultMb) },
   );
 }

@@ -14,20 +14,20 @@
  * limit given explicitly (`--max-old-space-size` in NODE_OPTIONS or on the command line) is left
  * alone, which also ends the re-exec after one step.
  *
- * The source also turns off V8's allocation-site pretenuring. Its rows die young (the snapshot
- * encodes each as it arrives), but V8 had learnt to allocate some of their objects straight in the
- * old generation; a dead old object still holds the young ones it points to through every young
- * collection until the next full one. In the snapshot bench the young collections' pauses halved
- * without it (4.6 → 2.5 ms each on average, 1.26 → 0.74 s a million rows); the exactly-once
- * stream measured the same either way (docs/performance.md, tenth session).
+ * Both services also turn off V8's allocation-site pretenuring. Their per-record objects die
+ * young (the snapshot encodes each row as it arrives, the sink renders each record into its bulk
+ * body), but V8 learns to allocate some of them straight in the old generation, where a dead one
+ * keeps the young objects it points to alive through every young collection until the next full
+ * one. In the snapshot bench the young collections' pauses halved without it (4.6 -> 2.5 ms each
+ * on average); the exactly-once stream measured the same either way, and the sink alone and end to
+ * end came out ahead in each of three alternating pairs (docs/performance.md, tenth session).
  */
 const SEMI_SPACE_MB = 8;
 const HEAP_GROWING_PERCENT = 100;
-const SERVICE_FLAGS: Record<string, readonly string[]> = { source: ['--no-allocation-site-pretenuring'] };
 
-export function applyHeapLimit(maxHeapMb: number, service: string): void {
+export function applyHeapLimit(maxHeapMb: number): void {
   if (maxHeapMb === 0 || hasHeapLimit(process.execArgv) || hasHeapLimit((process.env.NODE_OPTIONS ?? '').split(/\s+/))) return;
-  const flags = [`--max-old-space-size=${maxHeapMb}`, `--max-semi-space-size=${SEMI_SPACE_MB}`, `--heap-growing-percent=${HEAP_GROWING_PERCENT}`, ...(SERVICE_FLAGS[service] ?? [])];
+  const flags = [`--max-old-space-size=${maxHeapMb}`, `--max-semi-space-size=${SEMI_SPACE_MB}`, `--heap-growing-percent=${HEAP_GROWING_PERCENT}`, '--no-allocation-site-pretenuring'];
   process.execve!(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], process.env as Record<string, string>);
 }
 
