@@ -105,7 +105,7 @@ export async function readStoredOffset<S extends TableProgress = TableProgress, 
     (message) => {
       if (message.key?.toString('utf8') === sourceId && message.value) latest = decodeOffset<S, I>(message.value);
     },
-    { timeoutMs, groupPrefix: sourceId },
+    { timeoutMs },
   );
   return latest;
 }

@@ -183,14 +183,9 @@ export class FileSourceService extends ServiceBase<'restoring' | 'done'> {
   }
 
   async #readProgress(): Promise<void> {
-    await readTopicToEnd(
-      this.#kafka,
-      this.offsetsTopic,
-      (message) => {
-        if (message.key?.toString() === this.#config.FILE_SOURCE_ID && message.value) this.#progress = JSON.parse(message.value.toString()) as RestoreProgress;
-      },
-      { groupPrefix: this.#config.FILE_SOURCE_ID },
-    );
+    await readTopicToEnd(this.#kafka, this.offsetsTopic, (message) => {
+      if (message.key?.toString() === this.#config.FILE_SOURCE_ID && message.value) this.#progress = JSON.parse(message.value.toString()) as RestoreProgress;
+    });
   }
 
   /** Completed archive files, `topic/partition-offset.jsonl`, in restore order. */

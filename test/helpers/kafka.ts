@@ -54,7 +54,7 @@ export async function readTopic(topic: string, timeoutMs = 30_000, options: { ke
         records.push({ partition, offset: message.offset, key: message.key, value: message.value, decodedKey: null, decodedValue: null, undecodable: true, headers });
       }
     },
-    { timeoutMs, groupPrefix: 'test' },
+    { timeoutMs },
   );
   return records;
 }

@@ -25,7 +25,7 @@ describe('reading a topic to its end (read_committed)', () => {
   };
   const readAll = async (timeoutMs: number): Promise<string[]> => {
     const values: string[] = [];
-    await readTopicToEnd(kafka, topic, (message) => void values.push(message.value?.toString() ?? ''), { timeoutMs, groupPrefix: 'test' });
+    await readTopicToEnd(kafka, topic, (message) => void values.push(message.value?.toString() ?? ''), { timeoutMs });
     return values;
   };
 
@@ -55,6 +55,42 @@ describe('reading a topic to its end (read_committed)', () => {
 
   it('ends at an aborted transaction: every committed record, none of the aborted ones', async () => {
     assert.deepEqual(await readAll(30_000), ['a', 'b']);
+  });
+
+  it('reads a topic larger than one fetch on every partition, in order, without joining a consumer group', async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    const large = `${topic}-large`;
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: large, numPartitions: 3 }] });
+      const producer = kafka.producer();
+      await producer.connect();
+      // 9 MiB over three partitions: each partition takes at least one fetch of the reader's 4 MiB, and most two.
+      const value = 'x'.repeat(3000);
+      for (let sent = 0; sent < 3000; sent += 500) {
+        await producer.send({ topic: large, messages: Array.from({ length: 500 }, (_, i) => ({ key: String(sent + i), value: `${sent + i}:${value}`, partition: (sent + i) % 3 })) });
+      }
+      await producer.disconnect();
+      const groupsBefore = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
+      const read = new Map<number, number[]>();
+      let groupsDuring: string[] | undefined;
+      await readTopicToEnd(kafka, large, async (message, partition) => {
+        // Looked at while the read is under way: a throw-away group would be deleted after it.
+        groupsDuring ??= (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => !groupsBefore.has(id));
+        read.set(partition, [...(read.get(partition) ?? []), Number(message.value!.toString().split(':')[0])]);
+      });
+      for (const partition of [0, 1, 2]) {
+        assert.deepEqual(
+          read.get(partition),
+          Array.from({ length: 1000 }, (_, i) => i * 3 + partition),
+          `partition ${partition}`,
+        );
+      }
+      assert.deepEqual(groupsDuring, []);
+    } finally {
+      await admin.deleteTopics({ topics: [large] }).catch(() => undefined);
+      await admin.disconnect();
+    }
   });
 
   it('ends at a transaction still open: returns the committed records instead of waiting for the transaction to end', async () => {
