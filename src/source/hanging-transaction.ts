@@ -42,8 +42,8 @@ const POLL_MS = 100;
  * the last stable offset where it is: then nothing can be told, and nothing more is done.
  */
 export async function endHangingTransaction(ports: HangingTransactionPorts, log: Logger): Promise<boolean> {
-  const stableBefore = await ports.lastStableOffsets();
-  const swept = await ports.abortWith(await ports.offsetsPartitions());
+  const [stableBefore, offsetsPartitions] = await Promise.all([ports.lastStableOffsets(), ports.offsetsPartitions()]);
+  const swept = await ports.abortWith(offsetsPartitions);
   // Partitions where something was pending below our record, and the offset the last stable offset passes once nothing is (our record and its marker).
   const pending = new Map<number, bigint>();
   for (const [partition, offset] of swept) if ((stableBefore.get(partition) ?? 0n) < offset) pending.set(partition, offset + 2n);
