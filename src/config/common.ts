@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { envVar } from './env.ts';
 import { int, list, text, url } from '../core/env-values.ts';
+import { serviceHeapSpec } from './heap.ts';
 import { kafkaSecuritySpec, registrySecuritySpec } from './security.ts';
 
 const REGISTRY_URL_DOC = 'Base URL of the Confluent-compatible Schema Registry API (Confluent, Karapace, Apicurio `/apis/ccompat/v7`).';
@@ -29,19 +30,6 @@ export function maxMessageBytesVar(doc: string) {
   return envVar(int(4096, 100 * 1024 * 1024).default(8 * 1024 * 1024), doc, { default: '8388608' });
 }
 
-/**
- * MAX_HEAP_MB with a service's own default: V8 lets its heap grow towards the limit while the
- * service allocates fast, so the limit, more than what is live, sets the resident memory; the
- * source gets a smaller one (docs/operations.md, "Source memory").
- */
-export function maxHeapVar(defaultMb: number) {
-  return envVar(
-    int(0, 1_000_000).default(defaultMb),
-    "V8 old-space limit of the service process in MiB (`--max-old-space-size`, with 8 MiB semi-spaces, an old generation that may double between full collections and allocation-site pretenuring off), sized so that resident memory stays under 256 MiB with the default queue, transaction, fetch and bulk bounds: the service restarts itself with it at start-up (same pid) unless Node already runs with a `--max-old-space-size` (NODE_OPTIONS or the command line), which wins. 0 leaves Node's default (a share of the machine's memory). Raise it with QUEUE_MAX_BYTES and TXN_MAX_BYTES (source) or BULK_MAX_BYTES × SINK_PARTITION_CONCURRENCY (sink).",
-    { default: String(defaultMb) },
-  );
-}
-
 /** Variables every service reads: logging, HTTP, Kafka, the registry and topic naming. */
 export const commonSpec = {
   LOG_LEVEL: envVar(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), 'pino log level.', { default: 'info' }),
@@ -52,7 +40,7 @@ export const commonSpec = {
     '`summary`: /status withholds raw key values (snapshot progress) and the text of errors, which can quote document fields (codes and hints stay); `full` shows them. URLs never show embedded credentials.',
     { default: 'summary' },
   ),
-  MAX_HEAP_MB: maxHeapVar(160),
+  ...serviceHeapSpec,
   READY_STALL_SECONDS: envVar(
     int(2, 86_400).default(60),
     '/readyz turns unready when the service has work but made no progress for this long (source: queued changes not committed, no snapshot chunk, or a binlog connection silent that long; the source asks the server for a heartbeat every third of it, at most every 30 s; sink: a batch not made durable, or bulk requests failing).',

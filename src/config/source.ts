@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { adminSpec } from './admin.ts';
-import { commonSpec, deadLetterTopicVar, maxHeapVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
+import { commonSpec, deadLetterTopicVar, maxMessageBytesVar, optionalRegistryUrl } from './common.ts';
+import { sourceHeapSpec } from './heap.ts';
 import { mysqlSecuritySpec } from './security.ts';
 import { KAFKA_COMPRESSIONS } from '../core/kafka-compressions.ts';
 import { envVar, type ConfigOf } from './env.ts';
@@ -10,7 +11,7 @@ import { transformsVar } from './transforms.ts';
 
 export const sourceSpec = {
   ...commonSpec,
-  MAX_HEAP_MB: maxHeapVar(128),
+  ...sourceHeapSpec,
   SCHEMA_REGISTRY_URL: optionalRegistryUrl('Not needed with VALUE_CONVERTER=json.', { requiredUnless: { variable: 'VALUE_CONVERTER', value: 'json' } }),
   SOURCE_ID: envVar(
     text().regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ., _ and -'),
