@@ -14,7 +14,8 @@ const RETRY_DELAY_MS = 200;
 
 type FetchedMessage = KafkaMessage & {
   isControlRecord?: boolean;
-  batchContext: { firstOffset: string; lastOffsetDelta: number; producerId: string; inTransaction: boolean };
+  /** Absent for messages of the formats before record batches (magic 0 and 1). */
+  batchContext?: { firstOffset: string; lastOffsetDelta: number; producerId: string; inTransaction: boolean };
 };
 
 interface FetchedPartition {
@@ -139,7 +140,9 @@ async function readPartition(read: PartitionRead, partition: number, start: bigi
         throw new HandlerFailure(error);
       }
     }
-    const next = BigInt(last.batchContext.firstOffset) + BigInt(last.batchContext.lastOffsetDelta) + 1n;
+    // Past the last record batch, markers and aborted records included.
+    const context = last.batchContext;
+    const next = context ? BigInt(context.firstOffset) + BigInt(context.lastOffsetDelta) + 1n : BigInt(last.offset) + 1n;
     offset = next > offset ? next : offset + 1n;
   }
 }
