@@ -17,13 +17,17 @@ export class TableKeys {
 
   /** Reads the unique indexes and checks KEY_COLUMNS against the tables that exist. */
   async load(conn: mysql.Connection): Promise<void> {
+    // STATISTICS says itself whether an index column may be NULL: joining COLUMNS for it cost 0.2 ms
+    // a table of the whole server at every start (86 ms for 489 tables, against 3–7 without).
+    // Grouped by the names' bytes as well: information_schema compares them without case, which
+    // merged the indexes of tables `Orders` and `orders` (lower_case_table_names=0) into one. The
+    // names themselves stay in the GROUP BY for MySQL's ONLY_FULL_GROUP_BY.
     const [rows] = await conn.query(
-      `SELECT s.TABLE_SCHEMA AS db, s.TABLE_NAME AS t, s.INDEX_NAME AS idx, GROUP_CONCAT(s.COLUMN_NAME ORDER BY s.SEQ_IN_INDEX SEPARATOR '\\0') AS cols,
-              SUM(c.IS_NULLABLE = 'YES') AS nullable
-         FROM information_schema.STATISTICS s
-         JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
-        WHERE s.NON_UNIQUE = 0 AND s.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
-        GROUP BY s.TABLE_SCHEMA, s.TABLE_NAME, s.INDEX_NAME`,
+      `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t, INDEX_NAME AS idx, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR '\\0') AS cols,
+              SUM(NULLABLE = 'YES') AS nullable
+         FROM information_schema.STATISTICS
+        WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')
+        GROUP BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, BINARY TABLE_SCHEMA, BINARY TABLE_NAME`,
     );
     const unique = new Map<string, string[]>();
     const primary = new Set<string>();
