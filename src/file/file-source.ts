@@ -10,6 +10,7 @@ import { createTopics, kafkaError, listTopics } from '../core/kafka.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Registry } from '../core/schema-registry.ts';
 import { readTopicToEnd } from '../core/topic-reader.ts';
+import { offsetsTopic } from '../core/topics.ts';
 import { redactConfig } from '../config/env.ts';
 import { fileSourceSpec, type FileSourceConfig } from '../config/file-connector.ts';
 import type { Readiness } from '../core/probe.ts';
@@ -66,7 +67,7 @@ export class FileSourceService extends ServiceBase<'restoring' | 'done'> {
   }
 
   get offsetsTopic(): string {
-    return `${this.#config.TOPIC_PREFIX}.offsets`;
+    return offsetsTopic(this.#config.TOPIC_PREFIX);
   }
 
   async run(): Promise<void> {
