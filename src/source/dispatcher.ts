@@ -214,6 +214,11 @@ export class Dispatcher {
     const shaped = this.#transform(event);
     if (!shaped) return undefined;
     if (this.#encoder.encodeIfPrepared(shaped, this.#settings.tombstones, this.#add)) return undefined;
+    // The topic is checked (or created) while the batch fills, not when it commits: after a start,
+    // the first Kafka transaction waited 150-200 ms for it. Claimed first, so that a table whose
+    // topic is another's (NAME_COLLISION) creates nothing. The commit awaits the same check and
+    // reports its failure; this early one only starts it.
+    this.#writer.ensureTopics([this.#encoder.claimTopic(shaped)]).catch(() => undefined);
     return this.#encoder.prepare(shaped).then(() => this.#encoder.encodeChange(shaped, this.#settings.tombstones, this.#add));
   }
 

@@ -129,11 +129,16 @@ export class EventEncoder {
     return true;
   }
 
-  /** Registers (or finds) the table's schemas and resolves their avsc types. */
-  async prepare(event: ChangeEvent): Promise<void> {
+  /** The topic `event`'s records go to, claimed for its table: NAME_COLLISION when another table has it. */
+  claimTopic(event: ChangeEvent): string {
     const topic = this.topicOfEvent(event);
     this.topicClaims.claim(topic, this.#settings.prefix, event.schema.database, event.schema.table);
-    await this.#encoding(event.schema, topic, event.flat === true);
+    return topic;
+  }
+
+  /** Registers (or finds) the table's schemas and resolves their avsc types. */
+  async prepare(event: ChangeEvent): Promise<void> {
+    await this.#encoding(event.schema, this.claimTopic(event), event.flat === true);
   }
 
   /**
