@@ -7,24 +7,8 @@ import { CdcError, errorMessage } from '../core/errors.ts';
 import { avroName, changedColumns, envelopeSchema, flatValueSchema, keySchema } from './avro-schema.ts';
 import { ConnectJsonTable } from './connect-schema.ts';
 import { type EnvelopeWrite, envelopeRecord, envelopeWriter } from './envelope-writer.ts';
+import type { EncodedRecord } from './encoded-record.ts';
 import type { OversizePolicy } from './oversize-policy.ts';
-
-export interface EncodedRecord {
-  topic: string;
-  key: Buffer | null;
-  /**
-   * Set (0) for the records of keyless tables. With no key to partition by, Kafka would spread a
-   * row's changes over the partitions, and the sink could apply a delete before the insert it
-   * removes: Elasticsearch refuses that late insert by the delete's version only until it restarts
-   * (delete versions are not kept across a restart), so the row came back. In one partition the
-   * sink applies them in binlog order, and a replay replays the delete after the insert.
-   */
-  partition?: number;
-  /** null for tombstones. */
-  value: Buffer | null;
-  /** Encoded size, for batch accounting. */
-  bytes: number;
-}
 
 /** The partition of every record of a keyless table: one partition keeps their binlog order. */
 const KEYLESS_PARTITION = 0;

@@ -6,7 +6,7 @@ import type { KafkaCompression } from '../core/kafka-compressions.ts';
 import type { SourcePosition } from '../core/position.ts';
 import { raiseMessageLimits } from '../core/topic-limits.ts';
 import { maxMessageBytesConfig } from '../core/topics.ts';
-import type { EncodedRecord } from './event-encoder.ts';
+import type { EncodedRecord } from './encoded-record.ts';
 import { encodeOffset, type ServerIdentity } from '../core/source-offsets.ts';
 import type { SourceResumeState as ResumeState } from './offset-store.ts';
 import { RECORD_OVERHEAD_BYTES } from './oversize-policy.ts';

@@ -5,7 +5,7 @@ import { CdcError } from '../core/errors.ts';
 import { exactJson } from '../core/exact-json.ts';
 import { deadLetterTopic } from '../core/topics.ts';
 import type { SourceConfig } from '../config/source.ts';
-import type { EncodedRecord } from './event-encoder.ts';
+import type { EncodedRecord } from './encoded-record.ts';
 
 /**
  * What a record adds to its key and value inside the record batch the broker measures against

@@ -1,5 +1,6 @@
 import type { ChangeEvent } from '../core/change-event.ts';
-import type { EncodedRecord, EventEncoder } from './event-encoder.ts';
+import type { EncodedRecord } from './encoded-record.ts';
+import type { EventEncoder } from './event-encoder.ts';
 import type { TransactionalWriter } from './kafka-writer.ts';
 import type { ChunkRows } from './snapshot.ts';
 

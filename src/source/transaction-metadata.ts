@@ -1,6 +1,6 @@
 import { transactionsTopic } from '../core/topics.ts';
 import type { ChangeEvent } from '../core/change-event.ts';
-import type { EncodedRecord } from './event-encoder.ts';
+import type { EncodedRecord } from './encoded-record.ts';
 import type { TransactionBegin } from './stream-items.ts';
 
 interface OpenTransaction {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { schemaFingerprint, type ChangeEvent, type ColumnDef, type Op } from '../../src/core/change-event.ts';
 import { CdcError } from '../../src/core/errors.ts';
 import { SourcePosition } from '../../src/core/position.ts';
-import type { EncodedRecord } from '../../src/source/event-encoder.ts';
+import type { EncodedRecord } from '../../src/source/encoded-record.ts';
 import { type DeadLetterRecord, OversizePolicy, RECORD_OVERHEAD_BYTES, type OversizeOutcome } from '../../src/source/oversize-policy.ts';
 
 const columns: ColumnDef[] = [

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ChangeEvent, TableSchema } from '../../src/core/change-event.ts';
-import type { EncodedRecord, EventEncoder } from '../../src/source/event-encoder.ts';
+import type { EncodedRecord } from '../../src/source/encoded-record.ts';
+import type { EventEncoder } from '../../src/source/event-encoder.ts';
 import { EncodedChunk, encodeBatch } from '../../src/source/snapshot-encoding.ts';
 
 /**
