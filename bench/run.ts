@@ -15,10 +15,14 @@
  * 3. Sink alone: a new sink group indexes the end-to-end run's pre-filled topic into a fresh
  *    index; its docs/s ÷ the raw loader's, and the sink's peak RSS (VmHWM) in both runs.
  * 4. Source alone: rows/s into Kafka (committed) with exactly-once on and off, each ÷ a bare
- *    kafkajs producer sending the same already-encoded records without transactions.
+ *    kafkajs producer sending the same already-encoded records without transactions. Beside it,
+ *    what the parts no source can skip reach alone (bench/budget.ts): the source's own
+ *    TransactionalWriter committing those records in transactions of the source's size, and its
+ *    binlog reader reading the same changes; and the ceiling their CPU a row leaves on the cores.
  * 5. Snapshot: BENCH_SNAPSHOT_ROWS rows snapshotted into Kafka (SNAPSHOT_MODE=initial_only,
  *    acknowledged) alone on the machine ÷ a bare producer re-sending the same records, and ÷
- *    `mariadb-dump --single-transaction` of the table to /dev/null; then once more while a writer
+ *    `mariadb-dump --single-transaction` of the table to /dev/null, with the same parts alone as
+ *    in 4 (the snapshot's reading: its read view and chunks into canonical rows); then once more while a writer
  *    updates rows: its rate under that load, and the writer's p99 latency during ÷ without.
  * 6. Recovery: time from SIGKILL of the source to a change committed by its successor.
  * 7. Compression (BENCH_ONLY=compression, BENCH_COMPRESSION_ROWS): the source alone with each
@@ -48,7 +52,7 @@ import { Client } from '@elastic/elasticsearch';
 import { dumpIndex, es } from '../test/helpers/elasticsearch.ts';
 import { freshDatabase, rootConnection } from '../test/helpers/mysql.ts';
 import { Pipeline } from '../test/helpers/pipeline.ts';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readTopicToEnd } from '../src/core/topic-reader.ts';
 import { testKafka } from '../test/helpers/kafka.ts';
@@ -56,12 +60,19 @@ import { startService, uniqueName, type ServiceProcess } from '../test/helpers/s
 import { stackEnv } from '../test/helpers/stack.ts';
 import { topSelfTime } from './cpu-profile-top.ts';
 import { best, median } from './stats.ts';
+import { binlogReadAlone } from './binlog-read.ts';
+import { budgetLines, type ReadFigure } from './budget.ts';
+import { cpuByProcess, cpuShares, processCpuSeconds } from './process-cpu.ts';
+import { producerBaselines, type ProducerFigure } from './producers.ts';
+import { snapshotReadAlone } from './snapshot-read.ts';
 import { documentsBench } from './documents.ts';
 import { tablesBench } from './tables.ts';
 import { transformsBench } from './transforms.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
+/** The snapshot's chunk and transaction (SNAPSHOT_CHUNK_ROWS, its default), and the exactly-once baseline's. */
+const SNAPSHOT_TRANSACTION_ROWS = 5000;
 /** Comma-separated parts to run (e2e, source, snapshot, bigtx, latency, recovery, converters, transforms, documents, tables; compression only when named). */
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,bigtx,latency,recovery,converters,transforms,documents,tables').split(','));
 /** Rounds of the source part: its ratios are medians of each round's own (see the part). */
@@ -170,53 +181,6 @@ async function peakRssMiB(service: ServiceProcess): Promise<number> {
  */
 async function cpuSeconds(service: ServiceProcess): Promise<number> {
   return processCpuSeconds(service.child.pid!);
-}
-
-/** CPU seconds (user + system) of a process and all its threads so far, from /proc. */
-async function processCpuSeconds(pid: number | string): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** The stack's processes by what they run (their command line), and what the bench names them. */
-const STACK_PROCESSES: Array<[string, RegExp]> = [
-  ['Elasticsearch', /org\.elasticsearch/],
-  ['Kafka', /kafka\.Kafka/],
-  ['registry', /apicurio/],
-  ['MariaDB', /mariadbd/],
-];
-
-/**
- * CPU seconds so far of every process a run keeps busy: the stack's, the services' and this bench's
- * own (it makes the inserts). Differences of two readings show where the 2 cores went.
- */
-async function cpuByProcess(services: Record<string, ServiceProcess>): Promise<Map<string, number>> {
-  const seconds = new Map<string, number>();
-  const add = (name: string, value: number) => seconds.set(name, (seconds.get(name) ?? 0) + value);
-  const servicePids = new Map(Object.entries(services).map(([name, service]) => [service.child.pid, name]));
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const pid = Number(entry);
-      const named = servicePids.get(pid) ?? (pid === process.pid ? 'bench' : undefined);
-      const command = named ?? (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ');
-      const name = named ?? STACK_PROCESSES.find(([, pattern]) => pattern.test(command))?.[0];
-      if (!name) continue;
-      add(name, await processCpuSeconds(entry));
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return seconds;
-}
-
-/** Where the CPU went between two readings of cpuByProcess, per row, as one line. */
-function cpuShares(before: Map<string, number>, after: Map<string, number>, rows: number, wallSeconds: number): string {
-  const used = [...after].map(([name, value]) => [name, value - (before.get(name) ?? 0)] as const).sort((a, b) => b[1] - a[1]);
-  const total = used.reduce((sum, [, value]) => sum + value, 0);
-  const parts = used.map(([name, value]) => `${name} ${((value * 1e6) / rows).toFixed(1)}`);
-  return `${parts.join(', ')} µs per row; ${total.toFixed(1)} CPU s of the ${(2 * wallSeconds).toFixed(1)} the 2 cores had`;
 }
 
 /** Follows a service's peak RSS while it runs, so it is known even after the process exited by itself. */
@@ -418,6 +382,17 @@ async function committedEvents(source: ServiceProcess): Promise<{ events: number
   return { events, at: committedAt * 1000 - performance.timeOrigin };
 }
 
+/** Reading alone twice, the cheaper run kept: the first runs code not yet optimised, and the ceiling it sets should be generous. */
+async function twiceAlone(read: () => Promise<ReadFigure>): Promise<ReadFigure> {
+  const [a, b] = [await read(), await read()];
+  return a.readerUs <= b.readerUs ? a : b;
+}
+
+/** Kafka transactions a running source has committed. */
+async function committedTransactions(source: ServiceProcess): Promise<number> {
+  return Number(/^cdc_source_kafka_transactions_total(?:\{[^}]*\})? (\d+)/m.exec((await source.http('/metrics')).body)?.[1] ?? 0);
+}
+
 /**
  * The source alone, catching up: it starts once (storing its position), stops, the rows are
  * inserted, and it starts again. Timed from that second process start (what an operator waits)
@@ -429,9 +404,20 @@ async function sourceOnly(
   env: Record<string, string>,
   rows = ROWS,
   label = 'source',
-): Promise<{ rate: number; steadyRate: number; topic: string; pipeline: Pipeline; peakMiB: number; cpuUs: { total: number; steady: number } }> {
+): Promise<{
+  rate: number;
+  steadyRate: number;
+  topic: string;
+  pipeline: Pipeline;
+  peakMiB: number;
+  cpuUs: { total: number; steady: number };
+  transactions: number;
+  binlogFrom: { file: string; pos: number };
+}> {
   const { pipeline, conn } = await benchTable();
   await (await pipeline.startSource(env)).stop('SIGTERM');
+  const [status] = await conn.query('SHOW MASTER STATUS');
+  const { File: file, Position: pos } = (status as Array<{ File: string; Position: number }>)[0]!;
   await insertRows(conn, rows);
   const started = performance.now();
   const source = startService('source', pipeline.sourceEnv(env));
@@ -449,12 +435,13 @@ async function sourceOnly(
   const peakMiB = Math.max(peak(), await peakRssMiB(source));
   const cpu = await cpuSeconds(source);
   const cpuUs = { total: (cpu * 1e6) / rows, steady: first ? ((cpu - first.cpu) * 1e6) / (rows - first.events) : Number.NaN };
+  const transactions = await committedTransactions(source);
   // Gracefully, so that a CPU profile is written.
   await source.stop('SIGTERM');
   await printProfile(source, label);
   await conn.end();
   const steadyRate = first && ended > first.at ? (rows - first.events) / ((ended - first.at) / 1000) : Number.NaN;
-  return { rate: rows / ((ended - started) / 1000), steadyRate, topic: pipeline.topicOf('events'), pipeline, peakMiB, cpuUs };
+  return { rate: rows / ((ended - started) / 1000), steadyRate, topic: pipeline.topicOf('events'), pipeline, peakMiB, cpuUs, transactions, binlogFrom: { file, pos: Number(pos) } };
 }
 
 /** Bytes of a (one-partition) topic's log segments on the broker's disk. */
@@ -512,39 +499,6 @@ async function converters(): Promise<void> {
   console.log(`ratio json ÷ avro: source rows/s ${(json.rate / avro.rate).toFixed(3)}, bytes per event ${(json.bytes / avro.bytes).toFixed(2)}, sink docs/s ${(json.sink / avro.sink).toFixed(3)}`);
 }
 
-/**
- * The same encoded records, sent again by a bare non-transactional producer, 1,000 per send; with
- * `runs` above one, read once and sent that many times (each into a topic of its own), and the
- * median rate returned.
- */
-async function bareProducer(topic: string, runs = 1): Promise<number> {
-  const kafka = testKafka();
-  const messages: Array<{ key: Buffer | null; value: Buffer | null }> = [];
-  await readTopicToEnd(
-    kafka,
-    topic,
-    (m) => {
-      messages.push({ key: m.key, value: m.value });
-    },
-    { timeoutMs: 300_000 },
-  );
-  const rates: number[] = [];
-  for (let run = 0; run < runs; run++) {
-    const target = `${topic}.bare${Date.now()}`;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: target, numPartitions: 1 }] });
-    await admin.disconnect();
-    const producer = kafka.producer();
-    await producer.connect();
-    const started = performance.now();
-    for (let i = 0; i < messages.length; i += TX_ROWS) await producer.send({ topic: target, messages: messages.slice(i, i + TX_ROWS) });
-    rates.push(messages.length / ((performance.now() - started) / 1000));
-    await producer.disconnect();
-  }
-  return median(rates);
-}
-
 /** Single-row updates of random rows until `until` settles; each statement's latency. */
 async function writerLatencies(conn: Awaited<ReturnType<typeof rootConnection>>, rows: number, until: Promise<unknown>): Promise<number[]> {
   const latencies: number[] = [];
@@ -573,7 +527,7 @@ async function snapshotRun<T>(
 ): Promise<{ rate: number; steadyRate: number; peakMiB: number; cpuUs: number; cpuShares: string; source: ServiceProcess; result: T }> {
   const stackBefore = await cpuByProcess({});
   const started = performance.now();
-  const source = startService('source', { ...sourceEnv, SNAPSHOT_MODE: 'initial_only', SNAPSHOT_CHUNK_ROWS: '5000' });
+  const source = startService('source', { ...sourceEnv, SNAPSHOT_MODE: 'initial_only', SNAPSHOT_CHUNK_ROWS: String(SNAPSHOT_TRANSACTION_ROWS) });
   const usage = watchUsage(source);
   const result = await during(source.exited);
   if ((await source.exited) !== 0)
@@ -618,16 +572,17 @@ async function snapshotBench(): Promise<void> {
   if (dump.status !== 0) throw new Error(`mariadb-dump failed: ${dump.stderr}`);
   const dumpRate = SNAPSHOT_ROWS / ((performance.now() - dumpStarted) / 1000);
   const alone = await snapshotRun(pipeline.sourceEnv(), (exited) => exited);
-  // Three sends of the snapshot's records, the median: one send alone varied by half between runs.
-  const bare = await bareProducer(pipeline.topicOf('events'), 3);
+  const read = await twiceAlone(() => snapshotReadAlone(pipeline.database, 'events', SNAPSHOT_TRANSACTION_ROWS));
+  const { bare, writer: eos } = await producerBaselines(pipeline.topicOf('events'), 3, SNAPSHOT_TRANSACTION_ROWS);
   console.log(
     `snapshot of ${SNAPSHOT_ROWS} rows into Kafka (acknowledged): ${alone.rate.toFixed(0)} rows/s from process start, ${alone.steadyRate.toFixed(0)} rows/s from its read view to its last commit; source peak RSS ${alone.peakMiB.toFixed(0)} MiB, CPU ${alone.cpuUs.toFixed(1)} µs a row (start-up included)`,
   );
   console.log(`  CPU while it ran: ${alone.cpuShares}`);
   await printProfile(alone.source, 'snapshot source');
   console.log(
-    `  ÷ bare producer (${bare.toFixed(0)} records/s): ${(alone.rate / bare).toFixed(3)} from process start, ${(alone.steadyRate / bare).toFixed(3)} from the read view; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(alone.rate / dumpRate).toFixed(3)}`,
+    `  ÷ bare producer (${bare.rate.toFixed(0)} records/s): ${(alone.rate / bare.rate).toFixed(3)} from process start, ${(alone.steadyRate / bare.rate).toFixed(3)} from the read view; ÷ mariadb-dump --single-transaction to /dev/null (${dumpRate.toFixed(0)} rows/s): ${(alone.rate / dumpRate).toFixed(3)}`,
   );
+  for (const line of budgetLines(bare, eos, SNAPSHOT_TRANSACTION_ROWS, alone.steadyRate, { ...read, what: 'the same read view and chunks into canonical rows' })) console.log(`  ${line}`);
   const writer = await rootConnection(pipeline.database);
   const quiet = await writerLatencies(writer, SNAPSHOT_ROWS, sleep(5000));
   const loaded = await snapshotRun(pipeline.sourceEnv({ SOURCE_ID: uniqueName('src'), TOPIC_PREFIX: uniqueName('t').toLowerCase() }), (exited) => writerLatencies(writer, SNAPSHOT_ROWS, exited));
@@ -769,14 +724,24 @@ if (ONLY.has('e2e')) {
 if (ONLY.has('source')) {
   // Rounds of exactly-once, its bare producer and at-least-once, each ratio taken within its round:
   // on one machine the bare producer alone ranged from 300,000 to 580,000 records/s between runs.
-  const rounds: Array<{ eos: Awaited<ReturnType<typeof sourceOnly>>; alo: Awaited<ReturnType<typeof sourceOnly>>; bare: number }> = [];
+  const rounds: Array<{
+    eos: Awaited<ReturnType<typeof sourceOnly>>;
+    alo: Awaited<ReturnType<typeof sourceOnly>>;
+    bare: ProducerFigure;
+    writer: ProducerFigure;
+    read: ReadFigure;
+    perTransaction: number;
+  }> = [];
   for (let round = 1; round <= SOURCE_ROUNDS; round++) {
     const eos = await sourceOnly({ EXACTLY_ONCE: 'true' }, ROWS, 'exactly-once source');
-    const bare = await bareProducer(eos.topic);
+    // The writer alone commits transactions of the size the source committed.
+    const perTransaction = Math.round(ROWS / Math.max(1, eos.transactions));
+    const { bare, writer } = await producerBaselines(eos.topic, 1, perTransaction);
+    const read = await twiceAlone(() => binlogReadAlone(eos.binlogFrom, eos.pipeline.database, ROWS));
     const alo = await sourceOnly({ EXACTLY_ONCE: 'false' }, ROWS, 'at-least-once source');
-    rounds.push({ eos, alo, bare });
+    rounds.push({ eos, alo, bare, writer, read, perTransaction });
     console.log(
-      `  round ${round}: exactly-once ${eos.rate.toFixed(0)} rows/s from process start, ${eos.steadyRate.toFixed(0)} steady; at-least-once ${alo.rate.toFixed(0)}, ${alo.steadyRate.toFixed(0)} steady; bare producer ${bare.toFixed(0)} records/s; peak RSS ${eos.peakMiB.toFixed(0)} / ${alo.peakMiB.toFixed(0)} MiB; CPU ${eos.cpuUs.total.toFixed(0)} µs a row (${eos.cpuUs.steady.toFixed(0)} steady) / ${alo.cpuUs.total.toFixed(0)} (${alo.cpuUs.steady.toFixed(0)})`,
+      `  round ${round}: exactly-once ${eos.rate.toFixed(0)} rows/s from process start, ${eos.steadyRate.toFixed(0)} steady; at-least-once ${alo.rate.toFixed(0)}, ${alo.steadyRate.toFixed(0)} steady; bare producer ${bare.rate.toFixed(0)} records/s; exactly-once writer alone ${writer.rate.toFixed(0)} records/s (${perTransaction} a transaction); binlog reading alone ${read.rate.toFixed(0)} rows/s; peak RSS ${eos.peakMiB.toFixed(0)} / ${alo.peakMiB.toFixed(0)} MiB; CPU ${eos.cpuUs.total.toFixed(0)} µs a row (${eos.cpuUs.steady.toFixed(0)} steady) / ${alo.cpuUs.total.toFixed(0)} (${alo.cpuUs.steady.toFixed(0)})`,
     );
   }
   const of = (pick: (r: (typeof rounds)[number]) => number) => median(rounds.map(pick)).toFixed(3);
@@ -784,10 +749,16 @@ if (ONLY.has('source')) {
   console.log(`source → Kafka catching up ${ROWS} rows, medians of ${rounds.length} rounds:`);
   console.log(`  exactly-once (transactions): ${rate((r) => r.eos.rate)} rows/s from process start, ${rate((r) => r.eos.steadyRate)} rows/s steady`);
   console.log(`  at-least-once (EXACTLY_ONCE=false): ${rate((r) => r.alo.rate)} rows/s from process start, ${rate((r) => r.alo.steadyRate)} rows/s steady`);
-  console.log(`  bare kafkajs producer, same encoded records, no transactions: ${rate((r) => r.bare)} records/s`);
+  console.log(`  bare kafkajs producer, same encoded records, no transactions: ${rate((r) => r.bare.rate)} records/s`);
   console.log(
-    `ratio exactly-once ÷ bare producer: ${of((r) => r.eos.rate / r.bare)} from process start, ${of((r) => r.eos.steadyRate / r.bare)} steady; at-least-once ÷ bare producer: ${of((r) => r.alo.rate / r.bare)}, ${of((r) => r.alo.steadyRate / r.bare)} steady`,
+    `ratio exactly-once ÷ bare producer: ${of((r) => r.eos.rate / r.bare.rate)} from process start, ${of((r) => r.eos.steadyRate / r.bare.rate)} steady; at-least-once ÷ bare producer: ${of((r) => r.alo.rate / r.bare.rate)}, ${of((r) => r.alo.steadyRate / r.bare.rate)} steady`,
   );
+  const middle = rounds.toSorted((a, b) => a.eos.steadyRate / a.bare.rate - b.eos.steadyRate / b.bare.rate)[Math.floor(rounds.length / 2)]!;
+  for (const line of budgetLines(middle.bare, middle.writer, middle.perTransaction, middle.eos.steadyRate, {
+    ...middle.read,
+    what: "the binlog from before the inserts through the source's reader into canonical changes",
+  }))
+    console.log(`  median round's ${line}`);
   console.log(`source peak RSS (highest of the rounds): ${best(rounds.map((r) => r.eos.peakMiB)).toFixed(0)} MiB exactly-once, ${best(rounds.map((r) => r.alo.peakMiB)).toFixed(0)} MiB at-least-once`);
 }
 if (ONLY.has('bigtx')) await bigTransaction();
