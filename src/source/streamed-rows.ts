@@ -1,4 +1,4 @@
-import type { Connection as CoreConnection, QueryError } from 'mysql2';
+import type { Connection as CoreConnection, QueryError, QueryOptions } from 'mysql2';
 import type mysql from 'mysql2/promise';
 
 /**
@@ -8,7 +8,7 @@ import type mysql from 'mysql2/promise';
  * the server's or the connection's error, or with the first error `onRow` threw (the rows after it
  * are read through and ignored, so the connection stays usable).
  */
-export function forEachRow(conn: mysql.Connection, sql: string, values: unknown[], onRow: (row: Record<string, unknown>) => void): Promise<void> {
+export function forEachRow(conn: mysql.Connection, query: { sql: string; values: unknown[]; typeCast?: QueryOptions['typeCast'] }, onRow: (row: Record<string, unknown>) => void): Promise<void> {
   // The callback connection under the promise wrapper (there at run time, not in its typings): its
   // queries emit rows one by one.
   const core = (conn as unknown as { connection: CoreConnection }).connection;
@@ -22,8 +22,9 @@ export function forEachRow(conn: mysql.Connection, sql: string, values: unknown[
       else resolve();
     };
     core.on('error', lost);
-    const query = core.query({ sql, values });
-    query.on('result', (row: unknown) => {
+    // A typeCast left undefined is mysql2's own conversion.
+    const running = core.query(query);
+    running.on('result', (row: unknown) => {
       if (failure) return;
       try {
         onRow(row as Record<string, unknown>);
@@ -31,7 +32,7 @@ export function forEachRow(conn: mysql.Connection, sql: string, values: unknown[
         failure = { error };
       }
     });
-    query.on('error', (error: QueryError) => settle({ error }));
-    query.on('end', () => settle(failure));
+    running.on('error', (error: QueryError) => settle({ error }));
+    running.on('end', () => settle(failure));
   });
 }

@@ -1,5 +1,5 @@
 import mysql from 'mysql2/promise';
-import type { Row, TableSchema } from '../core/change-event.ts';
+import type { ColumnDef, Row, TableSchema } from '../core/change-event.ts';
 import type { MysqlConnectionOptions } from '../core/mysql-options.ts';
 import { canonicalValue, type BinlogColumn } from './column-types.ts';
 import { countLossy, lossyKind } from './lossy-values.ts';
@@ -13,7 +13,7 @@ import { deriveTableSchema, type SchemaRules } from './table-schema.ts';
  * change of the same row are indistinguishable downstream.
  */
 
-/** A connection whose result values convert exactly like the binlog reader's. */
+/** A connection whose result values convert exactly like the binlog reader's (with exactTypeCast where a table needs it). */
 export async function openTableConnection(connection: MysqlConnectionOptions): Promise<mysql.Connection> {
   const conn = await mysql.createConnection({
     ...connection,
@@ -23,20 +23,34 @@ export async function openTableConnection(connection: MysqlConnectionOptions): P
     bigNumberStrings: true,
     jsonStrings: true,
     charset: 'utf8mb4',
-    // A geometry as the server stores it (SRID + WKB), the bytes the binlog reader gets too. A DOUBLE
-    // through Number.parseFloat: mysql2's own parse of short numbers (digit by digit, then one
-    // division) can be one ulp off (90.28571428571429 → 90.28571428571428).
-    typeCast: (field: { type: string; buffer(): Buffer | null; string(): string | null }, next: () => unknown) => {
-      if (field.type === 'GEOMETRY') return field.buffer();
-      if (field.type === 'DOUBLE') {
-        const text = field.string();
-        return text === null ? null : Number.parseFloat(text);
-      }
-      return next();
-    },
-  } as mysql.ConnectionOptions);
+  });
   await conn.query("SET SESSION time_zone = '+00:00'");
   return conn;
+}
+
+type TypeCast = (field: { type: string; buffer(): Buffer | null; string(): string | null }, next: () => unknown) => unknown;
+
+/**
+ * A geometry as the server stores it (SRID + WKB), the bytes the binlog reader gets too. A DOUBLE
+ * through Number.parseFloat: mysql2's own parse of short numbers (digit by digit, then one
+ * division) can be one ulp off (90.28571428571429 → 90.28571428571428).
+ */
+const exactTypeCast: TypeCast = (field, next) => {
+  if (field.type === 'GEOMETRY') return field.buffer();
+  if (field.type === 'DOUBLE') {
+    const text = field.string();
+    return text === null ? null : Number.parseFloat(text);
+  }
+  return next();
+};
+
+/**
+ * The type cast of queries over `columns`: exactTypeCast when one of them needs it, else mysql2's
+ * own conversion. A type cast costs a call and a closure per value of every column: reading a row
+ * of seven columns none of which needs it took about 0.1 of 1.3 µs more with it.
+ */
+function typeCastFor(columns: readonly ColumnDef[]): TypeCast | undefined {
+  return columns.some((c) => c.kind === 'geometry' || c.kind === 'float64') ? exactTypeCast : undefined;
 }
 
 /** A table's schema from information_schema, converted exactly as the binlog path converts it. */
@@ -114,11 +128,12 @@ export async function readChunk(conn: mysql.Connection, schema: TableSchema, bou
 export async function readChunkRows(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBounds, onRow: (row: Row) => void): Promise<ChunkEnd> {
   const { sql, values } = chunkQuery(conn, schema, bounds);
   const names = schema.columns.map((c) => c.name);
+  const typeCast = typeCastFor(schema.columns);
   let taken = 0;
   let bytes = 0;
   let received = 0;
   let last: Record<string, unknown> | undefined;
-  await forEachRow(conn, sql, values, (raw) => {
+  await forEachRow(conn, { sql, values, typeCast }, (raw) => {
     received += 1;
     if (bytes >= bounds.maxBytes) return;
     bytes += rowBytes(raw, names);
@@ -157,7 +172,11 @@ function chunkQuery(conn: mysql.Connection, schema: TableSchema, bounds: ChunkBo
 /** The largest key of a table now (undefined when empty): where an incremental snapshot of it stops. */
 export async function largestKey(conn: mysql.Connection, schema: TableSchema): Promise<unknown[] | undefined> {
   const id = (name: string) => conn.escapeId(name);
-  const [rows] = await conn.query(`SELECT ${schema.key.map(id).join(', ')} FROM ${id(schema.database)}.${id(schema.table)} ORDER BY ${schema.key.map((k) => `${id(k)} DESC`).join(', ')} LIMIT 1`);
+  const keyColumns = schema.columns.filter((c) => schema.key.includes(c.name));
+  const [rows] = await conn.query({
+    sql: `SELECT ${schema.key.map(id).join(', ')} FROM ${id(schema.database)}.${id(schema.table)} ORDER BY ${schema.key.map((k) => `${id(k)} DESC`).join(', ')} LIMIT 1`,
+    typeCast: typeCastFor(keyColumns),
+  } as mysql.QueryOptions);
   const row = (rows as Array<Record<string, unknown>>)[0];
   // As the server returned it, like Chunk.lastKey: the bound is compared by the server.
   return row && schema.key.map((name) => row[name]);

@@ -25,19 +25,19 @@ describe('streamed rows', () => {
 
   it('hands over the rows one by one, in order', async () => {
     const ids: number[] = [];
-    await forEachRow(conn, 'SELECT id FROM t WHERE id > ? ORDER BY id', [10], (row) => ids.push(Number(row.id)));
+    await forEachRow(conn, { sql: 'SELECT id FROM t WHERE id > ? ORDER BY id', values: [10] }, (row) => ids.push(Number(row.id)));
     assert.equal(ids.length, 990);
     assert.deepEqual(ids.slice(0, 3), [11, 12, 13]);
   });
 
   it("rejects with the server's error, and with the handler's first error; the connection stays usable", async () => {
     await assert.rejects(
-      forEachRow(conn, 'SELECT id FROM missing', [], () => undefined),
+      forEachRow(conn, { sql: 'SELECT id FROM missing', values: [] }, () => undefined),
       (error: { errno?: number }) => error.errno === 1146,
     );
     let seen = 0;
     await assert.rejects(
-      forEachRow(conn, 'SELECT id FROM t', [], () => {
+      forEachRow(conn, { sql: 'SELECT id FROM t', values: [] }, () => {
         seen += 1;
         throw new Error('row refused');
       }),
@@ -52,7 +52,7 @@ describe('streamed rows', () => {
     const victim = await rootConnection(database);
     try {
       // The server sleeps while the client's socket goes away, as when a network path breaks.
-      const reading = forEachRow(victim, 'SELECT SLEEP(5)', [], () => undefined);
+      const reading = forEachRow(victim, { sql: 'SELECT SLEEP(5)', values: [] }, () => undefined);
       await new Promise((r) => setTimeout(r, 100));
       (victim as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
       await assert.rejects(reading, (error: { code?: string }) => error.code === 'PROTOCOL_CONNECTION_LOST');
