@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import { SourcePosition } from '../src/core/position.ts';
-import { isBoundary } from '../src/source/stream-items.ts';
+import { isBoundary, type StreamItem } from '../src/source/stream-items.ts';
 import { loadSchemaRules, schemaRules } from '../src/source/table-schema.ts';
 // Registered before zongji loads (below, on first use), as the source's cli.ts does.
 import { rowReadersHooked } from '../src/source/zongji-patches.ts';
@@ -30,7 +30,7 @@ export async function binlogReadAlone(from: { file: string; pos: number }, datab
   let last = 0;
   const { promise: read, resolve, reject } = Promise.withResolvers<void>();
   const output = {
-    push(item: Parameters<typeof isBoundary>[0]): void {
+    push(item: StreamItem): void {
       if (isBoundary(item)) return;
       last = performance.now();
       if (seen === 0) first = last;

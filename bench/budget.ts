@@ -10,9 +10,9 @@ export interface ReadFigure {
 
 /**
  * What the baselines say of an exactly-once source's ceiling on this machine, as lines to print.
- * The writer alone is what Kafka transactions cost by themselves; with the snapshot's reading
- * alone, the CPU a row of the parts no source can skip, summed and spread perfectly over the
- * machine's cores, bounds its rate before a single row is encoded. `reached` is the measured
+ * The writer alone is what Kafka transactions cost by themselves; with the reading alone (binlog
+ * or snapshot), the CPU a row of the parts no source can skip, summed and spread perfectly over
+ * the machine's cores, bounds its rate before a single row is encoded. `reached` is the measured
  * rate set against both.
  */
 export function budgetLines(bare: ProducerFigure, eos: ProducerFigure, perTransaction: number, reached: number, read?: ReadFigure & { what: string }): string[] {
