@@ -20,7 +20,7 @@
  *    TransactionalWriter committing those records in transactions of the source's size, and its
  *    binlog reader reading the same changes; and the ceiling their CPU a row leaves on the cores.
  * 5. Snapshot: BENCH_SNAPSHOT_ROWS rows snapshotted into Kafka (SNAPSHOT_MODE=initial_only,
- *    acknowledged) alone on the machine ÷ a bare producer re-sending the same records, and ÷
+ *    acknowledged; BENCH_SNAPSHOT_CHUNK_ROWS, 5,000, rows a chunk and transaction) alone on the machine ÷ a bare producer re-sending the same records, and ÷
  *    `mariadb-dump --single-transaction` of the table to /dev/null, with the same parts alone as
  *    in 4 (the snapshot's reading: its read view and chunks into canonical rows); then once more while a writer
  *    updates rows: its rate under that load, and the writer's p99 latency during ÷ without.
@@ -71,8 +71,12 @@ import { transformsBench } from './transforms.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
 const SNAPSHOT_ROWS = Number(process.env.BENCH_SNAPSHOT_ROWS ?? 1_000_000);
-/** The snapshot's chunk and transaction (SNAPSHOT_CHUNK_ROWS, its default), and the exactly-once baseline's. */
-const SNAPSHOT_TRANSACTION_ROWS = 5000;
+/**
+ * The snapshot's chunk and transaction (its SNAPSHOT_CHUNK_ROWS, 5,000 by default as in the
+ * service), and the exactly-once baseline's. A knob of its own: CDC_SERVICE_ENV_SNAPSHOT_CHUNK_ROWS
+ * would not reach the source, whose setting here wins.
+ */
+const SNAPSHOT_TRANSACTION_ROWS = Number(process.env.BENCH_SNAPSHOT_CHUNK_ROWS ?? 5000);
 /** Comma-separated parts to run (e2e, source, snapshot, bigtx, latency, recovery, converters, transforms, documents, tables; compression only when named). */
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'e2e,source,snapshot,bigtx,latency,recovery,converters,transforms,documents,tables').split(','));
 /** Rounds of the source part: its ratios are medians of each round's own (see the part). */
